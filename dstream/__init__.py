@@ -1,0 +1,33 @@
+"""dstream: micro-batch stream processing in Python, in the line of Spark Streaming.
+
+A PySpark program ports by changing its imports:
+
+>>> from dstream import Context
+>>> with Context("local") as ctx:
+...     ctx.parallelize(["a b", "b"]).flatMap(str.split).countByValue()["b"]
+2
+"""
+
+from .accumulators import Accumulator, AccumulatorParam
+from .broadcast import Broadcast
+from .conf import Conf
+from .context import Context
+from .errors import ClosurePicklingError, DStreamError, InputDecodeError, WorkerLostError
+from .hashing import portable_hash
+from .partitioner import HashPartitioner, Partitioner, RangePartitioner
+from .rdd import RDD
+from .statcounter import StatCounter
+from .storagelevel import StorageLevel
+from .taskcontext import TaskContext
+
+__version__ = "0.1.0"
+
+SparkConf = Conf
+SparkContext = Context
+
+__all__ = [
+    "Accumulator", "AccumulatorParam", "Broadcast", "ClosurePicklingError", "Conf", "Context",
+    "DStreamError", "HashPartitioner", "InputDecodeError", "Partitioner", "RDD", "RangePartitioner",
+    "SparkConf", "SparkContext", "StatCounter", "StorageLevel", "TaskContext", "WorkerLostError",
+    "portable_hash",
+]

@@ -1,0 +1,110 @@
+"""Accumulators: values that tasks add to and the driver reads.
+
+>>> from dstream import Context
+>>> with Context("local") as ctx:
+...     acc = ctx.accumulator(0)
+...     ctx.parallelize([1, 2, 3]).foreach(lambda x: acc.add(x))
+...     acc.value
+6
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from typing import Any, Callable, Generic, TypeVar
+
+from .taskcontext import TaskContext
+
+__all__ = ["Accumulator", "AccumulatorParam", "ADD_PARAM"]
+
+T = TypeVar("T")
+_ids = itertools.count()
+_registry: dict[int, Accumulator] = {}
+_registry_lock = threading.Lock()
+
+
+class AccumulatorParam(Generic[T]):
+    """How to make a zero and add two values (PySpark's ``AccumulatorParam``)."""
+
+    def zero(self, value: T) -> T:
+        raise NotImplementedError
+
+    def addInPlace(self, value1: T, value2: T) -> T:
+        raise NotImplementedError
+
+
+class _AddingParam(AccumulatorParam):
+    def zero(self, value: Any) -> Any:
+        return type(value)()
+
+    def addInPlace(self, value1: Any, value2: Any) -> Any:
+        return value1 + value2
+
+
+ADD_PARAM = _AddingParam()
+
+
+class Accumulator(Generic[T]):
+    """A shared, add-only variable. Inside a task ``add`` records a per-task update that the
+    driver merges when the task succeeds; ``value`` is readable on the driver only."""
+
+    def __init__(self, value: T, accum_param: AccumulatorParam = ADD_PARAM,
+                 aid: int | None = None) -> None:
+        self.aid = next(_ids) if aid is None else aid
+        self.accum_param = accum_param
+        self._value = value
+        self._lock = threading.Lock()
+        if aid is None:
+            with _registry_lock:
+                _registry[self.aid] = self
+
+    def add(self, term: T) -> None:
+        task = TaskContext.get()
+        if task is None:
+            with self._lock:
+                self._value = self.accum_param.addInPlace(self._value, term)
+            return
+        updates = task.accumulator_updates
+        current = updates.get(self.aid, _MISSING)
+        updates[self.aid] = term if current is _MISSING else self.accum_param.addInPlace(current, term)
+
+    def __iadd__(self, term: T) -> Accumulator[T]:
+        self.add(term)
+        return self
+
+    @property
+    def value(self) -> T:
+        if TaskContext.get() is not None:
+            raise RuntimeError("Accumulator.value cannot be read inside a task; read it on the driver")
+        return self._value
+
+    @value.setter
+    def value(self, value: T) -> None:
+        self._value = value
+
+    def _merge(self, update: T) -> None:
+        with self._lock:
+            self._value = self.accum_param.addInPlace(self._value, update)
+
+    def __reduce__(self) -> tuple[Callable, tuple]:
+        return (_remote_accumulator, (self.aid, self.accum_param, self.accum_param.zero(self._value)))
+
+    def __repr__(self) -> str:
+        return f"Accumulator<id={self.aid}, value={self._value!r}>"
+
+
+_MISSING = object()
+
+
+def _remote_accumulator(aid: int, param: AccumulatorParam, zero: Any) -> Accumulator:
+    return Accumulator(zero, param, aid=aid)
+
+
+def merge_updates(updates: dict[int, Any]) -> None:
+    """Apply a finished task's accumulator updates on the driver."""
+    for aid, value in updates.items():
+        with _registry_lock:
+            acc = _registry.get(aid)
+        if acc is not None:
+            acc._merge(value)

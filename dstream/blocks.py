@@ -1,0 +1,168 @@
+"""The block manager: cached RDD partitions and received blocks, by id, at a storage level.
+
+Blocks live in memory up to a budget; levels that allow disk spill the least recently used
+blocks to files past it, and ``DISK_ONLY`` blocks go straight to disk.
+
+>>> import tempfile
+>>> bm = BlockManager(tempfile.mkdtemp(), memory_budget=1 << 20)
+>>> bm.put("rdd_1_0", [1, 2, 3])
+>>> bm.get_values("rdd_1_0"), bm.contains("rdd_1_1")
+([1, 2, 3], False)
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import sys
+import threading
+from collections import OrderedDict
+from typing import Any
+
+from .storagelevel import StorageLevel
+from .taskcontext import Serialized
+
+__all__ = ["BlockManager", "BlockNotFoundError", "rdd_block_id"]
+
+
+class BlockNotFoundError(KeyError):
+    """A block that a task needs is in no store (evicted, removed, or lost with its executor)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "block not found"
+
+
+def rdd_block_id(rdd_id: int, split: int) -> str:
+    return f"rdd_{rdd_id}_{split}"
+
+
+class _Entry:
+    __slots__ = ("value", "level", "size", "path")
+
+    def __init__(self, value: Any, level: StorageLevel, size: int, path: str | None) -> None:
+        self.value, self.level, self.size, self.path = value, level, size, path
+
+
+class BlockManager:
+    """Blocks of records held by the driver for the local backends."""
+
+    def __init__(self, spill_dir: str, memory_budget: int = 512 << 20) -> None:
+        self._dir = spill_dir
+        self._budget = memory_budget
+        self._blocks: OrderedDict[str, _Entry] = OrderedDict()   # least recently used first
+        self._memory_used = 0
+        self._lock = threading.RLock()
+
+    # ------------------------------------------------------------------ put / get
+    def put(self, block_id: str, values: list | Serialized,
+            level: StorageLevel = StorageLevel.MEMORY_ONLY) -> None:
+        """Store a block (a list of records, or the pickled list)."""
+        size = _estimate_size(values)
+        with self._lock:
+            self.remove(block_id)
+            path = None
+            in_memory = level.useMemory
+            if level.useDisk and (not level.useMemory or level.replication > 1):
+                # DISK_ONLY, or a second copy where there is only one executor to hold replicas
+                path = self._write(block_id, values)
+            entry = _Entry(values if in_memory else None, level, size if in_memory else 0, path)
+            self._blocks[block_id] = entry
+            self._memory_used += entry.size
+            self._evict_over_budget()
+
+    def contains(self, block_id: str) -> bool:
+        with self._lock:
+            return block_id in self._blocks
+
+    def get_for_task(self, block_id: str) -> list | Serialized:
+        """The block in whatever form it is held (a task unpickles a ``Serialized``)."""
+        with self._lock:
+            entry = self._blocks.get(block_id)
+            if entry is None:
+                raise BlockNotFoundError(f"block {block_id} is not in the block manager "
+                                         "(removed after it was last needed, or never stored)")
+            self._blocks.move_to_end(block_id)
+            if entry.value is not None:
+                return entry.value
+            return Serialized(self._read(entry.path))
+
+    def get_values(self, block_id: str) -> list:
+        value = self.get_for_task(block_id)
+        return value.load() if isinstance(value, Serialized) else value
+
+    def remove(self, block_id: str) -> None:
+        with self._lock:
+            entry = self._blocks.pop(block_id, None)
+            if entry is None:
+                return
+            self._memory_used -= entry.size
+            if entry.path:
+                _unlink(entry.path)
+
+    def remove_rdd(self, rdd_id: int) -> None:
+        prefix = f"rdd_{rdd_id}_"
+        with self._lock:
+            for block_id in [b for b in self._blocks if b.startswith(prefix)]:
+                self.remove(block_id)
+
+    def block_ids(self) -> list[str]:
+        with self._lock:
+            return list(self._blocks)
+
+    @property
+    def memory_used(self) -> int:
+        return self._memory_used
+
+    def clear(self) -> None:
+        with self._lock:
+            for block_id in list(self._blocks):
+                self.remove(block_id)
+
+    # ------------------------------------------------------------------ disk
+    def _evict_over_budget(self) -> None:
+        for block_id, entry in list(self._blocks.items()):
+            if self._memory_used <= self._budget:
+                return
+            if entry.value is None:
+                continue
+            if entry.level.useDisk:
+                if entry.path is None:
+                    entry.path = self._write(block_id, entry.value)
+                entry.value = None
+                self._memory_used -= entry.size
+                entry.size = 0
+            elif entry.level.useMemory and block_id.startswith("rdd_"):
+                # a MEMORY_ONLY cached partition is dropped; it is recomputed from lineage
+                self.remove(block_id)
+
+    def _write(self, block_id: str, values: list | Serialized) -> str:
+        os.makedirs(self._dir, exist_ok=True)
+        path = os.path.join(self._dir, block_id)
+        data = values.data if isinstance(values, Serialized) else pickle.dumps(values, protocol=5)
+        with open(path, "wb") as f:
+            f.write(data)
+        return path
+
+    @staticmethod
+    def _read(path: str | None) -> bytes:
+        if path is None:
+            raise BlockNotFoundError("block has neither a memory nor a disk copy")
+        with open(path, "rb") as f:
+            return f.read()
+
+
+def _estimate_size(values: list | Serialized) -> int:
+    if isinstance(values, Serialized):
+        return len(values.data)
+    n = len(values)
+    if n == 0:
+        return 64
+    sample = values[:: max(1, n // 20)][:20]
+    return 64 + 8 * n + n * sum(sys.getsizeof(v) for v in sample) // len(sample)
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass

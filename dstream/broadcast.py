@@ -1,0 +1,72 @@
+"""Broadcast variables: a read-only value shipped to every worker once.
+
+>>> from dstream import Context
+>>> with Context("local") as ctx:
+...     lookup = ctx.broadcast({"a": 1})
+...     ctx.parallelize(["a", "a"]).map(lambda k: lookup.value[k]).collect()
+[1, 1]
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import threading
+from typing import Any, Generic, TypeVar
+
+import cloudpickle
+
+__all__ = ["Broadcast"]
+
+T = TypeVar("T")
+_worker_cache: dict[str, Any] = {}
+_worker_cache_lock = threading.Lock()
+
+
+class Broadcast(Generic[T]):
+    """Its value is pickled once to a file in the context's local directory; workers read that
+    file the first time they need it and keep the value for the rest of their life."""
+
+    def __init__(self, value: T, path: str) -> None:
+        self._value = value
+        self._path = path
+        with open(path, "wb") as f:
+            cloudpickle.dump(value, f, protocol=5)
+
+    @property
+    def value(self) -> T:
+        return self._value
+
+    def unpersist(self, blocking: bool = False) -> None:
+        """Workers drop their copy when they next need the memory (kept for API parity)."""
+
+    def destroy(self, blocking: bool = False) -> None:
+        try:
+            os.unlink(self._path)
+        except FileNotFoundError:
+            pass
+
+    def __reduce__(self) -> tuple:
+        return (_load_broadcast, (self._path,))
+
+
+class _RemoteBroadcast(Broadcast):
+    def __init__(self, path: str) -> None:  # noqa: super not called on purpose: no re-write
+        self._path = path
+        self._value = _read(path)
+
+
+def _read(path: str) -> Any:
+    with _worker_cache_lock:
+        if path not in _worker_cache:
+            try:
+                with open(path, "rb") as f:
+                    _worker_cache[path] = pickle.load(f)
+            except FileNotFoundError:
+                raise RuntimeError(f"broadcast variable file {path} is gone: "
+                                   "the broadcast was destroyed or its Context stopped") from None
+        return _worker_cache[path]
+
+
+def _load_broadcast(path: str) -> Broadcast:
+    return _RemoteBroadcast(path)

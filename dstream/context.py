@@ -1,0 +1,256 @@
+"""``Context``: the entry point of the batch engine (PySpark's ``SparkContext``).
+
+>>> with Context("local[1]", "demo") as ctx:
+...     ctx.parallelize(range(11), 3).glom().map(len).collect()
+[3, 4, 4]
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+import threading
+from typing import Any, Callable, Iterable, Iterator, TypeVar
+
+from .accumulators import Accumulator, AccumulatorParam
+from .blocks import BlockManager
+from .broadcast import Broadcast
+from .conf import APP_NAME_KEY, MASTER_KEY, Conf
+from .errors import ContextStateError
+from .executors import create_backend, parse_master
+from .rdd import RDD
+from .rdd_checkpoint import checkpoint_requested_in, materialize_checkpoint
+from .rdd_kinds import EmptyRDD, ParallelCollectionRDD, PartitionerAwareUnionRDD, UnionRDD
+from .scheduler import DAGScheduler
+from .textfiles import TextFileRDD, WholeTextFilesRDD
+
+__all__ = ["Context"]
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+_active_lock = threading.RLock()
+_active: Context | None = None
+
+
+class Context:
+    """Holds the executor backend, the scheduler and the block manager; makes RDDs.
+
+    One Context may be active per process, as with PySpark's SparkContext. ``master`` is
+    ``local`` (tasks in the driver thread), ``local[N]`` or ``local[*]`` (worker processes).
+    """
+
+    def __init__(self, master: str | None = None, appName: str | None = None,
+                 conf: Conf | None = None, **_pyspark_compat: Any) -> None:
+        global _active
+        self._conf = conf.copy() if conf is not None else Conf()
+        if master is not None:
+            self._conf.setMaster(master)
+        if appName is not None:
+            self._conf.setAppName(appName)
+        self.master = self._conf.get(MASTER_KEY) or "local[*]"
+        self.appName = self._conf.get(APP_NAME_KEY) or "dstream"
+        self._conf.setMaster(self.master).setAppName(self.appName)
+        kind, parallelism = parse_master(self.master)
+        with _active_lock:
+            if _active is not None:
+                raise ValueError(
+                    f"Cannot run multiple Contexts at once; existing Context(app={_active.appName}, "
+                    f"master={_active.master}) is active: stop() it first or use Context.getOrCreate()")
+            _active = self
+        self._stopped = False
+        self._rdd_ids = iter(range(1 << 62))
+        self._rdd_id_lock = threading.Lock()
+        self._local_dir = tempfile.mkdtemp(prefix="dstream-")
+        self._checkpoint_dir: str | None = None
+        self._pending_checkpoints = 0
+        self._block_manager = BlockManager(
+            os.path.join(self._local_dir, "blocks"),
+            self._conf.getInt("dstream.storage.memoryBudgetBytes", 512 << 20))
+        try:
+            self._backend = create_backend(self.master, self._conf, self._local_dir)
+        except BaseException:
+            self._release()
+            raise
+        self._parallelism = parallelism
+        self._scheduler = DAGScheduler(self._backend, self._block_manager,
+                                       self._conf.getInt("dstream.task.maxFailures", 4))
+
+    # ------------------------------------------------------------------ lifecycle
+    @classmethod
+    def getOrCreate(cls, conf: Conf | None = None) -> Context:
+        with _active_lock:
+            return _active if _active is not None else cls(conf=conf)
+
+    @classmethod
+    def _active_context(cls) -> Context | None:
+        return _active
+
+    def stop(self) -> None:
+        """Stop the executors and release the context's files; safe to call twice."""
+        if self._stopped:
+            return
+        self._stopped = True
+        try:
+            self._backend.stop()
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        global _active
+        shutil.rmtree(self._local_dir, ignore_errors=True)
+        with _active_lock:
+            if _active is self:
+                _active = None
+
+    def __enter__(self) -> Context:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def __reduce__(self) -> Any:
+        raise RuntimeError(
+            "It appears that you are attempting to reference the Context from a broadcast "
+            "variable, action, or transformation. The Context can only be used on the driver, "
+            "not in code that runs on workers.")
+
+    def _check_running(self) -> None:
+        if self._stopped:
+            raise ContextStateError("this Context has been stopped; create a new one")
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def defaultParallelism(self) -> int:
+        return self._conf.getInt("spark.default.parallelism", self._parallelism)
+
+    @property
+    def defaultMinPartitions(self) -> int:
+        return min(self.defaultParallelism, 2)
+
+    def getConf(self) -> Conf:
+        return self._conf.copy()
+
+    @property
+    def version(self) -> str:
+        from . import __version__
+        return __version__
+
+    def setLogLevel(self, logLevel: str) -> None:
+        logging.getLogger("dstream").setLevel(logLevel.upper())
+
+    def setCheckpointDir(self, dirName: str) -> None:
+        os.makedirs(dirName, exist_ok=True)
+        self._checkpoint_dir = os.path.abspath(dirName)
+
+    def getCheckpointDir(self) -> str | None:
+        return self._checkpoint_dir
+
+    # ------------------------------------------------------------------ making RDDs
+    def parallelize(self, c: Iterable[T], numSlices: int | None = None) -> RDD[T]:
+        """Slices of a collection, cut exactly as PySpark cuts them (lists are sliced in
+        batches of ``len // numSlices`` elements; ranges arithmetically).
+
+        >>> with Context("local") as ctx:
+        ...     ctx.parallelize([1, 2, 3], 5).glom().collect()
+        [[], [1], [], [2], [3]]
+        """
+        self._check_running()
+        n = self.defaultParallelism if numSlices is None else numSlices
+        if not isinstance(n, int) or n < 1:
+            raise ValueError(f"numSlices must be an int >= 1, got {numSlices!r}")
+        if isinstance(c, range):
+            return ParallelCollectionRDD(self, _slice_range(c, n))
+        return ParallelCollectionRDD(self, _slice_list(list(c), n))
+
+    def range(self, start: int, end: int | None = None, step: int = 1,
+              numSlices: int | None = None) -> RDD[int]:
+        """>>> with Context("local") as ctx:
+        ...     ctx.range(1, 7, 2).collect()
+        [1, 3, 5]
+        """
+        if end is None:
+            start, end = 0, start
+        return self.parallelize(range(start, end, step), numSlices)
+
+    def emptyRDD(self) -> RDD[Any]:
+        self._check_running()
+        return EmptyRDD(self)
+
+    def textFile(self, name: str, minPartitions: int | None = None, use_unicode: bool = True) -> RDD[str]:
+        """Lines of a text file, a directory of them, or a glob (UTF-8)."""
+        self._check_running()
+        return TextFileRDD(self, name, self.defaultMinPartitions if minPartitions is None else minPartitions)
+
+    def wholeTextFiles(self, path: str, minPartitions: int | None = None,
+                       use_unicode: bool = True) -> RDD[tuple[str, str]]:
+        self._check_running()
+        return WholeTextFilesRDD(self, path, self.defaultMinPartitions if minPartitions is None else minPartitions)
+
+    def union(self, rdds: list[RDD[T]]) -> RDD[T]:
+        """>>> with Context("local") as ctx:
+        ...     ctx.union([ctx.parallelize([1]), ctx.parallelize([2, 3])]).collect()
+        [1, 2, 3]
+        """
+        self._check_running()
+        rdds = list(rdds)
+        if not rdds:
+            raise ValueError("union needs at least one RDD")
+        for r in rdds:
+            if not isinstance(r, RDD):
+                raise TypeError(f"union takes RDDs, got {type(r).__name__}")
+        partitioner = rdds[0].partitioner
+        if partitioner is not None and all(r.partitioner == partitioner for r in rdds):
+            return PartitionerAwareUnionRDD(self, rdds)
+        return UnionRDD(self, rdds)
+
+    def broadcast(self, value: T) -> Broadcast[T]:
+        self._check_running()
+        fd, path = tempfile.mkstemp(prefix="broadcast-", dir=self._local_dir)
+        os.close(fd)
+        return Broadcast(value, path)
+
+    def accumulator(self, value: T, accum_param: AccumulatorParam | None = None) -> Accumulator[T]:
+        return Accumulator(value, accum_param) if accum_param is not None else Accumulator(value)
+
+    # ------------------------------------------------------------------ running jobs
+    def runJob(self, rdd: RDD[T], partitionFunc: Callable[[Iterator[T]], Iterable[Any]],
+               partitions: list[int] | None = None, allowLocal: bool = False) -> list[Any]:
+        """PySpark's ``runJob``: apply ``partitionFunc`` to partitions, results concatenated."""
+        results = self._run_job(rdd, lambda _, it: list(partitionFunc(it)), partitions)
+        return [x for part in results for x in part]
+
+    def _run_job(self, rdd: RDD, func: Callable[[int, Iterator], Any],
+                 partitions: list[int] | None = None) -> list[Any]:
+        self._check_running()
+        results = self._scheduler.run_job(rdd, func, partitions)
+        if self._pending_checkpoints:
+            for marked in checkpoint_requested_in(rdd):
+                self._pending_checkpoints -= 1
+                materialize_checkpoint(marked)
+        return results
+
+    def _new_rdd_id(self) -> int:
+        with self._rdd_id_lock:
+            return next(self._rdd_ids)
+
+    def __repr__(self) -> str:
+        return f"<Context master={self.master} appName={self.appName}>"
+
+
+def _slice_list(items: list, n: int) -> list[list]:
+    batch = max(1, min(len(items) // n, 1024))
+    chunks = [items[i:i + batch] for i in range(0, len(items), batch)]
+    m = len(chunks)
+    return [[x for chunk in chunks[i * m // n:(i + 1) * m // n] for x in chunk] for i in range(n)]
+
+
+def _slice_range(r: range, n: int) -> list[range]:
+    size = len(r)
+    if size == 0:
+        return [range(0) for _ in range(n)]
+    step = r.step
+    starts = [r.start + int(i * size / n) * step for i in range(n + 1)]
+    return [range(starts[i], starts[i + 1], step) for i in range(n)]

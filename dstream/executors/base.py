@@ -1,0 +1,80 @@
+"""The executor-backend interface and the choice of backend from a master URL.
+
+>>> parse_master("local"), parse_master("local[3]"), parse_master("local[*]")[0]
+(('inprocess', 1), ('processes', 3), 'processes')
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from abc import ABC, abstractmethod
+from concurrent.futures import Future
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..conf import Conf
+    from ..scheduler.task import StageBinary, TaskResult
+
+__all__ = ["ExecutorBackend", "RemoteTaskError", "create_backend", "parse_master"]
+
+
+class RemoteTaskError(Exception):
+    """A task's exception that could not be sent back as itself (its type is not picklable)."""
+
+    def __init__(self, type_name: str, message: str) -> None:
+        super().__init__(f"{type_name}: {message}")
+        self.type_name = type_name
+
+
+class ExecutorBackend(ABC):
+    """Runs tasks. ``submit`` returns a future of the task's ``TaskResult``; a failed task's
+    future holds the user's exception with a note carrying the executor-side traceback."""
+
+    #: how many tasks can run at once
+    parallelism: int = 1
+    #: True when tasks run in other processes (inputs and outputs cross as bytes)
+    serializes: bool = False
+
+    @abstractmethod
+    def submit(self, stage: StageBinary, split: int, attempt: int,
+               inputs: dict[Any, Any]) -> Future[TaskResult]:
+        """Queue one task; the future completes with its result or its failure."""
+
+    def forget_stage(self, stage_id: int) -> None:
+        """The stage will not run again: its code may be dropped from caches."""
+
+    def worker_pids(self) -> list[int]:
+        """Process ids of the executors (empty when tasks run in the driver)."""
+        return []
+
+    @abstractmethod
+    def stop(self) -> None:
+        """Stop executors and release their resources."""
+
+
+_LOCAL = re.compile(r"^local(?:\[(\*|\d+)(?:\s*,\s*\d+)?\])?$")
+
+
+def parse_master(master: str) -> tuple[str, int]:
+    """``(backend kind, parallelism)`` for a master URL."""
+    m = _LOCAL.match(master.strip())
+    if m:
+        n = m.group(1)
+        count = os.cpu_count() or 1 if n == "*" else int(n or 1)
+        if count < 1:
+            raise ValueError(f"master {master!r}: the number of workers must be at least 1")
+        if n is None or (n != "*" and count == 1):
+            return ("inprocess", 1)
+        return ("processes", count)
+    raise ValueError(f"unknown master URL {master!r}: use local, local[N], local[*], "
+                     "dask://HOST:PORT or dask-local[N]")
+
+
+def create_backend(master: str, conf: Conf, local_dir: str) -> ExecutorBackend:
+    kind, n = parse_master(master)
+    if kind == "inprocess":
+        from .inprocess import InProcessBackend
+        return InProcessBackend()
+    from .processes import ProcessBackend
+    return ProcessBackend(n, conf)

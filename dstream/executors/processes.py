@@ -1,0 +1,197 @@
+"""``local[N]``: N worker processes on this machine, fed over pipes.
+
+Each worker has a driver-side thread that takes the next queued task, sends it, and waits
+for the reply. A worker that dies fails only its running task (``WorkerLostError``, which the
+scheduler retries) and is replaced at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import queue
+import subprocess
+import sys
+import threading
+from collections import OrderedDict
+from concurrent.futures import Future
+from multiprocessing.connection import Connection
+from typing import TYPE_CHECKING, Any
+
+from ..errors import WorkerLostError
+from ..serialization import dumps_code, dumps_data
+from .base import ExecutorBackend, RemoteTaskError
+
+if TYPE_CHECKING:
+    from ..conf import Conf
+    from ..scheduler.task import StageBinary, TaskResult
+
+__all__ = ["ProcessBackend"]
+
+log = logging.getLogger(__name__)
+_STAGE_BYTES_CACHE = 64
+
+
+class _Worker:
+    """One worker process and the pipes to it."""
+
+    def __init__(self, index: int, env: dict[str, str]) -> None:
+        self.index = index
+        child_read, parent_write = os.pipe()
+        parent_read, child_write = os.pipe()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "dstream.executors.worker", str(child_read), str(child_write)],
+            pass_fds=(child_read, child_write), env=env, stdin=subprocess.DEVNULL)
+        os.close(child_read)
+        os.close(child_write)
+        self.to_worker = Connection(parent_write, readable=False)
+        self.from_worker = Connection(parent_read, writable=False)
+        self.known_stages: set[int] = set()
+        self.ready = False
+
+    def wait_ready(self) -> None:
+        if not self.ready:
+            status, _pid = pickle.loads(self.from_worker.recv_bytes())
+            self.ready = status == "ready"
+
+    def close(self, kill: bool = False) -> None:
+        for conn in (self.to_worker, self.from_worker):
+            try:
+                conn.close()
+            except OSError:
+                pass
+        if kill and self.process.poll() is None:
+            self.process.kill()
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+class ProcessBackend(ExecutorBackend):
+    """Tasks run in ``n`` worker processes; code ships with cloudpickle, data with pickle 5."""
+
+    serializes = True
+
+    def __init__(self, n: int, conf: Conf) -> None:
+        self.parallelism = n
+        self._env = _worker_environment()
+        self._queue: queue.Queue[tuple | None] = queue.Queue()
+        self._stage_bytes: OrderedDict[int, bytes] = OrderedDict()
+        self._stage_lock = threading.Lock()
+        self._stopping = False
+        self._workers: list[_Worker] = [_Worker(i, self._env) for i in range(n)]
+        self._threads = [threading.Thread(target=self._serve, args=(i,), daemon=True,
+                                          name=f"dstream-worker-{i}") for i in range(n)]
+        for t in self._threads:
+            t.start()
+
+    # ------------------------------------------------------------------ interface
+    def submit(self, stage: StageBinary, split: int, attempt: int,
+               inputs: dict[Any, Any]) -> Future[TaskResult]:
+        future: Future[TaskResult] = Future()
+        if self._stopping:
+            future.set_exception(RuntimeError("the executor backend is stopped"))
+            return future
+        self._queue.put((future, stage, split, attempt, inputs))
+        return future
+
+    def forget_stage(self, stage_id: int) -> None:
+        with self._stage_lock:
+            self._stage_bytes.pop(stage_id, None)
+
+    def worker_pids(self) -> list[int]:
+        return [w.process.pid for w in self._workers]
+
+    def stop(self) -> None:
+        if self._stopping:
+            return
+        self._stopping = True
+        for _ in self._threads:
+            self._queue.put(None)
+        for t in self._threads:
+            t.join(timeout=10)
+        for w in self._workers:
+            w.close()
+
+    # ------------------------------------------------------------------ worker threads
+    def _code_of(self, stage: StageBinary) -> bytes:
+        with self._stage_lock:
+            code = self._stage_bytes.get(stage.stage_id)
+            if code is None:
+                code = self._stage_bytes[stage.stage_id] = dumps_code(stage)
+                if len(self._stage_bytes) > _STAGE_BYTES_CACHE:
+                    self._stage_bytes.popitem(last=False)
+            return code
+
+    def _serve(self, index: int) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            future, stage, split, attempt, inputs = item
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                self._run_on(index, future, stage, split, attempt, inputs)
+            except BaseException as e:  # noqa: B902 - never let a worker thread die silently
+                if not future.done():
+                    future.set_exception(e)
+
+    def _run_on(self, index: int, future: Future, stage: StageBinary, split: int,
+                attempt: int, inputs: dict[Any, Any]) -> None:
+        worker = self._workers[index]
+        try:
+            code = None if stage.stage_id in worker.known_stages else self._code_of(stage)
+            message = pickle.dumps((stage.stage_id, code, split, attempt, dumps_data(inputs)),
+                                   protocol=5)
+        except Exception as e:
+            future.set_exception(e)
+            return
+        try:
+            worker.wait_ready()
+            worker.to_worker.send_bytes(message)
+            worker.known_stages.add(stage.stage_id)
+            reply = worker.from_worker.recv_bytes()
+        except (EOFError, OSError) as e:
+            code = worker.process.poll()
+            self._replace(index)
+            if self._stopping:
+                future.set_exception(RuntimeError("the executor backend stopped while a task ran"))
+            else:
+                future.set_exception(WorkerLostError(
+                    f"worker process {worker.process.pid} died (exit code {code}) while running "
+                    f"task {split} of stage {stage.stage_id} ({stage.description}): {e!r}"))
+            return
+        status, *rest = pickle.loads(reply)
+        if status == "ok":
+            future.set_result(pickle.loads(rest[0]))
+        else:
+            future.set_exception(_rebuild_error(*rest))
+
+    def _replace(self, index: int) -> None:
+        old = self._workers[index]
+        old.close(kill=True)
+        if not self._stopping:
+            log.warning("replacing lost worker process %s", old.process.pid)
+            self._workers[index] = _Worker(index, self._env)
+
+
+def _rebuild_error(exc_bytes: bytes | None, type_name: str, message: str, text: str) -> BaseException:
+    error: BaseException
+    if exc_bytes is not None:
+        error = pickle.loads(exc_bytes)
+    else:
+        error = RemoteTaskError(type_name, message)
+    error.__dict__["_dstream_traceback"] = text
+    return error
+
+
+def _worker_environment() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONHASHSEED"] = "0"
+    paths = [p for p in sys.path if p] + [os.getcwd()]
+    env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
+    return env

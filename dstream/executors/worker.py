@@ -1,0 +1,68 @@
+"""The worker process: receives tasks over a pipe, runs them, sends results back.
+
+Started by ``ProcessBackend`` as ``python -m dstream.executors.worker READ_FD WRITE_FD`` with
+``PYTHONHASHSEED=0``; it talks only to its parent over inherited pipes, never the network.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import sys
+import traceback
+from collections import OrderedDict
+from multiprocessing.connection import Connection
+from typing import Any
+
+_STAGE_CACHE_SIZE = 64
+
+
+def _error_reply(e: BaseException) -> bytes:
+    text = traceback.format_exc()
+    try:
+        exc_bytes = pickle.dumps(e, protocol=5)
+        pickle.loads(exc_bytes)
+    except Exception:
+        exc_bytes = None
+    return pickle.dumps(("err", exc_bytes, type(e).__qualname__, str(e), text), protocol=5)
+
+
+def serve(conn_in: Connection, conn_out: Connection) -> None:
+    from ..scheduler.task import run_task
+    from ..serialization import dumps_data
+
+    stages: OrderedDict[int, Any] = OrderedDict()
+    while True:
+        try:
+            message = conn_in.recv_bytes()
+        except EOFError:
+            return
+        stage_id, stage_bytes, split, attempt, inputs_bytes = pickle.loads(message)
+        try:
+            stage = stages.get(stage_id)
+            if stage is None:
+                if stage_bytes is None:
+                    raise RuntimeError(f"stage {stage_id} code was not sent to this worker")
+                stage = stages[stage_id] = pickle.loads(stage_bytes)
+                if len(stages) > _STAGE_CACHE_SIZE:
+                    stages.popitem(last=False)
+            result = run_task(stage, split, attempt, pickle.loads(inputs_bytes), serialize=True)
+            reply = pickle.dumps(("ok", dumps_data(result)), protocol=5)
+        except BaseException as e:  # noqa: B902 - every failure goes back to the driver
+            reply = _error_reply(e)
+        conn_out.send_bytes(reply)
+
+
+def main() -> None:
+    read_fd, write_fd = int(sys.argv[1]), int(sys.argv[2])
+    conn_in = Connection(read_fd, writable=False)
+    conn_out = Connection(write_fd, readable=False)
+    conn_out.send_bytes(pickle.dumps(("ready", os.getpid())))
+    try:
+        serve(conn_in, conn_out)
+    except (BrokenPipeError, KeyboardInterrupt):
+        pass
+
+
+if __name__ == "__main__":
+    main()

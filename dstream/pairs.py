@@ -1,0 +1,263 @@
+"""Operations on RDDs of ``(key, value)`` pairs: by-key aggregation, partitioning and joins.
+
+They follow PySpark's construction (combine locally, ``partitionBy``, merge), so partition
+counts and the order of results match PySpark's.
+
+>>> from dstream import Context
+>>> with Context("local") as ctx:
+...     pairs = ctx.parallelize([("a", 1), ("b", 2), ("a", 3)], 2)
+...     sorted(pairs.reduceByKey(lambda x, y: x + y).collect())
+[('a', 4), ('b', 2)]
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import TYPE_CHECKING, Any, Callable, Hashable, Iterable, Iterator, TypeVar
+
+from .aggregation import (ResultIterable, combine_combiners, combine_values, group_values,
+                          identity)
+from .hashing import portable_hash
+from .partitioner import Partitioner, RangePartitioner
+
+if TYPE_CHECKING:
+    from .rdd import RDD
+
+__all__ = ["PairOperations"]
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+W = TypeVar("W")
+U = TypeVar("U")
+C = TypeVar("C")
+
+
+class PairOperations:
+    """Mixed into ``RDD``: the methods that need elements to be ``(key, value)`` pairs."""
+
+    # ------------------------------------------------------------------ simple
+    def keys(self: RDD[tuple[K, V]]) -> RDD[K]:
+        return self.map(lambda kv: kv[0])
+
+    def values(self: RDD[tuple[K, V]]) -> RDD[V]:
+        return self.map(lambda kv: kv[1])
+
+    def mapValues(self: RDD[tuple[K, V]], f: Callable[[V], U]) -> RDD[tuple[K, U]]:
+        """>>> from dstream import Context
+        >>> with Context("local") as ctx:
+        ...     ctx.parallelize([("a", 1)]).mapValues(lambda v: v * 10).collect()
+        [('a', 10)]
+        """
+        return self.map(lambda kv: (kv[0], f(kv[1])), True)
+
+    def flatMapValues(self: RDD[tuple[K, V]], f: Callable[[V], Iterable[U]]) -> RDD[tuple[K, U]]:
+        return self.flatMap(lambda kv: ((kv[0], x) for x in f(kv[1])), True)
+
+    def collectAsMap(self: RDD[tuple[K, V]]) -> dict[K, V]:
+        return dict(self.collect())
+
+    def countByKey(self: RDD[tuple[K, V]]) -> dict[K, int]:
+        return self.map(lambda kv: kv[0]).countByValue()
+
+    def lookup(self: RDD[tuple[K, V]], key: K) -> list[V]:
+        values = self.filter(lambda kv: kv[0] == key).values()
+        if self.partitioner is not None:
+            split = self.partitioner(key)
+            return self.ctx._run_job(values, lambda _, it: list(it), [split])[0]
+        return values.collect()
+
+    # ------------------------------------------------------------------ partitioning
+    def _defaultReducePartitions(self: RDD) -> int:
+        if self.ctx._conf.contains("spark.default.parallelism"):
+            return self.ctx.defaultParallelism
+        return self.getNumPartitions()
+
+    def partitionBy(self: RDD[tuple[K, V]], numPartitions: int | None,
+                    partitionFunc: Callable[[K], int] | None = None) -> RDD[tuple[K, V]]:
+        """Send each pair to partition ``partitionFunc(key) % numPartitions``.
+
+        >>> from dstream import Context
+        >>> with Context("local") as ctx:
+        ...     ctx.parallelize([(0, "x"), (1, "y"), (2, "z")]).partitionBy(2).glom().collect()
+        [[(0, 'x'), (2, 'z')], [(1, 'y')]]
+        """
+        from .rdd_kinds import ShuffledRDD
+        if numPartitions is None:
+            numPartitions = self._defaultReducePartitions()
+        partitioner = Partitioner(numPartitions, partitionFunc or portable_hash)
+        if self.partitioner == partitioner:
+            return self
+        return ShuffledRDD(self, partitioner)
+
+    # ------------------------------------------------------------------ aggregation
+    def combineByKey(self: RDD[tuple[K, V]], createCombiner: Callable[[V], C],
+                     mergeValue: Callable[[C, V], C], mergeCombiners: Callable[[C, C], C],
+                     numPartitions: int | None = None,
+                     partitionFunc: Callable[[K], int] | None = None) -> RDD[tuple[K, C]]:
+        """The general by-key aggregation; combines on the map side before the shuffle.
+
+        >>> from dstream import Context
+        >>> with Context("local") as ctx:
+        ...     pairs = ctx.parallelize([("a", 1), ("a", 2), ("b", 3)], 2)
+        ...     sorted(pairs.combineByKey(lambda v: [v], lambda c, v: c + [v], lambda a, b: a + b).collect())
+        [('a', [1, 2]), ('b', [3])]
+        """
+        if numPartitions is None:
+            numPartitions = self._defaultReducePartitions()
+        locally = self.mapPartitions(
+            lambda it: combine_values(it, createCombiner, mergeValue).items(), True)
+        shuffled = locally.partitionBy(numPartitions, partitionFunc)
+        return shuffled.mapPartitions(
+            lambda it: combine_combiners(it, mergeCombiners).items(), True)
+
+    def reduceByKey(self: RDD[tuple[K, V]], func: Callable[[V, V], V],
+                    numPartitions: int | None = None,
+                    partitionFunc: Callable[[K], int] | None = None) -> RDD[tuple[K, V]]:
+        return self.combineByKey(identity, func, func, numPartitions, partitionFunc)
+
+    def reduceByKeyLocally(self: RDD[tuple[K, V]], func: Callable[[V, V], V]) -> dict[K, V]:
+        merged: dict[K, V] = {}
+        for part in self.ctx._run_job(self, lambda _, it: combine_values(it, identity, func)):
+            for k, v in part.items():
+                merged[k] = func(merged[k], v) if k in merged else v
+        return merged
+
+    def aggregateByKey(self: RDD[tuple[K, V]], zeroValue: U, seqFunc: Callable[[U, V], U],
+                       combFunc: Callable[[U, U], U], numPartitions: int | None = None,
+                       partitionFunc: Callable[[K], int] | None = None) -> RDD[tuple[K, U]]:
+        return self.combineByKey(lambda v: seqFunc(copy.deepcopy(zeroValue), v), seqFunc,
+                                 combFunc, numPartitions, partitionFunc)
+
+    def foldByKey(self: RDD[tuple[K, V]], zeroValue: V, func: Callable[[V, V], V],
+                  numPartitions: int | None = None,
+                  partitionFunc: Callable[[K], int] | None = None) -> RDD[tuple[K, V]]:
+        return self.combineByKey(lambda v: func(copy.deepcopy(zeroValue), v), func, func,
+                                 numPartitions, partitionFunc)
+
+    def groupByKey(self: RDD[tuple[K, V]], numPartitions: int | None = None,
+                   partitionFunc: Callable[[K], int] | None = None
+                   ) -> RDD[tuple[K, ResultIterable[V]]]:
+        """>>> from dstream import Context
+        >>> with Context("local") as ctx:
+        ...     sorted((k, list(v)) for k, v in ctx.parallelize([("a", 1), ("a", 2)]).groupByKey().collect())
+        [('a', [1, 2])]
+        """
+        if numPartitions is None:
+            numPartitions = self._defaultReducePartitions()
+        locally = self.mapPartitions(lambda it: group_values(it).items(), True)
+        shuffled = locally.partitionBy(numPartitions, partitionFunc)
+        return shuffled.mapPartitions(
+            lambda it: combine_combiners(it, _extend).items(), True).mapValues(ResultIterable)
+
+    def sortByKey(self: RDD[tuple[K, V]], ascending: bool = True, numPartitions: int | None = None,
+                  keyfunc: Callable[[K], Any] = lambda k: k) -> RDD[tuple[K, V]]:
+        """Sort by key; range-partitioned from a sample, so partition ``i`` holds smaller keys
+        than partition ``i + 1``.
+
+        >>> from dstream import Context
+        >>> with Context("local") as ctx:
+        ...     ctx.parallelize([(3, "c"), (1, "a"), (2, "b")], 2).sortByKey().collect()
+        [(1, 'a'), (2, 'b'), (3, 'c')]
+        """
+        if numPartitions is None:
+            numPartitions = self._defaultReducePartitions()
+
+        def sort_partition(it: Iterator[tuple[K, V]]) -> list[tuple[K, V]]:
+            return sorted(it, key=lambda kv: keyfunc(kv[0]), reverse=not ascending)
+
+        if numPartitions == 1:
+            if self.getNumPartitions() > 1:
+                self = self.coalesce(1)
+            return self.mapPartitions(sort_partition, True)
+        size = self.count()
+        fraction = min(numPartitions * 20.0 / max(size, 1), 1.0)
+        samples = sorted(self.sample(False, fraction, 1).map(lambda kv: kv[0]).collect(), key=keyfunc)
+        bounds = [keyfunc(samples[int(len(samples) * (i + 1) / numPartitions)])
+                  for i in range(numPartitions - 1)] if samples else []
+        partitioner = RangePartitioner(bounds, ascending, keyfunc)
+        from .rdd_kinds import ShuffledRDD
+        shuffled = ShuffledRDD(self, partitioner, num_partitions=numPartitions)
+        return shuffled.mapPartitions(sort_partition, True)
+
+    # ------------------------------------------------------------------ joins
+    def cogroup(self: RDD[tuple[K, V]], other: RDD[tuple[K, W]], numPartitions: int | None = None
+                ) -> RDD[tuple[K, tuple[ResultIterable[V], ResultIterable[W]]]]:
+        """>>> from dstream import Context
+        >>> with Context("local") as ctx:
+        ...     a, b = ctx.parallelize([("k", 1)]), ctx.parallelize([("k", 2), ("j", 3)])
+        ...     sorted((k, tuple(map(list, vs))) for k, vs in a.cogroup(b).collect())
+        [('j', ([], [3])), ('k', ([1], [2]))]
+        """
+        return _tagged_groups((self, other), numPartitions).mapValues(
+            lambda tagged: _split_tagged(tagged, 2))
+
+    def groupWith(self: RDD[tuple[K, V]], other: RDD[tuple[K, W]], *others: RDD) -> RDD:
+        rdds = (self, other, *others)
+        return _tagged_groups(rdds, None).mapValues(lambda t: _split_tagged(t, len(rdds)))
+
+    def join(self: RDD[tuple[K, V]], other: RDD[tuple[K, W]],
+             numPartitions: int | None = None) -> RDD[tuple[K, tuple[V, W]]]:
+        """Inner join; partitions default to the sum of both sides' counts.
+
+        >>> from dstream import Context
+        >>> with Context("local") as ctx:
+        ...     ctx.parallelize([("a", 1)]).join(ctx.parallelize([("a", 2), ("b", 3)])).collect()
+        [('a', (1, 2))]
+        """
+        return _tagged_groups((self, other), numPartitions).flatMapValues(
+            lambda t: _dispatch_join(t, False, False))
+
+    def leftOuterJoin(self: RDD[tuple[K, V]], other: RDD[tuple[K, W]],
+                      numPartitions: int | None = None) -> RDD[tuple[K, tuple[V, W | None]]]:
+        return _tagged_groups((self, other), numPartitions).flatMapValues(
+            lambda t: _dispatch_join(t, True, False))
+
+    def rightOuterJoin(self: RDD[tuple[K, V]], other: RDD[tuple[K, W]],
+                       numPartitions: int | None = None) -> RDD[tuple[K, tuple[V | None, W]]]:
+        return _tagged_groups((self, other), numPartitions).flatMapValues(
+            lambda t: _dispatch_join(t, False, True))
+
+    def fullOuterJoin(self: RDD[tuple[K, V]], other: RDD[tuple[K, W]],
+                      numPartitions: int | None = None
+                      ) -> RDD[tuple[K, tuple[V | None, W | None]]]:
+        return _tagged_groups((self, other), numPartitions).flatMapValues(
+            lambda t: _dispatch_join(t, True, True))
+
+    def subtractByKey(self: RDD[tuple[K, V]], other: RDD[tuple[K, Any]],
+                      numPartitions: int | None = None) -> RDD[tuple[K, V]]:
+        """>>> from dstream import Context
+        >>> with Context("local") as ctx:
+        ...     ctx.parallelize([("a", 1), ("b", 2)]).subtractByKey(ctx.parallelize([("b", 0)])).collect()
+        [('a', 1)]
+        """
+        return (self.cogroup(other, numPartitions)
+                .filter(lambda kv: bool(kv[1][0]) and not kv[1][1])
+                .flatMapValues(lambda vs: vs[0]))
+
+
+def _extend(a: list, b: list) -> list:
+    a.extend(b)
+    return a
+
+
+def _tagged_groups(rdds: tuple[RDD, ...], numPartitions: int | None) -> RDD:
+    """Union of ``(k, (i, v))`` from the i-th RDD, grouped by key (PySpark's join plan)."""
+    tagged = [rdd.mapValues(lambda v, i=i: (i, v)) for i, rdd in enumerate(rdds)]
+    return rdds[0].ctx.union(tagged).groupByKey(numPartitions)
+
+
+def _split_tagged(tagged: Iterable[tuple[int, Any]], n: int) -> tuple[ResultIterable, ...]:
+    groups: list[ResultIterable] = [ResultIterable() for _ in range(n)]
+    for i, v in tagged:
+        groups[i].append(v)
+    return tuple(groups)
+
+
+def _dispatch_join(tagged: Iterable[tuple[int, Any]], keep_left: bool, keep_right: bool
+                   ) -> list[tuple[Any, Any]]:
+    left, right = _split_tagged(tagged, 2)
+    if keep_left and not right:
+        right = [None]
+    if keep_right and not left:
+        left = [None]
+    return [(v, w) for v in left for w in right]

@@ -1,0 +1,80 @@
+"""Checkpointing RDDs: save the partitions, then cut the lineage there.
+
+``rdd.checkpoint()`` writes pickled partitions under the context's checkpoint directory;
+``rdd.localCheckpoint()`` keeps them in the block manager. Either way the RDD forgets its
+parents, so a long chain of batches does not keep a long lineage alive.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+from typing import TYPE_CHECKING, Iterator
+
+from .blocks import rdd_block_id
+from .storagelevel import StorageLevel
+from .taskcontext import FileInput, LazyInput
+
+if TYPE_CHECKING:
+    from .rdd import RDD
+
+__all__ = ["checkpoint_requested_in", "materialize_checkpoint"]
+
+
+def checkpoint_requested_in(rdd: RDD) -> list[RDD]:
+    """RDDs in ``rdd``'s lineage that asked to be checkpointed and are not yet, parents first."""
+    found: list[RDD] = []
+    seen: set[int] = set()
+
+    def visit(node: RDD) -> None:
+        if node.id in seen or node._checkpointed:
+            return
+        seen.add(node.id)
+        for dep in node.deps:
+            if dep.rdd is not None:
+                visit(dep.rdd)
+        if node._checkpoint_requested:
+            found.append(node)
+
+    visit(rdd)
+    return found
+
+
+def materialize_checkpoint(rdd: RDD) -> None:
+    """Save ``rdd``'s partitions and truncate its lineage."""
+    ctx = rdd.ctx
+    if rdd._checkpoint_requested == "reliable":
+        directory = os.path.join(ctx._checkpoint_dir, f"rdd-{rdd.id}")
+        os.makedirs(directory, exist_ok=True)
+        paths = ctx._run_job(rdd, lambda split, it: _write_partition(directory, split, it))
+        rdd._checkpoint_inputs = [FileInput(p) for p in paths]
+    else:
+        for split, values in enumerate(ctx._run_job(rdd, lambda _, it: list(it))):
+            ctx._block_manager.put(rdd_block_id(rdd.id, split), values, StorageLevel.MEMORY_AND_DISK)
+        rdd._checkpoint_inputs = None
+    rdd._checkpointed = True
+    rdd.deps = []
+    for attribute in ("prev", "a", "b", "rdds"):
+        if hasattr(rdd, attribute):
+            setattr(rdd, attribute, None)
+
+
+def checkpoint_input(rdd: RDD, split: int) -> LazyInput:
+    inputs = getattr(rdd, "_checkpoint_inputs", None)
+    if inputs is None:
+        from .blocks import BlockNotFoundError
+        raise BlockNotFoundError(
+            f"the local checkpoint of {rdd!r}, partition {split}, is gone: local checkpoints "
+            "live only as long as the Context and cannot be recomputed (use checkpoint())")
+    return inputs[split]
+
+
+def _write_partition(directory: str, split: int, it: Iterator) -> str:
+    path = os.path.join(directory, f"part-{split:05d}")
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "wb") as f:
+        pickle.dump(list(it), f, protocol=5)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    return path

@@ -1,0 +1,82 @@
+"""What runs on an executor: one task computes one partition of a stage.
+
+>>> from dstream import Context
+>>> with Context("local") as ctx:
+...     rdd = ctx.parallelize([1, 2, 3], 1)
+...     stage = StageBinary(0, "result", rdd, lambda split, it: sum(it), None, "sum")
+...     run_task(stage, 0, 0, {(rdd.id, 0): [1, 2, 3]}, serialize=False).value
+6
+"""
+
+from __future__ import annotations
+
+import pickle
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Iterator
+
+from ..taskcontext import Serialized, TaskContext
+
+if TYPE_CHECKING:
+    from ..partitioner import Partitioner
+    from ..rdd import RDD
+
+__all__ = ["StageBinary", "TaskResult", "run_task", "write_shuffle"]
+
+
+@dataclass
+class StageBinary:
+    """The code of a stage: its last RDD (with the narrow lineage above it) and what to do
+    with each partition: apply ``func`` (result stage) or cut it by ``partitioner`` (map stage)."""
+
+    stage_id: int
+    kind: str                       # "result" or "shuffle"
+    rdd: RDD
+    func: Callable[[int, Iterator], Any] | None
+    partitioner: Partitioner | None
+    description: str
+
+
+@dataclass
+class TaskResult:
+    value: Any
+    blocks: dict[tuple[int, int], Any] = field(default_factory=dict)
+    accumulator_updates: dict[int, Any] = field(default_factory=dict)
+
+
+def run_task(stage: StageBinary, split: int, attempt: int, inputs: dict[Any, Any],
+             serialize: bool) -> TaskResult:
+    """Compute partition ``split`` of ``stage`` from ``inputs``."""
+    with TaskContext(stage.stage_id, split, attempt, inputs, serialize) as task:
+        records = stage.rdd.iterator(split, task)
+        if stage.kind == "result":
+            value = stage.func(split, records)
+        else:
+            value = write_shuffle(records, stage.partitioner, serialize)
+    return TaskResult(value, task.new_blocks, task.accumulator_updates)
+
+
+def write_shuffle(records: Iterator[tuple[Any, Any]], partitioner: Partitioner,
+                  serialize: bool) -> list[Any]:
+    """Cut ``(key, value)`` records into one bucket per reduce partition."""
+    n = partitioner.numPartitions
+    if n == 1:
+        buckets: list[list] = [list(records)]
+    else:
+        buckets = [[] for _ in range(n)]
+        appends = [b.append for b in buckets]
+        part = partitioner
+        try:
+            for kv in records:
+                appends[part(kv[0])](kv)
+        except (TypeError, IndexError) as e:
+            if "kv" in locals() and not _is_pair(kv):
+                raise TypeError(f"a shuffle needs (key, value) pairs, got {type(kv).__name__}: "
+                                f"{kv!r:.200}") from e
+            raise
+    if serialize:
+        return [Serialized(pickle.dumps(b, protocol=5)) for b in buckets]
+    return buckets
+
+
+def _is_pair(x: Any) -> bool:
+    return isinstance(x, (tuple, list)) and len(x) == 2

@@ -1,0 +1,195 @@
+"""Text files in and out: ``textFile``, ``wholeTextFiles`` and ``saveAsTextFile``.
+
+Files are cut into byte ranges like Hadoop's ``TextInputFormat`` (a line belongs to the
+range it starts in), and each task reads its own range, so the driver never reads the data.
+
+>>> import os, tempfile
+>>> d = tempfile.mkdtemp()
+>>> with open(os.path.join(d, "a.txt"), "w") as f:
+...     _ = f.write("one\\ntwo\\r\\nthree")
+>>> splits = plan_splits([os.path.join(d, "a.txt")], 2)
+>>> [line for s in splits for line in read_split(*s)]
+['one', 'two', 'three']
+"""
+
+from __future__ import annotations
+
+import glob as globmod
+import os
+import pickle
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
+
+from .errors import InputDecodeError
+from .rdd import RDD
+
+if TYPE_CHECKING:
+    from .context import Context
+    from .taskcontext import TaskContext
+
+__all__ = ["TextFileRDD", "WholeTextFilesRDD", "expand_paths", "plan_splits", "read_split",
+           "save_as_text_file", "save_as_pickle_file"]
+
+_LOCAL_BLOCK_SIZE = 32 << 20      # Hadoop's fs.local.block.size
+_SPLIT_SLOP = 1.1
+_READ_CHUNK = 4 << 20
+
+
+def expand_paths(path: str) -> list[str]:
+    """Files named by ``path``: a file, a directory (its visible files), a glob, or a
+    comma-separated list of those. Raises FileNotFoundError naming what matched nothing."""
+    files: list[str] = []
+    for part in path.split(","):
+        part = part.strip()
+        if part.startswith("file://"):
+            part = part[len("file://"):]
+        elif part.startswith("file:"):
+            part = part[len("file:"):]
+        matches = sorted(globmod.glob(part)) if globmod.has_magic(part) else [part]
+        if not matches or not all(os.path.exists(m) for m in matches):
+            raise FileNotFoundError(f"Input path does not exist: {part}")
+        for m in matches:
+            if os.path.isdir(m):
+                files.extend(os.path.join(m, n) for n in sorted(os.listdir(m))
+                             if not n.startswith((".", "_")) and os.path.isfile(os.path.join(m, n)))
+            else:
+                files.append(m)
+    return files
+
+
+def plan_splits(files: list[str], min_partitions: int) -> list[tuple[str, int, int]]:
+    """``(file, start, end)`` byte ranges, sized as Hadoop's FileInputFormat sizes them."""
+    sizes = [os.path.getsize(f) for f in files]
+    goal = sum(sizes) // max(min_partitions, 1)
+    split_size = max(1, min(goal, _LOCAL_BLOCK_SIZE))
+    splits: list[tuple[str, int, int]] = []
+    for path, size in zip(files, sizes):
+        if size == 0:
+            splits.append((path, 0, 0))
+            continue
+        start = 0
+        while (size - start) / split_size > _SPLIT_SLOP:
+            splits.append((path, start, start + split_size))
+            start += split_size
+        splits.append((path, start, size))
+    return splits
+
+
+def read_split(path: str, start: int, end: int) -> Iterator[str]:
+    """The lines of ``path`` that start in ``(start, end]`` (or ``[0, end]`` for the first split).
+
+    A line that starts exactly at ``end`` belongs to this split, and the next split skips
+    up to its first newline, as in Hadoop's LineRecordReader.
+    """
+    with open(path, "rb") as f:
+        first = 0 if start == 0 else _line_end(f, start)
+        stop = _line_end(f, end)
+        pos = first
+        f.seek(pos)
+        carry = b""
+        while pos < stop:
+            chunk = f.read(min(_READ_CHUNK, stop - pos))
+            if not chunk:
+                break
+            data = carry + chunk
+            data_start = pos - len(carry)
+            pos += len(chunk)
+            cut = data.rfind(b"\n") if pos < stop else len(data)
+            if cut < 0:
+                carry = data
+                continue
+            carry = data[cut + 1:]
+            text = _decode(data[:cut], path, data_start)
+            if pos >= stop and text.endswith("\n"):
+                text = text[:-1]
+            if not text and pos >= stop and not data[:cut]:
+                break
+            for line in text.split("\n"):
+                yield line[:-1] if line.endswith("\r") else line
+
+
+def _line_end(f: Any, pos: int) -> int:
+    """Offset just past the first newline at or after ``pos`` (or the end of the file)."""
+    f.seek(pos)
+    while True:
+        buf = f.read(1 << 16)
+        if not buf:
+            return f.tell()
+        i = buf.find(b"\n")
+        if i >= 0:
+            return pos + i + 1
+        pos += len(buf)
+
+
+def _decode(data: bytes, path: str, offset: int) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise InputDecodeError(
+            f"{path}: bytes at offset {offset + e.start} are not valid UTF-8 ({e.reason}); "
+            "textFile reads UTF-8 text: convert the file, or read it with binaryFiles") from None
+
+
+class TextFileRDD(RDD):
+    """Lines of text files; each partition is one byte range of one file."""
+
+    def __init__(self, ctx: Context, path: str, min_partitions: int) -> None:
+        self.splits = plan_splits(expand_paths(path), min_partitions)
+        super().__init__(ctx, [], len(self.splits))
+        self.path = path
+
+    def compute(self, split: int, task: TaskContext) -> Iterable[str]:
+        return read_split(*self.splits[split])
+
+
+class WholeTextFilesRDD(RDD):
+    """``(file URI, whole content)`` pairs, files spread over at most ``min_partitions`` partitions."""
+
+    def __init__(self, ctx: Context, path: str, min_partitions: int) -> None:
+        files = expand_paths(path)
+        n = max(1, min(min_partitions, len(files))) if files else 0
+        self.groups = [files[i * len(files) // n:(i + 1) * len(files) // n] for i in range(n)]
+        super().__init__(ctx, [], n)
+
+    def compute(self, split: int, task: TaskContext) -> Iterator[tuple[str, str]]:
+        for path in self.groups[split]:
+            with open(path, "rb") as f:
+                data = f.read()
+            yield "file:" + os.path.abspath(path), _decode(data, path, 0)
+
+
+def _prepare_output_dir(path: str) -> str:
+    if path.startswith("file:"):
+        path = path[len("file:"):].lstrip("/") and "/" + path[len("file:"):].lstrip("/")
+    if os.path.exists(path):
+        raise FileExistsError(f"Output directory {path} already exists: remove it or choose another")
+    os.makedirs(path)
+    return path
+
+
+def _write_part(directory: str, split: int, data: bytes) -> None:
+    final = os.path.join(directory, f"part-{split:05d}")
+    tmp = os.path.join(directory, f".part-{split:05d}.tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+    os.replace(tmp, final)
+
+
+def save_as_text_file(rdd: RDD, path: str, compression: str | None = None) -> None:
+    """Each element as ``str()`` (bytes as UTF-8 text) on its own line, a part file per partition."""
+    if compression is not None:
+        raise ValueError(f"compressionCodecClass {compression!r} is not supported; omit it")
+    directory = _prepare_output_dir(path)
+
+    def write(split: int, it: Iterator[Any]) -> None:
+        text = "".join(f"{x.decode('utf-8') if isinstance(x, bytes) else x}\n" for x in it)
+        _write_part(directory, split, text.encode("utf-8"))
+
+    rdd.ctx._run_job(rdd, write)
+    open(os.path.join(directory, "_SUCCESS"), "wb").close()
+
+
+def save_as_pickle_file(rdd: RDD, path: str) -> None:
+    directory = _prepare_output_dir(path)
+    rdd.ctx._run_job(rdd, lambda split, it: _write_part(directory, split,
+                                                         pickle.dumps(list(it), protocol=5)))
+    open(os.path.join(directory, "_SUCCESS"), "wb").close()
