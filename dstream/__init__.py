@@ -19,6 +19,8 @@ from .rdd import RDD
 from .statcounter import StatCounter
 from .storagelevel import StorageLevel
 from .taskcontext import TaskContext
+from .streaming import (BatchInfo, DStream, ManualClock, State, StateSpec, StreamingContext,
+                        StreamingListener)
 
 __version__ = "0.1.0"
 
@@ -29,5 +31,6 @@ __all__ = [
     "Accumulator", "AccumulatorParam", "Broadcast", "ClosurePicklingError", "Conf", "Context",
     "DStreamError", "HashPartitioner", "InputDecodeError", "Partitioner", "RDD", "RangePartitioner",
     "SparkConf", "SparkContext", "StatCounter", "StorageLevel", "TaskContext", "WorkerLostError",
-    "portable_hash",
+    "portable_hash", "BatchInfo", "DStream", "ManualClock", "State", "StateSpec", "StreamingContext",
+    "StreamingListener",
 ]

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+import threading
+from typing import Iterator
 
-__all__ = ["user_call_site"]
+__all__ = ["user_call_site", "call_site_override"]
+
+_override = threading.local()
 
 _PACKAGE_DIRS = tuple(
     os.path.dirname(os.path.abspath(__file__)).rsplit(os.sep, 1)[0] + os.sep + name + os.sep
@@ -19,6 +24,9 @@ def user_call_site(default: str = "<unknown>") -> str:
     >>> user_call_site().rsplit(":", 1)[1].isdigit()
     True
     """
+    forced = getattr(_override, "site", None)
+    if forced is not None:
+        return forced
     frame = sys._getframe(1)
     while frame is not None:
         filename = frame.f_code.co_filename
@@ -26,3 +34,15 @@ def user_call_site(default: str = "<unknown>") -> str:
             return f"{os.path.basename(filename)}:{frame.f_lineno}"
         frame = frame.f_back
     return default
+
+
+@contextlib.contextmanager
+def call_site_override(site: str) -> Iterator[None]:
+    """Within the block, RDDs created by this thread report ``site`` as their origin
+    (the streaming layer uses it so a batch's RDDs name the DStream that made them)."""
+    previous = getattr(_override, "site", None)
+    _override.site = site
+    try:
+        yield
+    finally:
+        _override.site = previous

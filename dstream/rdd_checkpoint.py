@@ -54,9 +54,16 @@ def materialize_checkpoint(rdd: RDD) -> None:
         rdd._checkpoint_inputs = None
     rdd._checkpointed = True
     rdd.deps = []
-    for attribute in ("prev", "a", "b", "rdds"):
-        if hasattr(rdd, attribute):
-            setattr(rdd, attribute, None)
+    _drop_parent_references(rdd)
+
+
+def _drop_parent_references(rdd: RDD) -> None:
+    """Let the lineage above a checkpointed RDD be garbage-collected."""
+    from .rdd import RDD
+    for name, value in list(vars(rdd).items()):
+        if isinstance(value, RDD) or (isinstance(value, (list, tuple)) and value
+                                      and all(isinstance(v, RDD) for v in value)):
+            setattr(rdd, name, None)
 
 
 def checkpoint_input(rdd: RDD, split: int) -> LazyInput:

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import bisect
 import itertools
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
@@ -83,19 +84,18 @@ class UnionRDD(RDD):
 
     def __init__(self, ctx: Context, rdds: list[RDD]) -> None:
         deps, offset = [], 0
-        self._offsets = []
+        self.rdds = rdds
+        self._starts: list[int] = []
         for rdd in rdds:
             n = rdd.getNumPartitions()
             deps.append(RangeDependency(rdd, 0, offset, n))
-            self._offsets.append((offset, n, rdd))
+            self._starts.append(offset)
             offset += n
         super().__init__(ctx, deps, offset)
 
     def compute(self, split: int, task: TaskContext) -> Iterable:
-        for offset, n, rdd in self._offsets:
-            if offset <= split < offset + n:
-                return rdd.iterator(split - offset, task)
-        raise IndexError(f"partition {split} out of range for {self!r}")
+        index = bisect.bisect_right(self._starts, split) - 1   # the last RDD starting at or before
+        return self.rdds[index].iterator(split - self._starts[index], task)
 
 
 class PartitionerAwareUnionRDD(RDD):

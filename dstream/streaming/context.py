@@ -1,0 +1,274 @@
+"""``StreamingContext``: the entry point of streaming (PySpark's, method for method).
+
+>>> from dstream import Context, StreamingContext
+>>> with Context("local") as ctx:
+...     ssc = StreamingContext(ctx, batchDuration=1, clock="manual")
+...     ssc.queueStream([[1, 2]]).pprint()
+...     ssc.start()
+...     ssc._clock.advance(1000); ssc._scheduler.wait_for_batch(1000, 10)
+...     ssc.stop(stopSparkContext=False)
+-------------------------------------------
+Time: 1970-01-01 ...
+-------------------------------------------
+1
+2
+<BLANKLINE>
+True
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import threading
+from typing import Any, Callable
+
+from ..context import Context
+from ..errors import ContextStateError
+from ..rdd import RDD
+from .clock import Clock, ManualClock, SystemClock
+from .dstream import DStream, MultiTransformedDStream, UnionDStream, adapt_time_func
+from .durations import to_ms
+from .graph import DStreamGraph
+from .inputs import QueueInputDStream
+from .listener import BatchHistory, ListenerBus, StreamingListener
+from .scheduler import JobScheduler
+
+__all__ = ["StreamingContext"]
+
+log = logging.getLogger(__name__)
+
+_INITIALIZED, _ACTIVE, _STOPPED = "INITIALIZED", "ACTIVE", "STOPPED"
+_active_lock = threading.RLock()
+
+
+class StreamingContext:
+    """Cuts input into one RDD per ``batchDuration`` seconds and runs the output operations.
+
+    ``clock="manual"`` (or conf ``dstream.streaming.clock=manual``) gives a clock that only
+    moves when ``ssc._clock.advance(ms)`` is called: tests step batches one at a time.
+    """
+
+    _activeContext: StreamingContext | None = None
+
+    def __init__(self, sparkContext: Context, batchDuration: float | None = None,
+                 jssc: Any = None, *, clock: Clock | str | None = None) -> None:
+        if not isinstance(sparkContext, Context):
+            raise TypeError(f"StreamingContext needs a Context, got {type(sparkContext).__name__}")
+        if batchDuration is None:
+            raise ValueError("StreamingContext needs batchDuration (seconds)")
+        self._sc = sparkContext
+        self._batch_ms = to_ms(batchDuration, "batchDuration")
+        conf = sparkContext._conf
+        self._clock = _make_clock(clock if clock is not None else conf.get("dstream.streaming.clock"))
+        self._graph = DStreamGraph()
+        self._bus = ListenerBus()
+        self._history = BatchHistory(conf.getInt("dstream.streaming.ui.retainedBatches", 1000))
+        self._bus.add(self._history)
+        self._scheduler = JobScheduler(self, self._clock, conf.getInt("dstream.streaming.concurrentJobs", 1))
+        self._scheduler.after_batch.append(self._after_batch)
+        self._state = _INITIALIZED
+        self._checkpoint_dir: str | None = None
+        self._waiter = threading.Condition()
+        self._error: BaseException | None = None
+        self._checkpointed_rdds: dict[tuple[str, int], RDD] = {}
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def sparkContext(self) -> Context:
+        return self._sc
+
+    @property
+    def batch_duration_ms(self) -> int:
+        return self._batch_ms
+
+    def getState(self) -> str:
+        return self._state
+
+    @classmethod
+    def getActive(cls) -> StreamingContext | None:
+        with _active_lock:
+            return cls._activeContext
+
+    @classmethod
+    def getActiveOrCreate(cls, checkpointPath: str | None,
+                          setupFunc: Callable[[], StreamingContext]) -> StreamingContext:
+        active = cls.getActive()
+        if active is not None:
+            return active
+        if checkpointPath is not None:
+            return cls.getOrCreate(checkpointPath, setupFunc)
+        return _checked_setup(setupFunc)
+
+    @classmethod
+    def getOrCreate(cls, checkpointPath: str, setupFunc: Callable[[], StreamingContext]) -> StreamingContext:
+        """A context built by ``setupFunc`` (recovery from ``checkpointPath`` reattaches state)."""
+        return _checked_setup(setupFunc)
+
+    # ------------------------------------------------------------------ configuration
+    def remember(self, duration: float) -> None:
+        """Keep each stream's RDDs at least ``duration`` seconds (for ad-hoc queries)."""
+        self._graph.check_can_define("remember")
+        self._graph.remember(to_ms(duration, "remember duration"))
+
+    def checkpoint(self, directory: str) -> None:
+        """Where state and window checkpoints go (needed by stateful operators)."""
+        if not isinstance(directory, str) or not directory:
+            raise ValueError(f"checkpoint needs a directory, got {directory!r}")
+        os.makedirs(directory, exist_ok=True)
+        self._checkpoint_dir = os.path.abspath(directory)
+        self._sc.setCheckpointDir(os.path.join(self._checkpoint_dir, "rdd"))
+
+    def addStreamingListener(self, streamingListener: StreamingListener) -> None:
+        if not isinstance(streamingListener, StreamingListener):
+            raise TypeError("addStreamingListener takes a StreamingListener subclass instance")
+        self._bus.add(streamingListener)
+
+    def removeStreamingListener(self, streamingListener: StreamingListener) -> None:
+        self._bus.remove(streamingListener)
+
+    # ------------------------------------------------------------------ inputs
+    def queueStream(self, rdds: list[Any], oneAtATime: bool = True, default: Any = None) -> DStream:
+        """A stream of the given RDDs (or lists, parallelized), one per batch by default.
+
+        >>> from dstream import Context, StreamingContext
+        >>> from dstream.streaming.testing import run_batches
+        >>> with Context("local") as ctx:
+        ...     ssc = StreamingContext(ctx, 1, clock="manual")
+        ...     run_batches(ssc, ssc.queueStream([["a"], ["b"]]), 3)
+        [['a'], ['b'], []]
+        """
+        if default is not None and not isinstance(default, RDD):
+            default = self._sc.parallelize(default)
+        converted = [r if isinstance(r, RDD) else self._sc.parallelize(r) for r in rdds]
+        return QueueInputDStream(self, converted, oneAtATime, default)
+
+    def union(self, *dstreams: DStream) -> DStream:
+        """>>> from dstream import Context, StreamingContext
+        >>> from dstream.streaming.testing import run_batches
+        >>> with Context("local") as ctx:
+        ...     ssc = StreamingContext(ctx, 1, clock="manual")
+        ...     run_batches(ssc, ssc.union(ssc.queueStream([[1]]), ssc.queueStream([[2]])), 1)
+        [[1, 2]]
+        """
+        if not dstreams:
+            raise ValueError("should have at least one DStream to union")
+        if len(dstreams) == 1:
+            return dstreams[0]
+        for d in dstreams:
+            if not isinstance(d, DStream):
+                raise TypeError(f"union takes DStreams, got {type(d).__name__}")
+            if d._ssc is not self:
+                raise ValueError(f"{d.id} belongs to another StreamingContext")
+        slides = {d.slide_ms for d in dstreams}
+        if len(slides) > 1:
+            raise ValueError("all DStreams should have same slide duration; got "
+                             + ", ".join(f"{d.id}: {d.slide_ms / 1000:g} s" for d in dstreams))
+        return UnionDStream(self, list(dstreams))
+
+    def transform(self, dstreams: list[DStream], transformFunc: Callable[..., RDD]) -> DStream:
+        """``transformFunc(rdds)`` or ``transformFunc(time, rdds)`` over several streams."""
+        func = adapt_time_func(transformFunc, 1, "transform")
+        return MultiTransformedDStream(self, list(dstreams), func, "transform")
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> None:
+        """Start receiving and processing. Starting an active context again only warns."""
+        with _active_lock:
+            if self._state == _ACTIVE:
+                log.warning("StreamingContext has already been started")
+                return
+            if self._state == _STOPPED:
+                raise ContextStateError("StreamingContext has already been stopped; create a new one")
+            active = StreamingContext._activeContext
+            if active is not None and active is not self:
+                raise ContextStateError("Only one StreamingContext may be started in this process; "
+                                        "stop() the running one first")
+            self._sc._check_running()
+            first = self._scheduler_first_time()
+            self._graph.start(first - self._batch_ms)
+            self._bus.start()
+            for stream in self._graph.inputs:
+                stream.start()
+            self._scheduler.start(first)
+            self._state = _ACTIVE
+            StreamingContext._activeContext = self
+        self._bus.post("onStreamingStarted", time=self._clock.now_ms())
+
+    def _scheduler_first_time(self) -> int:
+        return (self._clock.now_ms() // self._batch_ms + 1) * self._batch_ms
+
+    def stop(self, stopSparkContext: bool = True, stopGraceFully: bool = False) -> None:
+        """Stop; graceful: finish the batches already generated first. Safe to call twice."""
+        with _active_lock:
+            if self._state == _STOPPED:
+                return
+            was_active = self._state == _ACTIVE
+            self._state = _STOPPED
+            if StreamingContext._activeContext is self:
+                StreamingContext._activeContext = None
+        if was_active:
+            for stream in self._graph.inputs:
+                stream.stop()
+            timeout = self._sc._conf.getSeconds("dstream.streaming.stopTimeout", 60.0)
+            if not self._scheduler.stop(stopGraceFully, timeout):
+                log.warning("stop: a batch was still running after %s s", timeout)
+            self._bus.wait_until_empty(5.0)
+            self._bus.stop()
+        with self._waiter:
+            self._waiter.notify_all()
+        if stopSparkContext:
+            self._sc.stop()
+
+    def awaitTermination(self, timeout: float | None = None) -> None:
+        """Wait until stopped (or ``timeout`` seconds); raise the first error a batch raised."""
+        self.awaitTerminationOrTimeout(timeout)
+
+    def awaitTerminationOrTimeout(self, timeout: float | None) -> bool:
+        """True if the context stopped within ``timeout`` seconds; raises a batch's error."""
+        with self._waiter:
+            self._waiter.wait_for(lambda: self._state == _STOPPED or self._error is not None, timeout)
+            if self._error is not None:
+                error, self._error = self._error, None
+                raise error
+            return self._state == _STOPPED
+
+    def _report_error(self, error: BaseException) -> None:
+        log.error("batch failed: %s", error, exc_info=error)
+        with self._waiter:
+            if self._error is None:
+                self._error = error
+            self._waiter.notify_all()
+
+    # ------------------------------------------------------------------ per batch
+    def _after_batch(self, jobset: Any) -> None:
+        self._graph.clear_metadata(jobset.time_ms)
+
+    def _note_checkpointed(self, stream: DStream, time_ms: int, rdd: RDD) -> None:
+        self._checkpointed_rdds[(stream.id, time_ms)] = rdd
+
+    def _forget_checkpoint(self, stream: DStream, time_ms: int, rdd: RDD) -> None:
+        """A checkpointed RDD that no stream remembers: delete its files."""
+        if self._checkpointed_rdds.pop((stream.id, time_ms), None) is None:
+            return
+        path = rdd.getCheckpointFile()
+        if path:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _make_clock(clock: Clock | str | None) -> Clock:
+    if clock is None or clock == "system":
+        return SystemClock()
+    if clock == "manual":
+        return ManualClock()
+    if isinstance(clock, Clock):
+        return clock
+    raise ValueError(f"unknown clock {clock!r}: use 'system', 'manual' or a Clock instance")
+
+
+def _checked_setup(setupFunc: Callable[[], StreamingContext]) -> StreamingContext:
+    ssc = setupFunc()
+    if not isinstance(ssc, StreamingContext):
+        raise TypeError(f"setupFunc must return a StreamingContext, got {type(ssc).__name__}")
+    return ssc

@@ -1,0 +1,428 @@
+"""DStream: a sequence of RDDs, one per batch, and PySpark's operators on it.
+
+Every operator is a transformation of each batch's RDD; narrow ones are ``transform``s,
+and consecutive ``transform``s fold into one function, as in PySpark.
+
+>>> from dstream import Context, StreamingContext
+>>> from dstream.streaming.testing import run_batches
+>>> with Context("local") as ctx:
+...     ssc = StreamingContext(ctx, 1, clock="manual")
+...     stream = ssc.queueStream([[1, 2], [3]]).map(lambda x: x * 10)
+...     run_batches(ssc, stream, 2)
+[[10, 20], [30]]
+"""
+
+from __future__ import annotations
+
+import inspect
+import itertools
+import logging
+import operator
+import threading
+from typing import TYPE_CHECKING, Any, Callable, Hashable, Iterable, Iterator, TypeVar
+
+from ..callsite import call_site_override, user_call_site
+from ..rdd import RDD
+from ..storagelevel import StorageLevel
+from .durations import batch_datetime, check_multiple, to_ms
+from .pair_ops import PairDStreamOperations
+from .state_ops import StateOperations
+from .window_ops import WindowOperations
+
+if TYPE_CHECKING:
+    from .context import StreamingContext
+
+__all__ = ["DStream", "TransformedDStream", "TransformedWithDStream", "ForEachDStream", "adapt_time_func"]
+
+T = TypeVar("T")
+U = TypeVar("U")
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+log = logging.getLogger(__name__)
+
+
+def adapt_time_func(func: Callable[..., Any], plain_arity: int, what: str) -> Callable[..., Any]:
+    """Accept ``func(rdd...)`` or ``func(time, rdd...)``; return a ``(time, rdd...)`` callable.
+
+    Decided with ``inspect.signature``, so partials, bound methods and callable objects work.
+    """
+    if not callable(func):
+        raise TypeError(f"{what} needs a function, got {type(func).__name__}")
+    try:
+        params = inspect.signature(func).parameters.values()
+    except (TypeError, ValueError):
+        return func
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    required = [p for p in positional if p.default is p.empty]
+    varargs = any(p.kind == p.VAR_POSITIONAL for p in params)
+    if len(required) == plain_arity + 1 or (varargs and len(required) <= plain_arity + 1 and
+                                            len(positional) > plain_arity):
+        return func
+    if len(required) <= plain_arity <= len(positional) or varargs:
+        return lambda _time, *rdds: func(*rdds)
+    raise TypeError(f"{what} takes a function of {plain_arity} argument(s) (rdd) or "
+                    f"{plain_arity + 1} (time, rdd); {func!r} takes {len(required)}")
+
+
+class DStream(PairDStreamOperations, WindowOperations, StateOperations):
+    """A discretized stream. Subclasses define ``compute(time_ms)``; everything users call is
+    here and in the operation mixins."""
+
+    def __init__(self, ssc: StreamingContext, parents: list[DStream], op: str,
+                 slide_ms: int | None = None) -> None:
+        ssc._graph.check_can_define(op)
+        self._ssc = ssc
+        self._sc = ssc.sparkContext
+        self.parents = parents
+        self.slide_ms = slide_ms if slide_ms is not None else parents[0].slide_ms
+        self.op = op
+        self.call_site = user_call_site()
+        self.zero_time_ms: int | None = None
+        self.remember_ms: int | None = None
+        self.storage_level = StorageLevel.NONE
+        self.is_cached = False
+        self.is_checkpointed = False
+        self.checkpoint_ms: int | None = None
+        self.must_checkpoint = False
+        self.generated: dict[int, RDD] = {}
+        self._lock = threading.RLock()
+        self.id = ssc._graph.register(self)
+
+    # ------------------------------------------------------------------ identity
+    def name(self, name: str) -> DStream:
+        """Give this stream a stable id of your own (used in logs, events and checkpoints)."""
+        self._ssc._graph.rename(self, name)
+        return self
+
+    def context(self) -> StreamingContext:
+        return self._ssc
+
+    @property
+    def _slideDuration(self) -> float:
+        return self.slide_ms / 1000
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}[{self.id}] at {self.call_site}"
+
+    # ------------------------------------------------------------------ lifecycle (graph)
+    def initialize(self, zero_time_ms: int) -> None:
+        if self.zero_time_ms is not None:
+            return
+        self.zero_time_ms = zero_time_ms
+        if self.must_checkpoint and self.checkpoint_ms is None:
+            steps = -(-10_000 // self.slide_ms)
+            self.checkpoint_ms = self.slide_ms * steps
+        minimum = self.slide_ms
+        if self.checkpoint_ms is not None and minimum <= self.checkpoint_ms:
+            minimum = self.checkpoint_ms * 2
+        if self.remember_ms is None or self.remember_ms < minimum:
+            self.remember_ms = minimum
+        for parent in self.parents:
+            parent.initialize(zero_time_ms)
+
+    def remember(self, duration_ms: int | None) -> None:
+        if duration_ms is not None and (self.remember_ms is None or duration_ms > self.remember_ms):
+            self.remember_ms = duration_ms
+        for parent in self.parents:
+            parent.remember(self.parent_remember_ms())
+
+    def parent_remember_ms(self) -> int | None:
+        return self.remember_ms
+
+    def validate_at_start(self) -> None:
+        if self.must_checkpoint and self._ssc._checkpoint_dir is None:
+            raise ValueError(
+                f"{self.id} ({self.op} at {self.call_site}) needs a checkpoint directory: "
+                "call ssc.checkpoint(directory) before start()")
+        for parent in self.parents:
+            parent.validate_at_start()
+
+    def is_time_valid(self, time_ms: int) -> bool:
+        zero = self.zero_time_ms
+        return zero is not None and time_ms > zero and (time_ms - zero) % self.slide_ms == 0
+
+    def compute(self, time_ms: int) -> RDD | None:
+        raise NotImplementedError(f"{type(self).__name__} does not define compute()")
+
+    def get_or_compute(self, time_ms: int) -> RDD | None:
+        """This stream's RDD for batch ``time_ms`` (made once, then remembered), or None."""
+        with self._lock:
+            rdd = self.generated.get(time_ms)
+            if rdd is not None or not self.is_time_valid(time_ms):
+                return rdd
+            with call_site_override(f"{self.call_site} ({self.id})"):
+                rdd = self.compute(time_ms)
+            if rdd is None:
+                return None
+            if self.storage_level != StorageLevel.NONE and not rdd.is_cached:
+                rdd.persist(self.storage_level)
+            if self.checkpoint_ms and (time_ms - self.zero_time_ms) % self.checkpoint_ms == 0:
+                rdd.checkpoint()
+                self._ssc._note_checkpointed(self, time_ms, rdd)
+            self.generated[time_ms] = rdd
+            return rdd
+
+    def clear_metadata(self, time_ms: int) -> None:
+        """Forget (and unpersist) RDDs older than the remember duration before ``time_ms``."""
+        with self._lock:
+            old = [t for t in self.generated if t <= time_ms - (self.remember_ms or 0)]
+            for t in old:
+                rdd = self.generated.pop(t)
+                if rdd.is_cached:
+                    rdd.unpersist()
+                self._on_forget(t, rdd)
+        for parent in self.parents:
+            parent.clear_metadata(time_ms)
+
+    def _on_forget(self, time_ms: int, rdd: RDD) -> None:
+        """Hook for streams that own resources per batch (blocks, checkpoint files)."""
+        self._ssc._forget_checkpoint(self, time_ms, rdd)
+
+    def slice(self, begin: Any, end: Any) -> list[RDD]:
+        """The RDDs of the batches from ``begin`` to ``end`` (datetimes or epoch seconds)."""
+        return self.slice_ms(_to_epoch_ms(begin), _to_epoch_ms(end))
+
+    def slice_ms(self, from_ms: int, to_ms_: int) -> list[RDD]:
+        zero = self.zero_time_ms
+        if zero is None:
+            raise ValueError(f"{self.id} has not been initialized: start the StreamingContext first")
+        to_aligned = to_ms_ - (to_ms_ - zero) % self.slide_ms
+        from_aligned = from_ms - (from_ms - zero) % self.slide_ms
+        rdds = []
+        for t in range(from_aligned, to_aligned + 1, self.slide_ms):
+            if t >= zero:
+                rdd = self.get_or_compute(t)
+                if rdd is not None:
+                    rdds.append(rdd)
+        return rdds
+
+    # ------------------------------------------------------------------ persistence
+    def persist(self, storageLevel: StorageLevel) -> DStream:
+        self._ssc._graph.check_can_define("persist")
+        self.is_cached = True
+        self.storage_level = storageLevel
+        return self
+
+    def cache(self) -> DStream:
+        return self.persist(StorageLevel.MEMORY_ONLY)
+
+    def checkpoint(self, interval: float) -> DStream:
+        """Checkpoint this stream's RDDs every ``interval`` seconds (a multiple of the slide)."""
+        self._ssc._graph.check_can_define("checkpoint")
+        ms = to_ms(interval, f"{self.id}: checkpoint interval")
+        check_multiple(ms, self.slide_ms, stream=self.id, what="checkpoint interval",
+                       unit_name="slide duration")
+        self.is_checkpointed = True
+        self.checkpoint_ms = ms
+        return self
+
+    # ------------------------------------------------------------------ transformations
+    def transform(self, func: Callable[..., RDD]) -> DStream:
+        """Apply ``func(rdd)`` or ``func(time, rdd)`` to each batch's RDD.
+
+        >>> from dstream import Context, StreamingContext
+        >>> from dstream.streaming.testing import run_batches
+        >>> with Context("local") as ctx:
+        ...     ssc = StreamingContext(ctx, 1, clock="manual")
+        ...     stream = ssc.queueStream([[3, 1, 2]]).transform(lambda rdd: rdd.sortBy(lambda x: x))
+        ...     run_batches(ssc, stream, 1)
+        [[1, 2, 3]]
+        """
+        return TransformedDStream(self, adapt_time_func(func, 1, "transform"), "transform")
+
+    def transformWith(self, func: Callable[..., RDD], other: DStream,
+                      keepSerializer: bool = False) -> DStream:
+        """Apply ``func(rdd_a, rdd_b)`` or ``func(time, rdd_a, rdd_b)`` to this and ``other``."""
+        _check_same_slide(self, other, "transformWith")
+        return TransformedWithDStream(self, other, adapt_time_func(func, 2, "transformWith"),
+                                      "transformWith")
+
+    def _narrow(self, op: str, f: Callable[[int, Iterator], Iterable],
+                preservesPartitioning: bool = False) -> DStream:
+        return TransformedDStream(
+            self, lambda _t, rdd: rdd.mapPartitionsWithIndex(f, preservesPartitioning), op)
+
+    def mapPartitionsWithIndex(self, f: Callable[[int, Iterator[T]], Iterable[U]],
+                               preservesPartitioning: bool = False) -> DStream:
+        return self._narrow("mapPartitionsWithIndex", f, preservesPartitioning)
+
+    def mapPartitions(self, f: Callable[[Iterator[T]], Iterable[U]],
+                      preservesPartitioning: bool = False) -> DStream:
+        return self._narrow("mapPartitions", lambda _, it: f(it), preservesPartitioning)
+
+    def map(self, f: Callable[[T], U], preservesPartitioning: bool = False) -> DStream:
+        return self._narrow("map", lambda _, it: map(f, it), preservesPartitioning)
+
+    def flatMap(self, f: Callable[[T], Iterable[U]], preservesPartitioning: bool = False) -> DStream:
+        return self._narrow("flatMap", lambda _, it: itertools.chain.from_iterable(map(f, it)),
+                            preservesPartitioning)
+
+    def filter(self, f: Callable[[T], bool]) -> DStream:
+        return self._narrow("filter", lambda _, it: filter(f, it), True)
+
+    def glom(self) -> DStream:
+        return self._narrow("glom", lambda _, it: [list(it)])
+
+    def count(self) -> DStream:
+        """One element per batch: the number of records in it."""
+        return (self._narrow("count", lambda _, it: [sum(1 for _ in it)])
+                .reduce(operator.add))
+
+    def countByValue(self) -> DStream:
+        return self.map(lambda x: (x, 1)).reduceByKey(operator.add)
+
+    def reduce(self, func: Callable[[T, T], T]) -> DStream:
+        """One element per non-empty batch: its records reduced with ``func``."""
+        return (self.map(lambda x: (None, x)).reduceByKey(func, 1)
+                .map(lambda kv: kv[1]))
+
+    def repartition(self, numPartitions: int) -> DStream:
+        return TransformedDStream(self, lambda _t, rdd: rdd.repartition(numPartitions), "repartition")
+
+    def union(self, other: DStream) -> DStream:
+        _check_same_slide(self, other, "union")
+        return self._ssc.union(self, other)
+
+    # ------------------------------------------------------------------ outputs
+    def foreachRDD(self, func: Callable[..., None]) -> None:
+        """Run ``func(rdd)`` or ``func(time, rdd)`` for every batch (an output operation)."""
+        ForEachDStream(self, adapt_time_func(func, 1, "foreachRDD"), "foreachRDD")
+
+    def pprint(self, num: int = 10) -> None:
+        """Print the first ``num`` records of every batch, under a header with its time."""
+        if not isinstance(num, int) or num < 0:
+            raise ValueError(f"pprint needs num as an int >= 0, got {num!r}")
+
+        def take_and_print(time: Any, rdd: RDD) -> None:
+            taken = rdd.take(num + 1)
+            lines = ["-------------------------------------------", f"Time: {time}",
+                     "-------------------------------------------"]
+            lines.extend(str(record) for record in taken[:num])
+            if len(taken) > num:
+                lines.append("...")
+            print("\n".join(lines) + "\n", flush=True)
+
+        ForEachDStream(self, take_and_print, "pprint")
+
+    def saveAsTextFiles(self, prefix: str, suffix: str | None = None) -> None:
+        """Each batch into directory ``prefix-<batch time in ms>[.suffix]``."""
+        def save(time: Any, rdd: RDD) -> None:
+            path = f"{prefix}-{_epoch_ms(time)}" + (f".{suffix}" if suffix else "")
+            try:
+                rdd.saveAsTextFile(path)
+            except FileExistsError:
+                # a batch re-run after recovery: the directory is already complete
+                log.info("saveAsTextFiles: %s exists already (batch re-run); kept as is", path)
+
+        ForEachDStream(self, save, "saveAsTextFiles")
+
+
+class TransformedDStream(DStream):
+    """``func(time, rdd)`` over the parent; consecutive ones fold into one function."""
+
+    def __init__(self, prev: DStream, func: Callable[[Any, RDD], RDD], op: str) -> None:
+        if isinstance(prev, TransformedDStream) and not (prev.is_cached or prev.is_checkpointed):
+            prev_func = prev.func
+            self.func = lambda t, rdd: func(t, prev_func(t, rdd))
+            self.prev = prev.prev
+            self.chain = f"{prev.chain}.{op}"
+        else:
+            self.func = func
+            self.prev = prev
+            self.chain = op
+        super().__init__(prev._ssc, [self.prev], self.chain)
+
+    def compute(self, time_ms: int) -> RDD | None:
+        rdd = self.prev.get_or_compute(time_ms)
+        if rdd is None:
+            return None
+        result = self.func(batch_datetime(time_ms), rdd)
+        return _checked_rdd(result, self)
+
+
+class TransformedWithDStream(DStream):
+    """``func(time, rdd_a, rdd_b)`` over two streams with the same slide."""
+
+    def __init__(self, a: DStream, b: DStream, func: Callable[[Any, RDD, RDD], RDD], op: str) -> None:
+        self.func = func
+        super().__init__(a._ssc, [a, b], op)
+
+    def compute(self, time_ms: int) -> RDD | None:
+        a, b = (p.get_or_compute(time_ms) for p in self.parents)
+        if a is None or b is None:
+            return None
+        return _checked_rdd(self.func(batch_datetime(time_ms), a, b), self)
+
+
+class MultiTransformedDStream(DStream):
+    """``func(time, [rdds])`` over several streams (``StreamingContext.transform``)."""
+
+    def __init__(self, ssc: StreamingContext, parents: list[DStream],
+                 func: Callable[[Any, list[RDD]], RDD], op: str) -> None:
+        self.func = func
+        super().__init__(ssc, parents, op)
+
+    def compute(self, time_ms: int) -> RDD | None:
+        rdds = [p.get_or_compute(time_ms) for p in self.parents]
+        present = [r for r in rdds if r is not None]
+        if not present:
+            return None
+        return _checked_rdd(self.func(batch_datetime(time_ms), present), self)
+
+
+class UnionDStream(DStream):
+    def __init__(self, ssc: StreamingContext, parents: list[DStream]) -> None:
+        super().__init__(ssc, parents, "union")
+
+    def compute(self, time_ms: int) -> RDD | None:
+        rdds = [r for r in (p.get_or_compute(time_ms) for p in self.parents) if r is not None]
+        return self._sc.union(rdds) if rdds else None
+
+
+class ForEachDStream(DStream):
+    """An output operation: ``func(time, rdd)`` runs as a job every batch."""
+
+    def __init__(self, parent: DStream, func: Callable[[Any, RDD], None], op: str) -> None:
+        self.func = func
+        super().__init__(parent._ssc, [parent], op)
+        self._ssc._graph.add_output(self)
+
+    def compute(self, time_ms: int) -> RDD | None:
+        return self.parents[0].get_or_compute(time_ms)
+
+    def generate_job(self, time_ms: int) -> Callable[[], None] | None:
+        """The batch's job, or None when the parent has no RDD at this time."""
+        rdd = self.parents[0].get_or_compute(time_ms)
+        if rdd is None:
+            return None
+        when = batch_datetime(time_ms)
+        return lambda: self.func(when, rdd)
+
+
+def _checked_rdd(result: Any, stream: DStream) -> RDD | None:
+    if result is None or isinstance(result, RDD):
+        return result
+    raise TypeError(f"{stream.id} ({stream.op} at {stream.call_site}): the function must return "
+                    f"an RDD, got {type(result).__name__}")
+
+
+def _check_same_slide(a: DStream, b: DStream, op: str) -> None:
+    if not isinstance(b, DStream):
+        raise TypeError(f"{op} takes a DStream, got {type(b).__name__}")
+    if a.slide_ms != b.slide_ms:
+        raise ValueError(f"{op}: {a.id} slides every {a.slide_ms / 1000:g} s but {b.id} every "
+                         f"{b.slide_ms / 1000:g} s; the two DStreams must have the same slide duration")
+
+
+def _epoch_ms(time: Any) -> int:
+    if hasattr(time, "timestamp"):
+        return int(round(time.timestamp() * 1000))
+    return int(time)
+
+
+def _to_epoch_ms(value: Any) -> int:
+    if hasattr(value, "timestamp"):
+        return int(round(value.timestamp() * 1000))
+    return int(round(float(value) * 1000))
+

@@ -1,0 +1,65 @@
+"""Input streams computed by the driver each batch (queues; files and receivers build on this).
+
+>>> from dstream import Context, StreamingContext
+>>> from dstream.streaming.testing import run_batches
+>>> with Context("local[1]") as ctx:
+...     ssc = StreamingContext(ctx, 1, clock="manual")
+...     run_batches(ssc, ssc.queueStream([[1], [2, 3]], oneAtATime=False), 2)
+[[1, 2, 3], []]
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+from typing import TYPE_CHECKING, Any
+
+from ..rdd import RDD
+from .dstream import DStream
+
+if TYPE_CHECKING:
+    from .context import StreamingContext
+
+__all__ = ["InputDStream", "QueueInputDStream"]
+
+
+class InputDStream(DStream):
+    """A stream with no parent; its slide is the batch duration."""
+
+    def __init__(self, ssc: StreamingContext, op: str) -> None:
+        super().__init__(ssc, [], op, ssc._batch_ms)
+        self.stream_id = ssc._graph.input_index(self)
+
+    def start(self) -> None:
+        """Called once when the streaming context starts."""
+
+    def stop(self) -> None:
+        """Called once when the streaming context stops."""
+
+
+class QueueInputDStream(InputDStream):
+    """Each batch takes the next queued RDD (or all of them); an empty batch when none is left."""
+
+    def __init__(self, ssc: StreamingContext, rdds: list[RDD], one_at_a_time: bool,
+                 default: RDD | None) -> None:
+        super().__init__(ssc, "queueStream")
+        self.queue: collections.deque[RDD] = collections.deque(rdds)
+        self.one_at_a_time = one_at_a_time
+        self.default = default
+        self._queue_lock = threading.Lock()
+
+    def compute(self, time_ms: int) -> RDD | None:
+        with self._queue_lock:
+            if self.one_at_a_time and self.queue:
+                taken = [self.queue.popleft()]
+            else:
+                taken = list(self.queue)
+                self.queue.clear()
+        if taken:
+            return taken[0] if self.one_at_a_time else self._sc.union(taken)
+        if self.default is not None:
+            return self.default
+        return self._sc.parallelize([], 1)
+
+    def _on_forget(self, time_ms: int, rdd: Any) -> None:
+        pass

@@ -1,0 +1,301 @@
+"""Streaming listener events, batch statistics, and the bus that delivers them.
+
+Events go through a queue to a thread of their own, so a slow listener never delays a
+batch. ``BatchInfo`` has PySpark's accessor names (``batchInfo.totalDelay()``) and plain
+attributes for the service.
+
+>>> info = BatchInfo(batch_time_ms=2000, submission_time_ms=2000, num_records=5)
+>>> info.batchTime().milliseconds(), info.schedulingDelay(), info.numRecords()
+(2000, None, 5)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import queue
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["StreamingListener", "BatchInfo", "OutputOperationInfo", "ReceiverInfo", "Time",
+           "ListenerBus", "BatchHistory"]
+
+log = logging.getLogger(__name__)
+
+
+class Time:
+    """A batch time in milliseconds, with Spark's accessor."""
+
+    __slots__ = ("ms",)
+
+    def __init__(self, ms: int) -> None:
+        self.ms = ms
+
+    def milliseconds(self) -> int:
+        return self.ms
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Time) and other.ms == self.ms
+
+    def __hash__(self) -> int:
+        return hash(self.ms)
+
+    def __repr__(self) -> str:
+        return f"{self.ms} ms"
+
+
+@dataclass
+class OutputOperationInfo:
+    """One output operation (foreachRDD, pprint, ...) of one batch."""
+
+    batch_time_ms: int
+    id: int
+    name: str
+    description: str
+    start_time_ms: int | None = None
+    end_time_ms: int | None = None
+    failure_reason: str | None = None
+
+    def batchTime(self) -> Time:
+        return Time(self.batch_time_ms)
+
+    def startTime(self) -> int | None:
+        return self.start_time_ms
+
+    def endTime(self) -> int | None:
+        return self.end_time_ms
+
+    def failureReason(self) -> str | None:
+        return self.failure_reason
+
+    def duration(self) -> int | None:
+        if self.start_time_ms is None or self.end_time_ms is None:
+            return None
+        return self.end_time_ms - self.start_time_ms
+
+
+@dataclass
+class BatchInfo:
+    """Timings of one batch (all in ms); delays are None until known."""
+
+    batch_time_ms: int
+    submission_time_ms: int
+    processing_start_time_ms: int | None = None
+    processing_end_time_ms: int | None = None
+    num_records: int = 0
+    #: records per input stream id
+    input_records: dict[int, int] = field(default_factory=dict)
+    output_operations: dict[int, OutputOperationInfo] = field(default_factory=dict)
+
+    # PySpark / Spark accessors
+    def batchTime(self) -> Time:
+        return Time(self.batch_time_ms)
+
+    def submissionTime(self) -> int:
+        return self.submission_time_ms
+
+    def processingStartTime(self) -> int | None:
+        return self.processing_start_time_ms
+
+    def processingEndTime(self) -> int | None:
+        return self.processing_end_time_ms
+
+    def numRecords(self) -> int:
+        return self.num_records
+
+    def schedulingDelay(self) -> int | None:
+        if self.processing_start_time_ms is None:
+            return None
+        return self.processing_start_time_ms - self.submission_time_ms
+
+    def processingDelay(self) -> int | None:
+        if self.processing_start_time_ms is None or self.processing_end_time_ms is None:
+            return None
+        return self.processing_end_time_ms - self.processing_start_time_ms
+
+    def totalDelay(self) -> int | None:
+        if self.processing_end_time_ms is None:
+            return None
+        return self.processing_end_time_ms - self.batch_time_ms
+
+    def outputOperationInfos(self) -> dict[int, OutputOperationInfo]:
+        return self.output_operations
+
+    def streamIdToInputInfo(self) -> dict[int, int]:
+        return self.input_records
+
+    @property
+    def failed(self) -> bool:
+        return any(op.failure_reason for op in self.output_operations.values())
+
+    def copy(self) -> BatchInfo:
+        clone = dataclasses.replace(self)
+        clone.input_records = dict(self.input_records)
+        clone.output_operations = {k: dataclasses.replace(v) for k, v in self.output_operations.items()}
+        return clone
+
+
+@dataclass
+class ReceiverInfo:
+    """State of one receiver, as reported in receiver events."""
+
+    stream_id: int
+    name: str
+    active: bool = True
+    location: str = "driver"
+    last_error_message: str = ""
+    last_error: str = ""
+    last_error_time_ms: int | None = None
+
+    def streamId(self) -> int:
+        return self.stream_id
+
+    def lastErrorMessage(self) -> str:
+        return self.last_error_message
+
+    def lastError(self) -> str:
+        return self.last_error
+
+
+class _Event:
+    """An event object with PySpark's accessors (``batchInfo()``, ``receiverInfo()``...)."""
+
+    def __init__(self, **fields: Any) -> None:
+        self.__dict__.update(fields)
+
+    def __getattr__(self, name: str) -> Any:
+        raise AttributeError(name)
+
+    def batchInfo(self) -> BatchInfo:
+        return self.__dict__["batch_info"]
+
+    def receiverInfo(self) -> ReceiverInfo:
+        return self.__dict__["receiver_info"]
+
+    def outputOperationInfo(self) -> OutputOperationInfo:
+        return self.__dict__["output_operation_info"]
+
+    def time(self) -> int:
+        return self.__dict__["time"]
+
+
+class StreamingListener:
+    """Override the callbacks you need (PySpark's ``StreamingListener``)."""
+
+    def onStreamingStarted(self, streamingStarted: Any) -> None: ...
+    def onReceiverStarted(self, receiverStarted: Any) -> None: ...
+    def onReceiverError(self, receiverError: Any) -> None: ...
+    def onReceiverStopped(self, receiverStopped: Any) -> None: ...
+    def onBatchSubmitted(self, batchSubmitted: Any) -> None: ...
+    def onBatchStarted(self, batchStarted: Any) -> None: ...
+    def onBatchCompleted(self, batchCompleted: Any) -> None: ...
+    def onOutputOperationStarted(self, outputOperationStarted: Any) -> None: ...
+    def onOutputOperationCompleted(self, outputOperationCompleted: Any) -> None: ...
+
+
+class ListenerBus:
+    """Delivers events to listeners in order, on the bus's own thread."""
+
+    def __init__(self) -> None:
+        self._listeners: list[StreamingListener] = []
+        self._lock = threading.Lock()
+        self._queue: queue.Queue[tuple[str, _Event] | None] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._idle = threading.Condition()
+        self._pending = 0
+
+    def add(self, listener: StreamingListener) -> None:
+        with self._lock:
+            self._listeners.append(listener)
+
+    def remove(self, listener: StreamingListener) -> None:
+        with self._lock:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="dstream-listener-bus", daemon=True)
+            self._thread.start()
+
+    def post(self, callback: str, **fields: Any) -> None:
+        with self._idle:
+            self._pending += 1
+        self._queue.put((callback, _Event(**fields)))
+
+    def wait_until_empty(self, timeout: float = 10.0) -> bool:
+        """Block until every posted event has been delivered."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._pending == 0, timeout)
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            callback, event = item
+            with self._lock:
+                listeners = list(self._listeners)
+            for listener in listeners:
+                try:
+                    getattr(listener, callback)(event)
+                except Exception:
+                    log.exception("streaming listener %r failed in %s", listener, callback)
+            with self._idle:
+                self._pending -= 1
+                self._idle.notify_all()
+
+
+class BatchHistory(StreamingListener):
+    """The last ``retained`` completed batches and the running totals, for the service."""
+
+    def __init__(self, retained: int = 1000) -> None:
+        self._lock = threading.Lock()
+        self.completed: deque[BatchInfo] = deque(maxlen=retained)
+        self.active: dict[int, BatchInfo] = {}
+        self.total_completed = 0
+        self.total_failed = 0
+        self.total_records = 0
+        self.receivers: dict[int, ReceiverInfo] = {}
+        self.start_time_ms: int | None = None
+
+    def onStreamingStarted(self, event: Any) -> None:
+        self.start_time_ms = event.time()
+
+    def onBatchSubmitted(self, event: Any) -> None:
+        info = event.batchInfo()
+        with self._lock:
+            self.active[info.batch_time_ms] = info
+
+    def onBatchStarted(self, event: Any) -> None:
+        self.onBatchSubmitted(event)
+
+    def onBatchCompleted(self, event: Any) -> None:
+        info = event.batchInfo()
+        with self._lock:
+            self.active.pop(info.batch_time_ms, None)
+            self.completed.append(info)
+            self.total_completed += 1
+            self.total_failed += int(info.failed)
+            self.total_records += info.num_records
+
+    def onReceiverStarted(self, event: Any) -> None:
+        info = event.receiverInfo()
+        with self._lock:
+            self.receivers[info.stream_id] = info
+
+    onReceiverError = onReceiverStarted
+    onReceiverStopped = onReceiverStarted
+
+    def snapshot(self) -> tuple[list[BatchInfo], list[BatchInfo]]:
+        """(completed batches oldest first, active batches) as copies."""
+        with self._lock:
+            return list(self.completed), list(self.active.values())

@@ -1,0 +1,100 @@
+"""DStream operations on ``(key, value)`` pairs: each batch's RDD gets the RDD operation.
+
+Partition counts default to the context's ``defaultParallelism``, as in PySpark.
+
+>>> from dstream import Context, StreamingContext
+>>> from dstream.streaming.testing import run_batches
+>>> with Context("local") as ctx:
+...     ssc = StreamingContext(ctx, 1, clock="manual")
+...     counts = ssc.queueStream([[("a", 1), ("b", 1), ("a", 1)]]).reduceByKey(lambda x, y: x + y)
+...     [sorted(batch) for batch in run_batches(ssc, counts, 1)]
+[[('a', 2), ('b', 1)]]
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable, Hashable, Iterable, TypeVar
+
+if TYPE_CHECKING:
+    from .dstream import DStream
+
+__all__ = ["PairDStreamOperations"]
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+W = TypeVar("W")
+U = TypeVar("U")
+C = TypeVar("C")
+
+
+class PairDStreamOperations:
+    """Mixed into ``DStream``."""
+
+    def _partitions(self: DStream, numPartitions: int | None) -> int:
+        if numPartitions is None:
+            return self._sc.defaultParallelism
+        if not isinstance(numPartitions, int) or numPartitions < 1:
+            raise ValueError(f"{self.id}: numPartitions must be an int >= 1, got {numPartitions!r}")
+        return numPartitions
+
+    def _per_batch(self: DStream, op: str, func: Callable[[Any], Any]) -> DStream:
+        from .dstream import TransformedDStream
+        return TransformedDStream(self, lambda _t, rdd: func(rdd), op)
+
+    def _with_other(self: DStream, other: DStream, op: str, func: Callable[[Any, Any], Any]) -> DStream:
+        from .dstream import TransformedWithDStream, _check_same_slide
+        _check_same_slide(self, other, op)
+        return TransformedWithDStream(self, other, lambda _t, a, b: func(a, b), op)
+
+    def mapValues(self: DStream[tuple[K, V]], f: Callable[[V], U]) -> DStream[tuple[K, U]]:
+        return self._narrow("mapValues", lambda _, it: ((kv[0], f(kv[1])) for kv in it), True)
+
+    def flatMapValues(self: DStream[tuple[K, V]], f: Callable[[V], Iterable[U]]) -> DStream[tuple[K, U]]:
+        return self._narrow("flatMapValues",
+                            lambda _, it: ((kv[0], x) for kv in it for x in f(kv[1])), True)
+
+    def combineByKey(self: DStream[tuple[K, V]], createCombiner: Callable[[V], C],
+                     mergeValue: Callable[[C, V], C], mergeCombiners: Callable[[C, C], C],
+                     numPartitions: int | None = None) -> DStream[tuple[K, C]]:
+        n = self._partitions(numPartitions)
+        return self._per_batch("combineByKey", lambda rdd: rdd.combineByKey(
+            createCombiner, mergeValue, mergeCombiners, n))
+
+    def reduceByKey(self: DStream[tuple[K, V]], func: Callable[[V, V], V],
+                    numPartitions: int | None = None) -> DStream[tuple[K, V]]:
+        n = self._partitions(numPartitions)
+        return self._per_batch("reduceByKey", lambda rdd: rdd.reduceByKey(func, n))
+
+    def groupByKey(self: DStream[tuple[K, V]], numPartitions: int | None = None) -> DStream:
+        n = self._partitions(numPartitions)
+        return self._per_batch("groupByKey", lambda rdd: rdd.groupByKey(n))
+
+    def partitionBy(self: DStream[tuple[K, V]], numPartitions: int,
+                    partitionFunc: Callable[[K], int] | None = None) -> DStream[tuple[K, V]]:
+        n = self._partitions(numPartitions)
+        return self._per_batch("partitionBy", lambda rdd: rdd.partitionBy(n, partitionFunc))
+
+    def cogroup(self: DStream[tuple[K, V]], other: DStream[tuple[K, W]],
+                numPartitions: int | None = None) -> DStream:
+        n = self._partitions(numPartitions)
+        return self._with_other(other, "cogroup", lambda a, b: a.cogroup(b, n))
+
+    def join(self: DStream[tuple[K, V]], other: DStream[tuple[K, W]],
+             numPartitions: int | None = None) -> DStream[tuple[K, tuple[V, W]]]:
+        n = self._partitions(numPartitions)
+        return self._with_other(other, "join", lambda a, b: a.join(b, n))
+
+    def leftOuterJoin(self: DStream[tuple[K, V]], other: DStream[tuple[K, W]],
+                      numPartitions: int | None = None) -> DStream:
+        n = self._partitions(numPartitions)
+        return self._with_other(other, "leftOuterJoin", lambda a, b: a.leftOuterJoin(b, n))
+
+    def rightOuterJoin(self: DStream[tuple[K, V]], other: DStream[tuple[K, W]],
+                       numPartitions: int | None = None) -> DStream:
+        n = self._partitions(numPartitions)
+        return self._with_other(other, "rightOuterJoin", lambda a, b: a.rightOuterJoin(b, n))
+
+    def fullOuterJoin(self: DStream[tuple[K, V]], other: DStream[tuple[K, W]],
+                      numPartitions: int | None = None) -> DStream:
+        n = self._partitions(numPartitions)
+        return self._with_other(other, "fullOuterJoin", lambda a, b: a.fullOuterJoin(b, n))

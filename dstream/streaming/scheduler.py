@@ -1,0 +1,218 @@
+"""The batch clock (job generator) and the job scheduler.
+
+The generator wakes at every batch time on the interval grid, asks the graph for the
+batch's jobs (one per output operation, in registration order) and queues them. Executor
+threads (``dstream.streaming.concurrentJobs``, default 1) run queued batches in order; a
+batch that falls behind waits in the queue (its scheduling delay grows) and is never skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import traceback
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Callable
+
+from .clock import Clock
+from .durations import batch_datetime
+from .listener import BatchInfo, OutputOperationInfo
+
+if TYPE_CHECKING:
+    from .context import StreamingContext
+    from .dstream import ForEachDStream
+
+__all__ = ["JobScheduler", "JobSet"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Job:
+    output: ForEachDStream
+    run: Callable[[], None] | None
+    error: BaseException | None = None
+
+
+@dataclass
+class JobSet:
+    time_ms: int
+    jobs: list[Job]
+    info: BatchInfo
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+class JobScheduler:
+    """Generates a batch every ``batch_ms`` and runs batches on executor threads."""
+
+    def __init__(self, ssc: StreamingContext, clock: Clock, concurrent_jobs: int = 1) -> None:
+        self._ssc = ssc
+        self._clock = clock
+        self._batch_ms = ssc._batch_ms
+        self._concurrent = max(1, concurrent_jobs)
+        self._queue: queue.Queue[JobSet | None] = queue.Queue()
+        self._stop_generating = threading.Event()
+        self._generator: threading.Thread | None = None
+        self._executors: list[threading.Thread] = []
+        self._progress = threading.Condition()
+        self._completed: list[int] = []
+        self._last_completed_ms: int | None = None
+        self._pending: dict[int, JobSet] = {}
+        self.first_batch_ms: int | None = None
+        self.next_batch_ms: int | None = None
+        #: hooks the context adds: called with a batch time after the batch completed
+        self.after_batch: list[Callable[[JobSet], None]] = []
+        #: hooks called with a batch time before its jobs are generated (block allocation)
+        self.before_generate: list[Callable[[int, BatchInfo], None]] = []
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self, first_batch_ms: int | None = None) -> int:
+        """Start generating at ``first_batch_ms`` (default: the next grid time); return it."""
+        if first_batch_ms is None:
+            now = self._clock.now_ms()
+            first_batch_ms = (now // self._batch_ms + 1) * self._batch_ms
+        self.first_batch_ms = self.next_batch_ms = first_batch_ms
+        for i in range(self._concurrent):
+            t = threading.Thread(target=self._execute_loop, name=f"dstream-batch-{i}", daemon=True)
+            t.start()
+            self._executors.append(t)
+        self._generator = threading.Thread(target=self._generate_loop, name="dstream-batch-clock",
+                                           daemon=True)
+        self._generator.start()
+        return first_batch_ms
+
+    def stop(self, graceful: bool, timeout: float) -> bool:
+        """Stop the clock; graceful: run every generated batch first. True when all finished."""
+        self._stop_generating.set()
+        self._clock.wake()
+        if self._generator is not None:
+            self._generator.join(timeout)
+        if not graceful:
+            self._drop_queued()
+        for _ in self._executors:
+            self._queue.put(None)
+        finished = True
+        for t in self._executors:
+            t.join(timeout)
+            finished = finished and not t.is_alive()
+        return finished
+
+    def _drop_queued(self) -> None:
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if item is not None:
+                log.info("stop: batch %s dropped before it started", item.time_ms)
+                item.done.set()
+
+    # ------------------------------------------------------------------ generation
+    def _generate_loop(self) -> None:
+        while self._clock.wait_till(self.next_batch_ms, self._stop_generating):
+            time_ms = self.next_batch_ms
+            try:
+                self.generate(time_ms)
+            except Exception:
+                log.exception("generating batch %s failed", time_ms)
+            self.next_batch_ms = time_ms + self._batch_ms
+
+    def generate(self, time_ms: int) -> JobSet:
+        info = BatchInfo(batch_time_ms=time_ms, submission_time_ms=self._clock.now_ms())
+        for hook in self.before_generate:
+            hook(time_ms, info)
+        jobs = []
+        for output, job in self._ssc._graph.generate_jobs(time_ms):
+            if isinstance(job, BaseException):
+                jobs.append(Job(output, None, job))
+            else:
+                jobs.append(Job(output, job))
+        for job in jobs:
+            out = job.output
+            info.output_operations[out.output_id] = OutputOperationInfo(
+                time_ms, out.output_id, out.op, f"{out.op} at {out.call_site} ({out.id})")
+        info.num_records = sum(info.input_records.values())
+        jobset = JobSet(time_ms, jobs, info)
+        with self._progress:
+            self._pending[time_ms] = jobset
+        self._ssc._bus.post("onBatchSubmitted", batch_info=info.copy())
+        self._queue.put(jobset)
+        return jobset
+
+    # ------------------------------------------------------------------ execution
+    def _execute_loop(self) -> None:
+        while True:
+            jobset = self._queue.get()
+            if jobset is None:
+                return
+            try:
+                self._run(jobset)
+            except Exception:
+                log.exception("batch %s failed outside its jobs", jobset.time_ms)
+            finally:
+                jobset.done.set()
+                with self._progress:
+                    self._pending.pop(jobset.time_ms, None)
+                    self._completed.append(jobset.time_ms)
+                    del self._completed[:-100]
+                    self._last_completed_ms = jobset.time_ms
+                    self._progress.notify_all()
+
+    def _run(self, jobset: JobSet) -> None:
+        bus, info = self._ssc._bus, jobset.info
+        info.processing_start_time_ms = self._clock.now_ms()
+        bus.post("onBatchStarted", batch_info=info.copy())
+        for job in jobset.jobs:
+            op = info.output_operations[job.output.output_id]
+            op.start_time_ms = self._clock.now_ms()
+            bus.post("onOutputOperationStarted", output_operation_info=_copy(op))
+            error = job.error
+            if error is None:
+                try:
+                    job.run()
+                except Exception as e:
+                    error = e
+            op.end_time_ms = self._clock.now_ms()
+            if error is not None:
+                self._describe_failure(error, job, jobset.time_ms)
+                op.failure_reason = "".join(traceback.format_exception(error)).rstrip()
+                self._ssc._report_error(error)
+            bus.post("onOutputOperationCompleted", output_operation_info=_copy(op))
+        info.processing_end_time_ms = self._clock.now_ms()
+        bus.post("onBatchCompleted", batch_info=info.copy())
+        for hook in self.after_batch:
+            try:
+                hook(jobset)
+            except Exception:
+                log.exception("after-batch step for batch %s failed", jobset.time_ms)
+
+    @staticmethod
+    def _describe_failure(error: BaseException, job: Job, time_ms: int) -> None:
+        out = job.output
+        note = (f"dstream: output operation {out.output_id} ({out.op} of {out.parents[0].id}, "
+                f"defined at {out.call_site}) failed for the batch of {batch_datetime(time_ms)} "
+                f"({time_ms} ms)")
+        if hasattr(error, "add_note"):
+            error.add_note(note)
+
+    # ------------------------------------------------------------------ progress
+    def wait_for_batch(self, time_ms: int, timeout: float) -> bool:
+        """Block until the batch of ``time_ms`` (and every earlier one) has completed."""
+        with self._progress:
+            return self._progress.wait_for(
+                lambda: self._last_completed_ms is not None and self._last_completed_ms >= time_ms
+                and not any(t <= time_ms for t in self._pending), timeout)
+
+    def pending_batches(self) -> int:
+        with self._progress:
+            return len(self._pending)
+
+    @property
+    def last_completed_ms(self) -> int | None:
+        return self._last_completed_ms
+
+
+def _copy(op: OutputOperationInfo) -> OutputOperationInfo:
+    import dataclasses
+    return dataclasses.replace(op)

@@ -1,0 +1,62 @@
+"""Stateful operations: ``updateStateByKey`` (PySpark) and ``mapWithState`` (Spark's Scala API).
+
+The streams that keep the state are in ``stateful.py``.
+
+>>> from dstream import Context, StreamingContext
+>>> from dstream.streaming.testing import run_batches
+>>> import tempfile
+>>> with Context("local") as ctx:
+...     ssc = StreamingContext(ctx, 1, clock="manual"); ssc.checkpoint(tempfile.mkdtemp())
+...     pairs = ssc.queueStream([[("a", 1)], [("a", 2), ("b", 5)], []])
+...     totals = pairs.updateStateByKey(lambda new, old: sum(new) + (old or 0))
+...     [sorted(b) for b in run_batches(ssc, totals, 3)]
+[[('a', 1)], [('a', 3), ('b', 5)], [('a', 3), ('b', 5)]]
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable, Hashable, TypeVar
+
+if TYPE_CHECKING:
+    from ..rdd import RDD
+    from .dstream import DStream
+    from .stateful import StateSpec
+
+__all__ = ["StateOperations"]
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+S = TypeVar("S")
+
+
+class StateOperations:
+    """Mixed into ``DStream``."""
+
+    def updateStateByKey(self: DStream[tuple[K, V]],
+                         updateFunc: Callable[[list[V], S | None], S | None],
+                         numPartitions: int | None = None,
+                         initialRDD: RDD | list[tuple[K, S]] | None = None) -> DStream[tuple[K, S]]:
+        """Keep a state per key: every batch ``updateFunc(new_values, state)`` runs for every
+        key (``[]`` when it had no new values; ``state`` is None for a new key); returning
+        None drops the key."""
+        from ..rdd import RDD
+        from .stateful import StateDStream
+        if not callable(updateFunc):
+            raise TypeError(f"{self.id}: updateStateByKey needs a function, got {updateFunc!r}")
+        n = self._partitions(numPartitions)
+        if initialRDD is not None and not isinstance(initialRDD, RDD):
+            initialRDD = self._sc.parallelize(list(initialRDD))
+        return StateDStream(self, updateFunc, n, initialRDD)
+
+    def mapWithState(self: DStream[tuple[K, V]], spec: StateSpec) -> DStream:
+        """Spark's ``mapWithState``: ``spec``'s function sees only keys with new data (once per
+        record) or keys timing out, and returns the records of the resulting stream;
+        ``.stateSnapshots()`` on the result gives every key's state each batch."""
+        from .stateful import MapWithStateDStream, StateSpec
+        if not isinstance(spec, StateSpec):
+            raise TypeError(f"{self.id}: mapWithState takes a StateSpec "
+                            f"(StateSpec.function(f)), got {type(spec).__name__}")
+        return MapWithStateDStream(self, spec)
+
+    def _state_partitions(self: DStream, spec: Any) -> int:
+        return spec._num_partitions or self._sc.defaultParallelism

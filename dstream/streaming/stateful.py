@@ -1,0 +1,289 @@
+"""The streams that keep state across batches: ``updateStateByKey`` and ``mapWithState``.
+
+Both keep their state hash-partitioned, so each batch is one narrow pass per partition over
+the previous state and the batch's (shuffled) records.
+
+>>> spec = StateSpec.function(lambda key, value, state: (key, value)).timeout(30).numPartitions(2)
+>>> spec._timeout_ms, spec._num_partitions
+(30000, 2)
+"""
+
+from __future__ import annotations
+
+import inspect
+import itertools
+from typing import TYPE_CHECKING, Any, Callable, Iterator
+
+from ..aggregation import group_values
+from ..dependency import OneToOneDependency
+from ..hashing import portable_hash
+from ..partitioner import Partitioner
+from ..rdd import RDD
+from ..storagelevel import StorageLevel
+from .dstream import DStream, TransformedDStream
+from .durations import to_ms
+
+if TYPE_CHECKING:
+    from ..taskcontext import TaskContext
+
+__all__ = ["StateDStream", "StateSpec", "State", "MapWithStateDStream"]
+
+
+class _StatefulDStream(DStream):
+    """Cached every batch, checkpointed every checkpoint interval, partitioned by key hash."""
+
+    def __init__(self, parent: DStream, op: str, num_partitions: int) -> None:
+        super().__init__(parent._ssc, [parent], op)
+        self.partitioner = Partitioner(num_partitions, portable_hash)
+        self.storage_level = StorageLevel.MEMORY_ONLY
+        self.is_cached = True
+        self.must_checkpoint = True
+
+    def _co_partitioned(self, rdd: RDD) -> RDD:
+        if rdd.partitioner == self.partitioner:
+            return rdd
+        return rdd.partitionBy(self.partitioner.numPartitions, self.partitioner.partitionFunc)
+
+
+# ---------------------------------------------------------------------- updateStateByKey
+class StateDStream(_StatefulDStream):
+    """PySpark's ``updateStateByKey``: ``update(new_values, state)`` for every key, every batch."""
+
+    def __init__(self, parent: DStream, update_func: Callable, num_partitions: int,
+                 initial: RDD | None) -> None:
+        super().__init__(parent, "updateStateByKey", num_partitions)
+        self.update_func = update_func
+        self.initial = initial
+
+    def compute(self, time_ms: int) -> RDD | None:
+        last = self.get_or_compute(time_ms - self.slide_ms)
+        batch = self.parents[0].get_or_compute(time_ms)
+        if batch is None:
+            return last
+        previous = last
+        from_initial = False
+        if previous is None and self.initial is not None:
+            previous, from_initial = self._co_partitioned(self.initial), True
+        return StateUpdateRDD(previous, self._co_partitioned(batch), self.update_func,
+                              self.partitioner, from_initial)
+
+
+class StateUpdateRDD(RDD):
+    """Next state per partition: every previous key, then every new key, in that order."""
+
+    def __init__(self, previous: RDD | None, batch: RDD, update_func: Callable,
+                 partitioner: Partitioner, dedupe_previous: bool) -> None:
+        self.previous, self.batch = previous, batch
+        self.update_func = update_func
+        self.dedupe_previous = dedupe_previous
+        parents = [batch] if previous is None else [previous, batch]
+        super().__init__(batch.ctx, [OneToOneDependency(r) for r in parents],
+                         partitioner.numPartitions, partitioner)
+
+    def compute(self, split: int, task: TaskContext) -> Iterator[tuple[Any, Any]]:
+        update = self.update_func
+        arrived = group_values(self.batch.iterator(split, task))
+        out: list[tuple[Any, Any]] = []
+        if self.previous is not None:
+            seen: set[Any] = set()
+            for k, state in self.previous.iterator(split, task):
+                if self.dedupe_previous:
+                    if k in seen:
+                        continue
+                    seen.add(k)
+                new_state = update(arrived.pop(k, []), state)
+                if new_state is not None:
+                    out.append((k, new_state))
+        for k, values in arrived.items():
+            new_state = update(values, None)
+            if new_state is not None:
+                out.append((k, new_state))
+        return iter(out)
+
+
+# ---------------------------------------------------------------------- mapWithState
+class StateSpec:
+    """What ``mapWithState`` does: ``StateSpec.function(f).timeout(s).initialState(rdd)``.
+
+    ``f(key, value, state)`` (or ``f(time, key, value, state)``) returns the record to emit;
+    ``value`` is None when the key is timing out.
+    """
+
+    def __init__(self, func: Callable) -> None:
+        if not callable(func):
+            raise TypeError(f"StateSpec.function needs a function, got {type(func).__name__}")
+        self._func = _with_time(func)
+        self._timeout_ms: int | None = None
+        self._initial: Any = None
+        self._num_partitions: int | None = None
+
+    @staticmethod
+    def function(func: Callable) -> StateSpec:
+        return StateSpec(func)
+
+    def timeout(self, seconds: float) -> StateSpec:
+        self._timeout_ms = to_ms(seconds, "StateSpec.timeout")
+        return self
+
+    def initialState(self, rdd: Any) -> StateSpec:
+        self._initial = rdd
+        return self
+
+    def numPartitions(self, n: int) -> StateSpec:
+        if not isinstance(n, int) or n < 1:
+            raise ValueError(f"StateSpec.numPartitions must be an int >= 1, got {n!r}")
+        self._num_partitions = n
+        return self
+
+
+def _with_time(func: Callable) -> Callable:
+    try:
+        required = [p for p in inspect.signature(func).parameters.values()
+                    if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    except (TypeError, ValueError):
+        required = []
+    if len(required) == 4:
+        return func
+    if len(required) in (3, 0):
+        return lambda _time, key, value, state: func(key, value, state)
+    raise TypeError(f"mapWithState functions take (key, value, state) or (time, key, value, state); "
+                    f"{func!r} takes {len(required)} arguments")
+
+
+class State:
+    """One key's state inside a ``mapWithState`` function."""
+
+    __slots__ = ("_value", "_exists", "_updated", "_removed", "_timing_out")
+    _MISSING = object()
+
+    def _wrap(self, value: Any, exists: bool, timing_out: bool = False) -> State:
+        self._value, self._exists = value, exists
+        self._updated = self._removed = False
+        self._timing_out = timing_out
+        return self
+
+    def exists(self) -> bool:
+        return self._exists
+
+    def get(self) -> Any:
+        if not self._exists:
+            raise KeyError("State.get(): this key has no state (check state.exists() first)")
+        return self._value
+
+    def getOption(self) -> Any:
+        return self._value if self._exists else None
+
+    def update(self, newState: Any) -> None:
+        if self._removed:
+            raise ValueError("State.update(): the state was removed in this call")
+        if self._timing_out:
+            raise ValueError("State.update(): cannot update a state that is timing out")
+        self._value, self._exists, self._updated = newState, True, True
+
+    def remove(self) -> None:
+        if self._timing_out:
+            raise ValueError("State.remove(): cannot remove a state that is timing out")
+        if self._removed:
+            raise ValueError("State.remove(): the state was already removed")
+        self._exists, self._removed, self._value = False, True, None
+
+    def isTimingOut(self) -> bool:
+        return self._timing_out
+
+
+class MapWithStateRDD(RDD):
+    """Each partition is one record ``(states, mapped)``: ``states`` maps key to
+    ``(state, last update ms)`` in update order, ``mapped`` is what the function returned."""
+
+    def __init__(self, previous: RDD | None, batch: RDD, spec: StateSpec, time_ms: int,
+                 partitioner: Partitioner) -> None:
+        self.previous, self.batch, self.spec, self.time_ms = previous, batch, spec, time_ms
+        parents = [batch] if previous is None else [previous, batch]
+        super().__init__(batch.ctx, [OneToOneDependency(r) for r in parents],
+                         partitioner.numPartitions, partitioner)
+
+    def _previous_states(self, split: int, task: TaskContext) -> dict[Any, tuple[Any, int]]:
+        if self.previous is None:
+            return {}
+        records = list(self.previous.iterator(split, task))
+        if records and isinstance(records[0], _StateRecord):
+            return dict(records[0].states)
+        states: dict[Any, tuple[Any, int]] = {}
+        for k, v in records:                  # an initial state RDD of (key, state) pairs
+            states.setdefault(k, (v, self.time_ms))
+        return states
+
+    def compute(self, split: int, task: TaskContext) -> Iterator[_StateRecord]:
+        func, time_ms, timeout = self.spec._func, self.time_ms, self.spec._timeout_ms
+        from .durations import batch_datetime
+        when = batch_datetime(time_ms)
+        states = self._previous_states(split, task)
+        mapped: list[Any] = []
+        state = State()
+        for k, v in self.batch.iterator(split, task):
+            current = states.get(k)
+            state._wrap(current[0] if current else None, current is not None)
+            mapped.append(func(when, k, v, state))
+            if state._removed:
+                states.pop(k, None)
+            elif state._updated or (state._exists and timeout is not None):
+                states.pop(k, None)
+                states[k] = (state._value, time_ms)
+        if timeout is not None:
+            threshold = time_ms - timeout
+            expired = list(itertools.takewhile(lambda kv: kv[1][1] < threshold, states.items()))
+            for k, (value, _) in expired:
+                mapped.append(func(when, k, None, state._wrap(value, True, timing_out=True)))
+                del states[k]
+        return iter([_StateRecord(states, mapped)])
+
+
+class _StateRecord:
+    __slots__ = ("states", "mapped")
+
+    def __init__(self, states: dict[Any, tuple[Any, int]], mapped: list[Any]) -> None:
+        self.states, self.mapped = states, mapped
+
+    def __reduce__(self) -> tuple:
+        return (_StateRecord, (self.states, self.mapped))
+
+
+class _InternalMapWithStateDStream(_StatefulDStream):
+    def __init__(self, parent: DStream, spec: StateSpec) -> None:
+        super().__init__(parent, "mapWithState", spec._num_partitions or parent._sc.defaultParallelism)
+        self.spec = spec
+
+    def compute(self, time_ms: int) -> RDD | None:
+        last = self.get_or_compute(time_ms - self.slide_ms)
+        batch = self.parents[0].get_or_compute(time_ms)
+        if batch is None:
+            batch = self._sc.emptyRDD()
+        previous = last
+        if previous is None and self.spec._initial is not None:
+            initial = self.spec._initial
+            if not isinstance(initial, RDD):
+                initial = self._sc.parallelize(list(initial))
+            previous = self._co_partitioned(initial)
+        return MapWithStateRDD(previous, self._co_partitioned(batch), self.spec, time_ms,
+                               self.partitioner)
+
+
+class MapWithStateDStream(TransformedDStream):
+    """The records the ``mapWithState`` function returned; ``stateSnapshots()`` for the state."""
+
+    def __init__(self, parent: DStream, spec: StateSpec) -> None:
+        self.internal = _InternalMapWithStateDStream(parent, spec)
+        super().__init__(self.internal, lambda _t, rdd: rdd.flatMap(_mapped_of), "mapped")
+        self.is_cached = False
+
+    def stateSnapshots(self) -> DStream:
+        return TransformedDStream(self.internal, lambda _t, rdd: rdd.flatMap(_states_of),
+                                  "stateSnapshots")
+
+
+def _mapped_of(record: _StateRecord) -> list[Any]:
+    return record.mapped
+
+
+def _states_of(record: _StateRecord) -> Iterator[tuple[Any, Any]]:
+    return ((k, v[0]) for k, v in record.states.items())

@@ -1,0 +1,107 @@
+"""Windowed operations: ``window``, ``reduceByKeyAndWindow`` and the operators built on them.
+
+The streams that compute windows are in ``windowed.py``.
+
+>>> from dstream import Context, StreamingContext
+>>> from dstream.streaming.testing import run_batches
+>>> with Context("local") as ctx:
+...     ssc = StreamingContext(ctx, 1, clock="manual")
+...     windowed = ssc.queueStream([[1], [2], [3]]).window(2, 1)
+...     run_batches(ssc, windowed, 3)
+[[1], [1, 2], [2, 3]]
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import TYPE_CHECKING, Callable, Hashable, TypeVar
+
+from ..aggregation import ResultIterable
+from .durations import check_multiple, to_ms
+
+if TYPE_CHECKING:
+    from .dstream import DStream
+
+__all__ = ["WindowOperations"]
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+class WindowOperations:
+    """Mixed into ``DStream``."""
+
+    def _window_params(self: DStream, windowDuration: float, slideDuration: float | None
+                       ) -> tuple[int, int]:
+        window_ms = to_ms(windowDuration, f"{self.id}: windowDuration")
+        check_multiple(window_ms, self.slide_ms, stream=self.id, what="windowDuration",
+                       unit_name="slide (batch) duration")
+        slide_ms = self.slide_ms if slideDuration is None else to_ms(slideDuration, f"{self.id}: slideDuration")
+        check_multiple(slide_ms, self.slide_ms, stream=self.id, what="slideDuration",
+                       unit_name="slide (batch) duration")
+        return window_ms, slide_ms
+
+    def window(self: DStream, windowDuration: float, slideDuration: float | None = None) -> DStream:
+        """Every ``slideDuration`` seconds, the union of the last ``windowDuration`` seconds of batches."""
+        from .windowed import WindowedDStream
+        window_ms, slide_ms = self._window_params(windowDuration, slideDuration)
+        return WindowedDStream(self, window_ms, slide_ms)
+
+    def reduceByKeyAndWindow(self: DStream[tuple[K, V]], func: Callable[[V, V], V],
+                             invFunc: Callable[[V, V], V] | None, windowDuration: float,
+                             slideDuration: float | None = None, numPartitions: int | None = None,
+                             filterFunc: Callable[[tuple[K, V]], bool] | None = None) -> DStream:
+        """Reduce each key's values over a sliding window.
+
+        With ``invFunc`` (which undoes ``func``) the window is updated incrementally; keys whose
+        values all expired stay with the reduced-away value unless ``filterFunc`` drops them.
+
+        >>> from dstream import Context, StreamingContext
+        >>> from dstream.streaming.testing import run_batches
+        >>> import operator, tempfile
+        >>> with Context("local") as ctx:
+        ...     ssc = StreamingContext(ctx, 1, clock="manual"); ssc.checkpoint(tempfile.mkdtemp())
+        ...     pairs = ssc.queueStream([[("a", 1)], [("a", 1), ("b", 1)], [("b", 1)]])
+        ...     counts = pairs.reduceByKeyAndWindow(operator.add, operator.sub, 2, 1)
+        ...     [sorted(b) for b in run_batches(ssc, counts, 3)]
+        [[('a', 1)], [('a', 2), ('b', 1)], [('a', 1), ('b', 2)]]
+        """
+        from .windowed import ReducedWindowedDStream, WindowedDStream
+        window_ms, slide_ms = self._window_params(windowDuration, slideDuration)
+        n = self._partitions(numPartitions)
+        reduced = self.reduceByKey(func, n)
+        if invFunc is None:
+            return WindowedDStream(reduced, window_ms, slide_ms).reduceByKey(func, n)
+        return ReducedWindowedDStream(reduced, func, invFunc, window_ms, slide_ms, n, filterFunc)
+
+    def reduceByWindow(self: DStream, reduceFunc: Callable[[V, V], V],
+                       invReduceFunc: Callable[[V, V], V] | None, windowDuration: float,
+                       slideDuration: float) -> DStream:
+        keyed = self.map(lambda x: (1, x))
+        reduced = keyed.reduceByKeyAndWindow(reduceFunc, invReduceFunc, windowDuration, slideDuration, 1)
+        return reduced.map(lambda kv: kv[1])
+
+    def countByWindow(self: DStream, windowDuration: float, slideDuration: float) -> DStream:
+        return self.map(lambda x: 1).reduceByWindow(operator.add, operator.sub, windowDuration,
+                                                    slideDuration)
+
+    def countByValueAndWindow(self: DStream, windowDuration: float, slideDuration: float,
+                              numPartitions: int | None = None) -> DStream:
+        keyed = self.map(lambda x: (x, 1))
+        counted = keyed.reduceByKeyAndWindow(operator.add, operator.sub, windowDuration,
+                                             slideDuration, numPartitions)
+        return counted.filter(lambda kv: kv[1] > 0)
+
+    def groupByKeyAndWindow(self: DStream[tuple[K, V]], windowDuration: float, slideDuration: float,
+                            numPartitions: int | None = None) -> DStream:
+        singletons = self.mapValues(lambda x: [x])
+        grouped = singletons.reduceByKeyAndWindow(_concat, _drop_prefix, windowDuration,
+                                                  slideDuration, numPartitions)
+        return grouped.mapValues(ResultIterable)
+
+
+def _concat(a: list, b: list) -> list:
+    return a + b
+
+
+def _drop_prefix(a: list, b: list) -> list:
+    return a[len(b):]
