@@ -20,18 +20,6 @@ if TYPE_CHECKING:
     from checkpoint.redis_store import RedisStore
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    # kafka-python 3.0 loads its protocol schemas with importlib.resources.read_text,
-    # deprecated on Python 3.11 and 3.12 (undeprecated in 3.13); read_text warns for
-    # itself (attributed to the caller) and for the open_text it calls (attributed to
-    # importlib). Ignore exactly those; a read_text call anywhere else still fails.
-    for line in (
-        "ignore:read_text is deprecated:DeprecationWarning:kafka.protocol.schemas.load_json",
-        "ignore:open_text is deprecated:DeprecationWarning:importlib.resources._legacy",
-    ):
-        config.addinivalue_line("filterwarnings", line)
-
-
 def _start_or_fail(start: Callable[[], servers.RunningServer]) -> servers.RunningServer:
     try:
         return start()

@@ -194,7 +194,7 @@ class StreamingContext:
             self._scheduler.start(first)
             self._state = _ACTIVE
             StreamingContext._activeContext = self
-        self._bus.post("onStreamingStarted", time=self._clock.now_ms())
+        self._bus.post("onStreamingStarted", time_ms=self._clock.now_ms())
 
     def _scheduler_first_time(self) -> int:
         return (self._clock.now_ms() // self._batch_ms + 1) * self._batch_ms

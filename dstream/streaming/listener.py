@@ -178,7 +178,7 @@ class _Event:
         return self.__dict__["output_operation_info"]
 
     def time(self) -> int:
-        return self.__dict__["time"]
+        return self.__dict__["time_ms"]
 
 
 class StreamingListener:

@@ -1,0 +1,1 @@
+"""Reproducible benchmarks (run as scripts: ``python -m benchmarks.<name> --help``)."""
