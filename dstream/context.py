@@ -66,6 +66,7 @@ class Context:
         self._local_dir = tempfile.mkdtemp(prefix="dstream-")
         self._checkpoint_dir: str | None = None
         self._pending_checkpoints = 0
+        self._checkpointing: set[int] = set()   # ids of RDDs whose checkpoint is being written
         self._block_manager = BlockManager(
             os.path.join(self._local_dir, "blocks"),
             self._conf.getInt("dstream.storage.memoryBudgetBytes", 512 << 20))
@@ -167,7 +168,9 @@ class Context:
 
     def range(self, start: int, end: int | None = None, step: int = 1,
               numSlices: int | None = None) -> RDD[int]:
-        """>>> with Context("local") as ctx:
+        """Integers from ``start`` (or 0) to ``end`` by ``step``, sliced like ``parallelize(range(...))``.
+
+        >>> with Context("local") as ctx:
         ...     ctx.range(1, 7, 2).collect()
         [1, 3, 5]
         """
@@ -190,7 +193,9 @@ class Context:
         return WholeTextFilesRDD(self, path, self.defaultMinPartitions if minPartitions is None else minPartitions)
 
     def union(self, rdds: list[RDD[T]]) -> RDD[T]:
-        """>>> with Context("local") as ctx:
+        """The partitions of each RDD, one after another (kept aligned when all share a partitioner).
+
+        >>> with Context("local") as ctx:
         ...     ctx.union([ctx.parallelize([1]), ctx.parallelize([2, 3])]).collect()
         [1, 2, 3]
         """
@@ -227,10 +232,21 @@ class Context:
         self._check_running()
         results = self._scheduler.run_job(rdd, func, partitions)
         if self._pending_checkpoints:
-            for marked in checkpoint_requested_in(rdd):
-                self._pending_checkpoints -= 1
-                materialize_checkpoint(marked)
+            self._write_checkpoints(rdd)
         return results
+
+    def _write_checkpoints(self, rdd: RDD) -> None:
+        """Checkpoint the RDDs in ``rdd``'s lineage that asked for it. Writing one runs a job
+        on it, which must not start writing the same checkpoint again."""
+        for marked in checkpoint_requested_in(rdd):
+            if marked.id in self._checkpointing:
+                continue
+            self._checkpointing.add(marked.id)
+            try:
+                materialize_checkpoint(marked)
+                self._pending_checkpoints -= 1
+            finally:
+                self._checkpointing.discard(marked.id)
 
     def _new_rdd_id(self) -> int:
         with self._rdd_id_lock:

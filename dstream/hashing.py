@@ -65,13 +65,18 @@ def _to_signed(h: int) -> int:
 
 
 def _str_bytes(s: str) -> bytes:
-    """The bytes CPython hashes for ``s``: its 1-, 2- or 4-byte-per-character form."""
+    """The bytes CPython hashes for ``s``: its 1-, 2- or 4-byte-per-character form
+    (lone surrogates included, as CPython stores them).
+
+    >>> _str_bytes("\\ud800")
+    b'\\x00\\xd8'
+    """
     widest = max(map(ord, s), default=0)
     if widest < 0x100:
         return s.encode("latin-1")
     if widest < 0x10000:
-        return s.encode("utf-16-le")
-    return s.encode("utf-32-le")
+        return s.encode("utf-16-le", "surrogatepass")
+    return s.encode("utf-32-le", "surrogatepass")
 
 
 def string_hash_seed0(value: str | bytes) -> int:

@@ -170,6 +170,8 @@ class PairOperations:
                 self = self.coalesce(1)
             return self.mapPartitions(sort_partition, True)
         size = self.count()
+        if not size:
+            return self  # empty: nothing to sample bounds from (PySpark returns it as is)
         fraction = min(numPartitions * 20.0 / max(size, 1), 1.0)
         samples = sorted(self.sample(False, fraction, 1).map(lambda kv: kv[0]).collect(), key=keyfunc)
         bounds = [keyfunc(samples[int(len(samples) * (i + 1) / numPartitions)])

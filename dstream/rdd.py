@@ -496,7 +496,27 @@ class RDD(PairOperations, Generic[T]):
         self.ctx._run_job(self, run)
 
     def foreachPartition(self, f: Callable[[Iterator[T]], None]) -> None:
-        self.ctx._run_job(self, lambda _, it: f(it))
+        """Call ``f`` on each partition's iterator; like PySpark, an iterable that ``f``
+        returns (e.g. ``f`` is a generator function) is run to its end, then dropped.
+
+        >>> from dstream import Context
+        >>> with Context("local") as ctx:
+        ...     seen = ctx.accumulator(0)
+        ...     def count(it):
+        ...         for x in it:
+        ...             seen.add(1)
+        ...             yield x
+        ...     ctx.parallelize([1, 2, 3], 2).foreachPartition(count)
+        ...     seen.value
+        3
+        """
+        def run(_: int, it: Iterator[T]) -> None:
+            result = f(it)
+            if isinstance(result, Iterable):
+                for _item in result:
+                    pass
+
+        self.ctx._run_job(self, run)
 
     def saveAsTextFile(self, path: str, compressionCodecClass: str | None = None) -> None:
         """One ``part-NNNNN`` file per partition under directory ``path``, then ``_SUCCESS``."""

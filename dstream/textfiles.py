@@ -17,6 +17,7 @@ from __future__ import annotations
 import glob as globmod
 import os
 import pickle
+import re
 from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 from .errors import InputDecodeError
@@ -32,6 +33,7 @@ __all__ = ["TextFileRDD", "WholeTextFilesRDD", "expand_paths", "plan_splits", "r
 _LOCAL_BLOCK_SIZE = 32 << 20      # Hadoop's fs.local.block.size
 _SPLIT_SLOP = 1.1
 _READ_CHUNK = 4 << 20
+_LINE_BREAK = re.compile("\r\n|\r|\n")
 
 
 def expand_paths(path: str) -> list[str]:
@@ -77,45 +79,68 @@ def plan_splits(files: list[str], min_partitions: int) -> list[tuple[str, int, i
 def read_split(path: str, start: int, end: int) -> Iterator[str]:
     """The lines of ``path`` that start in ``(start, end]`` (or ``[0, end]`` for the first split).
 
-    A line that starts exactly at ``end`` belongs to this split, and the next split skips
-    up to its first newline, as in Hadoop's LineRecordReader.
+    A line ends at ``\\n``, ``\\r`` or ``\\r\\n``, as in Hadoop's LineReader. A line that starts
+    exactly at ``end`` belongs to this split, and the next split skips up to its first line end,
+    as in Hadoop's LineRecordReader.
+
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "crlf.txt")
+    >>> with open(path, "wb") as f:
+    ...     _ = f.write(b"a\\r\\nb\\rc\\n\\nd")
+    >>> list(read_split(path, 0, os.path.getsize(path)))
+    ['a', 'b', 'c', '', 'd']
     """
     with open(path, "rb") as f:
         first = 0 if start == 0 else _line_end(f, start)
         stop = _line_end(f, end)
-        pos = first
-        f.seek(pos)
-        carry = b""
-        while pos < stop:
-            chunk = f.read(min(_READ_CHUNK, stop - pos))
-            if not chunk:
-                break
-            data = carry + chunk
-            data_start = pos - len(carry)
-            pos += len(chunk)
-            cut = data.rfind(b"\n") if pos < stop else len(data)
-            if cut < 0:
-                carry = data
-                continue
-            carry = data[cut + 1:]
-            text = _decode(data[:cut], path, data_start)
-            if pos >= stop and text.endswith("\n"):
-                text = text[:-1]
-            if not text and pos >= stop and not data[:cut]:
-                break
-            for line in text.split("\n"):
-                yield line[:-1] if line.endswith("\r") else line
+        f.seek(first)
+        for offset, block in _blocks_of_lines(f, first, stop):
+            yield from _split_lines(_decode(block, path, offset))
+
+
+def _blocks_of_lines(f: Any, pos: int, stop: int) -> Iterator[tuple[int, bytes]]:
+    """``(offset, bytes)`` blocks of whole lines between ``pos`` and ``stop``, each cut after a
+    ``\\n`` (so never inside a ``\\r\\n`` nor a UTF-8 character), read a chunk at a time."""
+    carry = b""
+    while pos < stop:
+        chunk = f.read(min(_READ_CHUNK, stop - pos))
+        if not chunk:
+            break
+        data = carry + chunk
+        data_start = pos - len(carry)
+        pos += len(chunk)
+        cut = len(data) if pos >= stop else data.rfind(b"\n") + 1
+        carry = data[cut:]
+        if cut:
+            yield data_start, data[:cut]
+    if carry:  # the file shrank while it was read
+        yield pos - len(carry), carry
+
+
+def _split_lines(text: str) -> list[str]:
+    """The lines of a block of whole lines (its last line end dropped, not the empty line)."""
+    if text.endswith("\r\n"):
+        text = text[:-2]
+    elif text.endswith(("\n", "\r")):
+        text = text[:-1]
+    return _LINE_BREAK.split(text) if "\r" in text else text.split("\n")
 
 
 def _line_end(f: Any, pos: int) -> int:
-    """Offset just past the first newline at or after ``pos`` (or the end of the file)."""
+    """Offset just past the first line end (``\\n``, ``\\r`` or ``\\r\\n``) at or after ``pos``
+    (or the end of the file)."""
     f.seek(pos)
     while True:
         buf = f.read(1 << 16)
         if not buf:
             return f.tell()
-        i = buf.find(b"\n")
-        if i >= 0:
+        found = [i for i in (buf.find(b"\n"), buf.find(b"\r")) if i >= 0]
+        if found:
+            i = min(found)
+            if buf[i:i + 1] == b"\r":
+                f.seek(pos + i + 1)
+                if f.read(1) == b"\n":
+                    return pos + i + 2
             return pos + i + 1
         pos += len(buf)
 

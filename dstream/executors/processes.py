@@ -169,6 +169,9 @@ class ProcessBackend(ExecutorBackend):
         if status == "ok":
             future.set_result(pickle.loads(rest[0]))
         else:
+            # the stage's code may be what failed to load (a missing module, a destroyed
+            # broadcast): send it again with a retry rather than assume the worker holds it
+            worker.known_stages.discard(stage.stage_id)
             future.set_exception(_rebuild_error(*rest))
 
     def _replace(self, index: int) -> None:

@@ -18,9 +18,13 @@ _STAGE_CACHE_SIZE = 64
 
 
 def _error_reply(e: BaseException) -> bytes:
+    """The failure as the driver rebuilds it: the exception itself when it pickles (with
+    cloudpickle for classes defined in the driver's ``__main__``), else its type name and text."""
+    from ..serialization import dumps_data
+
     text = traceback.format_exc()
     try:
-        exc_bytes = pickle.dumps(e, protocol=5)
+        exc_bytes = dumps_data(e)
         pickle.loads(exc_bytes)
     except Exception:
         exc_bytes = None
@@ -57,8 +61,9 @@ def main() -> None:
     read_fd, write_fd = int(sys.argv[1]), int(sys.argv[2])
     conn_in = Connection(read_fd, writable=False)
     conn_out = Connection(write_fd, readable=False)
-    conn_out.send_bytes(pickle.dumps(("ready", os.getpid())))
     try:
+        # the driver may stop (closing the pipes) before a replacement worker is ready
+        conn_out.send_bytes(pickle.dumps(("ready", os.getpid())))
         serve(conn_in, conn_out)
     except (BrokenPipeError, KeyboardInterrupt):
         pass

@@ -51,7 +51,10 @@ def run_task(stage: StageBinary, split: int, attempt: int, inputs: dict[Any, Any
         if stage.kind == "result":
             value = stage.func(split, records)
         else:
-            value = write_shuffle(records, stage.partitioner, serialize)
+            # Always pickled, even in the driver's thread: map outputs are kept and read again
+            # by later jobs and retried tasks, and a reduce-side merge (groupByKey's extend, a
+            # user's in-place mergeCombiners) mutates what it reads.
+            value = write_shuffle(records, stage.partitioner, serialize=True)
     return TaskResult(value, task.new_blocks, task.accumulator_updates)
 
 
