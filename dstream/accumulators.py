@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+import weakref
 from typing import Any, Callable, Generic, TypeVar
 
 from .taskcontext import TaskContext
@@ -20,7 +21,8 @@ __all__ = ["Accumulator", "AccumulatorParam", "ADD_PARAM"]
 
 T = TypeVar("T")
 _ids = itertools.count()
-_registry: dict[int, Accumulator] = {}
+# weak: a long-running job that makes accumulators per batch must not keep them all
+_registry: weakref.WeakValueDictionary[int, Accumulator] = weakref.WeakValueDictionary()
 _registry_lock = threading.Lock()
 
 

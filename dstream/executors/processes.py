@@ -82,6 +82,7 @@ class ProcessBackend(ExecutorBackend):
         self._stage_bytes: OrderedDict[int, bytes] = OrderedDict()
         self._stage_lock = threading.Lock()
         self._stopping = False
+        self._stop_lock = threading.Lock()
         self._workers: list[_Worker] = [_Worker(i, self._env) for i in range(n)]
         self._threads = [threading.Thread(target=self._serve, args=(i,), daemon=True,
                                           name=f"dstream-worker-{i}") for i in range(n)]
@@ -92,10 +93,11 @@ class ProcessBackend(ExecutorBackend):
     def submit(self, stage: StageBinary, split: int, attempt: int,
                inputs: dict[Any, Any]) -> Future[TaskResult]:
         future: Future[TaskResult] = Future()
-        if self._stopping:
-            future.set_exception(RuntimeError("the executor backend is stopped"))
-            return future
-        self._queue.put((future, stage, split, attempt, inputs))
+        with self._stop_lock:
+            if self._stopping:
+                future.set_exception(RuntimeError("the executor backend is stopped"))
+                return future
+            self._queue.put((future, stage, split, attempt, inputs))
         return future
 
     def forget_stage(self, stage_id: int) -> None:
@@ -106,11 +108,12 @@ class ProcessBackend(ExecutorBackend):
         return [w.process.pid for w in self._workers]
 
     def stop(self) -> None:
-        if self._stopping:
-            return
-        self._stopping = True
-        for _ in self._threads:
-            self._queue.put(None)
+        with self._stop_lock:
+            if self._stopping:
+                return
+            self._stopping = True
+            for _ in self._threads:
+                self._queue.put(None)
         for t in self._threads:
             t.join(timeout=10)
         for w in self._workers:
