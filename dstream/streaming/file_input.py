@@ -1,0 +1,73 @@
+"""File streams: at every batch the driver lists the directory and reads the new files.
+
+>>> import os, tempfile
+>>> from dstream import Context, StreamingContext
+>>> from dstream.streaming.testing import advance_batch, collect_batches
+>>> directory = tempfile.mkdtemp()
+>>> with Context("local") as ctx:
+...     ssc = StreamingContext(ctx, 1, clock="manual")
+...     batches = collect_batches(ssc.textFileStream(directory))
+...     ssc.start()
+...     path = os.path.join(directory, "a.txt")
+...     with open(path, "w") as f:
+...         _ = f.write("x\\ny\\n")
+...     os.utime(path, ns=(500_000_000, 500_000_000))   # modified at 0.5 s: batch 1 s
+...     _ = advance_batch(ssc); ssc.stop(False)
+>>> batches
+[['x', 'y']]
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any, Callable
+
+from receivers import FileScanner, read_binary_records
+
+from ..rdd import RDD
+from ..rdd_kinds import ParallelCollectionRDD
+from ..textfiles import TextFileRDD
+from .inputs import InputDStream
+
+if TYPE_CHECKING:
+    from .context import StreamingContext
+
+__all__ = ["FileInputDStream"]
+
+
+class FileInputDStream(InputDStream):
+    """New files of ``directory`` per batch; each file read by ``read_file(ctx, path)``."""
+
+    def __init__(self, ssc: StreamingContext, directory: str, op: str,
+                 read_file: Callable[[Any, str], RDD], file_filter: Callable[[str], bool] | None = None,
+                 new_files_only: bool = True) -> None:
+        if not isinstance(directory, str) or not directory:
+            raise ValueError(f"{op} needs a directory, got {directory!r}")
+        super().__init__(ssc, op)
+        self.directory = directory
+        self.read_file = read_file
+        remember = max(60_000, ssc.batch_duration_ms)
+        self.scanner = FileScanner(directory, file_filter, new_files_only, remember, start_time_ms=0)
+        self.remember_ms = remember
+
+    def start(self) -> None:
+        self.scanner.start_time_ms = self._ssc._clock.now_ms()
+
+    def compute(self, time_ms: int) -> RDD | None:
+        previous = time_ms - self.slide_ms
+        files = [p for p in self.scanner.select(time_ms, previous) if os.path.getsize(p) > 0]
+        rdds = [self.read_file(self._sc, path) for path in files]
+        if not rdds:
+            return self._sc.emptyRDD()
+        return rdds[0] if len(rdds) == 1 else self._sc.union(rdds)
+
+
+def read_text(ctx: Any, path: str) -> RDD:
+    return TextFileRDD(ctx, path, 1)
+
+
+def binary_reader(record_length: int) -> Callable[[Any, str], RDD]:
+    """Each file as one partition of fixed-length records (the file is read by the driver)."""
+    def read(ctx: Any, path: str) -> RDD:
+        return ParallelCollectionRDD(ctx, [read_binary_records(path, record_length)])
+    return read

@@ -1,0 +1,217 @@
+"""Receiver input streams: receivers run under supervisors, their blocks become batches.
+
+``EngineBlockSink`` is the engine's side of the receivers' contract: a block is written
+ahead to the log (when enabled), stored in the block manager at the stream's storage level
+(two copies by default: memory plus disk where only one executor holds blocks), and only
+then recorded for allocation; ``store_block`` returns after all that, which is when a
+reliable receiver may acknowledge its source.
+"""
+
+from __future__ import annotations
+
+import logging
+import pickle
+import threading
+from typing import TYPE_CHECKING, Any
+
+from receivers import Receiver, ReceiverSupervisor
+
+from ..blocks import BlockManager
+from ..rdd import RDD
+from ..rdd_kinds import BlockRDD
+from ..storagelevel import StorageLevel
+from .blocks import ReceivedBlock, ReceivedBlockTracker
+from .inputs import InputDStream
+from .listener import BatchInfo, ListenerBus, ReceiverInfo, StreamingListener
+from .rate import PIDRateEstimator
+
+if TYPE_CHECKING:
+    from .context import StreamingContext
+
+__all__ = ["ReceiverInputDStream", "ReceiverTracker", "EngineBlockSink", "DEFAULT_RECEIVER_LEVEL"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_RECEIVER_LEVEL = StorageLevel.MEMORY_AND_DISK_2
+
+
+class ReceiverInputDStream(InputDStream):
+    """The blocks a receiver stored, cut into one ``BlockRDD`` per batch (one partition a block)."""
+
+    def __init__(self, ssc: StreamingContext, receiver: Receiver, op: str) -> None:
+        if not isinstance(receiver, Receiver):
+            raise TypeError(f"receiverStream needs a receivers.Receiver, got {type(receiver).__name__}")
+        super().__init__(ssc, op)
+        self.receiver = receiver
+        level = receiver.storageLevel
+        self.storage_level_of_blocks = level if isinstance(level, StorageLevel) else DEFAULT_RECEIVER_LEVEL
+        ssc._receiver_tracker.register(self)
+
+    def compute(self, time_ms: int) -> RDD | None:
+        blocks = self._ssc._receiver_tracker.tracker.blocks_of(time_ms, self.stream_id)
+        return BlockRDD(self._sc, [b.block_id for b in blocks])
+
+    def _on_forget(self, time_ms: int, rdd: Any) -> None:
+        self._ssc._receiver_tracker.forget(time_ms)
+
+
+class EngineBlockSink:
+    """Stores received blocks: write-ahead log, then block manager, then the tracker."""
+
+    def __init__(self, block_manager: BlockManager, tracker: ReceivedBlockTracker,
+                 levels: dict[int, StorageLevel], wal: Any = None, signer: Any = None,
+                 clock_ms: Any = None) -> None:
+        self._blocks = block_manager
+        self._tracker = tracker
+        self._levels = levels
+        self.wal = wal
+        self._signer = signer
+        self._clock_ms = clock_ms
+        self._seen: set[str] = set()
+        self._lock = threading.Lock()
+
+    def store_block(self, stream_id: int, block_id: str, records: list, metadata: dict) -> None:
+        with self._lock:
+            if block_id in self._seen:      # a block offered again after a failed store
+                return
+        pointer = None
+        if self.wal is not None:
+            payload = pickle.dumps((stream_id, block_id, records, metadata), protocol=5)
+            pointer = self.wal.write(self._signer.sign(payload), self._clock_ms())
+        self._blocks.put(block_id, records, self._levels.get(stream_id, DEFAULT_RECEIVER_LEVEL))
+        with self._lock:
+            self._seen.add(block_id)
+        self._tracker.add(ReceivedBlock(stream_id, block_id, len(records), metadata, pointer))
+
+    def forget(self, block_ids: list[str]) -> None:
+        with self._lock:
+            self._seen.difference_update(block_ids)
+        for block_id in block_ids:
+            self._blocks.remove(block_id)
+
+
+class _EventBridge:
+    """Receiver events onto the listener bus (onReceiverStarted / Error / Stopped)."""
+
+    _CALLBACKS = {"started": "onReceiverStarted", "error": "onReceiverError",
+                  "stopped": "onReceiverStopped"}
+
+    def __init__(self, bus: ListenerBus, clock_ms: Any) -> None:
+        self._bus = bus
+        self._clock_ms = clock_ms
+        self.infos: dict[int, ReceiverInfo] = {}
+        self.bad_records: dict[int, dict[str, int]] = {}
+        self._lock = threading.Lock()
+
+    def receiver_event(self, kind: str, stream_id: int, info: dict) -> None:
+        with self._lock:
+            current = self.infos.setdefault(stream_id, ReceiverInfo(stream_id, str(info.get("name", ""))))
+            if kind == "bad_record":
+                counts = self.bad_records.setdefault(stream_id, {})
+                reason = str(info.get("reason", "bad_record"))
+                counts[reason] = counts.get(reason, 0) + int(info.get("count", 1))
+            elif kind == "error":
+                current.last_error_message = str(info.get("message", ""))
+                current.last_error = str(info.get("error", ""))
+                current.last_error_time_ms = self._clock_ms()
+            current.active = kind != "stopped"
+            snapshot = ReceiverInfo(**vars(current))
+        callback = self._CALLBACKS.get(kind)
+        if callback is not None:
+            self._bus.post(callback, receiver_info=snapshot)
+        elif kind == "bad_record":
+            self._bus.post("onReceiverBadRecord", receiver_info=snapshot, details=dict(info))
+
+
+class _RateController(StreamingListener):
+    """Backpressure: after each batch, a PID estimate of the rate every receiver may take."""
+
+    def __init__(self, tracker: ReceiverTracker, batch_ms: int, min_rate: float) -> None:
+        self._tracker = tracker
+        self._pid = PIDRateEstimator(batch_ms, min_rate=min_rate)
+
+    def onBatchCompleted(self, batchCompleted: Any) -> None:
+        info: BatchInfo = batchCompleted.batchInfo()
+        if info.processing_end_time_ms is None or info.processing_start_time_ms is None:
+            return
+        supervisors = self._tracker.supervisors()
+        if not supervisors:
+            return
+        rate = self._pid.compute(info.processing_end_time_ms, info.num_records,
+                                 info.processingDelay(), info.schedulingDelay())
+        if rate is not None:
+            self._tracker.set_rate(rate / len(supervisors))
+
+
+class ReceiverTracker:
+    """Starts a supervisor per receiver stream, allocates their blocks to batches, cleans up."""
+
+    def __init__(self, ssc: StreamingContext) -> None:
+        self._ssc = ssc
+        self.tracker = ReceivedBlockTracker()
+        self._streams: list[ReceiverInputDStream] = []
+        self._supervisors: dict[int, ReceiverSupervisor] = {}
+        self._levels: dict[int, StorageLevel] = {}
+        self.events = _EventBridge(ssc._bus, ssc._clock.now_ms)
+        self.sink = EngineBlockSink(ssc.sparkContext._block_manager, self.tracker, self._levels,
+                                    clock_ms=ssc._clock.now_ms)
+        self._lock = threading.Lock()
+        self._max_rate: float | None = None
+
+    def register(self, stream: ReceiverInputDStream) -> None:
+        self._streams.append(stream)
+        self._levels[stream.stream_id] = stream.storage_level_of_blocks
+
+    @property
+    def has_receivers(self) -> bool:
+        return bool(self._streams)
+
+    def supervisors(self) -> list[ReceiverSupervisor]:
+        with self._lock:
+            return list(self._supervisors.values())
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> None:
+        if not self._streams:
+            return
+        conf = self._ssc.sparkContext._conf
+        block_interval_ms = conf.getSeconds("dstream.streaming.blockInterval", 0.2) * 1000
+        if block_interval_ms <= 0:
+            raise ValueError(f"dstream.streaming.blockInterval must be positive, got {block_interval_ms} ms")
+        max_rate = conf.getFloat("dstream.streaming.receiver.maxRate", 0.0) or None
+        self._max_rate = max_rate
+        initial_rate = None
+        if conf.getBoolean("dstream.streaming.backpressure.enabled", False):
+            initial_rate = conf.getFloat("dstream.streaming.backpressure.initialRate", 0.0) or None
+            min_rate = conf.getFloat("dstream.streaming.backpressure.pid.minRate", 100.0)
+            self._ssc._bus.add(_RateController(self, self._ssc.batch_duration_ms, min_rate))
+        for stream in self._streams:
+            supervisor = ReceiverSupervisor(
+                stream.receiver, stream.stream_id, self.sink, self.events,
+                block_interval_ms=block_interval_ms, max_rate=max_rate, initial_rate=initial_rate,
+                buffer_capacity=conf.getInt("dstream.streaming.receiver.bufferRecords", 100_000))
+            with self._lock:
+                self._supervisors[stream.stream_id] = supervisor
+            supervisor.start()
+
+    def stop(self, graceful: bool, timeout: float) -> None:
+        """Stop every receiver; graceful: their buffered records become a last block first."""
+        for stream_id, supervisor in list(self._supervisors.items()):
+            if not supervisor.stop(graceful=graceful, timeout=timeout):
+                log.warning("receiver of stream %d did not stop cleanly within %s s", stream_id, timeout)
+
+    def set_rate(self, records_per_s: float) -> None:
+        rate = records_per_s if self._max_rate is None else min(records_per_s, self._max_rate)
+        for supervisor in self.supervisors():
+            supervisor.set_rate_limit(rate)
+
+    # ------------------------------------------------------------------ per batch
+    def allocate(self, time_ms: int, info: BatchInfo) -> None:
+        """Before a batch's jobs are made: give it every block that arrived."""
+        for stream_id, blocks in self.tracker.allocate(time_ms).items():
+            info.input_records[stream_id] = sum(b.num_records for b in blocks)
+
+    def forget(self, time_ms: int) -> None:
+        """A batch's blocks are no longer needed by any window or ``remember``: drop them."""
+        blocks = self.tracker.forget_batches(time_ms)
+        self.sink.forget([b.block_id for b in blocks])
