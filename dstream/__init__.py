@@ -21,6 +21,8 @@ from .storagelevel import StorageLevel
 from .taskcontext import TaskContext
 from .streaming import (BatchInfo, DStream, ManualClock, State, StateSpec, StreamingContext,
                         StreamingListener)
+from .streaming.kafka import KafkaUtils
+from receivers import Receiver
 
 __version__ = "0.1.0"
 
@@ -32,5 +34,5 @@ __all__ = [
     "DStreamError", "HashPartitioner", "InputDecodeError", "Partitioner", "RDD", "RangePartitioner",
     "SparkConf", "SparkContext", "StatCounter", "StorageLevel", "TaskContext", "WorkerLostError",
     "portable_hash", "BatchInfo", "DStream", "ManualClock", "State", "StateSpec", "StreamingContext",
-    "StreamingListener",
+    "StreamingListener", "KafkaUtils", "Receiver",
 ]

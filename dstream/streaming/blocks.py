@@ -75,6 +75,13 @@ class ReceivedBlockTracker:
             old = [t for t in self._batches if t <= up_to_ms]
             return [b for t in old for blocks in self._batches.pop(t).values() for b in blocks]
 
+    def drop_blocks(self, block_ids: set[str]) -> None:
+        """Recovery: forget blocks that are lost (not in the write-ahead log)."""
+        with self._lock:
+            for per in self._batches.values():
+                for stream_id in per:
+                    per[stream_id] = [b for b in per[stream_id] if b.block_id not in block_ids]
+
     def allocated_batches(self) -> dict[int, dict[int, list[ReceivedBlock]]]:
         with self._lock:
             return {t: {s: list(b) for s, b in per.items()} for t, per in self._batches.items()}

@@ -31,8 +31,10 @@ from .clock import Clock, ManualClock, SystemClock
 from .dstream import DStream, MultiTransformedDStream, UnionDStream, adapt_time_func
 from .durations import to_ms
 from .graph import DStreamGraph
+from .input_streams import InputStreams
 from .inputs import QueueInputDStream
 from .listener import BatchHistory, ListenerBus, StreamingListener
+from .receiver_input import ReceiverTracker
 from .scheduler import JobScheduler
 
 __all__ = ["StreamingContext"]
@@ -43,7 +45,7 @@ _INITIALIZED, _ACTIVE, _STOPPED = "INITIALIZED", "ACTIVE", "STOPPED"
 _active_lock = threading.RLock()
 
 
-class StreamingContext:
+class StreamingContext(InputStreams):
     """Cuts input into one RDD per ``batchDuration`` seconds and runs the output operations.
 
     ``clock="manual"`` (or conf ``dstream.streaming.clock=manual``) gives a clock that only
@@ -68,6 +70,8 @@ class StreamingContext:
         self._bus.add(self._history)
         self._scheduler = JobScheduler(self, self._clock, conf.getInt("dstream.streaming.concurrentJobs", 1))
         self._scheduler.after_batch.append(self._after_batch)
+        self._receiver_tracker = ReceiverTracker(self)
+        self._scheduler.before_generate.append(self._receiver_tracker.allocate)
         self._state = _INITIALIZED
         self._checkpoint_dir: str | None = None
         self._waiter = threading.Condition()
@@ -152,25 +156,40 @@ class StreamingContext:
         ...     run_batches(ssc, ssc.union(ssc.queueStream([[1]]), ssc.queueStream([[2]])), 1)
         [[1, 2]]
         """
-        if not dstreams:
-            raise ValueError("should have at least one DStream to union")
+        self._check_streams(dstreams, "union")
         if len(dstreams) == 1:
             return dstreams[0]
-        for d in dstreams:
-            if not isinstance(d, DStream):
-                raise TypeError(f"union takes DStreams, got {type(d).__name__}")
-            if d._ssc is not self:
-                raise ValueError(f"{d.id} belongs to another StreamingContext")
-        slides = {d.slide_ms for d in dstreams}
-        if len(slides) > 1:
-            raise ValueError("all DStreams should have same slide duration; got "
-                             + ", ".join(f"{d.id}: {d.slide_ms / 1000:g} s" for d in dstreams))
         return UnionDStream(self, list(dstreams))
 
     def transform(self, dstreams: list[DStream], transformFunc: Callable[..., RDD]) -> DStream:
-        """``transformFunc(rdds)`` or ``transformFunc(time, rdds)`` over several streams."""
+        """``transformFunc(rdds)`` or ``transformFunc(time, rdds)`` over several streams;
+        ``rdds`` holds one RDD per stream, in the order of ``dstreams``.
+
+        >>> from dstream import Context, StreamingContext
+        >>> from dstream.streaming.testing import run_batches
+        >>> with Context("local") as ctx:
+        ...     ssc = StreamingContext(ctx, 1, clock="manual")
+        ...     a, b = ssc.queueStream([[1]]), ssc.queueStream([[2]])
+        ...     run_batches(ssc, ssc.transform([a, b], lambda rdds: rdds[1].union(rdds[0])), 1)
+        [[2, 1]]
+        """
+        dstreams = list(dstreams)
+        self._check_streams(dstreams, "transform")
         func = adapt_time_func(transformFunc, 1, "transform")
-        return MultiTransformedDStream(self, list(dstreams), func, "transform")
+        return MultiTransformedDStream(self, dstreams, func, "transform")._user(transformFunc)
+
+    def _check_streams(self, dstreams: Any, op: str) -> None:
+        """Several streams combined: at least one, all DStreams of this context, one slide."""
+        if not dstreams:
+            raise ValueError(f"{op}: should have at least one DStream")
+        for d in dstreams:
+            if not isinstance(d, DStream):
+                raise TypeError(f"{op} takes DStreams, got {type(d).__name__}")
+            if d._ssc is not self:
+                raise ValueError(f"{op}: {d.id} belongs to another StreamingContext")
+        if len({d.slide_ms for d in dstreams}) > 1:
+            raise ValueError(f"{op}: all DStreams should have same slide duration; got "
+                             + ", ".join(f"{d.id}: {d.slide_ms / 1000:g} s" for d in dstreams))
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -191,6 +210,7 @@ class StreamingContext:
             self._bus.start()
             for stream in self._graph.inputs:
                 stream.start()
+            self._receiver_tracker.start()
             self._scheduler.start(first)
             self._state = _ACTIVE
             StreamingContext._activeContext = self
@@ -206,13 +226,16 @@ class StreamingContext:
                 return
             was_active = self._state == _ACTIVE
             self._state = _STOPPED
+            self._graph.stopped = True
             if StreamingContext._activeContext is self:
                 StreamingContext._activeContext = None
         if was_active:
+            timeout = self._sc._conf.getSeconds("dstream.streaming.stopTimeout", 60.0)
+            self._receiver_tracker.stop(stopGraceFully, timeout)
             for stream in self._graph.inputs:
                 stream.stop()
-            timeout = self._sc._conf.getSeconds("dstream.streaming.stopTimeout", 60.0)
-            if not self._scheduler.stop(stopGraceFully, timeout):
+            if not self._scheduler.stop(stopGraceFully, timeout,
+                                        self._receiver_tracker.tracker.has_unallocated):
                 log.warning("stop: a batch was still running after %s s", timeout)
             self._bus.wait_until_empty(5.0)
             self._bus.stop()
@@ -226,19 +249,18 @@ class StreamingContext:
         self.awaitTerminationOrTimeout(timeout)
 
     def awaitTerminationOrTimeout(self, timeout: float | None) -> bool:
-        """True if the context stopped within ``timeout`` seconds; raises a batch's error."""
+        """True if the context stopped within ``timeout`` seconds. Once a batch has failed,
+        raises that error (the latest one), every time it is called, as Spark does."""
         with self._waiter:
             self._waiter.wait_for(lambda: self._state == _STOPPED or self._error is not None, timeout)
             if self._error is not None:
-                error, self._error = self._error, None
-                raise error
+                raise self._error
             return self._state == _STOPPED
 
     def _report_error(self, error: BaseException) -> None:
         log.error("batch failed: %s", error, exc_info=error)
         with self._waiter:
-            if self._error is None:
-                self._error = error
+            self._error = error
             self._waiter.notify_all()
 
     # ------------------------------------------------------------------ per batch
@@ -249,12 +271,20 @@ class StreamingContext:
         self._checkpointed_rdds[(stream.id, time_ms)] = rdd
 
     def _forget_checkpoint(self, stream: DStream, time_ms: int, rdd: RDD) -> None:
-        """A checkpointed RDD that no stream remembers: delete its files."""
-        if self._checkpointed_rdds.pop((stream.id, time_ms), None) is None:
+        """``stream`` forgot an RDD: delete the checkpoint files of its RDDs older than the
+        oldest one it remembers whose checkpoint has been written (Spark's rule). Until a newer
+        checkpoint is written (e.g. its batch failed), later RDDs may still read the old files."""
+        written = [t for t, r in stream.generated.items() if r.isCheckpointed()]
+        if not written:
             return
-        path = rdd.getCheckpointFile()
-        if path:
-            shutil.rmtree(path, ignore_errors=True)
+        oldest = min(written)
+        remembered = {id(r) for r in stream.generated.values()}
+        for key in [k for k in self._checkpointed_rdds if k[0] == stream.id and k[1] < oldest]:
+            if id(self._checkpointed_rdds[key]) in remembered:
+                continue            # the same RDD is also the stream's at a later time
+            path = self._checkpointed_rdds.pop(key).getCheckpointFile()
+            if path:
+                shutil.rmtree(path, ignore_errors=True)
 
 
 def _make_clock(clock: Clock | str | None) -> Clock:

@@ -19,12 +19,14 @@ import itertools
 import logging
 import operator
 import threading
+from types import CodeType
 from typing import TYPE_CHECKING, Any, Callable, Hashable, Iterable, Iterator, TypeVar
 
 from ..callsite import call_site_override, user_call_site
 from ..rdd import RDD
 from ..storagelevel import StorageLevel
 from .durations import batch_datetime, check_multiple, to_ms
+from .failures import user_codes
 from .pair_ops import PairDStreamOperations
 from .state_ops import StateOperations
 from .window_ops import WindowOperations
@@ -45,7 +47,15 @@ log = logging.getLogger(__name__)
 def adapt_time_func(func: Callable[..., Any], plain_arity: int, what: str) -> Callable[..., Any]:
     """Accept ``func(rdd...)`` or ``func(time, rdd...)``; return a ``(time, rdd...)`` callable.
 
-    Decided with ``inspect.signature``, so partials, bound methods and callable objects work.
+    PySpark's rule, read with ``inspect.signature`` so that partials, bound methods and callable
+    objects work too: exactly ``plain_arity`` positional parameters is the form without the
+    time; otherwise the time comes first (so ``lambda rdd, x=1: ...`` gets the time as ``rdd``,
+    as in PySpark).
+
+    >>> adapt_time_func(lambda rdd: rdd, 1, "foreachRDD")("t", "rdd")
+    'rdd'
+    >>> adapt_time_func(lambda t, rdd: t, 1, "foreachRDD")("t", "rdd")
+    't'
     """
     if not callable(func):
         raise TypeError(f"{what} needs a function, got {type(func).__name__}")
@@ -56,13 +66,12 @@ def adapt_time_func(func: Callable[..., Any], plain_arity: int, what: str) -> Ca
     positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     required = [p for p in positional if p.default is p.empty]
     varargs = any(p.kind == p.VAR_POSITIONAL for p in params)
-    if len(required) == plain_arity + 1 or (varargs and len(required) <= plain_arity + 1 and
-                                            len(positional) > plain_arity):
-        return func
-    if len(required) <= plain_arity <= len(positional) or varargs:
+    if len(positional) == plain_arity:
         return lambda _time, *rdds: func(*rdds)
+    if len(required) <= plain_arity + 1 and (len(positional) > plain_arity or varargs):
+        return func
     raise TypeError(f"{what} takes a function of {plain_arity} argument(s) (rdd) or "
-                    f"{plain_arity + 1} (time, rdd); {func!r} takes {len(required)}")
+                    f"{plain_arity + 1} (time, rdd); {func!r} takes {len(positional)}")
 
 
 class DStream(PairDStreamOperations, WindowOperations, StateOperations):
@@ -86,12 +95,27 @@ class DStream(PairDStreamOperations, WindowOperations, StateOperations):
         self.checkpoint_ms: int | None = None
         self.must_checkpoint = False
         self.generated: dict[int, RDD] = {}
+        #: code of the user functions this operator runs (to name it when one of them fails)
+        self.user_codes: tuple[CodeType, ...] = ()
         self._lock = threading.RLock()
         self.id = ssc._graph.register(self)
 
+    def _user(self, *funcs: Callable[..., Any] | None) -> DStream:
+        """Record the user functions this operator runs; returns ``self``."""
+        self.user_codes += user_codes(funcs)
+        return self
+
     # ------------------------------------------------------------------ identity
     def name(self, name: str) -> DStream:
-        """Give this stream a stable id of your own (used in logs, events and checkpoints)."""
+        """Give this stream a stable id of your own (used in logs, events and checkpoints).
+
+        >>> from dstream import Context, StreamingContext
+        >>> with Context("local") as ctx:
+        ...     ssc = StreamingContext(ctx, 1)
+        ...     ssc.queueStream([]).name("numbers").map(str).id
+        'numbers.map'
+        """
+        self._ssc._graph.check_can_define("name")
         self._ssc._graph.rename(self, name)
         return self
 
@@ -131,10 +155,13 @@ class DStream(PairDStreamOperations, WindowOperations, StateOperations):
         return self.remember_ms
 
     def validate_at_start(self) -> None:
-        if self.must_checkpoint and self._ssc._checkpoint_dir is None:
+        """Stateful and checkpointed streams need the Context's checkpoint directory (set by
+        ``ssc.checkpoint(dir)`` or ``ctx.setCheckpointDir(dir)``)."""
+        if (self.must_checkpoint or self.is_checkpointed) and self._sc.getCheckpointDir() is None:
+            why = "keeps state across batches" if self.must_checkpoint else "is checkpointed"
             raise ValueError(
-                f"{self.id} ({self.op} at {self.call_site}) needs a checkpoint directory: "
-                "call ssc.checkpoint(directory) before start()")
+                f"{self.id} ({self.op} at {self.call_site}) {why} and needs a checkpoint "
+                "directory: call ssc.checkpoint(directory) before start()")
         for parent in self.parents:
             parent.validate_at_start()
 
@@ -169,7 +196,9 @@ class DStream(PairDStreamOperations, WindowOperations, StateOperations):
             old = [t for t in self.generated if t <= time_ms - (self.remember_ms or 0)]
             for t in old:
                 rdd = self.generated.pop(t)
-                if rdd.is_cached:
+                # the same RDD may be this stream's at a later time too (a queue's default
+                # RDD, a state unchanged by an empty batch): keep it cached for that one
+                if rdd.is_cached and not any(r is rdd for r in self.generated.values()):
                     rdd.unpersist()
                 self._on_forget(t, rdd)
         for parent in self.parents:
@@ -208,11 +237,15 @@ class DStream(PairDStreamOperations, WindowOperations, StateOperations):
         return self.persist(StorageLevel.MEMORY_ONLY)
 
     def checkpoint(self, interval: float) -> DStream:
-        """Checkpoint this stream's RDDs every ``interval`` seconds (a multiple of the slide)."""
+        """Checkpoint this stream's RDDs every ``interval`` seconds (a multiple of the slide).
+        Like Spark, this also persists the stream (if it is not already), so that writing the
+        checkpoint reads the computed partitions instead of computing them again."""
         self._ssc._graph.check_can_define("checkpoint")
         ms = to_ms(interval, f"{self.id}: checkpoint interval")
         check_multiple(ms, self.slide_ms, stream=self.id, what="checkpoint interval",
                        unit_name="slide duration")
+        if self.storage_level == StorageLevel.NONE:
+            self.persist(StorageLevel.MEMORY_ONLY)
         self.is_checkpointed = True
         self.checkpoint_ms = ms
         return self
@@ -229,37 +262,39 @@ class DStream(PairDStreamOperations, WindowOperations, StateOperations):
         ...     run_batches(ssc, stream, 1)
         [[1, 2, 3]]
         """
-        return TransformedDStream(self, adapt_time_func(func, 1, "transform"), "transform")
+        return TransformedDStream(self, adapt_time_func(func, 1, "transform"), "transform")._user(func)
 
     def transformWith(self, func: Callable[..., RDD], other: DStream,
                       keepSerializer: bool = False) -> DStream:
         """Apply ``func(rdd_a, rdd_b)`` or ``func(time, rdd_a, rdd_b)`` to this and ``other``."""
         _check_same_slide(self, other, "transformWith")
         return TransformedWithDStream(self, other, adapt_time_func(func, 2, "transformWith"),
-                                      "transformWith")
+                                      "transformWith")._user(func)
 
     def _narrow(self, op: str, f: Callable[[int, Iterator], Iterable],
-                preservesPartitioning: bool = False) -> DStream:
+                preservesPartitioning: bool = False, user: Callable[..., Any] | None = None
+                ) -> DStream:
+        """A per-partition function over each batch; ``user`` is the user's own function."""
         return TransformedDStream(
-            self, lambda _t, rdd: rdd.mapPartitionsWithIndex(f, preservesPartitioning), op)
+            self, lambda _t, rdd: rdd.mapPartitionsWithIndex(f, preservesPartitioning), op)._user(user)
 
     def mapPartitionsWithIndex(self, f: Callable[[int, Iterator[T]], Iterable[U]],
                                preservesPartitioning: bool = False) -> DStream:
-        return self._narrow("mapPartitionsWithIndex", f, preservesPartitioning)
+        return self._narrow("mapPartitionsWithIndex", f, preservesPartitioning, f)
 
     def mapPartitions(self, f: Callable[[Iterator[T]], Iterable[U]],
                       preservesPartitioning: bool = False) -> DStream:
-        return self._narrow("mapPartitions", lambda _, it: f(it), preservesPartitioning)
+        return self._narrow("mapPartitions", lambda _, it: f(it), preservesPartitioning, f)
 
     def map(self, f: Callable[[T], U], preservesPartitioning: bool = False) -> DStream:
-        return self._narrow("map", lambda _, it: map(f, it), preservesPartitioning)
+        return self._narrow("map", lambda _, it: map(f, it), preservesPartitioning, f)
 
     def flatMap(self, f: Callable[[T], Iterable[U]], preservesPartitioning: bool = False) -> DStream:
         return self._narrow("flatMap", lambda _, it: itertools.chain.from_iterable(map(f, it)),
-                            preservesPartitioning)
+                            preservesPartitioning, f)
 
     def filter(self, f: Callable[[T], bool]) -> DStream:
-        return self._narrow("filter", lambda _, it: filter(f, it), True)
+        return self._narrow("filter", lambda _, it: filter(f, it), True, f)
 
     def glom(self) -> DStream:
         return self._narrow("glom", lambda _, it: [list(it)])
@@ -287,7 +322,7 @@ class DStream(PairDStreamOperations, WindowOperations, StateOperations):
     # ------------------------------------------------------------------ outputs
     def foreachRDD(self, func: Callable[..., None]) -> None:
         """Run ``func(rdd)`` or ``func(time, rdd)`` for every batch (an output operation)."""
-        ForEachDStream(self, adapt_time_func(func, 1, "foreachRDD"), "foreachRDD")
+        ForEachDStream(self, adapt_time_func(func, 1, "foreachRDD"), "foreachRDD")._user(func)
 
     def pprint(self, num: int = 10) -> None:
         """Print the first ``num`` records of every batch, under a header with its time."""
@@ -308,7 +343,7 @@ class DStream(PairDStreamOperations, WindowOperations, StateOperations):
     def saveAsTextFiles(self, prefix: str, suffix: str | None = None) -> None:
         """Each batch into directory ``prefix-<batch time in ms>[.suffix]``."""
         def save(time: Any, rdd: RDD) -> None:
-            path = f"{prefix}-{_epoch_ms(time)}" + (f".{suffix}" if suffix else "")
+            path = f"{prefix}-{_epoch_ms(time)}" + (f".{suffix}" if suffix is not None else "")
             try:
                 rdd.saveAsTextFile(path)
             except FileExistsError:
@@ -331,7 +366,7 @@ class TransformedDStream(DStream):
             self.func = func
             self.prev = prev
             self.chain = op
-        super().__init__(prev._ssc, [self.prev], self.chain)
+        super().__init__(prev._ssc, [self.prev], op)
 
     def compute(self, time_ms: int) -> RDD | None:
         rdd = self.prev.get_or_compute(time_ms)
@@ -342,21 +377,21 @@ class TransformedDStream(DStream):
 
 
 class TransformedWithDStream(DStream):
-    """``func(time, rdd_a, rdd_b)`` over two streams with the same slide."""
+    """``func(time, rdd_a, rdd_b)`` over two streams with the same slide (a parent without an
+    RDD at that time gives an empty one, as in PySpark)."""
 
     def __init__(self, a: DStream, b: DStream, func: Callable[[Any, RDD, RDD], RDD], op: str) -> None:
         self.func = func
         super().__init__(a._ssc, [a, b], op)
 
     def compute(self, time_ms: int) -> RDD | None:
-        a, b = (p.get_or_compute(time_ms) for p in self.parents)
-        if a is None or b is None:
-            return None
+        a, b = (p.get_or_compute(time_ms) or self._sc.emptyRDD() for p in self.parents)
         return _checked_rdd(self.func(batch_datetime(time_ms), a, b), self)
 
 
 class MultiTransformedDStream(DStream):
-    """``func(time, [rdds])`` over several streams (``StreamingContext.transform``)."""
+    """``func(time, rdds)`` over several streams (``StreamingContext.transform``); ``rdds`` is
+    a tuple in the order of the streams."""
 
     def __init__(self, ssc: StreamingContext, parents: list[DStream],
                  func: Callable[[Any, list[RDD]], RDD], op: str) -> None:
@@ -364,11 +399,8 @@ class MultiTransformedDStream(DStream):
         super().__init__(ssc, parents, op)
 
     def compute(self, time_ms: int) -> RDD | None:
-        rdds = [p.get_or_compute(time_ms) for p in self.parents]
-        present = [r for r in rdds if r is not None]
-        if not present:
-            return None
-        return _checked_rdd(self.func(batch_datetime(time_ms), present), self)
+        rdds = tuple(_parent_rdd(p, time_ms, self) for p in self.parents)
+        return _checked_rdd(self.func(batch_datetime(time_ms), rdds), self)
 
 
 class UnionDStream(DStream):
@@ -376,8 +408,7 @@ class UnionDStream(DStream):
         super().__init__(ssc, parents, "union")
 
     def compute(self, time_ms: int) -> RDD | None:
-        rdds = [r for r in (p.get_or_compute(time_ms) for p in self.parents) if r is not None]
-        return self._sc.union(rdds) if rdds else None
+        return self._sc.union([_parent_rdd(p, time_ms, self) for p in self.parents])
 
 
 class ForEachDStream(DStream):
@@ -398,6 +429,15 @@ class ForEachDStream(DStream):
             return None
         when = batch_datetime(time_ms)
         return lambda: self.func(when, rdd)
+
+
+def _parent_rdd(parent: DStream, time_ms: int, child: DStream) -> RDD:
+    """The parent's RDD at ``time_ms``; a stream over several parents needs every one."""
+    rdd = parent.get_or_compute(time_ms)
+    if rdd is None:
+        raise ValueError(f"{child.id}: {parent.id} generated no RDD for the batch of "
+                         f"{batch_datetime(time_ms)} ({time_ms} ms), so {child.op} cannot combine it")
+    return rdd
 
 
 def _checked_rdd(result: Any, stream: DStream) -> RDD | None:

@@ -49,17 +49,38 @@ class FileInputDStream(InputDStream):
         remember = max(60_000, ssc.batch_duration_ms)
         self.scanner = FileScanner(directory, file_filter, new_files_only, remember, start_time_ms=0)
         self.remember_ms = remember
+        #: the files of each remembered batch (a recovered batch reads the same files again)
+        self.batch_files: dict[int, list[str]] = {}
+        self._restored = False
 
     def start(self) -> None:
-        self.scanner.start_time_ms = self._ssc._clock.now_ms()
+        if not self._restored:
+            self.scanner.start_time_ms = self._ssc._clock.now_ms()
+
+    def source_state(self) -> dict[str, Any]:
+        """Plain data for the metadata checkpoint: the files read, per remembered batch."""
+        return {"scanner": self.scanner.state(),
+                "batches": {str(t): list(files) for t, files in self.batch_files.items()}}
+
+    def restore_source_state(self, saved: dict[str, Any]) -> None:
+        self.scanner.restore(saved["scanner"])
+        self.batch_files = {int(t): list(files) for t, files in saved["batches"].items()}
+        self._restored = True
 
     def compute(self, time_ms: int) -> RDD | None:
-        previous = time_ms - self.slide_ms
-        files = [p for p in self.scanner.select(time_ms, previous) if os.path.getsize(p) > 0]
+        files = self.batch_files.get(time_ms)
+        if files is None:
+            selected = self.scanner.select(time_ms, time_ms - self.slide_ms)
+            files = self.batch_files[time_ms] = [p for p in selected if os.path.getsize(p) > 0]
+        files = [p for p in files if os.path.exists(p)]
         rdds = [self.read_file(self._sc, path) for path in files]
         if not rdds:
             return self._sc.emptyRDD()
         return rdds[0] if len(rdds) == 1 else self._sc.union(rdds)
+
+    def _on_forget(self, time_ms: int, rdd: Any) -> None:
+        super()._on_forget(time_ms, rdd)
+        self.batch_files.pop(time_ms, None)
 
 
 def read_text(ctx: Any, path: str) -> RDD:

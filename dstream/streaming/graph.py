@@ -25,14 +25,16 @@ class DStreamGraph:
         self.streams: dict[str, DStream] = {}
         self.remember_ms: int | None = None
         self.started = False
+        self.stopped = False
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ definition
     def check_can_define(self, op: str) -> None:
-        if self.started:
+        if self.started or self.stopped:
+            when = "stopping" if self.stopped else "starting"
             raise ContextStateError(
                 f"cannot add {op}: adding new inputs, transformations, and output operations "
-                "after starting a context is not supported")
+                f"after {when} a context is not supported")
 
     def register(self, stream: DStream) -> str:
         """Give ``stream`` its id (and number it if it is an input)."""
@@ -40,8 +42,8 @@ class DStreamGraph:
             if not stream.parents:
                 base = f"{stream.op}-{len(self.inputs)}"
                 self.inputs.append(stream)
-            elif len(stream.parents) == 1:
-                base = f"{stream.parents[0].id}.{stream.op}"
+            elif len(stream.parents) == 1:   # a folded chain of operators names them all
+                base = f"{stream.parents[0].id}.{getattr(stream, 'chain', stream.op)}"
             else:
                 base = f"{stream.op}({','.join(p.id for p in stream.parents)})"
             sid, n = base, 1
@@ -75,12 +77,12 @@ class DStreamGraph:
         if not self.outputs:
             raise ValueError("No output operations registered, so nothing to execute: "
                              "add foreachRDD, pprint or saveAsTextFiles before start()")
+        for out in self.outputs:     # before initialize(), so that a failed start can be retried
+            out.validate_at_start()
         for out in self.outputs:
             out.initialize(zero_time_ms)
         for out in self.outputs:
             out.remember(self.remember_ms)
-        for out in self.outputs:
-            out.validate_at_start()
         self.started = True
 
     def remember(self, duration_ms: int) -> None:

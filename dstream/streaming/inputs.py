@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import collections
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..rdd import RDD
 from .dstream import DStream
@@ -60,6 +60,3 @@ class QueueInputDStream(InputDStream):
         if self.default is not None:
             return self.default
         return self._sc.parallelize([], 1)
-
-    def _on_forget(self, time_ms: int, rdd: Any) -> None:
-        pass

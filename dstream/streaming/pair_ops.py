@@ -47,23 +47,24 @@ class PairDStreamOperations:
         return TransformedWithDStream(self, other, lambda _t, a, b: func(a, b), op)
 
     def mapValues(self: DStream[tuple[K, V]], f: Callable[[V], U]) -> DStream[tuple[K, U]]:
-        return self._narrow("mapValues", lambda _, it: ((kv[0], f(kv[1])) for kv in it), True)
+        return self._narrow("mapValues", lambda _, it: ((kv[0], f(kv[1])) for kv in it), True, f)
 
     def flatMapValues(self: DStream[tuple[K, V]], f: Callable[[V], Iterable[U]]) -> DStream[tuple[K, U]]:
         return self._narrow("flatMapValues",
-                            lambda _, it: ((kv[0], x) for kv in it for x in f(kv[1])), True)
+                            lambda _, it: ((kv[0], x) for kv in it for x in f(kv[1])), True, f)
 
     def combineByKey(self: DStream[tuple[K, V]], createCombiner: Callable[[V], C],
                      mergeValue: Callable[[C, V], C], mergeCombiners: Callable[[C, C], C],
                      numPartitions: int | None = None) -> DStream[tuple[K, C]]:
         n = self._partitions(numPartitions)
         return self._per_batch("combineByKey", lambda rdd: rdd.combineByKey(
-            createCombiner, mergeValue, mergeCombiners, n))
+            createCombiner, mergeValue, mergeCombiners, n))._user(createCombiner, mergeValue,
+                                                                 mergeCombiners)
 
     def reduceByKey(self: DStream[tuple[K, V]], func: Callable[[V, V], V],
                     numPartitions: int | None = None) -> DStream[tuple[K, V]]:
         n = self._partitions(numPartitions)
-        return self._per_batch("reduceByKey", lambda rdd: rdd.reduceByKey(func, n))
+        return self._per_batch("reduceByKey", lambda rdd: rdd.reduceByKey(func, n))._user(func)
 
     def groupByKey(self: DStream[tuple[K, V]], numPartitions: int | None = None) -> DStream:
         n = self._partitions(numPartitions)
@@ -72,7 +73,8 @@ class PairDStreamOperations:
     def partitionBy(self: DStream[tuple[K, V]], numPartitions: int,
                     partitionFunc: Callable[[K], int] | None = None) -> DStream[tuple[K, V]]:
         n = self._partitions(numPartitions)
-        return self._per_batch("partitionBy", lambda rdd: rdd.partitionBy(n, partitionFunc))
+        return self._per_batch("partitionBy",
+                               lambda rdd: rdd.partitionBy(n, partitionFunc))._user(partitionFunc)
 
     def cogroup(self: DStream[tuple[K, V]], other: DStream[tuple[K, W]],
                 numPartitions: int | None = None) -> DStream:

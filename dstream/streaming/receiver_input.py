@@ -14,7 +14,7 @@ import pickle
 import threading
 from typing import TYPE_CHECKING, Any
 
-from receivers import Receiver, ReceiverSupervisor
+from receivers import Receiver, ReceiverSupervisor, default_block_ids
 
 from ..blocks import BlockManager
 from ..rdd import RDD
@@ -52,6 +52,7 @@ class ReceiverInputDStream(InputDStream):
         return BlockRDD(self._sc, [b.block_id for b in blocks])
 
     def _on_forget(self, time_ms: int, rdd: Any) -> None:
+        super()._on_forget(time_ms, rdd)
         self._ssc._receiver_tracker.forget(time_ms)
 
 
@@ -83,11 +84,32 @@ class EngineBlockSink:
             self._seen.add(block_id)
         self._tracker.add(ReceivedBlock(stream_id, block_id, len(records), metadata, pointer))
 
+    def restore(self, stream_id: int, block_id: str, records: list, metadata: dict,
+                allocated: bool, logged_at_ms: int) -> None:
+        """Recovery: a block read back from the write-ahead log. One that belongs to a batch
+        goes back to the block manager only; one received after the last checkpoint is also
+        unallocated again, so the next batch takes it."""
+        self._blocks.put(block_id, records, self._levels.get(stream_id, DEFAULT_RECEIVER_LEVEL))
+        with self._lock:
+            self._seen.add(block_id)
+        if not allocated:
+            self._tracker.add(ReceivedBlock(stream_id, block_id, len(records), metadata,
+                                            _LoggedAt(logged_at_ms)))
+
     def forget(self, block_ids: list[str]) -> None:
         with self._lock:
             self._seen.difference_update(block_ids)
         for block_id in block_ids:
             self._blocks.remove(block_id)
+
+
+class _LoggedAt:
+    """Where a replayed block sits in the log: only its time matters (for cleaning)."""
+
+    __slots__ = ("time_ms",)
+
+    def __init__(self, time_ms: int) -> None:
+        self.time_ms = time_ms
 
 
 class _EventBridge:
@@ -157,6 +179,8 @@ class ReceiverTracker:
                                     clock_ms=ssc._clock.now_ms)
         self._lock = threading.Lock()
         self._max_rate: float | None = None
+        #: block ids go on increasing across restarts (recovery advances them past the log's)
+        self.block_ids = default_block_ids
 
     def register(self, stream: ReceiverInputDStream) -> None:
         self._streams.append(stream)
@@ -189,7 +213,8 @@ class ReceiverTracker:
             supervisor = ReceiverSupervisor(
                 stream.receiver, stream.stream_id, self.sink, self.events,
                 block_interval_ms=block_interval_ms, max_rate=max_rate, initial_rate=initial_rate,
-                buffer_capacity=conf.getInt("dstream.streaming.receiver.bufferRecords", 100_000))
+                buffer_capacity=conf.getInt("dstream.streaming.receiver.bufferRecords", 100_000),
+                block_ids=self.block_ids)
             with self._lock:
                 self._supervisors[stream.stream_id] = supervisor
             supervisor.start()
@@ -208,6 +233,8 @@ class ReceiverTracker:
     # ------------------------------------------------------------------ per batch
     def allocate(self, time_ms: int, info: BatchInfo) -> None:
         """Before a batch's jobs are made: give it every block that arrived."""
+        if not self._streams:
+            return
         for stream_id, blocks in self.tracker.allocate(time_ms).items():
             info.input_records[stream_id] = sum(b.num_records for b in blocks)
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Callable
 
 from .clock import Clock
 from .durations import batch_datetime
+from .failures import add_note, failing_stream
 from .listener import BatchInfo, OutputOperationInfo
 
 if TYPE_CHECKING:
@@ -41,6 +42,8 @@ class JobSet:
     jobs: list[Job]
     info: BatchInfo
     done: threading.Event = field(default_factory=threading.Event)
+    #: set when the batch could not be generated; the batch then runs no job
+    error: BaseException | None = None
 
 
 class JobScheduler:
@@ -59,6 +62,7 @@ class JobScheduler:
         self._completed: list[int] = []
         self._last_completed_ms: int | None = None
         self._pending: dict[int, JobSet] = {}
+        self._more_input: Callable[[], bool] | None = None
         self.first_batch_ms: int | None = None
         self.next_batch_ms: int | None = None
         #: hooks the context adds: called with a batch time after the batch completed
@@ -82,11 +86,16 @@ class JobScheduler:
         self._generator.start()
         return first_batch_ms
 
-    def stop(self, graceful: bool, timeout: float) -> bool:
-        """Stop the clock; graceful: run every generated batch first. True when all finished."""
+    def stop(self, graceful: bool, timeout: float,
+             more_input: Callable[[], bool] | None = None) -> bool:
+        """Stop the clock; graceful: run every generated batch first, and while ``more_input()``
+        says received data is still unallocated, generate further batches at once (not when
+        the clock gets there). True when everything finished within ``timeout`` seconds."""
+        if graceful:
+            self._more_input = more_input
         self._stop_generating.set()
         self._clock.wake()
-        if self._generator is not None:
+        if self._generator is not None and self._generator is not threading.current_thread():
             self._generator.join(timeout)
         if not graceful:
             self._drop_queued()
@@ -94,6 +103,8 @@ class JobScheduler:
             self._queue.put(None)
         finished = True
         for t in self._executors:
+            if t is threading.current_thread():
+                continue        # stop() called by an output operation: this thread ends after it
             t.join(timeout)
             finished = finished and not t.is_alive()
         return finished
@@ -110,12 +121,19 @@ class JobScheduler:
 
     # ------------------------------------------------------------------ generation
     def _generate_loop(self) -> None:
-        while self._clock.wait_till(self.next_batch_ms, self._stop_generating):
+        while True:
+            reached = self._clock.wait_till(self.next_batch_ms, self._stop_generating)
+            more_input = self._more_input
+            if not reached and (more_input is None or not more_input()):
+                return
             time_ms = self.next_batch_ms
             try:
                 self.generate(time_ms)
-            except Exception:
+            except Exception as e:
+                # queued all the same, in order, so that waiting for this batch ends
                 log.exception("generating batch %s failed", time_ms)
+                info = BatchInfo(batch_time_ms=time_ms, submission_time_ms=self._clock.now_ms())
+                self._queue_jobset(JobSet(time_ms, [], info, error=e))
             self.next_batch_ms = time_ms + self._batch_ms
 
     def generate(self, time_ms: int) -> JobSet:
@@ -134,11 +152,14 @@ class JobScheduler:
                 time_ms, out.output_id, out.op, f"{out.op} at {out.call_site} ({out.id})")
         info.num_records = sum(info.input_records.values())
         jobset = JobSet(time_ms, jobs, info)
-        with self._progress:
-            self._pending[time_ms] = jobset
         self._ssc._bus.post("onBatchSubmitted", batch_info=info.copy())
-        self._queue.put(jobset)
+        self._queue_jobset(jobset)
         return jobset
+
+    def _queue_jobset(self, jobset: JobSet) -> None:
+        with self._progress:
+            self._pending[jobset.time_ms] = jobset
+        self._queue.put(jobset)
 
     # ------------------------------------------------------------------ execution
     def _execute_loop(self) -> None:
@@ -160,6 +181,11 @@ class JobScheduler:
                     self._progress.notify_all()
 
     def _run(self, jobset: JobSet) -> None:
+        if jobset.error is not None:
+            add_note(jobset.error, f"dstream: generating the batch of "
+                                   f"{batch_datetime(jobset.time_ms)} ({jobset.time_ms} ms) failed")
+            self._ssc._report_error(jobset.error)
+            return
         bus, info = self._ssc._bus, jobset.info
         info.processing_start_time_ms = self._clock.now_ms()
         bus.post("onBatchStarted", batch_info=info.copy())
@@ -187,14 +213,18 @@ class JobScheduler:
             except Exception:
                 log.exception("after-batch step for batch %s failed", jobset.time_ms)
 
-    @staticmethod
-    def _describe_failure(error: BaseException, job: Job, time_ms: int) -> None:
+    def _describe_failure(self, error: BaseException, job: Job, time_ms: int) -> None:
+        """Notes on ``error``: the batch and output operation, and the stream whose user
+        function raised (with the line that defined it) when the traceback shows one."""
         out = job.output
-        note = (f"dstream: output operation {out.output_id} ({out.op} of {out.parents[0].id}, "
-                f"defined at {out.call_site}) failed for the batch of {batch_datetime(time_ms)} "
-                f"({time_ms} ms)")
-        if hasattr(error, "add_note"):
-            error.add_note(note)
+        add_note(error, f"dstream: output operation {out.output_id} ({out.op} of "
+                        f"{out.parents[0].id}, defined at {out.call_site}) failed for the batch "
+                        f"of {batch_datetime(time_ms)} ({time_ms} ms)")
+        culprit = failing_stream(error, self._ssc._graph.all_streams())
+        if culprit is not None:
+            add_note(error, f"dstream: raised by a function of {culprit.id} ({culprit.op} "
+                            f"defined at {culprit.call_site}) in the batch of "
+                            f"{batch_datetime(time_ms)}")
 
     # ------------------------------------------------------------------ progress
     def wait_for_batch(self, time_ms: int, timeout: float) -> bool:

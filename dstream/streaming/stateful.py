@@ -52,6 +52,7 @@ class StateDStream(_StatefulDStream):
     def __init__(self, parent: DStream, update_func: Callable, num_partitions: int,
                  initial: RDD | None) -> None:
         super().__init__(parent, "updateStateByKey", num_partitions)
+        self._user(update_func)
         self.update_func = update_func
         self.initial = initial
 
@@ -113,6 +114,7 @@ class StateSpec:
         if not callable(func):
             raise TypeError(f"StateSpec.function needs a function, got {type(func).__name__}")
         self._func = _with_time(func)
+        self._user_func = func
         self._timeout_ms: int | None = None
         self._initial: Any = None
         self._num_partitions: int | None = None
@@ -208,10 +210,8 @@ class MapWithStateRDD(RDD):
         records = list(self.previous.iterator(split, task))
         if records and isinstance(records[0], _StateRecord):
             return dict(records[0].states)
-        states: dict[Any, tuple[Any, int]] = {}
-        for k, v in records:                  # an initial state RDD of (key, state) pairs
-            states.setdefault(k, (v, self.time_ms))
-        return states
+        # an initial state RDD of (key, state) pairs: the last pair of a key wins, as in Spark
+        return {k: (v, self.time_ms) for k, v in records}
 
     def compute(self, split: int, task: TaskContext) -> Iterator[_StateRecord]:
         func, time_ms, timeout = self.spec._func, self.time_ms, self.spec._timeout_ms
@@ -251,6 +251,7 @@ class _StateRecord:
 class _InternalMapWithStateDStream(_StatefulDStream):
     def __init__(self, parent: DStream, spec: StateSpec) -> None:
         super().__init__(parent, "mapWithState", spec._num_partitions or parent._sc.defaultParallelism)
+        self._user(spec._user_func)
         self.spec = spec
 
     def compute(self, time_ms: int) -> RDD | None:

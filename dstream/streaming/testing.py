@@ -43,7 +43,7 @@ def collect_batches(stream: DStream) -> list[list[Any]]:
 
 def run_batches(ssc: StreamingContext, stream: DStream, n: int, timeout: float = 60.0) -> list[list[Any]]:
     """Collect ``stream`` over ``n`` batches: start, step the clock, stop (keeping the Context).
-    Re-raises the first error a batch raised."""
+    Re-raises the error of a failed batch (the latest, as ``awaitTermination`` does)."""
     batches = collect_batches(stream)
     ssc.start()
     try:

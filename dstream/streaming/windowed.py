@@ -60,6 +60,7 @@ class ReducedWindowedDStream(_WindowBase):
         self.func, self.inv_func, self.filter_func = func, inv_func, filter_func
         self.num_partitions = num_partitions
         super().__init__(reduced._ssc, [reduced], "reduceByKeyAndWindow", slide_ms)
+        self._user(func, inv_func, filter_func)
         self.storage_level = StorageLevel.MEMORY_ONLY
         self.is_cached = True
         self.must_checkpoint = True
