@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import pickle
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 from .blocks import rdd_block_id
 from .storagelevel import StorageLevel
@@ -18,7 +18,7 @@ from .taskcontext import FileInput, LazyInput
 if TYPE_CHECKING:
     from .rdd import RDD
 
-__all__ = ["checkpoint_requested_in", "materialize_checkpoint"]
+__all__ = ["checkpoint_requested_in", "materialize_checkpoint", "truncate_to"]
 
 
 def checkpoint_requested_in(rdd: RDD) -> list[RDD]:
@@ -85,3 +85,15 @@ def _write_partition(directory: str, split: int, it: Iterator) -> str:
         os.fsync(f.fileno())
     os.replace(tmp, path)
     return path
+
+
+def truncate_to(rdd: RDD, partitions: list[Any]) -> None:
+    """Cut ``rdd``'s lineage: from now on its partitions are ``partitions`` (lists of records
+    or their pickled form), held by the driver (streaming data checkpoints use this)."""
+    if len(partitions) != rdd.getNumPartitions():
+        raise ValueError(f"{rdd!r} has {rdd.getNumPartitions()} partitions, got {len(partitions)}")
+    rdd._checkpoint_inputs = list(partitions)
+    rdd._checkpoint_requested = rdd._checkpoint_requested or "local"
+    rdd._checkpointed = True
+    rdd.deps = []
+    _drop_parent_references(rdd)

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import threading
 from typing import Any, Callable
 
@@ -35,6 +34,7 @@ from .input_streams import InputStreams
 from .inputs import QueueInputDStream
 from .listener import BatchHistory, ListenerBus, StreamingListener
 from .receiver_input import ReceiverTracker
+from .recovery import Recovery, StreamCheckpoints
 from .scheduler import JobScheduler
 
 __all__ = ["StreamingContext"]
@@ -74,9 +74,12 @@ class StreamingContext(InputStreams):
         self._scheduler.before_generate.append(self._receiver_tracker.allocate)
         self._state = _INITIALIZED
         self._checkpoint_dir: str | None = None
+        self._checkpoint_location: str | None = None
+        self._checkpoints: StreamCheckpoints | None = None
+        self._recover = False
+        self._zero_time_ms: int | None = None
         self._waiter = threading.Condition()
         self._error: BaseException | None = None
-        self._checkpointed_rdds: dict[tuple[str, int], RDD] = {}
 
     # ------------------------------------------------------------------ properties
     @property
@@ -107,8 +110,19 @@ class StreamingContext(InputStreams):
 
     @classmethod
     def getOrCreate(cls, checkpointPath: str, setupFunc: Callable[[], StreamingContext]) -> StreamingContext:
-        """A context built by ``setupFunc`` (recovery from ``checkpointPath`` reattaches state)."""
-        return _checked_setup(setupFunc)
+        """The context ``setupFunc`` builds from the job's *current* code; when
+        ``checkpointPath`` holds a checkpoint, ``start()`` reattaches what it saved (batch
+        grid, received blocks, source positions, each stateful operator's state).
+
+        Unlike Spark, the graph is never unpickled from the checkpoint, so a changed job
+        (a new map step, another output, new configuration) recovers as long as its stateful
+        operators keep their ids (see ``DStream.name``).
+        """
+        ssc = _checked_setup(setupFunc)
+        if ssc._checkpoint_location is None:
+            ssc.checkpoint(checkpointPath)
+        ssc._recover = True
+        return ssc
 
     # ------------------------------------------------------------------ configuration
     def remember(self, duration: float) -> None:
@@ -117,12 +131,22 @@ class StreamingContext(InputStreams):
         self._graph.remember(to_ms(duration, "remember duration"))
 
     def checkpoint(self, directory: str) -> None:
-        """Where state and window checkpoints go (needed by stateful operators)."""
+        """Where metadata and state checkpoints go (needed by stateful operators): a directory
+        (the embedded default) or a ``redis://host:port/db?prefix=app`` URL."""
         if not isinstance(directory, str) or not directory:
-            raise ValueError(f"checkpoint needs a directory, got {directory!r}")
-        os.makedirs(directory, exist_ok=True)
-        self._checkpoint_dir = os.path.abspath(directory)
+            raise ValueError(f"checkpoint needs a directory or a redis:// URL, got {directory!r}")
+        if "://" in directory and not directory.startswith("file://"):
+            self._checkpoint_location = directory
+            return
+        path = directory[len("file://"):] if directory.startswith("file://") else directory
+        os.makedirs(path, exist_ok=True)
+        self._checkpoint_dir = self._checkpoint_location = os.path.abspath(path)
         self._sc.setCheckpointDir(os.path.join(self._checkpoint_dir, "rdd"))
+
+    def _checkpoint_target(self) -> str | None:
+        """Where this context checkpoints: ``checkpoint()``'s location, else the Context's
+        checkpoint directory."""
+        return self._checkpoint_location or self._sc.getCheckpointDir()
 
     def addStreamingListener(self, streamingListener: StreamingListener) -> None:
         if not isinstance(streamingListener, StreamingListener):
@@ -205,8 +229,21 @@ class StreamingContext(InputStreams):
                 raise ContextStateError("Only one StreamingContext may be started in this process; "
                                         "stop() the running one first")
             self._sc._check_running()
+            recovery = self._open_checkpoints()
             first = self._scheduler_first_time()
-            self._graph.start(first - self._batch_ms)
+            if recovery is not None:
+                first = recovery.meta["time_ms"] + self._batch_ms
+                zero = recovery.meta["zero_time_ms"]
+                if (first - zero) % self._batch_ms:     # the batch duration changed: new grid
+                    zero = first - self._batch_ms
+            else:
+                zero = first - self._batch_ms
+            self._graph.start(zero)
+            self._zero_time_ms = zero
+            if self._checkpoints is not None:
+                self._checkpoints.start()
+            if recovery is not None and self._checkpoints is not None:
+                self._recover_from(recovery, self._checkpoints)
             self._bus.start()
             for stream in self._graph.inputs:
                 stream.start()
@@ -215,6 +252,29 @@ class StreamingContext(InputStreams):
             self._state = _ACTIVE
             StreamingContext._activeContext = self
         self._bus.post("onStreamingStarted", time_ms=self._clock.now_ms())
+
+    def _open_checkpoints(self) -> Recovery | None:
+        """Open the checkpoint store (when there is one); the saved metadata to recover from."""
+        location = self._checkpoint_target()
+        wal = self._sc._conf.getBoolean("dstream.streaming.receiver.writeAheadLog.enable", False)
+        if location is None:
+            if wal:
+                raise ValueError("the write-ahead log (dstream.streaming.receiver.writeAheadLog."
+                                 "enable) needs a checkpoint location: call ssc.checkpoint(...)")
+            return None
+        if self._checkpoints is None:
+            self._checkpoints = StreamCheckpoints(self, location)
+            self._receiver_tracker.use_log(self._checkpoints.manager.wal, self._checkpoints.manager.signer)
+        if not self._recover:
+            return None
+        return Recovery.load(self._checkpoints.manager)
+
+    def _recover_from(self, recovery: Recovery, checkpoints: StreamCheckpoints) -> None:
+        keys = checkpoints.keys()
+        if recovery.check_compatible(self, keys):
+            recovery.restore_state(self, checkpoints, keys)
+        recovery.restore_sources(self)
+        recovery.restore_blocks(self, checkpoints.manager)
 
     def _scheduler_first_time(self) -> int:
         return (self._clock.now_ms() // self._batch_ms + 1) * self._batch_ms
@@ -237,6 +297,8 @@ class StreamingContext(InputStreams):
             if not self._scheduler.stop(stopGraceFully, timeout,
                                         self._receiver_tracker.tracker.has_unallocated):
                 log.warning("stop: a batch was still running after %s s", timeout)
+            if self._checkpoints is not None and not self._checkpoints.stop(timeout):
+                log.warning("stop: the last checkpoint was not written within %s s", timeout)
             self._bus.wait_until_empty(5.0)
             self._bus.stop()
         with self._waiter:
@@ -265,26 +327,14 @@ class StreamingContext(InputStreams):
 
     # ------------------------------------------------------------------ per batch
     def _after_batch(self, jobset: Any) -> None:
+        if self._checkpoints is not None:
+            succeeded = jobset.error is None and not jobset.info.failed
+            self._checkpoints.after_batch(jobset.time_ms, succeeded)
         self._graph.clear_metadata(jobset.time_ms)
 
-    def _note_checkpointed(self, stream: DStream, time_ms: int, rdd: RDD) -> None:
-        self._checkpointed_rdds[(stream.id, time_ms)] = rdd
-
-    def _forget_checkpoint(self, stream: DStream, time_ms: int, rdd: RDD) -> None:
-        """``stream`` forgot an RDD: delete the checkpoint files of its RDDs older than the
-        oldest one it remembers whose checkpoint has been written (Spark's rule). Until a newer
-        checkpoint is written (e.g. its batch failed), later RDDs may still read the old files."""
-        written = [t for t, r in stream.generated.items() if r.isCheckpointed()]
-        if not written:
-            return
-        oldest = min(written)
-        remembered = {id(r) for r in stream.generated.values()}
-        for key in [k for k in self._checkpointed_rdds if k[0] == stream.id and k[1] < oldest]:
-            if id(self._checkpointed_rdds[key]) in remembered:
-                continue            # the same RDD is also the stream's at a later time
-            path = self._checkpointed_rdds.pop(key).getCheckpointFile()
-            if path:
-                shutil.rmtree(path, ignore_errors=True)
+    def _note_checkpoint_due(self, stream: DStream, time_ms: int, rdd: RDD) -> None:
+        if self._checkpoints is not None:
+            self._checkpoints.note_due(stream, time_ms, rdd)
 
 
 def _make_clock(clock: Clock | str | None) -> Clock:

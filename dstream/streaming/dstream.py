@@ -95,6 +95,7 @@ class DStream(PairDStreamOperations, WindowOperations, StateOperations):
         self.checkpoint_ms: int | None = None
         self.must_checkpoint = False
         self.generated: dict[int, RDD] = {}
+        self._user_named = False
         #: code of the user functions this operator runs (to name it when one of them fails)
         self.user_codes: tuple[CodeType, ...] = ()
         self._lock = threading.RLock()
@@ -117,6 +118,7 @@ class DStream(PairDStreamOperations, WindowOperations, StateOperations):
         """
         self._ssc._graph.check_can_define("name")
         self._ssc._graph.rename(self, name)
+        self._user_named = True
         return self
 
     def context(self) -> StreamingContext:
@@ -157,7 +159,7 @@ class DStream(PairDStreamOperations, WindowOperations, StateOperations):
     def validate_at_start(self) -> None:
         """Stateful and checkpointed streams need the Context's checkpoint directory (set by
         ``ssc.checkpoint(dir)`` or ``ctx.setCheckpointDir(dir)``)."""
-        if (self.must_checkpoint or self.is_checkpointed) and self._sc.getCheckpointDir() is None:
+        if (self.must_checkpoint or self.is_checkpointed) and self._ssc._checkpoint_target() is None:
             why = "keeps state across batches" if self.must_checkpoint else "is checkpointed"
             raise ValueError(
                 f"{self.id} ({self.op} at {self.call_site}) {why} and needs a checkpoint "
@@ -185,8 +187,7 @@ class DStream(PairDStreamOperations, WindowOperations, StateOperations):
             if self.storage_level != StorageLevel.NONE and not rdd.is_cached:
                 rdd.persist(self.storage_level)
             if self.checkpoint_ms and (time_ms - self.zero_time_ms) % self.checkpoint_ms == 0:
-                rdd.checkpoint()
-                self._ssc._note_checkpointed(self, time_ms, rdd)
+                self._ssc._note_checkpoint_due(self, time_ms, rdd)
             self.generated[time_ms] = rdd
             return rdd
 
@@ -205,8 +206,7 @@ class DStream(PairDStreamOperations, WindowOperations, StateOperations):
             parent.clear_metadata(time_ms)
 
     def _on_forget(self, time_ms: int, rdd: RDD) -> None:
-        """Hook for streams that own resources per batch (blocks, checkpoint files)."""
-        self._ssc._forget_checkpoint(self, time_ms, rdd)
+        """Hook for streams that own resources per batch (e.g. received blocks)."""
 
     def slice(self, begin: Any, end: Any) -> list[RDD]:
         """The RDDs of the batches from ``begin`` to ``end`` (datetimes or epoch seconds)."""

@@ -182,6 +182,11 @@ class ReceiverTracker:
         #: block ids go on increasing across restarts (recovery advances them past the log's)
         self.block_ids = default_block_ids
 
+    def use_log(self, wal: Any, signer: Any) -> None:
+        """Write every received block ahead to ``wal`` (signed) before it counts as stored."""
+        self.sink.wal = wal
+        self.sink._signer = signer
+
     def register(self, stream: ReceiverInputDStream) -> None:
         self._streams.append(stream)
         self._levels[stream.stream_id] = stream.storage_level_of_blocks

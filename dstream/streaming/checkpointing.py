@@ -1,0 +1,248 @@
+"""Metadata and data checkpoints, written off the batch thread to a checkpoint store.
+
+After every batch whose output operations all succeeded, the batch thread captures what
+recovery needs (a plain-data snapshot, and the partitions of the state RDDs due for a data
+checkpoint, whose lineage is cut right there) and hands it to the writer thread. The writer
+saves data first, then the metadata that refers to it, then runs the commit actions
+(e.g. cleaning the write-ahead log). When the store is down it retries with backoff; the
+batches go on, newer snapshots replace older queued ones, and the next successful write
+catches up. Failures are counted and posted as ``onCheckpointError`` events.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable
+
+from checkpoint import CheckpointStore, WriteAheadLog, list_generations, open_store, save_generation
+from checkpoint.signing import Signer, load_or_create_key_file
+
+from ..blocks import rdd_block_id
+from ..rdd import RDD
+from ..rdd_checkpoint import truncate_to
+from ..taskcontext import Serialized
+from .recovery_format import data_partition_name, encode_metadata, storage_name
+
+if TYPE_CHECKING:
+    from ..conf import Conf
+    from .context import StreamingContext
+
+__all__ = ["CheckpointManager", "DataSnapshot", "open_checkpoint_store", "METADATA_KIND"]
+
+log = logging.getLogger(__name__)
+
+METADATA_KIND = "metadata"
+KEY_ENV = "DSTREAM_CHECKPOINT_KEY"
+KEY_CONF = "dstream.checkpoint.key"
+
+
+def open_checkpoint_store(location: str, conf: Conf) -> tuple[CheckpointStore, Signer]:
+    """The store at ``location`` and the signer of this job's pickled payloads.
+
+    The key comes from conf ``dstream.checkpoint.key`` or the environment variable
+    ``DSTREAM_CHECKPOINT_KEY``; a directory store without one keeps a random key in a
+    0600 file inside the directory (the directory is the user's own). A network store
+    (Redis) needs the key explicitly: bytes from it are never unpickled unsigned.
+    """
+    store = open_store(location)
+    secret = conf.get(KEY_CONF) or os.environ.get(KEY_ENV)
+    if secret:
+        return store, Signer(secret.encode())
+    directory = getattr(store, "directory", None)
+    if directory is None:
+        store.close()
+        raise ValueError(
+            f"checkpoint store {_public(location)} is reached over the network: set "
+            f"{KEY_CONF} (or the environment variable {KEY_ENV}) to a secret of this job, so "
+            "that its state is signed when saved and verified before it is loaded")
+    return store, Signer(load_or_create_key_file(os.path.join(directory, "signing.key")))
+
+
+def _public(location: str) -> str:
+    if "@" in location and "://" in location:
+        scheme, rest = location.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return location
+
+
+@dataclass
+class DataSnapshot:
+    """The partitions of one stateful operator's RDD at one batch time."""
+
+    key: str
+    kind: str
+    time_ms: int
+    partitions: list[Any]            # each a list of records or Serialized bytes
+    partitioner: int | None
+
+
+@dataclass
+class _Request:
+    time_ms: int
+    metadata: dict[str, Any] | None
+    data: list[DataSnapshot] = field(default_factory=list)
+    on_commit: list[Callable[[], None]] = field(default_factory=list)
+
+
+def _merge(older: _Request, newer: _Request) -> _Request:
+    """One request that writes both requests' data and the newest metadata."""
+    keep = newer if newer.metadata is not None else older
+    return _Request(max(older.time_ms, newer.time_ms), keep.metadata, older.data + newer.data,
+                    older.on_commit + newer.on_commit if newer.metadata is not None else older.on_commit)
+
+
+class CheckpointManager:
+    """Owns the store, the signer, the receivers' write-ahead log and the writer thread."""
+
+    def __init__(self, ssc: StreamingContext, location: str) -> None:
+        conf = ssc.sparkContext._conf
+        self._ssc = ssc
+        self.location = location
+        self.store, self.signer = open_checkpoint_store(location, conf)
+        self.retained = max(1, conf.getInt("dstream.streaming.checkpoint.retained", 3))
+        self._retry_max_s = conf.getSeconds("dstream.streaming.checkpoint.maxRetryDelay", 10.0)
+        self.wal: WriteAheadLog | None = None
+        if conf.getBoolean("dstream.streaming.receiver.writeAheadLog.enable", False):
+            roll_s = conf.getSeconds("dstream.streaming.receiver.writeAheadLog.rollingIntervalSecs", 60.0)
+            self.wal = WriteAheadLog(self.store, "wal/receivers", roll_interval_s=roll_s)
+        self._cond = threading.Condition()
+        self._queue: list[_Request] = []
+        self._busy = False
+        self._stopping = False
+        self.failures = 0
+        self.written = 0
+        self.last_error: str | None = None
+        self.last_written_ms: int | None = None
+        self._thread = threading.Thread(target=self._run, name="dstream-checkpoint-writer", daemon=True)
+        self._thread.start()
+
+    # ------------------------------------------------------------------ batch thread
+    def capture(self, key: str, kind: str, time_ms: int, rdd: RDD) -> DataSnapshot:
+        """The partitions of ``rdd`` (from the cache, computed if missing); cuts its lineage."""
+        ctx = rdd.ctx
+        partitions: list[Any] = []
+        missing = []
+        for split in range(rdd.getNumPartitions()):
+            block_id = rdd_block_id(rdd.id, split)
+            if ctx._block_manager.contains(block_id):
+                partitions.append(ctx._block_manager.get_for_task(block_id))
+            else:
+                partitions.append(None)
+                missing.append(split)
+        if missing:
+            computed = ctx._run_job(rdd, lambda _, it: list(it), missing)
+            for split, values in zip(missing, computed):
+                partitions[split] = values
+        truncate_to(rdd, partitions)
+        n = rdd.partitioner.numPartitions if rdd.partitioner is not None else None
+        return DataSnapshot(key, kind, time_ms, partitions, n)
+
+    def submit(self, time_ms: int, metadata: dict[str, Any] | None, data: list[DataSnapshot],
+               on_commit: list[Callable[[], None]]) -> None:
+        """Queue a checkpoint; a queued, unwritten older metadata snapshot is superseded
+        (its data snapshots and commit actions are kept)."""
+        with self._cond:
+            request = _Request(time_ms, metadata, data, on_commit)
+            if self._queue:
+                request = _merge(self._queue.pop(), request)
+            self._queue.append(request)
+            self._cond.notify_all()
+
+    def submit_data_only(self, data: list[DataSnapshot]) -> None:
+        """State captured in a failed batch: saved, but no metadata refers to it yet."""
+        self.submit(max(d.time_ms for d in data), None, data, [])
+
+    def flush(self, timeout: float) -> bool:
+        """Block until every queued checkpoint is written (True) or ``timeout`` passes."""
+        with self._cond:
+            return self._cond.wait_for(lambda: not self._queue and not self._busy, timeout)
+
+    def stop(self, timeout: float) -> bool:
+        flushed = self.flush(timeout)
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        self._thread.join(timeout)
+        if self.wal is not None:
+            self.wal.close()
+        self.store.close()
+        return flushed
+
+    # ------------------------------------------------------------------ writer thread
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._queue or self._stopping)
+                if not self._queue:
+                    return
+                request = self._queue.pop(0)
+                self._busy = True
+            try:
+                self._write_with_retry(request)
+            finally:
+                with self._cond:
+                    self._busy = False
+                    self._cond.notify_all()
+
+    def _write_with_retry(self, request: _Request) -> None:
+        delay = 0.1
+        while True:
+            try:
+                self._write(request)
+                return
+            except Exception as e:   # store down, or a bug: report, retry, never drop silently
+                self.failures += 1
+                self.last_error = f"{type(e).__name__}: {e}"
+                log.warning("checkpoint of batch %d failed (attempt %d), retrying in %.1f s: %s",
+                            request.time_ms, self.failures, delay, e)
+                self._ssc._bus.post("onCheckpointError", time_ms=request.time_ms, error=self.last_error)
+                with self._cond:
+                    if self._stopping:
+                        log.error("checkpoint of batch %d abandoned at stop: %s", request.time_ms, e)
+                        return
+                    self._cond.wait(delay)
+                    if self._queue:          # a newer snapshot arrived: write that one instead
+                        request = _merge(request, self._queue.pop())
+                delay = min(delay * 2, self._retry_max_s)
+
+    def _write(self, request: _Request) -> None:
+        started = time.perf_counter()
+        written_data: dict[str, int] = {}
+        for snapshot in request.data:
+            for split, values in enumerate(snapshot.partitions):
+                payload = values.data if isinstance(values, Serialized) else pickle.dumps(values, protocol=5)
+                self.store.save(data_partition_name(snapshot.key, snapshot.time_ms, split),
+                                self.signer.sign(payload))
+            written_data[snapshot.key] = snapshot.time_ms
+        if request.metadata is not None:
+            save_generation(self.store, METADATA_KIND, request.metadata["time_ms"],
+                            encode_metadata(request.metadata), retained=self.retained)
+            for action in request.on_commit:
+                action()
+            self._delete_old_data(request.metadata.get("state", {}))
+        request.data = []
+        self.written += 1
+        self.last_written_ms = request.time_ms
+        self.last_error = None
+        log.debug("checkpoint of batch %d written in %.1f ms", request.time_ms,
+                  (time.perf_counter() - started) * 1000)
+
+    def _delete_old_data(self, state: dict[str, dict[str, Any]]) -> None:
+        """Keep the data checkpoints the retained metadata generations may refer to."""
+        for key, info in state.items():
+            prefix = f"data/{storage_name(key)}/"
+            times = sorted({int(name[len(prefix):].split("/", 1)[0]) for name in self.store.list(prefix)})
+            keep = set(info.get("history", [info["time_ms"]])[-self.retained:])
+            for t in times:
+                if t not in keep and t < info["time_ms"]:
+                    for name in self.store.list(f"{prefix}{t:020d}/"):
+                        self.store.delete(name)
+
+    def has_metadata(self) -> bool:
+        return bool(list_generations(self.store, METADATA_KIND))
+

@@ -1,0 +1,247 @@
+"""Checkpoint plumbing of a StreamingContext: what is saved after a batch, and recovery.
+
+Recovery never unpickles a graph: ``getOrCreate`` builds the graph from the job's current
+code, then ``Recovery.apply`` reattaches what was saved as data: the batch grid, the
+received blocks and their batches (replayed from the write-ahead log), source positions,
+and each stateful operator's state under its state key.
+"""
+
+from __future__ import annotations
+
+import logging
+import pickle
+from typing import TYPE_CHECKING, Any
+
+from checkpoint import CheckpointError, load_newest
+
+from ..partitioner import Partitioner
+from ..hashing import portable_hash
+from ..rdd_checkpoint import truncate_to
+from ..rdd_kinds import ParallelCollectionRDD
+from .blocks import ReceivedBlock
+from .checkpointing import METADATA_KIND, CheckpointManager, DataSnapshot
+from .recovery_format import data_partition_name, decode_metadata, state_keys
+
+if TYPE_CHECKING:
+    from ..rdd import RDD
+    from .context import StreamingContext
+    from .dstream import DStream
+
+__all__ = ["StreamCheckpoints", "Recovery", "IncompatibleCheckpointError"]
+
+log = logging.getLogger(__name__)
+
+DISCARD_STATE_CONF = "dstream.checkpoint.discardState"
+
+
+class IncompatibleCheckpointError(ValueError):
+    """The saved state does not fit the job's current definition."""
+
+
+def _block_to_data(b: ReceivedBlock) -> dict[str, Any]:
+    pointer = None if b.wal_pointer is None else [b.wal_pointer.segment, b.wal_pointer.index,
+                                                   b.wal_pointer.time_ms]
+    return {"stream": b.stream_id, "id": b.block_id, "records": b.num_records,
+            "metadata": b.metadata, "wal": pointer}
+
+
+class StreamCheckpoints:
+    """What a StreamingContext saves after each successful batch, through a CheckpointManager."""
+
+    def __init__(self, ssc: StreamingContext, location: str) -> None:
+        self._ssc = ssc
+        self.manager = CheckpointManager(ssc, location)
+        self.due: list[tuple[DStream, int, RDD]] = []
+        self.state_index: dict[str, dict[str, Any]] = {}
+        self._keys: dict[int, str] = {}
+
+    def start(self) -> None:
+        self._keys = {id(stream): key for key, stream in self.keys().items()}
+
+    def keys(self) -> dict[str, DStream]:
+        """State key -> stream, for the graph as the job's code defines it now."""
+        return state_keys(self._ssc._graph.all_streams())
+
+    def key_of(self, stream: DStream) -> str | None:
+        return self._keys.get(id(stream))
+
+    def note_due(self, stream: DStream, time_ms: int, rdd: RDD) -> None:
+        """``stream``'s RDD of ``time_ms`` is due for a data checkpoint."""
+        self.due.append((stream, time_ms, rdd))
+
+    def after_batch(self, time_ms: int, succeeded: bool) -> None:
+        """Batch thread: capture due state and the metadata, hand both to the writer."""
+        due = [d for d in self.due if d[1] <= time_ms]
+        self.due = [d for d in self.due if d[1] > time_ms]
+        snapshots = []
+        for stream, t, rdd in due:
+            key = self.key_of(stream)
+            if key is None:
+                continue
+            snapshot = self.manager.capture(key, stream.op, t, rdd)
+            snapshots.append(snapshot)
+            self._index(snapshot)
+        if not succeeded:
+            # never a metadata checkpoint after a failed batch: recovery re-runs it
+            if snapshots:
+                self.manager.submit_data_only(snapshots)
+            return
+        self.manager.submit(time_ms, self.metadata(time_ms), snapshots, self._commit_actions(time_ms))
+
+    def _index(self, snapshot: DataSnapshot) -> None:
+        info = self.state_index.setdefault(snapshot.key, {"history": []})
+        info.update(time_ms=snapshot.time_ms, kind=snapshot.kind, partitions=len(snapshot.partitions),
+                    partitioner=snapshot.partitioner)
+        info["history"] = (info["history"] + [snapshot.time_ms])[-10:]
+
+    def metadata(self, time_ms: int) -> dict[str, Any]:
+        ssc = self._ssc
+        tracker = ssc._receiver_tracker
+        allocations = {t: [_block_to_data(b) for blocks in per.values() for b in blocks]
+                       for t, per in tracker.tracker.allocated_batches().items()}
+        sources = {s.id: s.source_state() for s in ssc._graph.inputs if hasattr(s, "source_state")}
+        return {
+            "app": ssc.sparkContext.appName,
+            "batch_ms": ssc.batch_duration_ms,
+            "zero_time_ms": ssc._zero_time_ms,
+            "time_ms": time_ms,
+            "streams": sorted(s.id for s in ssc._graph.all_streams()),
+            "state": {k: dict(v) for k, v in self.state_index.items()},
+            "allocated": allocations,
+            "unallocated": [_block_to_data(b) for b in tracker.tracker.unallocated()],
+            "sources": sources,
+        }
+
+    def _commit_actions(self, time_ms: int) -> list[Any]:
+        wal = self.manager.wal
+        if wal is None:
+            return []
+        oldest = self._oldest_needed_wal_ms()
+        return [lambda: wal.clean(oldest)] if oldest is not None else []
+
+    def _oldest_needed_wal_ms(self) -> int | None:
+        tracker = self._ssc._receiver_tracker.tracker
+        blocks = [b for per in tracker.allocated_batches().values() for bs in per.values() for b in bs]
+        blocks += tracker.unallocated()
+        times = [b.wal_pointer.time_ms for b in blocks if b.wal_pointer is not None]
+        return min(times) if times else None
+
+    def stop(self, timeout: float) -> bool:
+        return self.manager.stop(timeout)
+
+
+class Recovery:
+    """Saved metadata applied to a context that the job's current code just built."""
+
+    def __init__(self, meta: dict[str, Any], seq: int) -> None:
+        self.meta = meta
+        self.seq = seq
+
+    @staticmethod
+    def load(manager: CheckpointManager) -> Recovery | None:
+        def report(name: str, error: Exception) -> None:
+            log.warning("checkpoint %s in %s cannot be used (%s); trying the previous one",
+                        name, manager.location, error)
+
+        found = load_newest(manager.store, METADATA_KIND, report, decode=decode_metadata)
+        if found is None:
+            return None
+        seq, meta = found
+        log.info("recovering from the checkpoint of batch %s in %s", meta["time_ms"], manager.location)
+        return Recovery(meta, seq)
+
+    # ------------------------------------------------------------------ checks
+    def check_compatible(self, ssc: StreamingContext, keys: dict[str, DStream]) -> bool:
+        """True when the saved state is to be reattached; raises on an incompatible job."""
+        meta = self.meta
+        discard = ssc.sparkContext._conf.getBoolean(DISCARD_STATE_CONF, False)
+        if meta["batch_ms"] != ssc.batch_duration_ms and not discard:
+            raise IncompatibleCheckpointError(
+                f"the checkpoint was written with batches of {meta['batch_ms']} ms, this job uses "
+                f"{ssc.batch_duration_ms} ms: windows and state cannot carry over. Keep the batch "
+                f"duration, or restart with {DISCARD_STATE_CONF}=true to start the state fresh "
+                "from the saved source positions")
+        for key, info in meta.get("state", {}).items():
+            stream = keys.get(key)
+            problem = None
+            if stream is None:
+                problem = (f"the checkpoint holds state for operator {key!r} ({info['kind']}), "
+                           "which this job no longer defines")
+            elif stream.op != info["kind"]:
+                problem = (f"operator {key!r} was a {info['kind']} and is now a {stream.op}")
+            if problem and not discard:
+                raise IncompatibleCheckpointError(
+                    f"{problem}. Give the operator its old id with .name({key!r}), or restart with "
+                    f"{DISCARD_STATE_CONF}=true to start every state fresh from the saved source "
+                    "positions (Kafka offsets, files read)")
+        return not discard
+
+    # ------------------------------------------------------------------ apply
+    def restore_state(self, ssc: StreamingContext, checkpoints: StreamCheckpoints,
+                      keys: dict[str, DStream]) -> None:
+        manager = checkpoints.manager
+        for key, info in self.meta.get("state", {}).items():
+            stream = keys.get(key)
+            if stream is None:
+                continue
+            partitions = [self._load_partition(manager, key, info["time_ms"], split)
+                          for split in range(info["partitions"])]
+            rdd = ParallelCollectionRDD(ssc.sparkContext, partitions)
+            if info.get("partitioner"):
+                rdd.partitioner = Partitioner(info["partitioner"], portable_hash)
+            rdd.persist(stream.storage_level) if stream.storage_level.isValid else None
+            truncate_to(rdd, partitions)
+            stream.generated[info["time_ms"]] = rdd
+            checkpoints.state_index[key] = dict(info)
+            log.info("restored state of %s from the checkpoint of batch %s", key, info["time_ms"])
+
+    @staticmethod
+    def _load_partition(manager: CheckpointManager, key: str, time_ms: int, split: int) -> list:
+        name = data_partition_name(key, time_ms, split)
+        try:
+            return pickle.loads(manager.signer.verify(manager.store.load(name), name))
+        except CheckpointError as e:
+            raise IncompatibleCheckpointError(
+                f"state of {key!r} at batch {time_ms} cannot be read: {e}. Restart with "
+                f"{DISCARD_STATE_CONF}=true to start fresh from the saved source positions") from e
+
+    def restore_blocks(self, ssc: StreamingContext, manager: CheckpointManager) -> None:
+        """Batches get their blocks back; blocks in the log are put back in the block manager;
+        blocks logged after this checkpoint (received, not yet allocated) are unallocated again."""
+        tracker = ssc._receiver_tracker
+        known: dict[str, ReceivedBlock] = {}
+        for t, blocks in self.meta.get("allocated", {}).items():
+            per: dict[int, list[ReceivedBlock]] = {}
+            for data in blocks:
+                block = ReceivedBlock(data["stream"], data["id"], data["records"], data["metadata"])
+                known[block.block_id] = block
+                per.setdefault(block.stream_id, []).append(block)
+            tracker.tracker.restore_allocation(int(t), per)
+        processed = {b for b in known}
+        replayed = 0
+        if manager.wal is not None:
+            for _time, signed in manager.wal.read_all():
+                stream_id, block_id, records, metadata = pickle.loads(
+                    manager.signer.verify(signed, "write-ahead log record"))
+                tracker.sink.restore(stream_id, block_id, records, metadata,
+                                     allocated=block_id in processed, logged_at_ms=_time)
+                tracker.block_ids.advance_past(block_id)
+                replayed += 1
+        missing = [b for b in known if not ssc.sparkContext._block_manager.contains(b)]
+        if missing:
+            log.warning("%d received blocks of batches being recovered are lost (the write-ahead "
+                        "log is off: set dstream.streaming.receiver.writeAheadLog.enable=true)",
+                        len(missing))
+            tracker.tracker.drop_blocks(set(missing))
+        for block_id in known:
+            tracker.block_ids.advance_past(block_id)
+        log.info("recovery: %d batches' block allocations restored, %d blocks replayed from the log",
+                 len(self.meta.get("allocated", {})), replayed)
+
+    def restore_sources(self, ssc: StreamingContext) -> None:
+        sources = self.meta.get("sources", {})
+        for stream in ssc._graph.inputs:
+            saved = sources.get(stream.id)
+            if saved is not None and hasattr(stream, "restore_source_state"):
+                stream.restore_source_state(saved)
+
