@@ -34,13 +34,21 @@ class ReceivedBlockTracker:
     """Unallocated blocks per stream, and the blocks of each batch."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
         self._unallocated: dict[int, list[ReceivedBlock]] = {}
         self._batches: dict[int, dict[int, list[ReceivedBlock]]] = {}
+        self.records_received = 0
 
     def add(self, block: ReceivedBlock) -> None:
         with self._lock:
             self._unallocated.setdefault(block.stream_id, []).append(block)
+            self.records_received += block.num_records
+            self._lock.notify_all()
+
+    def wait_for_records(self, total: int, timeout: float) -> bool:
+        """Block until ``total`` records have arrived in all (True), or ``timeout`` seconds."""
+        with self._lock:
+            return self._lock.wait_for(lambda: self.records_received >= total, timeout)
 
     def allocate(self, time_ms: int) -> dict[int, list[ReceivedBlock]]:
         """Give every unallocated block to the batch of ``time_ms`` (idempotent per time)."""
