@@ -1,0 +1,234 @@
+"""The Receiver API: subclass, implement ``onStart``/``onStop``, call ``store``.
+
+As in Spark, ``onStart`` must not block: it starts the threads that read the
+source (use :meth:`Receiver.start_thread`, so an exception escaping one
+restarts the receiver) and returns. The threads loop until ``isStopped()``
+and hand records to ``store``. ``onStop`` releases what ``onStart`` set up
+(close a socket so a blocked read returns). A receiver runs under a
+:class:`~receivers.supervisor.ReceiverSupervisor`, which owns its blocks,
+restarts it after errors and reports what happens.
+
+``store`` takes:
+
+- one record (anything but a list or an iterator: a tuple, a str, a dict ... is
+  one record): buffered, cut into a block with its neighbours every block
+  interval; cheap.
+- a list or an iterator of records (optionally with ``metadata``): the
+  reliable bulk store. The records become a block of their own and ``store``
+  returns only once the sink stored it (it raises if the sink failed), so a
+  reliable receiver acknowledges its source after ``store`` returns.
+
+``store_all(records)`` buffers many records at once (as many ``store(record)``
+calls would, without the per-call cost); ``store_record(record)`` buffers one
+record of any type, lists included.
+
+>>> from receivers import MemorySink, Receiver, ReceiverSupervisor
+>>> class Counter(Receiver):
+...     def onStart(self):
+...         self.start_thread(self.count)
+...     def onStop(self):
+...         pass
+...     def count(self):
+...         for i in range(5):
+...             self.store(i)
+...         self.store(["x", "y"])            # a reliable block of its own
+>>> sink = MemorySink()
+>>> supervisor = ReceiverSupervisor(Counter(), 0, sink, sink)
+>>> supervisor.start()
+>>> sorted(map(str, sink.wait_for_records(7, timeout=5)))
+['0', '1', '2', '3', '4', 'x', 'y']
+>>> supervisor.stop(graceful=True)
+True
+>>> sink.event_kinds()
+['started', 'stopped']
+"""
+
+from __future__ import annotations
+
+import abc
+import threading
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from receivers.supervisor import ReceiverSupervisor
+
+__all__ = ["Receiver", "ReceiverNotAttachedError"]
+
+# type -> is a bulk (reliable) store: lists and iterators. Cached, as store() is per record.
+_BULK_TYPES: dict[type, bool] = {list: True, str: False, bytes: False, tuple: False, int: False}
+
+
+class ReceiverNotAttachedError(RuntimeError):
+    """The receiver was used before a supervisor ran it."""
+
+
+class Receiver(abc.ABC):
+    """Base class of every receiver (Spark's ``org.apache.spark.streaming.receiver.Receiver``).
+
+    ``storageLevel`` is passed through to the engine, which stores this
+    receiver's blocks at that level (None: the engine's default).
+
+    >>> class Nothing(Receiver):
+    ...     def onStart(self): pass
+    ...     def onStop(self): pass
+    >>> r = Nothing()
+    >>> r.streamId is None, r.isStarted(), r.isStopped(), r.preferredLocation()
+    (True, False, True, None)
+    >>> r.store(1)
+    Traceback (most recent call last):
+    ...
+    receivers.receiver.ReceiverNotAttachedError: Nothing is not running under a ReceiverSupervisor
+    """
+
+    def __init__(self, storageLevel: Any = None) -> None:
+        self.storageLevel = storageLevel
+        self._supervisor: ReceiverSupervisor | None = None
+        self._stream_id: int | None = None
+        self._started = False  # set by the supervisor: between onStart and the next stop
+        self._store_one: Callable[[Any], None] = self._not_attached
+
+    # -- implemented by subclasses ---------------------------------------------------
+
+    @abc.abstractmethod
+    def onStart(self) -> None:
+        """Set up and start the threads that receive data. Must not block."""
+
+    @abc.abstractmethod
+    def onStop(self) -> None:
+        """Release what ``onStart`` set up (threads stop on their own once ``isStopped()``)."""
+
+    def preferredLocation(self) -> str | None:
+        """Where the engine should run this receiver (host name), or None for anywhere."""
+        return None
+
+    # -- identity ----------------------------------------------------------------------
+
+    @property
+    def streamId(self) -> int | None:
+        """The id of the input stream this receiver feeds (None until a supervisor runs it)."""
+        return self._stream_id
+
+    @property
+    def name(self) -> str:
+        """How events and errors name this receiver: class name and stream id."""
+        if self._stream_id is None:
+            return type(self).__name__
+        return f"{type(self).__name__}-{self._stream_id}"
+
+    # -- storing -------------------------------------------------------------------------
+
+    def store(self, data: Any, metadata: dict | None = None) -> None:
+        """Store one record (buffered), or a list/iterator of records as a reliable block.
+
+        A reliable block returns only once the sink stored it and raises if
+        it could not be stored. ``metadata`` (reliable blocks only) goes to
+        the sink with the block, e.g. the source offsets it covers.
+        """
+        bulk = _BULK_TYPES.get(type(data))
+        if bulk is None:
+            bulk = _BULK_TYPES[type(data)] = issubclass(type(data), (list, Iterator))
+        if not bulk:
+            if metadata is not None:
+                raise TypeError(
+                    f"{self.name}: metadata goes with a block (a list or an iterator of records), "
+                    f"not with one record of type {type(data).__name__}"
+                )
+            self._store_one(data)
+            return
+        self._attached().store_reliably(data, metadata)
+
+    def store_record(self, record: Any) -> None:
+        """Buffer one record, whatever its type (a list too): ``store`` without the dispatch."""
+        self._store_one(record)
+
+    def current_rate_limit(self) -> float | None:
+        """The rate limit (records/s) the supervisor applies now, or None: for sizing reads."""
+        return self._attached().rate_limit
+
+    def store_all(self, records: Any) -> None:
+        """Buffer every record of ``records`` as ``store(record)`` would, in one call."""
+        self._attached().store_buffered(records)
+
+    # -- state and control -----------------------------------------------------------------
+
+    def isStarted(self) -> bool:
+        """True between a successful ``onStart`` and the next stop or restart."""
+        return self._started
+
+    def isStopped(self) -> bool:
+        """True unless the receiver is started: receiving threads loop ``while not isStopped()``."""
+        return not self._started
+
+    def restart(
+        self, message: str, error: BaseException | None = None, delay: float | None = None
+    ) -> None:
+        """Stop the receiver (``onStop``), wait, and start it again (``onStart``); returns at once.
+
+        ``delay`` is in seconds; None uses the supervisor's exponential
+        backoff. Reported as an ``error`` event. Calls while a restart is
+        pending are ignored.
+        """
+        self._attached().restart_receiver(message, error, delay)
+
+    def reportError(self, message: str, error: BaseException | None = None) -> None:
+        """Report an error (an ``error`` event) without restarting."""
+        self._attached().report_error(message, error)
+
+    def report_bad_record(self, reason: str, message: str, **details: Any) -> None:
+        """Count a record that was rejected (by ``reason``) and report a ``bad_record`` event.
+
+        ``details`` (offset, topic, length ...) go into the event's info.
+        """
+        self._attached().report_bad_record(reason, message, details)
+
+    def stop(self, message: str, error: BaseException | None = None) -> None:
+        """Stop receiving for good: the supervisor stops gracefully (returns at once)."""
+        self._attached().stop_from_receiver(message, error)
+
+    def start_thread(
+        self, target: Callable[..., Any], *args: Any, name: str | None = None
+    ) -> threading.Thread:
+        """Start a daemon thread running ``target(*args)`` that belongs to this receiver.
+
+        An exception escaping ``target`` restarts the receiver (or is
+        reported, when it is stopping); on stop and restart the supervisor
+        waits for these threads to end before ``onStart`` runs again.
+        """
+        return self._attached().start_receiver_thread(target, args, name)
+
+    # snake_case aliases
+    def is_started(self) -> bool:
+        return self.isStarted()
+
+    def is_stopped(self) -> bool:
+        return self.isStopped()
+
+    def report_error(self, message: str, error: BaseException | None = None) -> None:
+        self.reportError(message, error)
+
+    def preferred_location(self) -> str | None:
+        return self.preferredLocation()
+
+    # -- wiring (used by the supervisor) ------------------------------------------------------
+
+    def _attach(
+        self, supervisor: ReceiverSupervisor, stream_id: int, store_one: Callable[[Any], None]
+    ) -> None:
+        previous = self._supervisor
+        if previous is not None and previous is not supervisor and previous.state != "stopped":
+            raise RuntimeError(
+                f"{self.name} already belongs to a ReceiverSupervisor that is not stopped"
+            )
+        self._supervisor = supervisor
+        self._stream_id = stream_id
+        self._store_one = store_one
+
+    def _attached(self) -> ReceiverSupervisor:
+        supervisor = self._supervisor
+        if supervisor is None:
+            self._not_attached(None)
+        return supervisor  # type: ignore[return-value]
+
+    def _not_attached(self, _record: Any) -> None:
+        raise ReceiverNotAttachedError(f"{self.name} is not running under a ReceiverSupervisor")
