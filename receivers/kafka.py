@@ -221,6 +221,23 @@ class KafkaReceiver(Receiver):
         self.idle_check_interval_s = float(idle_check_interval_s)
         self.commit_timeout_s = float(commit_timeout_s)
         self._committed: dict[tuple[str, int], int] = {}
+        self._resume: dict[tuple[str, int], int] = {}
+
+    def resume_from(self, offsets: Mapping[tuple[str, int], int]) -> None:
+        """Records below these offsets are already stored (e.g. in the engine's write-ahead
+        log, replayed after a crash): skip them even if Kafka's committed offsets are older,
+        so a block stored but not committed before a crash is not received twice.
+
+        >>> r = KafkaReceiver("127.0.0.1:9092", "g", ["t"])
+        >>> r.resume_from({("t", 0): 42}); r.resume_offsets
+        {('t', 0): 42}
+        """
+        for key, offset in offsets.items():
+            self._resume[key] = max(offset, self._resume.get(key, 0))
+
+    @property
+    def resume_offsets(self) -> dict[tuple[str, int], int]:
+        return dict(self._resume)
 
     @property
     def committed_offsets(self) -> dict[tuple[str, int], int]:
@@ -356,7 +373,11 @@ class KafkaReceiver(Receiver):
         failure = None
         for tp, messages in batch.items():
             key = (tp.topic, tp.partition)
+            stored_below = self._resume.get(key, 0)
             for message in messages:
+                if message.offset < stored_below:      # already stored before a crash
+                    offsets[key] = message.offset + 1
+                    continue
                 try:
                     record = decoder(message.key, message.value)
                 except Exception as exc:  # noqa: BLE001 - a decoder failure is a bad record

@@ -45,6 +45,12 @@ def _block_to_data(b: ReceivedBlock) -> dict[str, Any]:
             "metadata": b.metadata, "wal": pointer}
 
 
+def _merge_positions(positions: dict[Any, int], metadata: dict[str, Any]) -> None:
+    """The furthest source position a logged block reached (Kafka: next offset per partition)."""
+    for partition, offset in (metadata.get("kafka_offsets") or {}).items():
+        positions[partition] = max(offset, positions.get(partition, 0))
+
+
 class StreamCheckpoints:
     """What a StreamingContext saves after each successful batch, through a CheckpointManager."""
 
@@ -219,6 +225,7 @@ class Recovery:
             tracker.tracker.restore_allocation(int(t), per)
         processed = {b for b in known}
         replayed = 0
+        positions: dict[int, dict[Any, int]] = {}
         if manager.wal is not None:
             for _time, signed in manager.wal.read_all():
                 stream_id, block_id, records, metadata = pickle.loads(
@@ -226,7 +233,12 @@ class Recovery:
                 tracker.sink.restore(stream_id, block_id, records, metadata,
                                      allocated=block_id in processed, logged_at_ms=_time)
                 tracker.block_ids.advance_past(block_id)
+                _merge_positions(positions.setdefault(stream_id, {}), metadata)
                 replayed += 1
+        for stream in ssc._graph.inputs:
+            resume = getattr(getattr(stream, "receiver", None), "resume_from", None)
+            if resume is not None and positions.get(stream.stream_id):
+                resume(positions[stream.stream_id])
         missing = [b for b in known if not ssc.sparkContext._block_manager.contains(b)]
         if missing:
             log.warning("%d received blocks of batches being recovered are lost (the write-ahead "
