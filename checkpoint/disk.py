@@ -149,6 +149,16 @@ class DiskStore(CheckpointStore):
             self._ready_logs.discard(name)
             with contextlib.suppress(FileNotFoundError, NotADirectoryError, IsADirectoryError):
                 os.unlink(path)
+                self._remove_empty_parents(os.path.dirname(path))
+
+    def _remove_empty_parents(self, directory: str) -> None:
+        """Folders left empty by a delete go too (a months-long run must not pile them up)."""
+        while directory != self.directory and os.path.commonpath([self.directory, directory]) == self.directory:
+            try:
+                os.rmdir(directory)
+            except OSError:      # not empty (or already gone): stop here
+                return
+            directory = os.path.dirname(directory)
 
     def exists(self, name: str) -> bool:
         """Tell whether a file (object or log) is stored under ``name``.

@@ -91,9 +91,16 @@ class _Request:
 
 def _merge(older: _Request, newer: _Request) -> _Request:
     """One request that writes both requests' data and the newest metadata."""
-    keep = newer if newer.metadata is not None else older
-    return _Request(max(older.time_ms, newer.time_ms), keep.metadata, older.data + newer.data,
-                    older.on_commit + newer.on_commit if newer.metadata is not None else older.on_commit)
+    if newer.metadata is None:        # data of a failed batch: the older metadata still rules
+        return _Request(max(older.time_ms, newer.time_ms), older.metadata,
+                        older.data + newer.data, older.on_commit)
+    newest: dict[str, DataSnapshot] = {}
+    for snapshot in older.data + newer.data:
+        # the newer metadata refers to each operator's newest state: older ones are superseded
+        if snapshot.key not in newest or snapshot.time_ms >= newest[snapshot.key].time_ms:
+            newest[snapshot.key] = snapshot
+    return _Request(newer.time_ms, newer.metadata, list(newest.values()),
+                    older.on_commit + newer.on_commit)
 
 
 class CheckpointManager:
