@@ -234,8 +234,8 @@ class StreamingContext(InputStreams):
             if recovery is not None:
                 first = recovery.meta["time_ms"] + self._batch_ms
                 zero = recovery.meta["zero_time_ms"]
-                if (first - zero) % self._batch_ms:     # the batch duration changed: new grid
-                    zero = first - self._batch_ms
+                if recovery.discard_state(self) or (first - zero) % self._batch_ms:
+                    zero = first - self._batch_ms       # a fresh start: nothing before counts
             else:
                 zero = first - self._batch_ms
             self._graph.start(zero)
@@ -271,10 +271,11 @@ class StreamingContext(InputStreams):
 
     def _recover_from(self, recovery: Recovery, checkpoints: StreamCheckpoints) -> None:
         keys = checkpoints.keys()
-        if recovery.check_compatible(self, keys):
+        keep_state = recovery.check_compatible(self, keys)
+        if keep_state:
             recovery.restore_state(self, checkpoints, keys)
         recovery.restore_sources(self)
-        recovery.restore_blocks(self, checkpoints.manager)
+        recovery.restore_blocks(self, checkpoints.manager, keep_batches=keep_state)
 
     def _scheduler_first_time(self) -> int:
         return (self._clock.now_ms() // self._batch_ms + 1) * self._batch_ms

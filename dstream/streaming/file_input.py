@@ -64,7 +64,8 @@ class FileInputDStream(InputDStream):
 
     def restore_source_state(self, saved: dict[str, Any]) -> None:
         self.scanner.restore(saved["scanner"])
-        self.batch_files = {int(t): list(files) for t, files in saved["batches"].items()}
+        zero = self.zero_time_ms or 0
+        self.batch_files = {int(t): list(files) for t, files in saved["batches"].items() if int(t) > zero}
         self._restored = True
 
     def compute(self, time_ms: int) -> RDD | None:

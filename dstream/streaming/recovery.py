@@ -157,10 +157,15 @@ class Recovery:
         return Recovery(meta, seq)
 
     # ------------------------------------------------------------------ checks
+    @staticmethod
+    def discard_state(ssc: StreamingContext) -> bool:
+        """Start every state fresh, keeping only the source positions (conf)."""
+        return ssc.sparkContext._conf.getBoolean(DISCARD_STATE_CONF, False)
+
     def check_compatible(self, ssc: StreamingContext, keys: dict[str, DStream]) -> bool:
         """True when the saved state is to be reattached; raises on an incompatible job."""
         meta = self.meta
-        discard = ssc.sparkContext._conf.getBoolean(DISCARD_STATE_CONF, False)
+        discard = self.discard_state(ssc)
         if meta["batch_ms"] != ssc.batch_duration_ms and not discard:
             raise IncompatibleCheckpointError(
                 f"the checkpoint was written with batches of {meta['batch_ms']} ms, this job uses "
@@ -211,9 +216,11 @@ class Recovery:
                 f"state of {key!r} at batch {time_ms} cannot be read: {e}. Restart with "
                 f"{DISCARD_STATE_CONF}=true to start fresh from the saved source positions") from e
 
-    def restore_blocks(self, ssc: StreamingContext, manager: CheckpointManager) -> None:
+    def restore_blocks(self, ssc: StreamingContext, manager: CheckpointManager,
+                       keep_batches: bool = True) -> None:
         """Batches get their blocks back; blocks in the log are put back in the block manager;
-        blocks logged after this checkpoint (received, not yet allocated) are unallocated again."""
+        blocks logged after this checkpoint (received, not yet allocated) are unallocated again.
+        Without ``keep_batches`` (a fresh start) the blocks of processed batches are skipped."""
         tracker = ssc._receiver_tracker
         known: dict[str, ReceivedBlock] = {}
         for t, blocks in self.meta.get("allocated", {}).items():
@@ -222,7 +229,8 @@ class Recovery:
                 block = ReceivedBlock(data["stream"], data["id"], data["records"], data["metadata"])
                 known[block.block_id] = block
                 per.setdefault(block.stream_id, []).append(block)
-            tracker.tracker.restore_allocation(int(t), per)
+            if keep_batches:
+                tracker.tracker.restore_allocation(int(t), per)
         processed = {b for b in known}
         replayed = 0
         positions: dict[int, dict[Any, int]] = {}
@@ -230,17 +238,19 @@ class Recovery:
             for _time, signed in manager.wal.read_all():
                 stream_id, block_id, records, metadata = pickle.loads(
                     manager.signer.verify(signed, "write-ahead log record"))
-                tracker.sink.restore(stream_id, block_id, records, metadata,
-                                     allocated=block_id in processed, logged_at_ms=_time)
                 tracker.block_ids.advance_past(block_id)
                 _merge_positions(positions.setdefault(stream_id, {}), metadata)
+                if block_id in processed and not keep_batches:
+                    continue
+                tracker.sink.restore(stream_id, block_id, records, metadata,
+                                     allocated=block_id in processed, logged_at_ms=_time)
                 replayed += 1
         for stream in ssc._graph.inputs:
             resume = getattr(getattr(stream, "receiver", None), "resume_from", None)
             if resume is not None and positions.get(stream.stream_id):
                 resume(positions[stream.stream_id])
         missing = [b for b in known if not ssc.sparkContext._block_manager.contains(b)]
-        if missing:
+        if missing and keep_batches:
             log.warning("%d received blocks of batches being recovered are lost (the write-ahead "
                         "log is off: set dstream.streaming.receiver.writeAheadLog.enable=true)",
                         len(missing))
