@@ -2,9 +2,13 @@
 
 Every batch takes the next few lines of ``data/sample.txt``; the job keeps a sliding window
 of word counts (reduceByKeyAndWindow with an inverse function), running totals
-(updateStateByKey), and prints the window's top words each batch.
+(updateStateByKey), and prints the window's top words each batch. After ``--batches``
+batches the queue is empty and the batches that follow are empty too.
 
-    python jobs/wordcount_queue.py --batches 10 --master "local[2]"
+    dstream run jobs/wordcount_queue.py --http 127.0.0.1:4040
+    python jobs/wordcount_queue.py --stop-after 10.5 --http off --batches 10
+
+(queueStream reports no input records, as in Spark: the record counts stay at 0.)
 """
 
 from __future__ import annotations
@@ -12,18 +16,27 @@ from __future__ import annotations
 import argparse
 import operator
 import os
-import tempfile
 
-from dstream import Context, StreamingContext
+from dstream import StreamingContext
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
+APP_NAME = "wordcount-queue"
+MASTER = "local[2]"
+BATCH_SECONDS = 1.0
+CHECKPOINT = "checkpoints/wordcount-queue"
 
-def build(ssc: StreamingContext, lines_per_batch: int, batches: int) -> None:
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--batches", type=int, default=10, help="batches of text to queue")
+    parser.add_argument("--lines-per-batch", type=int, default=4, help="lines of text per batch")
+
+
+def build(ssc: StreamingContext, args: argparse.Namespace) -> None:
     with open(os.path.join(HERE, "data", "sample.txt"), encoding="utf-8") as f:
         text = [line.strip() for line in f if line.strip()]
-    feed = [[text[(b * lines_per_batch + i) % len(text)] for i in range(lines_per_batch)]
-            for b in range(batches)]
+    n = args.lines_per_batch
+    feed = [[text[(b * n + i) % len(text)] for i in range(n)] for b in range(args.batches)]
     words = ssc.queueStream(feed).flatMap(str.split).map(lambda w: (w, 1))
     window = words.reduceByKeyAndWindow(operator.add, operator.sub, 5, 1,
                                         filterFunc=lambda kv: kv[1] > 0)
@@ -38,21 +51,6 @@ def build(ssc: StreamingContext, lines_per_batch: int, batches: int) -> None:
                                               flush=True))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--master", default="local[2]")
-    parser.add_argument("--batches", type=int, default=10)
-    parser.add_argument("--batch-seconds", type=float, default=1.0)
-    parser.add_argument("--lines-per-batch", type=int, default=4)
-    args = parser.parse_args()
-    with Context(args.master, "wordcount-queue") as ctx:
-        ssc = StreamingContext(ctx, args.batch_seconds)
-        ssc.checkpoint(tempfile.mkdtemp(prefix="wordcount-"))
-        build(ssc, args.lines_per_batch, args.batches)
-        ssc.start()
-        ssc.awaitTerminationOrTimeout(args.batches * args.batch_seconds + 0.5)
-        ssc.stop(stopSparkContext=False, stopGraceFully=True)
-
-
 if __name__ == "__main__":
-    main()
+    from service import run_standalone
+    run_standalone(__file__)

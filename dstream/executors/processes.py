@@ -198,6 +198,8 @@ def _rebuild_error(exc_bytes: bytes | None, type_name: str, message: str, text: 
 def _worker_environment() -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONHASHSEED"] = "0"
-    paths = [p for p in sys.path if p] + [os.getcwd()]
+    # the driver's own import path, no more: an extra entry (e.g. the working directory, which
+    # may hold a folder named like a package) could shadow what the driver imported
+    paths = [os.path.abspath(p) if p else os.getcwd() for p in sys.path]
     env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
     return env

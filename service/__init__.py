@@ -1,0 +1,34 @@
+"""The dstream service: the ``dstream`` command, the daemon and the monitoring app.
+
+A job module ends with ``run_standalone(__file__)`` to run under plain Python exactly as
+``dstream run`` runs it (see jobs/README.md). The monitoring app is
+``service.api.create_app(StreamingSource(ssc))``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, NoReturn
+
+if TYPE_CHECKING:
+    from .api import create_app
+    from .source import StreamingSource
+
+__all__ = ["run_standalone", "create_app", "StreamingSource"]
+
+
+def run_standalone(job_file: str, argv: list[str] | None = None) -> NoReturn:
+    """``if __name__ == "__main__": run_standalone(__file__)``: ``python jobs/x.py [OPTIONS]``
+    takes the options of ``dstream run`` and the job's own."""
+    from .cli import run_standalone as run
+    run(job_file, argv)
+
+
+def __getattr__(name: str) -> Any:
+    # the web stack loads only when the app is asked for (jobs import this package too)
+    if name == "create_app":
+        from .api import create_app
+        return create_app
+    if name == "StreamingSource":
+        from .source import StreamingSource
+        return StreamingSource
+    raise AttributeError(f"module 'service' has no attribute {name!r}")

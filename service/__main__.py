@@ -1,0 +1,6 @@
+"""``python -m service`` is the ``dstream`` command."""
+
+from .cli import main
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,193 @@
+"""The daemon: build or recover the streaming context, serve HTTP, stop gracefully.
+
+``Daemon(job, settings, args).run()`` returns the exit code:
+
+- 0: stopped on request (SIGTERM, SIGINT, ``stop_after``) and every drain phase finished
+  within its time limit;
+- 1: stopped because a batch failed (``on_batch_error = "stop"``), or a drain phase
+  overran its limit or failed (reported, and the stop went on);
+- 128 + signal number: a second signal during the stop ended the process at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import threading
+import time
+from typing import Any, Callable
+
+from dstream import Conf, Context, StreamingContext, StreamingListener
+from dstream.streaming.durations import batch_datetime
+
+from .api import create_app
+from .drain import DrainPhase, run_phases
+from .http_server import HttpServer
+from .jobs import JobModule
+from .settings import Settings
+from .source import StreamingSource
+
+__all__ = ["Daemon", "BatchLog", "make_setup"]
+
+log = logging.getLogger("dstream.service")
+
+
+def _ms(value: int | None) -> str:
+    return "-" if value is None else f"{value} ms"
+
+
+class BatchLog(StreamingListener):
+    """One log line per completed batch: time, records and the three delays."""
+
+    def onBatchCompleted(self, batchCompleted: Any) -> None:
+        info = batchCompleted.batchInfo()
+        failed = [op for op in info.output_operations.values() if op.failure_reason]
+        log.log(logging.WARNING if failed else logging.INFO,
+                "batch %s: %d records, scheduling delay %s, processing time %s, total delay %s%s",
+                batch_datetime(info.batch_time_ms).isoformat(sep=" ", timespec="milliseconds"),
+                info.num_records, _ms(info.schedulingDelay()), _ms(info.processingDelay()),
+                _ms(info.totalDelay()),
+                f", {len(failed)} output operation(s) FAILED" if failed else "")
+
+
+def make_setup(job: JobModule, settings: Settings,
+               args: argparse.Namespace) -> Callable[[], StreamingContext]:
+    """The ``setupFunc`` of ``StreamingContext.getOrCreate``: Context, StreamingContext, graph."""
+    def setup() -> StreamingContext:
+        conf = Conf().setAll(settings.conf.items())
+        conf.setIfMissing("dstream.streaming.stopTimeout", settings.drain_timeout)
+        ctx = Context(master=settings.master, appName=settings.app_name, conf=conf)
+        try:
+            ssc = StreamingContext(ctx, settings.batch_seconds)
+            if settings.checkpoint:
+                ssc.checkpoint(settings.checkpoint)
+            job.build(ssc, args)
+        except BaseException:
+            ctx.stop()
+            raise
+        return ssc
+    return setup
+
+
+class Daemon:
+    def __init__(self, job: JobModule, settings: Settings, args: argparse.Namespace) -> None:
+        self.job = job
+        self.settings = settings
+        self.args = args
+        self._signal: int | None = None
+        self._signals = 0
+        self._stop = threading.Event()
+        self._stop_reason = ""
+        self._failed = False
+        self.http: HttpServer | None = None
+        #: False once a drain phase overran its limit or failed (threads may linger)
+        self.clean = True
+
+    # ------------------------------------------------------------------ signals
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        # runs in the main thread between bytecodes: touch no lock here
+        self._signals += 1
+        if self._signals == 1:
+            self._signal = signum
+            return
+        name = signal.Signals(signum).name
+        os.write(2, f"dstream: second signal ({name}) during the stop: exiting at once\n".encode())
+        os._exit(128 + signum)
+
+    def _install_signals(self) -> dict[int, Any]:
+        if threading.current_thread() is not threading.main_thread():
+            log.warning("not in the main thread: SIGTERM/SIGINT will not stop the daemon gracefully")
+            return {}
+        return {s: signal.signal(s, self._on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+
+    def request_stop(self, reason: str, failed: bool = False) -> None:
+        """Ask the main loop to stop (from any thread)."""
+        if not self._stop.is_set():
+            self._stop_reason, self._failed = reason, failed
+            self._stop.set()
+
+    # ------------------------------------------------------------------ run
+    def run(self) -> int:
+        previous = self._install_signals()
+        try:
+            return self._run()
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+
+    def _run(self) -> int:
+        s = self.settings
+        if s.http is not None:
+            self.http = HttpServer(s.http)    # bind first: a taken port fails at once
+        setup = make_setup(self.job, s, self.args)
+        try:
+            if s.checkpoint:
+                log.info("getOrCreate from checkpoint %s", s.checkpoint)
+                ssc = StreamingContext.getOrCreate(s.checkpoint, setup)
+            else:
+                ssc = setup()
+        except BaseException:
+            if self.http is not None:
+                self.http.close()
+            raise
+        source = StreamingSource(ssc)
+        ssc.addStreamingListener(BatchLog())
+        if self.http is not None:
+            self.http.start(create_app(source, s.token, ready_max_lag_batches=s.ready_max_lag))
+            log.info("serving HTTP on %s (dashboard /, API /api/v1/streaming, /metrics, /docs)%s",
+                     self.http.url, "; bearer token required" if s.token else "")
+        try:
+            ssc.start()
+        except BaseException:
+            log.exception("the streaming context failed to start")
+            run_phases(self._phases(ssc), log)
+            return 1
+        log.info("started %s: batches of %g s, master %s%s", s.app_name, s.batch_seconds,
+                 ssc.sparkContext.master,
+                 f", checkpoint {s.checkpoint}" if s.checkpoint else "")
+        if s.on_batch_error == "stop":
+            threading.Thread(target=self._watch_errors, args=(ssc,), name="dstream-error-watch",
+                             daemon=True).start()
+        self._wait()
+        log.info("stopping (%s): graceful drain", self._stop_reason)
+        clean = run_phases(self._phases(ssc), log)
+        code = 1 if self._failed or not clean else 0
+        log.info("stopped%s; exit code %d", "" if clean else " (a drain phase did not finish)", code)
+        self.clean = clean
+        return code
+
+    def _watch_errors(self, ssc: StreamingContext) -> None:
+        try:
+            ssc.awaitTermination()
+        except BaseException as e:
+            self.request_stop(f"a batch failed: {type(e).__name__}: {e}", failed=True)
+
+    def _wait(self) -> None:
+        deadline = None if self.settings.stop_after is None else time.monotonic() + self.settings.stop_after
+        while True:
+            if self._signal is not None:
+                self.request_stop(f"received {signal.Signals(self._signal).name}")
+            elif deadline is not None and time.monotonic() >= deadline:
+                self.request_stop(f"stop_after {self.settings.stop_after:g} s elapsed")
+            if self._stop.is_set():
+                return
+            remaining = 0.25 if deadline is None else max(0.0, min(0.25, deadline - time.monotonic()))
+            self._stop.wait(remaining)
+
+    def _phases(self, ssc: StreamingContext) -> list[DrainPhase]:
+        """The stop sequence. StreamingContext.stop(stopGraceFully=True) stops the receivers
+        (their buffered records become a last block), runs every batch that holds received
+        data and writes the last checkpoint; when the engine exposes those steps (and the
+        commit of source offsets) one by one, each goes in here as a phase of its own."""
+        limit = self.settings.drain_timeout
+        phases = [
+            DrainPhase("stop receivers, process the data received, write the last checkpoint",
+                       lambda: ssc.stop(stopSparkContext=False, stopGraceFully=True), limit),
+            DrainPhase("stop the executors", ssc.sparkContext.stop, limit),
+        ]
+        if self.http is not None:
+            http = self.http
+            phases.append(DrainPhase("stop HTTP", lambda: http.stop(limit), limit))
+        return phases
