@@ -32,6 +32,8 @@ else:  # pragma: no cover - Python 3.10
 __all__ = ["ConfigError", "HttpAddress", "Settings", "load_settings", "ENV_PREFIX", "JOB_DEFAULTS"]
 
 ENV_PREFIX = "DSTREAM_"
+#: DSTREAM_* variables that the engine reads itself (not settings of the daemon)
+ENGINE_ENV = {ENV_PREFIX + "CONFIG", ENV_PREFIX + "CHECKPOINT_KEY"}
 #: module-level names a job may define -> the setting they give a default for
 JOB_DEFAULTS = {"MASTER": "master", "APP_NAME": "app_name", "BATCH_SECONDS": "batch_seconds",
                 "CHECKPOINT": "checkpoint", "CONF": "conf"}
@@ -252,10 +254,10 @@ def load_settings(*, flags: Mapping[str, Any], env: Mapping[str, str] | None = N
     from_env: dict[str, Any] = {}
     env_names = {k.env_name: k.name for k in KEYS.values() if k.env}
     for name, value in env.items():
-        if not name.startswith(ENV_PREFIX) or name == ENV_PREFIX + "CONFIG":
+        if not name.startswith(ENV_PREFIX) or name in ENGINE_ENV:
             continue
         if name not in env_names:
-            raise _unknown(name, list(env_names) + [ENV_PREFIX + "CONFIG"], "environment variable")
+            raise _unknown(name, list(env_names) + sorted(ENGINE_ENV), "environment variable")
         from_env[env_names[name]] = value
     layers.append(("env", from_env, lambda k: f"environment {KEYS[k].env_name}"))
 
