@@ -51,7 +51,7 @@ class Broadcast(Generic[T]):
 
 
 class _RemoteBroadcast(Broadcast):
-    def __init__(self, path: str) -> None:  # noqa: super not called on purpose: no re-write
+    def __init__(self, path: str) -> None:  # super() not called on purpose: it would write the file
         self._path = path
         self._value = _read(path)
 

@@ -23,7 +23,7 @@ from typing import (TYPE_CHECKING, Any, Callable, Generic, Hashable, Iterable, I
                     TypeVar)
 
 from .callsite import user_call_site
-from .dependency import Dependency, NarrowDependency, OneToOneDependency
+from .dependency import Dependency, NarrowDependency
 from .pairs import PairOperations
 from .partitioner import Partitioner
 from .sampling import RDDSampler
@@ -361,7 +361,7 @@ class RDD(PairOperations, Generic[T]):
                     1, min(int(1.5 * num * scanned / len(items)) - scanned, scanned * 4))
             left = num - len(items)
             parts = list(range(scanned, min(scanned + to_try, total)))
-            for chunk in self.ctx._run_job(self, lambda _, it: list(itertools.islice(it, left)), parts):
+            for chunk in self.ctx._run_job(self, lambda _, it, n=left: list(itertools.islice(it, n)), parts):
                 items.extend(chunk)
             scanned += to_try
         return items[:num]
