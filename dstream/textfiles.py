@@ -18,7 +18,7 @@ import glob as globmod
 import os
 import pickle
 import re
-from typing import TYPE_CHECKING, Any, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from .errors import InputDecodeError
 from .rdd import RDD
@@ -76,12 +76,17 @@ def plan_splits(files: list[str], min_partitions: int) -> list[tuple[str, int, i
     return splits
 
 
-def read_split(path: str, start: int, end: int) -> Iterator[str]:
+def read_split(path: str, start: int, end: int, errors: str = "strict",
+               on_bad_line: Callable[[], None] | None = None) -> Iterator[str]:
     """The lines of ``path`` that start in ``(start, end]`` (or ``[0, end]`` for the first split).
 
     A line ends at ``\\n``, ``\\r`` or ``\\r\\n``, as in Hadoop's LineReader. A line that starts
     exactly at ``end`` belongs to this split, and the next split skips up to its first line end,
     as in Hadoop's LineRecordReader.
+
+    ``errors`` is what to do with a line that is not valid UTF-8: ``strict`` raises
+    InputDecodeError naming the file and offset; ``replace`` keeps the line with U+FFFD and
+    ``drop`` leaves it out, both calling ``on_bad_line()`` (file streams count them).
 
     >>> import os, tempfile
     >>> path = os.path.join(tempfile.mkdtemp(), "crlf.txt")
@@ -95,7 +100,29 @@ def read_split(path: str, start: int, end: int) -> Iterator[str]:
         stop = _line_end(f, end)
         f.seek(first)
         for offset, block in _blocks_of_lines(f, first, stop):
-            yield from _split_lines(_decode(block, path, offset))
+            if errors == "strict":
+                yield from _split_lines(_decode(block, path, offset))
+            else:
+                yield from _lenient_lines(block, errors, on_bad_line)
+
+
+def _lenient_lines(block: bytes, errors: str, on_bad_line: Callable[[], None] | None) -> list[str]:
+    """Lines of a block; the undecodable ones replaced or dropped, and counted."""
+    try:
+        return _split_lines(block.decode("utf-8"))
+    except UnicodeDecodeError:
+        pass
+    lines = []
+    for raw in _split_lines(block.decode("latin-1")):
+        data = raw.encode("latin-1")
+        try:
+            lines.append(data.decode("utf-8"))
+        except UnicodeDecodeError:
+            if on_bad_line is not None:
+                on_bad_line()
+            if errors == "replace":
+                lines.append(data.decode("utf-8", "replace"))
+    return lines
 
 
 def _blocks_of_lines(f: Any, pos: int, stop: int) -> Iterator[tuple[int, bytes]]:
@@ -157,13 +184,18 @@ def _decode(data: bytes, path: str, offset: int) -> str:
 class TextFileRDD(RDD):
     """Lines of text files; each partition is one byte range of one file."""
 
-    def __init__(self, ctx: Context, path: str, min_partitions: int) -> None:
+    def __init__(self, ctx: Context, path: str, min_partitions: int, errors: str = "strict",
+                 on_bad_line: Callable[[], None] | None = None) -> None:
+        if errors not in ("strict", "replace", "drop"):
+            raise ValueError(f"errors must be 'strict', 'replace' or 'drop', got {errors!r}")
         self.splits = plan_splits(expand_paths(path), min_partitions)
         super().__init__(ctx, [], len(self.splits))
         self.path = path
+        self.errors = errors
+        self.on_bad_line = on_bad_line
 
     def compute(self, split: int, task: TaskContext) -> Iterable[str]:
-        return read_split(*self.splits[split])
+        return read_split(*self.splits[split], self.errors, self.on_bad_line)
 
 
 class WholeTextFilesRDD(RDD):

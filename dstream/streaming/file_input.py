@@ -28,6 +28,7 @@ from ..rdd import RDD
 from ..rdd_kinds import ParallelCollectionRDD
 from ..textfiles import TextFileRDD
 from .inputs import InputDStream
+from .listener import ReceiverInfo
 
 if TYPE_CHECKING:
     from .context import StreamingContext
@@ -39,7 +40,8 @@ class FileInputDStream(InputDStream):
     """New files of ``directory`` per batch; each file read by ``read_file(ctx, path)``."""
 
     def __init__(self, ssc: StreamingContext, directory: str, op: str,
-                 read_file: Callable[[Any, str], RDD], file_filter: Callable[[str], bool] | None = None,
+                 read_file: Callable[[Any, str, Any], RDD],
+                 file_filter: Callable[[str], bool] | None = None,
                  new_files_only: bool = True) -> None:
         if not isinstance(directory, str) or not directory:
             raise ValueError(f"{op} needs a directory, got {directory!r}")
@@ -52,10 +54,28 @@ class FileInputDStream(InputDStream):
         #: the files of each remembered batch (a recovered batch reads the same files again)
         self.batch_files: dict[int, list[str]] = {}
         self._restored = False
+        #: undecodable lines met by tasks (counted, reported after each batch)
+        self.bad_lines = ssc.sparkContext.accumulator(0)
+        self._bad_lines_reported = 0
+
+    def _count_bad_line(self) -> Callable[[], None]:
+        accumulator = self.bad_lines
+        return lambda: accumulator.add(1)
 
     def start(self) -> None:
         if not self._restored:
             self.scanner.start_time_ms = self._ssc._clock.now_ms()
+        self._ssc._scheduler.after_batch.append(lambda _jobset: self._report_bad_lines())
+
+    def _report_bad_lines(self) -> None:
+        total = self.bad_lines.value
+        new, self._bad_lines_reported = total - self._bad_lines_reported, total
+        if new:
+            info = ReceiverInfo(self.stream_id, f"{self.op}({self.directory})")
+            self._ssc._bus.post("onReceiverBadRecord", receiver_info=info,
+                                details={"reason": "undecodable", "count": new,
+                                         "message": f"{new} line(s) of files in {self.directory} "
+                                                    "were not valid UTF-8"})
 
     def source_state(self) -> dict[str, Any]:
         """Plain data for the metadata checkpoint: the files read, per remembered batch."""
@@ -74,7 +94,7 @@ class FileInputDStream(InputDStream):
             selected = self.scanner.select(time_ms, time_ms - self.slide_ms)
             files = self.batch_files[time_ms] = [p for p in selected if os.path.getsize(p) > 0]
         files = [p for p in files if os.path.exists(p)]
-        rdds = [self.read_file(self._sc, path) for path in files]
+        rdds = [self.read_file(self._sc, path, self._count_bad_line()) for path in files]
         if not rdds:
             return self._sc.emptyRDD()
         return rdds[0] if len(rdds) == 1 else self._sc.union(rdds)
@@ -84,12 +104,18 @@ class FileInputDStream(InputDStream):
         self.batch_files.pop(time_ms, None)
 
 
-def read_text(ctx: Any, path: str) -> RDD:
-    return TextFileRDD(ctx, path, 1)
+def read_text(ctx: Any, path: str, on_bad_line: Callable[[], None]) -> RDD:
+    """A file's lines; undecodable ones are replaced (``replace``, the default) or dropped
+    (``strict``) per ``dstream.streaming.receiver.decodeErrors``, and counted either way."""
+    policy = ctx._conf.get("dstream.streaming.receiver.decodeErrors", "replace")
+    errors = {"replace": "replace", "strict": "drop"}.get(policy)
+    if errors is None:
+        raise ValueError(f"dstream.streaming.receiver.decodeErrors must be replace or strict, got {policy!r}")
+    return TextFileRDD(ctx, path, 1, errors, on_bad_line)
 
 
-def binary_reader(record_length: int) -> Callable[[Any, str], RDD]:
+def binary_reader(record_length: int) -> Callable[[Any, str, Any], RDD]:
     """Each file as one partition of fixed-length records (the file is read by the driver)."""
-    def read(ctx: Any, path: str) -> RDD:
+    def read(ctx: Any, path: str, _on_bad_line: Any) -> RDD:
         return ParallelCollectionRDD(ctx, [read_binary_records(path, record_length)])
     return read

@@ -223,3 +223,30 @@ def test_kafka_stream_counts_200000_records_exactly_in_a_window(kafka_bootstrap:
         finally:
             ssc.stop(stopSparkContext=False)
     assert dict(window[-1]) == {f"w{i}": 20_000 for i in range(10)}
+
+
+@pytest.mark.parametrize("policy, expected", [("replace", ["ok", "caf\ufffd", "fine"]),
+                                              ("strict", ["ok", "fine"])])
+def test_undecodable_lines_in_files_are_counted_and_the_stream_goes_on(
+        tmp_path: Any, policy: str, expected: list[str]) -> None:
+    directory = tmp_path / "in"
+    directory.mkdir()
+    conf = Conf().set("dstream.streaming.receiver.decodeErrors", policy)
+    with Context("local[2]", "bad-files", conf=conf) as ctx:
+        ssc = StreamingContext(ctx, 1, clock="manual")
+        bad = BadRecords()
+        ssc.addStreamingListener(bad)
+        lines = collect_batches(ssc.textFileStream(os.fspath(directory)))
+        ssc.start()
+        try:
+            for batch, content in enumerate([b"ok\ncaf\xe9\n", b"fine\n"], 1):
+                staged = tmp_path / f"f{batch}.txt"
+                staged.write_bytes(content)
+                os.utime(staged, ns=((batch * 1000 - 500) * 1_000_000,) * 2)
+                os.replace(staged, directory / staged.name)
+                advance_batch(ssc)
+            ssc._bus.wait_until_empty()
+        finally:
+            ssc.stop(stopSparkContext=False)
+    assert [line for batch in lines for line in batch] == expected
+    assert bad.reasons == ["undecodable"]
