@@ -31,6 +31,10 @@ __all__ = ["ProcessBackend"]
 
 log = logging.getLogger(__name__)
 _STAGE_BYTES_CACHE = 64
+# ``python -m`` would put the working directory first on the worker's import path, where a
+# folder named like a package (say ``checkpoint/``) shadows it; start from the driver's path only
+_WORKER_BOOT = ("import runpy, sys; sys.path.pop(0); "
+                "runpy.run_module('dstream.executors.worker', run_name='__main__')")
 
 
 class _Worker:
@@ -41,7 +45,7 @@ class _Worker:
         child_read, parent_write = os.pipe()
         parent_read, child_write = os.pipe()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "dstream.executors.worker", str(child_read), str(child_write)],
+            [sys.executable, "-c", _WORKER_BOOT, str(child_read), str(child_write)],
             pass_fds=(child_read, child_write), env=env, stdin=subprocess.DEVNULL)
         os.close(child_read)
         os.close(child_write)
