@@ -6,6 +6,7 @@ Every test here makes its own Context (and none uses the shared ``ctx`` fixture)
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import pytest
 
@@ -127,3 +128,15 @@ def test_local_star_uses_every_core() -> None:
         assert ctx.defaultParallelism == (os.cpu_count() or 1)
         assert len(ctx._backend.worker_pids()) == ctx.defaultParallelism
         assert ctx.parallelize(range(10)).sum() == 45
+
+
+def test_workers_ignore_a_folder_in_the_working_directory_named_like_a_package(
+        tmp_path: Any, monkeypatch: Any) -> None:
+    """A checkpoint folder called ``checkpoint`` must not shadow the ``checkpoint`` package
+    in worker processes (``python -m`` would put the working directory first)."""
+    for name in ("checkpoint", "dstream"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "__init__.py").write_text("raise ImportError('the wrong package')\n")
+    monkeypatch.chdir(tmp_path)
+    with Context("local[2]", "shadow") as ctx:
+        assert ctx.parallelize([1, 2, 3], 2).map(lambda x: x + 1).collect() == [2, 3, 4]
