@@ -21,6 +21,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -353,3 +354,16 @@ def kafka_from_env() -> RunningServer | None:
             f"KAFKA_BOOTSTRAP_SERVERS={bootstrap} does not answer a metadata request: {exc!r}"
         ) from exc
     return server
+
+
+def create_topic(bootstrap: str, prefix: str = "topic", partitions: int = 3) -> str:
+    """A new topic with a unique name (``prefix-<hex>``) and ``partitions`` partitions."""
+    from kafka.admin import KafkaAdminClient, NewTopic
+
+    topic = f"{prefix}-{uuid.uuid4().hex[:10]}"
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        admin.create_topics([NewTopic(topic, partitions, 1)])
+    finally:
+        admin.close()
+    return topic

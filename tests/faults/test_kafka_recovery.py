@@ -21,6 +21,8 @@ from typing import Any
 
 import pytest
 
+from tests import servers
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 WORDS = [f"w{i}" for i in range(10)]
 
@@ -42,15 +44,7 @@ def produce(bootstrap: str, topic: str, n: int, rng: random.Random) -> collectio
 
 
 def create_topic(bootstrap: str) -> str:
-    from kafka.admin import KafkaAdminClient, NewTopic
-
-    topic = f"fault-{uuid.uuid4().hex[:8]}"
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-    try:
-        admin.create_topics([NewTopic(topic, 3, 1)])
-    finally:
-        admin.close()
-    return topic
+    return servers.create_topic(bootstrap, "fault")
 
 
 def start_job(bootstrap: str, topic: str, checkpoint: str, out_dir: str, log: Any) -> subprocess.Popen:

@@ -30,6 +30,8 @@ from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests import servers
+
 ROOT = Path(__file__).resolve().parents[2]
 KAFKA_JOB = ROOT / "jobs" / "wordcount_kafka.py"
 DSTREAM = Path(sys.executable).parent / "dstream"
@@ -45,15 +47,7 @@ BATCH_LINE = re.compile(r"dstream\.service: batch \S+ \S+: (\d+) records")
 
 # ---------------------------------------------------------------------------- Kafka side
 def create_topic(bootstrap: str) -> str:
-    from kafka.admin import KafkaAdminClient, NewTopic
-
-    topic = f"e2e-{uuid.uuid4().hex[:10]}"
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-    try:
-        admin.create_topics([NewTopic(topic, 3, 1)])
-    finally:
-        admin.close()
-    return topic
+    return servers.create_topic(bootstrap, "e2e")
 
 
 def make_lines(counts: dict[str, int], seed: int) -> list[str]:

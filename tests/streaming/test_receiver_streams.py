@@ -11,14 +11,21 @@ import operator
 import os
 import socket
 import threading
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from dstream import Conf, Context, KafkaUtils, Receiver, StreamingContext, StreamingListener
+from dstream import (
+    Conf,
+    Context,
+    KafkaUtils,
+    Receiver,
+    StreamingContext,
+    StreamingListener,
+)
 from dstream.streaming.testing import advance_batch, collect_batches
+from tests import servers
 
 
 class LineServer:
@@ -189,14 +196,8 @@ def test_blocks_and_write_ahead_log_stay_bounded_over_thousands_of_batches(tmp_p
 
 def test_kafka_stream_counts_200000_records_exactly_in_a_window(kafka_bootstrap: str) -> None:
     from kafka import KafkaProducer
-    from kafka.admin import KafkaAdminClient, NewTopic
 
-    topic = f"words-{uuid.uuid4().hex[:8]}"
-    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-    try:
-        admin.create_topics([NewTopic(topic, 3, 1)])
-    finally:
-        admin.close()
+    topic = servers.create_topic(kafka_bootstrap, "words")
     producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, linger_ms=50, batch_size=1 << 18)
     try:
         for i in range(200_000):
