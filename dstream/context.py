@@ -75,7 +75,7 @@ class Context:
         except BaseException:
             self._release()
             raise
-        self._parallelism = parallelism
+        self._parallelism = self._backend.parallelism or parallelism
         self._scheduler = DAGScheduler(self._backend, self._block_manager,
                                        self._conf.getInt("dstream.task.maxFailures", 4))
 

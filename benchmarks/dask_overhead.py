@@ -1,0 +1,86 @@
+"""Per-batch overhead and throughput of cluster mode: ``dask-local[2]`` vs ``local[2]``.
+
+Overhead: a small streaming job (queueStream of tiny batches -> map -> reduceByKey, 2
+partitions) on the manual clock; the time to step one batch, median and p90 over the
+measured batches (after warm-up). This is the fixed cost of a batch: scheduling, shipping
+the stage, the shuffle round trip.
+
+Throughput: a batch word count (flatMap -> map -> reduceByKey) over ``--lines`` generated
+lines in 4 partitions; lines per second, best of ``--repeat``.
+
+    python -m benchmarks.dask_overhead                       # both masters, ~30 s
+    python -m benchmarks.dask_overhead --masters dask-local[2] --batches 100
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import operator
+import random
+import statistics
+import time
+
+from dstream import Context, StreamingContext
+from dstream.streaming.testing import advance_batch
+
+WORDS = [f"w{i}" for i in range(500)]
+
+
+def batch_overhead(ctx: Context, batches: int, warmup: int) -> dict[str, float]:
+    ssc = StreamingContext(ctx, 1, clock="manual")
+    inputs = [[f"{random.choice(WORDS)} {random.choice(WORDS)}" for _ in range(20)]
+              for _ in range(batches + warmup)]
+    counts = (ssc.queueStream(inputs).flatMap(str.split).map(lambda w: (w, 1))
+              .reduceByKey(operator.add, 2))
+    counts.foreachRDD(lambda rdd: rdd.collect())
+    ssc.start()
+    times = []
+    try:
+        for i in range(batches + warmup):
+            start = time.perf_counter()
+            advance_batch(ssc)
+            if i >= warmup:
+                times.append(time.perf_counter() - start)
+    finally:
+        ssc.stop(stopSparkContext=False)
+    times.sort()
+    return {"batch_ms_p50": 1000 * statistics.median(times),
+            "batch_ms_p90": 1000 * times[int(0.9 * (len(times) - 1))]}
+
+
+def throughput(ctx: Context, lines: int, repeat: int) -> dict[str, float]:
+    rng = random.Random(0)
+    text = [" ".join(rng.choices(WORDS, k=10)) for _ in range(lines)]
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = (ctx.parallelize(text, 4).flatMap(str.split).map(lambda w: (w, 1))
+                  .reduceByKey(operator.add, 4).collect())
+        best = min(best, time.perf_counter() - start)
+        assert sum(n for _, n in result) == 10 * lines
+    return {"lines_per_s": lines / best, "job_s": best}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--masters", nargs="+", default=["local[2]", "dask-local[2]"])
+    parser.add_argument("--batches", type=int, default=50)
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--lines", type=int, default=200_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    report = {}
+    for master in args.masters:
+        start = time.perf_counter()
+        with Context(master, "dask-overhead") as ctx:
+            started = time.perf_counter() - start
+            row = {"startup_s": started}
+            row.update(batch_overhead(ctx, args.batches, args.warmup))
+            row.update(throughput(ctx, args.lines, args.repeat))
+        report[master] = row
+        print(master, json.dumps({k: round(v, 3) for k, v in row.items()}), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,276 @@
+"""``dask://HOST:PORT`` and ``dask-local[N]``: tasks run on a Dask distributed cluster.
+
+The stage's code is pickled once per stage (cloudpickle) and submitted as one small Dask task
+whose result (the bytes) every task of the stage takes as an argument; each worker unpickles
+it once and keeps it. Every dstream task is one Dask task running ``run_task``.
+
+A shuffle-map task's buckets stay on the worker that wrote them: the driver gets back one Dask
+future per bucket (``value`` of the ``TaskResult``), and only the task's cached blocks and
+accumulator updates travel to the driver. A reduce task's inputs carry those futures; Dask
+resolves them on the worker that runs the reduce task. Only action results reach the driver.
+
+A worker that dies takes its running tasks with it: their futures fail with
+``WorkerLostError`` and the scheduler runs them again. Map outputs lost with a worker are
+recomputed by Dask from their lineage (the map task's own Dask task) when a reduce task needs
+them. ``dask-local[N]`` sets the scheduler's ``allowed-failures`` to 0, so a task that kills its
+worker is retried by dstream (with a new attempt number), not re-run by Dask as the same attempt.
+
+Hashing: a Dask nanny starts its worker with ``PYTHONHASHSEED=6640`` whenever the seed would be
+unset or 0 (dask/distributed#8400), so workers of ``dask-local[N]`` are salted and
+``dstream.hashing`` uses its pure-Python seed-0 hash there (correct, slower for str keys).
+Workers started without a nanny (``dask worker --no-nanny``) under ``PYTHONHASHSEED=0`` use the
+builtin hash.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import pickle
+import threading
+import traceback
+import uuid
+from collections import OrderedDict
+from concurrent.futures import CancelledError, Future, InvalidStateError, ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+from ..errors import WorkerLostError
+from ..serialization import dumps_code, dumps_data
+from .base import ExecutorBackend
+from .processes import _rebuild_error
+
+if TYPE_CHECKING:
+    from ..conf import Conf
+    from ..scheduler.task import StageBinary, TaskResult
+
+__all__ = ["DaskBackend"]
+
+log = logging.getLogger(__name__)
+_STAGE_CACHE_SIZE = 64
+
+
+# ---------------------------------------------------------------------- worker side
+class DaskTaskError(Exception):
+    """A task's failure as it crosses from a Dask worker: the pickled exception (or ``None``),
+    its type name, message and the worker-side traceback."""
+
+    def __str__(self) -> str:
+        return f"{self.args[1]}: {self.args[2]}" if len(self.args) == 4 else super().__str__()
+
+    def __repr__(self) -> str:   # Dask's worker logs the repr of a failed task's exception
+        return f"DaskTaskError({self})"
+
+
+_stages: OrderedDict[str, Any] = OrderedDict()
+_stages_lock = threading.Lock()
+
+
+def _identity(x: Any) -> Any:
+    return x
+
+
+def _load_stage(token: str, code: bytes) -> Any:
+    with _stages_lock:
+        stage = _stages.get(token)
+        if stage is not None:
+            _stages.move_to_end(token)
+            return stage
+    stage = pickle.loads(code)
+    with _stages_lock:
+        _stages[token] = stage
+        if len(_stages) > _STAGE_CACHE_SIZE:
+            _stages.popitem(last=False)
+    return stage
+
+
+def _run_on_worker(token: str, code: bytes, split: int, attempt: int, inputs_bytes: bytes,
+                   shuffle_keys: list[Any], shuffle_buckets: list[list[Any]]) -> TaskResult:
+    """One dstream task inside a Dask worker; ``shuffle_buckets`` arrive resolved by Dask."""
+    from ..scheduler.task import run_task
+
+    try:
+        stage = _load_stage(token, code)
+        inputs = pickle.loads(inputs_bytes)
+        inputs.update(zip(shuffle_keys, shuffle_buckets))
+        return run_task(stage, split, attempt, inputs, serialize=True)
+    except BaseException as e:  # noqa: B902 - every failure goes back to the driver
+        text = traceback.format_exc()
+        try:
+            exc_bytes: bytes | None = dumps_data(e)
+            pickle.loads(exc_bytes)
+        except Exception:
+            exc_bytes = None
+        raise DaskTaskError(exc_bytes, type(e).__qualname__, str(e), text) from None
+
+
+def _side_outputs(result: TaskResult) -> TaskResult:
+    """A map task's result without its buckets (which stay on the worker)."""
+    return type(result)(None, result.blocks, result.accumulator_updates)
+
+
+def _bucket(result: TaskResult, index: int) -> Any:
+    return result.value[index]
+
+
+# ---------------------------------------------------------------------- driver side
+class DaskBackend(ExecutorBackend):
+    """Runs tasks on a Dask cluster: an existing one (``address``) or a LocalCluster of
+    ``n_workers`` single-threaded worker processes that ``stop`` closes."""
+
+    serializes = True
+
+    def __init__(self, address: str | None = None, n_workers: int | None = None,
+                 conf: Conf | None = None) -> None:
+        import dask
+        from distributed import Client, LocalCluster
+
+        self._cluster = None
+        self._saved_seed = os.environ.get("PYTHONHASHSEED")
+        if address is None:
+            # allowed-failures 0: a task whose worker dies fails at once and dstream retries it
+            with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+                self._cluster = LocalCluster(n_workers=n_workers or 1, threads_per_worker=1,
+                                             processes=True, dashboard_address=None)
+            self._restore_seed()
+            address = self._cluster.scheduler_address
+        try:
+            self._client = Client(address, set_as_default=False)
+            if self._cluster is None:
+                self._client.wait_for_workers(1, timeout=60)
+            self.parallelism = max(1, sum(self._client.nthreads().values()))
+        except BaseException:
+            if self._cluster is not None:
+                self._cluster.close()
+            raise
+        self._session = uuid.uuid4().hex[:12]
+        self._keys = itertools.count()
+        self._stage_code: dict[int, tuple[str, Any]] = {}
+        self._lock = threading.Lock()
+        self._stopped = False
+        # gathers results off Dask's single callback thread
+        self._gather = ThreadPoolExecutor(max(2, self.parallelism), thread_name_prefix="dstream-dask")
+
+    # ------------------------------------------------------------------ interface
+    def submit(self, stage: StageBinary, split: int, attempt: int,
+               inputs: dict[Any, Any]) -> Future[TaskResult]:
+        future: Future[TaskResult] = Future()
+        try:
+            with self._lock:
+                if self._stopped:
+                    raise RuntimeError("the executor backend is stopped")
+            token, code = self._code_of(stage)
+            plain: dict[Any, Any] = {}
+            shuffle_keys: list[Any] = []
+            shuffle_buckets: list[list[Any]] = []
+            for key, value in inputs.items():
+                if _is_shuffle_key(key):
+                    shuffle_keys.append(key)
+                    shuffle_buckets.append(list(value))
+                else:
+                    plain[key] = value
+            name = f"dstream-{self._session}-{stage.stage_id}-{split}-{attempt}-{next(self._keys)}"
+            task = self._client.submit(
+                _run_on_worker, token, code, split, attempt, dumps_data(plain), shuffle_keys,
+                shuffle_buckets, key=name, pure=False, retries=0)
+            if stage.kind == "shuffle":
+                handles = [self._client.submit(_bucket, task, i, key=f"{name}-bucket-{i}", pure=False)
+                           for i in range(stage.partitioner.numPartitions)]
+                watched = self._client.submit(_side_outputs, task, key=f"{name}-side", pure=False)
+            else:
+                handles = None
+                watched = task
+        except BaseException as e:  # noqa: B902 - handed to the scheduler
+            if isinstance(e, (KeyboardInterrupt, SystemExit)):
+                raise
+            future.set_exception(e)
+            return future
+        description = f"task {split} of stage {stage.stage_id} ({stage.description})"
+        watched.add_done_callback(lambda f: self._hand_over(future, f, handles, description))
+        future.add_done_callback(lambda f: f.cancelled() and watched.cancel())
+        return future
+
+    def forget_stage(self, stage_id: int) -> None:
+        with self._lock:
+            self._stage_code.pop(stage_id, None)
+
+    def worker_pids(self) -> list[int]:
+        return sorted(self._client.run(os.getpid).values())
+
+    def stop(self) -> None:
+        with self._lock:
+            if self._stopped:
+                return
+            self._stopped = True
+            self._stage_code.clear()
+        try:
+            self._client.close()     # cancels what still runs: those tasks fail, not hang
+        finally:
+            self._gather.shutdown(wait=True)
+            if self._cluster is not None:
+                self._cluster.close()
+                self._restore_seed()
+
+    # ------------------------------------------------------------------ internals
+    def _code_of(self, stage: StageBinary) -> tuple[str, Any]:
+        with self._lock:
+            known = self._stage_code.get(stage.stage_id)
+            if known is not None:
+                return known
+        code = dumps_code(stage)
+        token = f"dstream-stage-{self._session}-{stage.stage_id}-{uuid.uuid4().hex[:8]}"
+        # a task, not scattered data: Dask can run it again if the worker holding it is lost
+        entry = (token, self._client.submit(_identity, code, key=token, pure=False))
+        with self._lock:
+            return self._stage_code.setdefault(stage.stage_id, entry)
+
+    def _hand_over(self, future: Future, watched: Any, handles: list[Any] | None,
+                   description: str) -> None:
+        """Dask's (single) callback thread: gather on our own threads, not on that one."""
+        try:
+            self._gather.submit(self._complete, future, watched, handles, description)
+        except RuntimeError:   # stopped: the executor no longer takes work
+            _set(future, error=RuntimeError("the executor backend stopped while a task ran"))
+
+    def _complete(self, future: Future, watched: Any, handles: list[Any] | None,
+                  description: str) -> None:
+        if future.done():
+            return
+        try:
+            result = watched.result()
+        except DaskTaskError as e:
+            error: BaseException = _rebuild_error(*e.args)
+        except (CancelledError, Exception) as e:  # lost worker (KilledWorker), cancelled, comms
+            if type(e).__name__ == "CancelledError" and self._stopped:
+                error = RuntimeError("the executor backend stopped while a task ran")
+            else:
+                error = WorkerLostError(f"{description} did not finish on the Dask cluster: {e!r}")
+                error.__cause__ = e
+        else:
+            if handles is not None:
+                result.value = handles
+            _set(future, result=result)
+            return
+        _set(future, error=error)
+
+    def _restore_seed(self) -> None:
+        # a nanny writes PYTHONHASHSEED into the driver's own environment before it spawns a
+        # worker; put back what the driver had so later subprocesses are not affected
+        if self._saved_seed is None:
+            os.environ.pop("PYTHONHASHSEED", None)
+        else:
+            os.environ["PYTHONHASHSEED"] = self._saved_seed
+
+
+def _is_shuffle_key(key: Any) -> bool:
+    return isinstance(key, tuple) and len(key) == 3 and key[0] == "shuffle"
+
+
+def _set(future: Future, result: Any = None, error: BaseException | None = None) -> None:
+    try:
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)
+    except InvalidStateError:  # cancelled by the scheduler meanwhile
+        pass

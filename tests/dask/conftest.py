@@ -1,0 +1,35 @@
+"""Fixtures of the Dask cluster-mode tests: one ``dask-local[2]`` Context for the package.
+
+A real LocalCluster (two single-threaded worker processes under nannies) is started once and
+shared by every module here; it is package-scoped so that it is closed before the next test
+package makes its own Context (only one Context may be active in a process). Tests that kill a
+worker leave the cluster whole: the nanny starts a replacement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from dstream import Context
+
+MASTER = "dask-local[2]"
+
+
+@pytest.fixture(scope="package")
+def ctx() -> Iterator[Context]:
+    context = Context(MASTER, "dask-tests")
+    try:
+        yield context
+    finally:
+        context.stop()
+
+
+@pytest.fixture
+def whole_cluster(ctx: Context) -> Iterator[Context]:
+    """``ctx`` with both workers up before and after the test (a nanny replaces a killed
+    worker in about a second; later tests should not see the cluster short of one)."""
+    ctx._backend._client.wait_for_workers(2, timeout=60)
+    yield ctx
+    ctx._backend._client.wait_for_workers(2, timeout=60)

@@ -1,0 +1,72 @@
+"""Lost workers on a real Dask LocalCluster: a task that kills its own worker process.
+
+The dask-local scheduler is made with ``allowed-failures`` 0, so the task's Dask future fails
+(``KilledWorker``) at once; dstream retries it with the next attempt number, and the nanny
+starts a replacement worker. Map outputs that died with a worker are recomputed by Dask.
+"""
+
+from __future__ import annotations
+
+import operator
+import os
+import signal
+
+from dstream import Context, TaskContext
+
+
+def first_attempt(partition: int | None = None) -> bool:
+    task = TaskContext.get()
+    return task.attemptNumber() == 0 and (partition is None or task.partitionId() == partition)
+
+
+def test_task_that_kills_its_worker_on_first_attempt(whole_cluster: Context) -> None:
+    ctx = whole_cluster
+
+    def die_once(x: int) -> int:
+        if x == 5 and first_attempt():
+            os.kill(os.getpid(), signal.SIGKILL)
+        return x * 10
+
+    before = set(ctx._backend.worker_pids())
+    assert ctx.parallelize(range(10), 4).map(die_once).collect() == [x * 10 for x in range(10)]
+    assert ctx.parallelize(range(4), 4).map(lambda x: x + 1).sum() == 10
+    after = set(ctx._backend.worker_pids())
+    assert len(before - after) == 1               # the killed worker was replaced
+
+
+def test_worker_killed_in_map_and_in_reduce_stage(whole_cluster: Context) -> None:
+    """The reduce-stage kill also loses the map outputs held by that worker: Dask recomputes
+    them from their lineage when the retried reduce task asks for them."""
+    ctx = whole_cluster
+
+    def die_in_map(kv: tuple[int, int]) -> tuple[int, int]:
+        if kv[1] == 7 and first_attempt():
+            os.kill(os.getpid(), signal.SIGKILL)
+        return kv
+
+    def die_in_reduce(kv: tuple[int, list[int]]) -> tuple[int, int]:
+        if first_attempt(partition=1):
+            os.kill(os.getpid(), signal.SIGKILL)
+        return kv[0], sum(kv[1])
+
+    data = [(i % 5, i) for i in range(40)]
+    expected = sorted((k, sum(v for kk, v in data if kk == k)) for k in range(5))
+    grouped = ctx.parallelize(data, 4).map(die_in_map).groupByKey(2)
+    assert sorted(grouped.map(die_in_reduce).collect()) == expected
+    # the kept map outputs are still readable by a later job
+    assert sorted(grouped.mapValues(sum).collect()) == expected
+
+
+def test_accumulators_count_each_task_once_despite_a_lost_worker(whole_cluster: Context) -> None:
+    ctx = whole_cluster
+    seen = ctx.accumulator(0)
+
+    def tick(x: int) -> tuple[int, int]:
+        seen.add(1)
+        if x == 3 and first_attempt():
+            os.kill(os.getpid(), signal.SIGKILL)
+        return x % 2, x
+
+    result = ctx.parallelize(range(12), 3).map(tick).reduceByKey(operator.add, 2).collect()
+    assert sorted(result) == [(0, 30), (1, 36)]
+    assert seen.value == 12
