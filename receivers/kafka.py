@@ -48,6 +48,7 @@ ValueError: bad_record_policy='dead_letter' needs a dead_letter_topic
 
 from __future__ import annotations
 
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping
@@ -222,6 +223,41 @@ class KafkaReceiver(Receiver):
         self.commit_timeout_s = float(commit_timeout_s)
         self._committed: dict[tuple[str, int], int] = {}
         self._resume: dict[tuple[str, int], int] = {}
+        #: commit each block's offsets as soon as it is stored (standalone use); an engine that
+        #: commits after its batches succeed sets this to False and calls ``request_commit``
+        self.commit_on_store = True
+        self._pending_commit: dict[tuple[str, int], int] = {}
+        self._commit_lock = threading.Lock()
+        self._consumer_live = False
+
+    def request_commit(self, offsets: Mapping[tuple[str, int], int]) -> None:
+        """Commit these offsets (``{(topic, partition): next_offset}``) to Kafka: the receiver's
+        consumer does it on its next poll; once the receiver has stopped, a short-lived
+        consumer of the same group does it now."""
+        with self._commit_lock:
+            for key, offset in offsets.items():
+                self._pending_commit[key] = max(offset, self._pending_commit.get(key, 0))
+            live = self._consumer_live
+        if not live:
+            self._commit_after_stop()
+
+    def _take_pending_commit(self) -> dict[tuple[str, int], int]:
+        with self._commit_lock:
+            pending, self._pending_commit = self._pending_commit, {}
+            return pending
+
+    def _commit_after_stop(self) -> None:
+        pending = self._take_pending_commit()
+        if not pending:
+            return
+        kafka = _import_kafka()
+        consumer = _open_client(kafka.KafkaConsumer, bootstrap_servers=self.bootstrap_servers,
+                                group_id=self.group_id, enable_auto_commit=False,
+                                client_id=f"dstream-{self.name}-commit")
+        try:
+            self._commit(kafka, consumer, pending)
+        finally:
+            consumer.close(autocommit=False, timeout_ms=2000)
 
     def resume_from(self, offsets: Mapping[tuple[str, int], int]) -> None:
         """Records below these offsets are already stored (e.g. in the engine's write-ahead
@@ -264,6 +300,8 @@ class KafkaReceiver(Receiver):
             consumer = self._connect(kafka)
             self._check_topics(kafka, consumer)
             consumer.subscribe(self.topics)
+            with self._commit_lock:
+                self._consumer_live = True
             self._consume(kafka, consumer, session)
         except Exception as exc:  # noqa: BLE001 - every failure restarts (or is reported when stopping)
             message = (
@@ -277,7 +315,20 @@ class KafkaReceiver(Receiver):
             else:
                 self.restart(message, error)
         finally:
+            self._finish_commits(kafka, consumer)
             self._close(session.producer, consumer)
+
+    def _finish_commits(self, kafka: ModuleType, consumer: Any) -> None:
+        """Commit what was requested while this consumer lived; later requests commit alone."""
+        with self._commit_lock:
+            self._consumer_live = False
+        pending = self._take_pending_commit()
+        if pending and consumer is not None:
+            try:
+                self._commit(kafka, consumer, pending)
+            except Exception as exc:  # noqa: BLE001 - kept for the next commit, reported
+                self.request_commit(pending)
+                self.reportError(f"{self.name}: committing offsets {pending} failed", exc)
 
     def _close(self, producer: Any, consumer: Any) -> None:
         try:
@@ -329,6 +380,9 @@ class KafkaReceiver(Receiver):
     def _consume(self, kafka: ModuleType, consumer: Any, session: _Session) -> None:
         last_activity = time.monotonic()
         while not self.isStopped():
+            pending = self._take_pending_commit()
+            if pending:
+                self._commit(kafka, consumer, pending)
             now = time.monotonic()
             timeout_ms = self.poll_timeout_ms
             if session.first_at is not None:
@@ -454,12 +508,14 @@ class KafkaReceiver(Receiver):
                     ) from exc
             session.dead_letters.clear()
         offsets = dict(session.offsets)
-        if session.records:
+        stored = bool(session.records)
+        if stored:
             self.store(session.records, {"kafka_offsets": offsets})  # returns once stored durably
         session.records = []
         session.offsets = {}
         session.first_at = None
-        self._commit(kafka, consumer, offsets)
+        if self.commit_on_store or not stored:   # else the engine commits once the batch succeeded
+            self._commit(kafka, consumer, offsets)
 
     def _commit(
         self, kafka: ModuleType, consumer: Any, offsets: dict[tuple[str, int], int]

@@ -328,9 +328,13 @@ class StreamingContext(InputStreams):
 
     # ------------------------------------------------------------------ per batch
     def _after_batch(self, jobset: Any) -> None:
+        succeeded = jobset.error is None and not jobset.info.failed
+        commits = self._receiver_tracker.source_commits(jobset.time_ms) if succeeded else None
         if self._checkpoints is not None:
-            succeeded = jobset.error is None and not jobset.info.failed
-            self._checkpoints.after_batch(jobset.time_ms, succeeded)
+            # offsets are committed in the same step as the checkpoint, once it is written
+            self._checkpoints.after_batch(jobset.time_ms, succeeded, commits)
+        elif commits is not None:
+            commits()
         self._graph.clear_metadata(jobset.time_ms)
 
     def _note_checkpoint_due(self, stream: DStream, time_ms: int, rdd: RDD) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import pickle
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from receivers import Receiver, ReceiverSupervisor, default_block_ids
 
@@ -215,6 +215,8 @@ class ReceiverTracker:
             min_rate = conf.getFloat("dstream.streaming.backpressure.pid.minRate", 100.0)
             self._ssc._bus.add(_RateController(self, self._ssc.batch_duration_ms, min_rate))
         for stream in self._streams:
+            if hasattr(stream.receiver, "request_commit"):
+                stream.receiver.commit_on_store = False     # the engine commits after the batch
             supervisor = ReceiverSupervisor(
                 stream.receiver, stream.stream_id, self.sink, self.events,
                 block_interval_ms=block_interval_ms, max_rate=max_rate, initial_rate=initial_rate,
@@ -223,6 +225,24 @@ class ReceiverTracker:
             with self._lock:
                 self._supervisors[stream.stream_id] = supervisor
             supervisor.start()
+
+    def source_commits(self, time_ms: int) -> Callable[[], None] | None:
+        """What acknowledges the batch's input to its sources (Kafka offsets of its blocks),
+        to run once the batch's outputs succeeded and its checkpoint is written."""
+        commits = {}
+        for stream in self._streams:
+            request = getattr(stream.receiver, "request_commit", None)
+            if request is None:
+                continue
+            offsets: dict[Any, int] = {}
+            for block in self.tracker.blocks_of(time_ms, stream.stream_id):
+                for partition, offset in (block.metadata.get("kafka_offsets") or {}).items():
+                    offsets[partition] = max(offset, offsets.get(partition, 0))
+            if offsets:
+                commits[stream.stream_id] = (request, offsets)
+        if not commits:
+            return None
+        return lambda: [request(offsets) for request, offsets in commits.values()] and None
 
     def stop(self, graceful: bool, timeout: float) -> None:
         """Stop every receiver; graceful: their buffered records become a last block first."""

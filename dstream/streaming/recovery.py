@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import pickle
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from checkpoint import CheckpointError, load_newest
 
@@ -75,7 +75,8 @@ class StreamCheckpoints:
         """``stream``'s RDD of ``time_ms`` is due for a data checkpoint."""
         self.due.append((stream, time_ms, rdd))
 
-    def after_batch(self, time_ms: int, succeeded: bool) -> None:
+    def after_batch(self, time_ms: int, succeeded: bool,
+                    source_commits: Callable[[], None] | None = None) -> None:
         """Batch thread: capture due state and the metadata, hand both to the writer."""
         due = [d for d in self.due if d[1] <= time_ms]
         self.due = [d for d in self.due if d[1] > time_ms]
@@ -92,7 +93,10 @@ class StreamCheckpoints:
             if snapshots:
                 self.manager.submit_data_only(snapshots)
             return
-        self.manager.submit(time_ms, self.metadata(time_ms), snapshots, self._commit_actions(time_ms))
+        actions = self._commit_actions(time_ms)
+        if source_commits is not None:
+            actions.append(source_commits)
+        self.manager.submit(time_ms, self.metadata(time_ms), snapshots, actions)
 
     def _index(self, snapshot: DataSnapshot) -> None:
         info = self.state_index.setdefault(snapshot.key, {"history": []})
