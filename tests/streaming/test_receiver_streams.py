@@ -251,3 +251,38 @@ def test_undecodable_lines_in_files_are_counted_and_the_stream_goes_on(
             ssc.stop(stopSparkContext=False)
     assert [line for batch in lines for line in batch] == expected
     assert bad.reasons == ["undecodable"]
+
+
+def test_kafka_offsets_are_committed_by_the_engine_after_the_batches_including_a_graceful_stop(
+        kafka_bootstrap: str) -> None:
+    from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+    topic = servers.create_topic(kafka_bootstrap, "commits")
+    group = f"g-{topic}"
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, linger_ms=20)
+    try:
+        for i in range(3000):
+            producer.send(topic, f"w{i}".encode(), partition=i % 3)
+        producer.flush()
+    finally:
+        producer.close()
+    with Context("local", "commits") as ctx:
+        ssc = StreamingContext(ctx, 1, clock="manual")
+        stream = KafkaUtils.createStream(ssc, kafka_bootstrap, group, [topic],
+                                         {"session_timeout_ms": 6000, "heartbeat_interval_ms": 2000})
+        counts = collect_batches(stream.count())
+        ssc.start()
+        try:
+            step_until(ssc, 1000)          # a batch, then more arrives before the stop
+            # nothing is committed before the batch holding it has succeeded
+            counted = sum(c for batch in counts for c in batch)
+            assert sum(stream.receiver.committed_offsets.values()) <= counted
+        finally:
+            ssc.stop(stopSparkContext=False, stopGraceFully=True)
+    consumer = KafkaConsumer(bootstrap_servers=kafka_bootstrap, group_id=group, enable_auto_commit=False)
+    try:
+        committed = {p: consumer.committed(TopicPartition(topic, p)) for p in range(3)}
+    finally:
+        consumer.close()
+    assert sum(c for batch in counts for c in batch) == 3000
+    assert committed == {0: 1000, 1: 1000, 2: 1000}
