@@ -40,7 +40,8 @@ class Files:
 
 
 def word_job(files: Files, checkpoint: str, outputs: dict[str, Any], *, extra_map: bool = False,
-             state_name: str | None = None, conf: Conf | None = None) -> Callable[[], StreamingContext]:
+             state_name: str | None = None, conf: Conf | None = None,
+             top: int | None = None) -> Callable[[], StreamingContext]:
     def setup() -> StreamingContext:
         ctx = Context.getOrCreate(conf)
         ssc = StreamingContext(ctx, 1, clock="manual")
@@ -55,6 +56,9 @@ def word_job(files: Files, checkpoint: str, outputs: dict[str, Any], *, extra_ma
         window = pairs.reduceByKeyAndWindow(operator.add, operator.sub, 6, 1)
         totals.foreachRDD(lambda rdd: outputs.__setitem__("totals", dict(rdd.collect())))
         window.foreachRDD(lambda rdd: outputs.__setitem__("window", dict(rdd.collect())))
+        if top is not None:                        # an upgrade: one more output
+            totals.foreachRDD(lambda rdd: outputs.__setitem__(
+                "top", rdd.takeOrdered(top, key=lambda kv: (-kv[1], kv[0]))))
         return ssc
     return setup
 
@@ -143,12 +147,17 @@ def test_truncated_and_deleted_checkpoints_fall_back(ctx: Context, tmp_path: Any
 
 
 def test_upgraded_job_keeps_its_state(ctx: Context, tmp_path: Any) -> None:
+    """A new map step, a new top-N output and a changed batch-independent setting: the
+    running totals and the window carry over."""
     files, checkpoint, out = Files(tmp_path), os.fspath(tmp_path / "ckpt"), {}
     crash(run(word_job(files, checkpoint, out), checkpoint, files, 0, ["a b"] * 11))
-    upgraded = word_job(files, checkpoint, out, extra_map=True)
+    ctx._conf.set("dstream.streaming.ui.retainedBatches", 10)
+    upgraded = word_job(files, checkpoint, out, extra_map=True, top=1)
     second = run(upgraded, checkpoint, files, 11_000, ["b"])
     second.stop(stopSparkContext=False)
     assert out["totals"] == {"a": 11, "b": 12}
+    assert out["window"] == {"a": 5, "b": 6}
+    assert out["top"] == [("b", 12)]
 
 
 def test_changed_stateful_operator_is_refused_and_a_fresh_start_keeps_source_positions(
