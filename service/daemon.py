@@ -177,16 +177,13 @@ class Daemon:
             self._stop.wait(remaining)
 
     def _phases(self, ssc: StreamingContext) -> list[DrainPhase]:
-        """The stop sequence. StreamingContext.stop(stopGraceFully=True) stops the receivers
-        (their buffered records become a last block), runs every batch that holds received
-        data and writes the last checkpoint; when the engine exposes those steps (and the
-        commit of source offsets) one by one, each goes in here as a phase of its own."""
+        """The stop sequence: the steps of a graceful ``StreamingContext.stop`` (receivers stop,
+        the data they received is processed, source offsets are committed with the last
+        checkpoint, listeners get the last events), then the executors and HTTP, each phase
+        with its own time limit."""
         limit = self.settings.drain_timeout
-        phases = [
-            DrainPhase("stop receivers, process the data received, write the last checkpoint",
-                       lambda: ssc.stop(stopSparkContext=False, stopGraceFully=True), limit),
-            DrainPhase("stop the executors", ssc.sparkContext.stop, limit),
-        ]
+        phases = [DrainPhase(name, action, limit) for name, action in ssc.stop_phases(True)]
+        phases.append(DrainPhase("stop the executors", ssc.sparkContext.stop, limit))
         if self.http is not None:
             http = self.http
             phases.append(DrainPhase("stop HTTP", lambda: http.stop(limit), limit))

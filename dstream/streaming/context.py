@@ -281,31 +281,58 @@ class StreamingContext(InputStreams):
         return (self._clock.now_ms() // self._batch_ms + 1) * self._batch_ms
 
     def stop(self, stopSparkContext: bool = True, stopGraceFully: bool = False) -> None:
-        """Stop; graceful: finish the batches already generated first. Safe to call twice."""
+        """Stop; graceful: receivers stop, the data they received is processed, source offsets
+        are committed and the last checkpoint written. Safe to call twice."""
+        for _name, phase in self.stop_phases(stopGraceFully):
+            phase()
+        if stopSparkContext:
+            self._sc.stop()
+
+    def stop_phases(self, stopGraceFully: bool = True) -> list[tuple[str, Callable[[], None]]]:
+        """The steps of ``stop``, in order, for a caller that runs each with its own time limit
+        (the daemon). Calling this already marks the context stopped; run every step."""
         with _active_lock:
             if self._state == _STOPPED:
-                return
+                return []
             was_active = self._state == _ACTIVE
             self._state = _STOPPED
             self._graph.stopped = True
             if StreamingContext._activeContext is self:
                 StreamingContext._activeContext = None
+        timeout = self._sc._conf.getSeconds("dstream.streaming.stopTimeout", 60.0)
+        phases = []
         if was_active:
-            timeout = self._sc._conf.getSeconds("dstream.streaming.stopTimeout", 60.0)
-            self._receiver_tracker.stop(stopGraceFully, timeout)
-            for stream in self._graph.inputs:
-                stream.stop()
-            if not self._scheduler.stop(stopGraceFully, timeout,
-                                        self._receiver_tracker.tracker.has_unallocated):
-                log.warning("stop: a batch was still running after %s s", timeout)
-            if self._checkpoints is not None and not self._checkpoints.stop(timeout):
-                log.warning("stop: the last checkpoint was not written within %s s", timeout)
-            self._bus.wait_until_empty(5.0)
-            self._bus.stop()
+            phases = [
+                ("stop the receivers (what they buffered becomes a last block)",
+                 lambda: self._stop_inputs(stopGraceFully, timeout)),
+                ("process the data already received" if stopGraceFully else "stop the batch clock",
+                 lambda: self._stop_batches(stopGraceFully, timeout)),
+                ("commit source offsets and write the last checkpoint",
+                 lambda: self._stop_checkpoints(timeout)),
+                ("deliver the last listener events", self._stop_bus),
+            ]
+        return phases + [("mark the context stopped", self._notify_stopped)]
+
+    def _stop_inputs(self, graceful: bool, timeout: float) -> None:
+        self._receiver_tracker.stop(graceful, timeout)
+        for stream in self._graph.inputs:
+            stream.stop()
+
+    def _stop_batches(self, graceful: bool, timeout: float) -> None:
+        if not self._scheduler.stop(graceful, timeout, self._receiver_tracker.tracker.has_unallocated):
+            log.warning("stop: a batch was still running after %s s", timeout)
+
+    def _stop_checkpoints(self, timeout: float) -> None:
+        if self._checkpoints is not None and not self._checkpoints.stop(timeout):
+            log.warning("stop: the last checkpoint was not written within %s s", timeout)
+
+    def _stop_bus(self) -> None:
+        self._bus.wait_until_empty(5.0)
+        self._bus.stop()
+
+    def _notify_stopped(self) -> None:
         with self._waiter:
             self._waiter.notify_all()
-        if stopSparkContext:
-            self._sc.stop()
 
     def awaitTermination(self, timeout: float | None = None) -> None:
         """Wait until stopped (or ``timeout`` seconds); raise the first error a batch raised."""

@@ -35,7 +35,10 @@ from tests import servers
 ROOT = Path(__file__).resolve().parents[2]
 KAFKA_JOB = ROOT / "jobs" / "wordcount_kafka.py"
 DSTREAM = Path(sys.executable).parent / "dstream"
-PHASES = ["stop receivers, process the data received, write the last checkpoint",
+PHASES = ["stop the receivers (what they buffered becomes a last block)",
+          "process the data already received",
+          "commit source offsets and write the last checkpoint",
+          "deliver the last listener events", "mark the context stopped",
           "stop the executors", "stop HTTP"]
 TOP = 10                      # the job's default --top
 WAIT_S = 45.0
@@ -194,8 +197,8 @@ class Daemon:
 def assert_drained_cleanly(log: str) -> None:
     assert "stopping (received SIGTERM): graceful drain" in log, log[-4000:]
     for number, phase in enumerate(PHASES, 1):
-        assert f"drain {number}/3: {phase} (limit 30 s)" in log
-        assert f"drain {number}/3: {phase} done in" in log
+        assert f"drain {number}/{len(PHASES)}: {phase} (limit 30 s)" in log
+        assert f"drain {number}/{len(PHASES)}: {phase} done in" in log
     assert log.rstrip().endswith("stopped; exit code 0"), log[-4000:]
     assert "FAILED" not in log and "Traceback" not in log, log[-4000:]
 
