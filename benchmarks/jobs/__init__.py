@@ -1,0 +1,1 @@
+"""Streaming jobs the benchmarks run (each a ``python -m`` module)."""
