@@ -35,7 +35,8 @@ import shutil
 import tempfile
 import threading
 import time
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from dstream import Conf, Context, StreamingContext
 from dstream.streaming.testing import advance_batch
@@ -343,8 +344,8 @@ def main(argv: list[str] | None = None) -> None:
                  *[f"{(sums[v]['bytes_data'] or 0) / 1024:,.0f}" for v in variants]])
     srow.append(["batches measured (metadata / data)",
                  *[f"{sums[v]['n_meta']} / {sums[v]['n_data']}" for v in variants]])
-    print(table([f"per variant ({args.repeat} runs pooled, first {args.skip} batches of each "
-                 "left out)", *variants], srow))
+    title = f"per variant ({args.repeat} runs pooled, first {args.skip} batches of each left out)"
+    print(table([title, *variants], srow))
 
 
 if __name__ == "__main__":

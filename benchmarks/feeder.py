@@ -42,11 +42,11 @@ import tempfile
 import threading
 import time
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Self
 
 from .textgen import LineGenerator
 
-__all__ = ["Feeder", "FeederProcess", "Step", "parse_steps", "line_pool"]
+__all__ = ["Feeder", "FeederProcess", "Step", "line_pool", "parse_steps"]
 
 TICK_S = 0.010
 #: at most this much of a backlog goes out in one send (keeps stop() responsive)
@@ -173,7 +173,7 @@ class Feeder:
             while conn is None and not self._stop.is_set():
                 try:
                     conn, _ = self._server.accept()
-                except socket.timeout:
+                except TimeoutError:
                     if time.monotonic() > deadline:
                         self.error = f"no client connected within {self._accept_timeout} s"
                         return
@@ -233,7 +233,7 @@ class Feeder:
             while len(view) and not self._stop.is_set():
                 try:
                     n = conn.send(view)
-                except socket.timeout:
+                except TimeoutError:
                     continue                 # the reader is slow: try again (or stop)
                 view = view[n:]
             if len(view):                    # stopped mid-chunk: count whole lines only
@@ -320,7 +320,7 @@ class FeederProcess:
             os.rmdir(self._dir)
         return stats
 
-    def __enter__(self) -> FeederProcess:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -404,7 +404,7 @@ def _drain(port: int, stop: threading.Event) -> None:
             try:
                 if not s.recv(1 << 20):
                     return
-            except socket.timeout:
+            except TimeoutError:
                 continue
 
 

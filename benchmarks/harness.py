@@ -23,12 +23,22 @@ import sys
 import tempfile
 import threading
 import time
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import psutil
 
-__all__ = ["JobProcess", "MemorySampler", "percentile", "median", "table", "mib", "REPO",
-           "tree_cpu_seconds", "cpu_shares"]
+__all__ = [
+    "REPO",
+    "JobProcess",
+    "MemorySampler",
+    "cpu_shares",
+    "median",
+    "mib",
+    "percentile",
+    "table",
+    "tree_cpu_seconds",
+]
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MIB = 1 << 20

@@ -18,11 +18,11 @@ from __future__ import annotations
 import argparse
 import collections
 import re
-from typing import Iterable
+from collections.abc import Iterable
 
 from .harness import table
 
-__all__ = ["classify", "breakdown"]
+__all__ = ["breakdown", "classify"]
 
 _WAIT_LEAVES = ("Condition.wait", "Event.wait", "Connection._recv ", "Queue.get", "sleep",
                 "select", "Thread.join", "wait (concurrent")

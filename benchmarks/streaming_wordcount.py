@@ -38,7 +38,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .feeder import FeederProcess, Step, line_pool
-from .harness import JobProcess, cpu_shares, median, mib, percentile, table, tree_cpu_seconds
+from .harness import (
+    JobProcess,
+    cpu_shares,
+    median,
+    mib,
+    percentile,
+    table,
+    tree_cpu_seconds,
+)
 
 FIXED_RATE = 24_700
 PYSPARK_ISSUE = {"max_rate": 49_400, "p50_total": 821, "p99_total": 963, "first_batch_s": 5.7,

@@ -27,7 +27,8 @@ import functools
 import json
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 __all__ = ["install"]
 
@@ -69,13 +70,13 @@ def _wrap(owner: Any, attr: str, name: str, counters: _Counters,
 
 def install(path: str) -> Callable[[], None]:
     """Wrap the probes and start writing to ``path``; returns a function that stops it."""
+    from dstream.blocks import BlockManager
     from dstream.executors import processes
     from dstream.scheduler.dag import DAGScheduler
     from dstream.streaming.checkpointing import CheckpointManager
     from dstream.streaming.context import StreamingContext
     from dstream.streaming.receiver_input import EngineBlockSink
     from dstream.streaming.scheduler import JobScheduler
-    from dstream.blocks import BlockManager
     from receivers.blocks import BlockGenerator
     from receivers.lines import LineSplitter
 

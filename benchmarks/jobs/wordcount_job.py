@@ -22,15 +22,15 @@ import time
 
 LAUNCHED_MS = int(time.time() * 1000)     # the interpreter is up, nothing imported yet
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import operator  # noqa: E402
-import os  # noqa: E402
-import signal  # noqa: E402
-import sys  # noqa: E402
-import tempfile  # noqa: E402
-import threading  # noqa: E402
-from typing import Any  # noqa: E402
+import argparse
+import json
+import operator
+import os
+import signal
+import sys
+import tempfile
+import threading
+from typing import Any
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -62,10 +62,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-ARGS = parse_args()
+def _engine() -> str:
+    """``--engine`` from the command line when run as a script (imported: dstream)."""
+    if __name__ != "__main__":
+        return "dstream"
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--engine", choices=("dstream", "pyspark"), default="dstream")
+    return pre.parse_known_args()[0].engine
+
+
+ENGINE = _engine()
 
 # ---------------------------------------------------------------------- the only engine switch
-if ARGS.engine == "pyspark":
+if ENGINE == "pyspark":
     from pyspark import SparkConf, SparkContext
     from pyspark.streaming import StreamingContext
     from pyspark.streaming.listener import StreamingListener
@@ -224,4 +233,4 @@ def main(args: argparse.Namespace) -> None:
 
 
 if __name__ == "__main__":
-    main(ARGS)
+    main(parse_args())
