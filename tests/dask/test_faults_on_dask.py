@@ -11,12 +11,8 @@ import operator
 import os
 import signal
 
-from dstream import Context, TaskContext
-
-
-def first_attempt(partition: int | None = None) -> bool:
-    task = TaskContext.get()
-    return task.attemptNumber() == 0 and (partition is None or task.partitionId() == partition)
+from dstream import Context
+from tests.dstream.test_scheduler_faults import first_attempt, grouped_with_kills
 
 
 def test_task_that_kills_its_worker_on_first_attempt(whole_cluster: Context) -> None:
@@ -37,22 +33,8 @@ def test_task_that_kills_its_worker_on_first_attempt(whole_cluster: Context) -> 
 def test_worker_killed_in_map_and_in_reduce_stage(whole_cluster: Context) -> None:
     """The reduce-stage kill also loses the map outputs held by that worker: Dask recomputes
     them from their lineage when the retried reduce task asks for them."""
-    ctx = whole_cluster
-
-    def die_in_map(kv: tuple[int, int]) -> tuple[int, int]:
-        if kv[1] == 7 and first_attempt():
-            os.kill(os.getpid(), signal.SIGKILL)
-        return kv
-
-    def die_in_reduce(kv: tuple[int, list[int]]) -> tuple[int, int]:
-        if first_attempt(partition=1):
-            os.kill(os.getpid(), signal.SIGKILL)
-        return kv[0], sum(kv[1])
-
-    data = [(i % 5, i) for i in range(40)]
-    expected = sorted((k, sum(v for kk, v in data if kk == k)) for k in range(5))
-    grouped = ctx.parallelize(data, 4).map(die_in_map).groupByKey(2)
-    assert sorted(grouped.map(die_in_reduce).collect()) == expected
+    grouped, summed, expected = grouped_with_kills(whole_cluster, 2)
+    assert sorted(summed.collect()) == expected
     # the kept map outputs are still readable by a later job
     assert sorted(grouped.mapValues(sum).collect()) == expected
 

@@ -64,22 +64,31 @@ def test_task_that_kills_its_worker_on_first_attempt() -> None:
         assert ctx.parallelize(range(4), 4).map(lambda x: x + 1).sum() == 10
 
 
-def test_worker_killed_in_map_and_in_reduce_stage() -> None:
-    def die_in_map(kv: tuple[int, int]) -> tuple[int, int]:
-        if kv[1] == 7 and first_attempt():
-            os.kill(os.getpid(), signal.SIGKILL)
-        return kv
+def _die_in_map(kv: tuple[int, int]) -> tuple[int, int]:
+    if kv[1] == 7 and first_attempt():
+        os.kill(os.getpid(), signal.SIGKILL)
+    return kv
 
-    def die_in_reduce(kv: tuple[int, list[int]]) -> tuple[int, int]:
-        if first_attempt(partition=1):
-            os.kill(os.getpid(), signal.SIGKILL)
-        return kv[0], sum(kv[1])
 
+def _die_in_reduce(kv: tuple[int, list[int]]) -> tuple[int, int]:
+    if first_attempt(partition=1):
+        os.kill(os.getpid(), signal.SIGKILL)
+    return kv[0], sum(kv[1])
+
+
+def grouped_with_kills(ctx: Context, reduce_partitions: int) -> tuple[Any, Any, list[tuple[int, int]]]:
+    """``(grouped, summed, expected)``: a groupByKey whose map task (record 7) and reduce task
+    (partition 1) kill their worker on their first attempt; shared with the Dask tests."""
     data = [(i % 5, i) for i in range(40)]
     expected = sorted((k, sum(v for kk, v in data if kk == k)) for k in range(5))
+    grouped = ctx.parallelize(data, 4).map(_die_in_map).groupByKey(reduce_partitions)
+    return grouped, grouped.map(_die_in_reduce), expected
+
+
+def test_worker_killed_in_map_and_in_reduce_stage() -> None:
     with context("local[2]") as ctx:
-        grouped = ctx.parallelize(data, 4).map(die_in_map).groupByKey(3)
-        assert sorted(grouped.map(die_in_reduce).collect()) == expected
+        grouped, summed, expected = grouped_with_kills(ctx, 3)
+        assert sorted(summed.collect()) == expected
         assert sorted(grouped.mapValues(sum).collect()) == expected      # outputs reused, intact
 
 
