@@ -19,7 +19,9 @@ from receivers import Receiver, ReceiverSupervisor, default_block_ids
 from ..blocks import BlockManager
 from ..rdd import RDD
 from ..rdd_kinds import BlockRDD
+from ..serialization import dumps_data
 from ..storagelevel import StorageLevel
+from ..taskcontext import Serialized
 from .blocks import ReceivedBlock, ReceivedBlockTracker
 from .inputs import InputDStream
 from .listener import BatchInfo, ListenerBus, ReceiverInfo, StreamingListener
@@ -75,25 +77,28 @@ class EngineBlockSink:
         with self._lock:
             if block_id in self._seen:      # a block offered again after a failed store
                 return
+        # pickled once, here: the same bytes go to the log, the block manager and the tasks
+        data = Serialized(dumps_data(records))
         pointer = None
         if self.wal is not None:
-            payload = pickle.dumps((stream_id, block_id, records, metadata), protocol=5)
+            payload = pickle.dumps((stream_id, block_id, data.data, len(records), metadata),
+                                   protocol=5)
             pointer = self.wal.write(self._signer.sign(payload), self._clock_ms())
-        self._blocks.put(block_id, records, self._levels.get(stream_id, DEFAULT_RECEIVER_LEVEL))
+        self._blocks.put(block_id, data, self._levels.get(stream_id, DEFAULT_RECEIVER_LEVEL))
         with self._lock:
             self._seen.add(block_id)
         self._tracker.add(ReceivedBlock(stream_id, block_id, len(records), metadata, pointer))
 
-    def restore(self, stream_id: int, block_id: str, records: list, metadata: dict,
-                allocated: bool, logged_at_ms: int) -> None:
+    def restore(self, stream_id: int, block_id: str, data: Serialized, num_records: int,
+                metadata: dict, allocated: bool, logged_at_ms: int) -> None:
         """Recovery: a block read back from the write-ahead log. One that belongs to a batch
         goes back to the block manager only; one received after the last checkpoint is also
         unallocated again, so the next batch takes it."""
-        self._blocks.put(block_id, records, self._levels.get(stream_id, DEFAULT_RECEIVER_LEVEL))
+        self._blocks.put(block_id, data, self._levels.get(stream_id, DEFAULT_RECEIVER_LEVEL))
         with self._lock:
             self._seen.add(block_id)
         if not allocated:
-            self._tracker.add(ReceivedBlock(stream_id, block_id, len(records), metadata,
+            self._tracker.add(ReceivedBlock(stream_id, block_id, num_records, metadata,
                                             _LoggedAt(logged_at_ms)))
 
     def forget(self, block_ids: list[str]) -> None:

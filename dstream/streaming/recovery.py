@@ -18,6 +18,7 @@ from ..partitioner import Partitioner
 from ..hashing import portable_hash
 from ..rdd_checkpoint import truncate_to
 from ..rdd_kinds import ParallelCollectionRDD
+from ..taskcontext import Serialized
 from .blocks import ReceivedBlock
 from .checkpointing import METADATA_KIND, CheckpointManager, DataSnapshot
 from .recovery_format import data_partition_name, decode_metadata, state_keys
@@ -240,13 +241,13 @@ class Recovery:
         positions: dict[int, dict[Any, int]] = {}
         if manager.wal is not None:
             for _time, signed in manager.wal.read_all():
-                stream_id, block_id, records, metadata = pickle.loads(
+                stream_id, block_id, data, num_records, metadata = pickle.loads(
                     manager.signer.verify(signed, "write-ahead log record"))
                 tracker.block_ids.advance_past(block_id)
                 _merge_positions(positions.setdefault(stream_id, {}), metadata)
                 if block_id in processed and not keep_batches:
                     continue
-                tracker.sink.restore(stream_id, block_id, records, metadata,
+                tracker.sink.restore(stream_id, block_id, Serialized(data), num_records, metadata,
                                      allocated=block_id in processed, logged_at_ms=_time)
                 replayed += 1
         for stream in ssc._graph.inputs:
