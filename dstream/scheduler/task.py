@@ -14,10 +14,11 @@ import pickle
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
+from ..hashing import BUILTIN_HASH_IS_PORTABLE, portable_hash
+from ..partitioner import HashPartitioner, Partitioner
 from ..taskcontext import Serialized, TaskContext
 
 if TYPE_CHECKING:
-    from ..partitioner import Partitioner
     from ..rdd import RDD
 
 __all__ = ["StageBinary", "TaskResult", "run_task", "write_shuffle"]
@@ -69,8 +70,17 @@ def write_shuffle(records: Iterator[tuple[Any, Any]], partitioner: Partitioner,
         appends = [b.append for b in buckets]
         part = partitioner
         try:
-            for kv in records:
-                appends[part(kv[0])](kv)
+            if _builtin_hash_partitions(partitioner):
+                # portable_hash(k) is hash(k) for str and int keys here: no calls per record
+                for kv in records:
+                    k = kv[0]
+                    if type(k) is str or type(k) is int:
+                        appends[hash(k) % n](kv)
+                    else:
+                        appends[part(k)](kv)
+            else:
+                for kv in records:
+                    appends[part(kv[0])](kv)
         except (TypeError, IndexError) as e:
             if "kv" in locals() and not _is_pair(kv):
                 raise TypeError(f"a shuffle needs (key, value) pairs, got {type(kv).__name__}: "
@@ -79,6 +89,12 @@ def write_shuffle(records: Iterator[tuple[Any, Any]], partitioner: Partitioner,
     if serialize:
         return [Serialized(pickle.dumps(b, protocol=5)) for b in buckets]
     return buckets
+
+
+def _builtin_hash_partitions(partitioner: Partitioner) -> bool:
+    """Whether ``partitioner(k)`` is ``hash(k) % n`` for str and int keys in this process."""
+    return (BUILTIN_HASH_IS_PORTABLE and type(partitioner) in (Partitioner, HashPartitioner)
+            and partitioner.partitionFunc is portable_hash)
 
 
 def _is_pair(x: Any) -> bool:

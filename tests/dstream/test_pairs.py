@@ -11,7 +11,7 @@ from dstream import Context, portable_hash
 from .conftest import grouped, reference_groups
 
 PAIRS = [("a", 1), ("b", 2), ("a", 3), ("c", 4), ("b", 5), ("a", 6), (None, 7), ((1, "x"), 8),
-         (-1, 9), (-2, 10), (3.5, 11)]
+         (-1, 9), (-2, 10), (3.5, 11), (True, 12), (2**70, 13), ("", 14)]
 
 
 @pytest.fixture(params=[1, 3], ids=lambda n: f"{n}parts")
