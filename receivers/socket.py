@@ -41,7 +41,12 @@ from typing import Any, BinaryIO
 from receivers.lines import DEFAULT_MAX_RECORD_BYTES, BadLine, LineSplitter
 from receivers.receiver import Receiver
 
-__all__ = ["SocketReceiver", "SocketTextReceiver"]
+__all__ = ["SocketReceiver", "SocketTextReceiver", "read_size"]
+
+#: under a rate limit, one read asks for about this many seconds of the limit
+READ_SECONDS = 0.01
+MIN_READ_BYTES = 4096
+_GUESSED_LINE_BYTES = 80
 
 Converter = Callable[[BinaryIO], Iterable[Any]]
 
@@ -143,7 +148,8 @@ class SocketTextReceiver(SocketReceiver):
       bad record (reason ``undecodable``) and reported with its byte offset.
     - ``max_record_bytes``: a longer line is dropped and counted (reason
       ``oversized``) without being buffered whole.
-    - ``chunk_bytes``: how much one read asks for.
+    - ``chunk_bytes``: how much one read asks for at most; under a rate limit
+      (``maxRate``, backpressure) a read asks for about 10 ms of the limit.
 
     Offsets in events count bytes from the start of that connection
     (``connection`` numbers connections from 1 over restarts).
@@ -179,14 +185,19 @@ class SocketTextReceiver(SocketReceiver):
 
     def _consume(self, sock: socket.socket, connection: int) -> None:
         splitter = LineSplitter(self.encoding, self.decode_errors, self.max_record_bytes)
+        lines_read = 0
         while not self.isStopped():
-            data = sock.recv(self.chunk_bytes)
+            limit = self.current_rate_limit()
+            size = self.chunk_bytes if limit is None else read_size(
+                limit, splitter.offset, lines_read, self.chunk_bytes)
+            data = sock.recv(size)
             if not data:
                 break
             lines, bad = splitter.feed(data)
             if bad:
                 self._report_bad(bad, connection)
             if lines:
+                lines_read += len(lines)
                 self.store_all(lines)
         if self.isStopped():
             return  # a line cut short by the stop is not a line
@@ -208,6 +219,21 @@ class SocketTextReceiver(SocketReceiver):
                 connection=connection,
                 address=self.address,
             )
+
+
+def read_size(rate_limit: float, bytes_read: int, lines_read: int, most: int) -> int:
+    """How many bytes one read asks for under a rate limit (lines/s): about
+    ``READ_SECONDS`` of the limit at the line length seen so far, so that the limiter
+    releases lines smoothly rather than in steps of a large read; at least ``MIN_READ_BYTES``.
+
+    >>> read_size(10_000, bytes_read=1_000_000, lines_read=10_000, most=256 * 1024)
+    10000
+    >>> read_size(10, bytes_read=0, lines_read=0, most=256 * 1024)   # nothing seen yet
+    4096
+    """
+    line_bytes = bytes_read / lines_read if lines_read else _GUESSED_LINE_BYTES
+    wanted = int(rate_limit * READ_SECONDS * line_bytes)
+    return max(MIN_READ_BYTES, min(most, wanted))
 
 
 def _no_converter(stream: BinaryIO) -> Iterable[Any]:
