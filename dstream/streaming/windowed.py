@@ -8,7 +8,7 @@ window. Shorter windows are recomputed from their batches, as PySpark does.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from ..aggregation import combine_values, identity
 from ..dependency import OneToOneDependency
@@ -118,16 +118,22 @@ class WindowUpdateRDD(RDD):
     def compute(self, split: int, task: TaskContext) -> Iterator[tuple[Any, Any]]:
         func, inv = self.func, self.inv_func
         window = dict(self.previous.iterator(split, task))
-        if self.old:
-            expired = combine_values(_chain(self.old, split, task), identity, func)
-            for k, v in expired.items():
-                if k in window:
-                    window[k] = inv(window[k], v)
-        arrived = combine_values(_chain(self.new, split, task), identity, func)
-        for k, v in arrived.items():
+        for k, v in self._per_key(self.old, split, task):
+            if k in window:
+                window[k] = inv(window[k], v)
+        for k, v in self._per_key(self.new, split, task):
             window[k] = func(window[k], v) if k in window else v
         items = window.items()
         return iter(filter(self.filter_func, items) if self.filter_func else items)
+
+
+    def _per_key(self, rdds: list[RDD], split: int, task: TaskContext) -> Iterable[tuple[Any, Any]]:
+        """Each key once, its values over ``rdds`` reduced with ``func``. The batches are
+        outputs of ``reduceByKey`` (one pair per key and partition): a single one is read as
+        it is, several are combined first."""
+        if len(rdds) == 1:
+            return rdds[0].iterator(split, task)
+        return combine_values(_chain(rdds, split, task), identity, self.func).items()
 
 
 def _chain(rdds: list[RDD], split: int, task: TaskContext) -> Iterator[tuple[Any, Any]]:
