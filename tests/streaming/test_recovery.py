@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import operator
 import os
+import pickle
 from collections.abc import Callable
 from typing import Any
 
@@ -17,7 +18,7 @@ import pytest
 
 from checkpoint import generation_name, list_generations
 from dstream import Conf, Context, StreamingContext, StreamingListener
-from dstream.streaming.recovery import IncompatibleCheckpointError
+from dstream.streaming.recovery import IncompatibleCheckpointError, _log_record
 from dstream.streaming.testing import advance_batch
 
 
@@ -239,3 +240,13 @@ def _generations(checkpoint: str) -> list[int]:
     from checkpoint import open_store
     with open_store(checkpoint) as store:
         return list_generations(store, "metadata")
+
+
+def test_log_records_of_either_layout_replay_the_same_block() -> None:
+    """Blocks are logged pickled once; logs written before that held the records themselves."""
+    current = (3, "input-3-7", pickle.dumps(["a", "b"], protocol=5), 2, {"offset": 9})
+    earlier = (3, "input-3-7", ["a", "b"], {"offset": 9})
+    for record in (current, earlier):
+        stream_id, block_id, data, num_records, metadata = _log_record(record)
+        assert (stream_id, block_id, num_records, metadata) == (3, "input-3-7", 2, {"offset": 9})
+        assert data.load() == ["a", "b"]
