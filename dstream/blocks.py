@@ -19,6 +19,7 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
+from .executors.base import RemoteBlock
 from .storagelevel import StorageLevel
 from .taskcontext import Serialized
 
@@ -54,9 +55,15 @@ class BlockManager:
         self._lock = threading.RLock()
 
     # ------------------------------------------------------------------ put / get
-    def put(self, block_id: str, values: list | Serialized,
+    def put(self, block_id: str, values: list | Serialized | RemoteBlock,
             level: StorageLevel = StorageLevel.MEMORY_ONLY) -> None:
-        """Store a block (a list of records, or the pickled list)."""
+        """Store a block (a list of records, or the pickled list), or the handle of a block
+        that executors hold (``RemoteBlock``: kept as it is, released when removed)."""
+        if isinstance(values, RemoteBlock):
+            with self._lock:
+                self.remove(block_id)
+                self._blocks[block_id] = _Entry(values, level, 0, None)
+            return
         size = _estimate_size(values)
         with self._lock:
             self.remove(block_id)
@@ -98,6 +105,8 @@ class BlockManager:
             self._memory_used -= entry.size
             if entry.path:
                 _unlink(entry.path)
+            if isinstance(entry.value, RemoteBlock):
+                entry.value.release()
 
     def remove_rdd(self, rdd_id: int) -> None:
         prefix = f"rdd_{rdd_id}_"
@@ -123,7 +132,7 @@ class BlockManager:
         for block_id, entry in list(self._blocks.items()):
             if self._memory_used <= self._budget:
                 return
-            if entry.value is None:
+            if entry.value is None or isinstance(entry.value, RemoteBlock):
                 continue
             if entry.level.useDisk:
                 if entry.path is None:

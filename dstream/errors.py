@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-__all__ = ["DStreamError", "TaskFailedError", "WorkerLostError", "ClosurePicklingError",
-           "ContextStateError", "InputDecodeError"]
+__all__ = ["DStreamError", "TaskFailedError", "WorkerLostError", "BlockLostError",
+           "ClosurePicklingError", "ContextStateError", "InputDecodeError"]
 
 
 class DStreamError(Exception):
@@ -16,6 +16,10 @@ class ContextStateError(DStreamError, RuntimeError):
 
 class WorkerLostError(DStreamError):
     """A worker process died while it ran a task; the task is run again elsewhere."""
+
+
+class BlockLostError(DStreamError):
+    """Every copy of a received block is gone (its executors died) and no log holds it."""
 
 
 class TaskFailedError(DStreamError):

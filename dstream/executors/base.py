@@ -15,13 +15,14 @@ import os
 import re
 from abc import ABC, abstractmethod
 from concurrent.futures import Future
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 if TYPE_CHECKING:
     from ..conf import Conf
     from ..scheduler.task import StageBinary, TaskResult
+    from ..taskcontext import Serialized
 
-__all__ = ["ExecutorBackend", "RemoteTaskError", "create_backend", "parse_master"]
+__all__ = ["ExecutorBackend", "RemoteBlock", "RemoteTaskError", "create_backend", "parse_master"]
 
 
 class RemoteTaskError(Exception):
@@ -32,6 +33,20 @@ class RemoteTaskError(Exception):
         self.type_name = type_name
 
 
+class RemoteBlock(ABC):
+    """What the driver keeps of a block that executors hold (a handle, not the records).
+
+    The block manager holds it in place of the block and hands it to the scheduler as the
+    task input; only the backend that made it knows how a task reads it.
+    """
+
+    block_id: str
+
+    @abstractmethod
+    def release(self) -> None:
+        """The block is no longer needed: the executors drop their copies."""
+
+
 class ExecutorBackend(ABC):
     """Runs tasks. ``submit`` returns a future of the task's ``TaskResult``; a failed task's
     future holds the user's exception with a note carrying the executor-side traceback."""
@@ -40,11 +55,26 @@ class ExecutorBackend(ABC):
     parallelism: int = 1
     #: True when tasks run in other processes (inputs and outputs cross as bytes)
     serializes: bool = False
+    #: True when ``store_block`` keeps received blocks on the executors
+    stores_blocks: bool = False
 
     @abstractmethod
     def submit(self, stage: StageBinary, split: int, attempt: int,
                inputs: dict[Any, Any]) -> Future[TaskResult]:
         """Queue one task; the future completes with its result or its failure."""
+
+    def store_block(self, block_id: str, data: Serialized, replicas: int,
+                    recover: Callable[[], Serialized] | None = None) -> RemoteBlock | None:
+        """Keep a received block on ``replicas`` distinct executors and return its handle, or
+        ``None`` (the default): the driver's block manager keeps the block itself.
+        ``recover`` gives the block's bytes again (from the write-ahead log) or raises an error
+        that says what is lost; it is called when every replica is gone."""
+        return None
+
+    def outputs_lost(self, outputs: list[Any]) -> bool:
+        """True when a map task's kept outputs (its buckets) cannot be read nor recomputed by
+        the executors any more: the scheduler then runs that map task again."""
+        return False
 
     def forget_stage(self, stage_id: int) -> None:
         """The stage will not run again: its code may be dropped from caches."""
