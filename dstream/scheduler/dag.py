@@ -2,8 +2,9 @@
 
 A job's final RDD is walked up its narrow dependencies; each shuffle dependency met there
 is a map stage that must have run first. Shuffle outputs are kept per map task, so a lost
-partition needs only its own map tasks again; cached partitions and checkpoints cut the
-walk short.
+partition needs only its own map tasks again (outputs that the backend reports lost for good
+are made again before a task that reads them is submitted); cached partitions and
+checkpoints cut the walk short.
 """
 
 from __future__ import annotations
@@ -39,6 +40,14 @@ class _MapOutputs:
 
     def missing(self) -> list[int]:
         return [i for i, out in enumerate(self.outputs) if out is None]
+
+    def drop_lost(self, backend: ExecutorBackend) -> bool:
+        """Forget the outputs the backend can no longer read or recompute; True if any."""
+        lost = [i for i, out in enumerate(self.outputs)
+                if out is not None and backend.outputs_lost(out)]
+        for i in lost:
+            self.outputs[i] = None
+        return bool(lost)
 
     def bucket_inputs(self, reduce_split: int) -> list[Any]:
         return [out[reduce_split] for out in self.outputs if out is not None]
@@ -172,6 +181,8 @@ class DAGScheduler:
             sid = rdd.shuffle_dep.shuffle_id
             with self._lock:
                 outputs = self._shuffles.get(sid)
+            if outputs is not None and outputs.drop_lost(self.backend):
+                self._run_map_stage(rdd.shuffle_dep)      # lost for good: run those maps again
             if outputs is None or outputs.missing():
                 raise TaskFailedError(f"map outputs of shuffle {sid} are missing for {rdd!r}")
             inputs[shuffle_input_key(sid, split)] = outputs.bucket_inputs(split)
