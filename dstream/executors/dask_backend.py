@@ -33,11 +33,13 @@ import traceback
 import uuid
 from collections import OrderedDict
 from concurrent.futures import CancelledError, Future, InvalidStateError, ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import WorkerLostError
 from ..serialization import dumps_code, dumps_data
+from ..taskcontext import Serialized
 from .base import ExecutorBackend
+from .dask_blocks import DaskBlock, DaskBlockStore
 from .processes import _rebuild_error
 
 if TYPE_CHECKING:
@@ -85,14 +87,16 @@ def _load_stage(token: str, code: bytes) -> Any:
 
 
 def _run_on_worker(token: str, code: bytes, split: int, attempt: int, inputs_bytes: bytes,
-                   shuffle_keys: list[Any], shuffle_buckets: list[list[Any]]) -> TaskResult:
-    """One dstream task inside a Dask worker; ``shuffle_buckets`` arrive resolved by Dask."""
+                   remote_keys: list[Any], remote_values: list[Any]) -> TaskResult:
+    """One dstream task inside a Dask worker; ``remote_values`` arrive resolved by Dask: a
+    shuffle's buckets (lists) and received blocks (the bytes of a replica on a worker)."""
     from ..scheduler.task import run_task
 
     try:
         stage = _load_stage(token, code)
         inputs = pickle.loads(inputs_bytes)
-        inputs.update(zip(shuffle_keys, shuffle_buckets))
+        inputs.update((k, Serialized(v) if isinstance(v, bytes) else v)
+                      for k, v in zip(remote_keys, remote_values))
         return run_task(stage, split, attempt, inputs, serialize=True)
     except BaseException as e:  # noqa: B902 - every failure goes back to the driver
         text = traceback.format_exc()
@@ -119,6 +123,7 @@ class DaskBackend(ExecutorBackend):
     ``n_workers`` single-threaded worker processes that ``stop`` closes."""
 
     serializes = True
+    stores_blocks = True
 
     def __init__(self, address: str | None = None, n_workers: int | None = None,
                  conf: Conf | None = None) -> None:
@@ -144,6 +149,7 @@ class DaskBackend(ExecutorBackend):
                 self._cluster.close()
             raise
         self._session = uuid.uuid4().hex[:12]
+        self._blocks = DaskBlockStore(self._client, self._session)
         self._keys = itertools.count()
         self._stage_code: dict[int, tuple[str, Any]] = {}
         self._lock = threading.Lock()
@@ -160,19 +166,12 @@ class DaskBackend(ExecutorBackend):
                 if self._stopped:
                     raise RuntimeError("the executor backend is stopped")
             token, code = self._code_of(stage)
-            plain: dict[Any, Any] = {}
-            shuffle_keys: list[Any] = []
-            shuffle_buckets: list[list[Any]] = []
-            for key, value in inputs.items():
-                if _is_shuffle_key(key):
-                    shuffle_keys.append(key)
-                    shuffle_buckets.append(list(value))
-                else:
-                    plain[key] = value
+            plain, remote_keys, remote_values, where = self._split_inputs(inputs)
             name = f"dstream-{self._session}-{stage.stage_id}-{split}-{attempt}-{next(self._keys)}"
             task = self._client.submit(
-                _run_on_worker, token, code, split, attempt, dumps_data(plain), shuffle_keys,
-                shuffle_buckets, key=name, pure=False, retries=0)
+                _run_on_worker, token, code, split, attempt, dumps_data(plain), remote_keys,
+                remote_values, key=name, pure=False, retries=0, workers=where or None,
+                allow_other_workers=bool(where))
             if stage.kind == "shuffle":
                 handles = [self._client.submit(_bucket, task, i, key=f"{name}-bucket-{i}", pure=False)
                            for i in range(stage.partitioner.numPartitions)]
@@ -189,6 +188,15 @@ class DaskBackend(ExecutorBackend):
         watched.add_done_callback(lambda f: self._hand_over(future, f, handles, description))
         future.add_done_callback(lambda f: f.cancelled() and watched.cancel())
         return future
+
+    def store_block(self, block_id: str, data: Serialized, replicas: int,
+                    recover: Callable[[], Serialized] | None = None) -> DaskBlock:
+        return self._blocks.put(block_id, data, replicas, recover)
+
+    def outputs_lost(self, outputs: list[Any]) -> bool:
+        # a cancelled bucket was forgotten by the scheduler: its map task could not be
+        # recomputed (it read a received block whose replica died with the same worker)
+        return any(getattr(f, "status", None) in ("cancelled", "error") for f in outputs)
 
     def forget_stage(self, stage_id: int) -> None:
         with self._lock:
@@ -212,17 +220,41 @@ class DaskBackend(ExecutorBackend):
                 self._restore_seed()
 
     # ------------------------------------------------------------------ internals
+    def _split_inputs(self, inputs: dict[Any, Any]) -> tuple[dict, list, list, list[str]]:
+        """Plain inputs (shipped pickled with the task) apart from the ones on workers: shuffle
+        buckets and received blocks (as Dask futures), and the workers holding those blocks."""
+        plain: dict[Any, Any] = {}
+        keys: list[Any] = []
+        values: list[Any] = []
+        where: list[str] = []
+        for key, value in inputs.items():
+            if _is_shuffle_key(key):
+                keys.append(key)
+                values.append(list(value))
+            elif isinstance(value, DaskBlock):
+                future, worker = self._blocks.input_of(value)
+                keys.append(key)
+                values.append(future)
+                where.append(worker)
+            else:
+                plain[key] = value
+        return plain, keys, values, where
+
     def _code_of(self, stage: StageBinary) -> tuple[str, Any]:
         with self._lock:
             known = self._stage_code.get(stage.stage_id)
-            if known is not None:
+            # a code task that erred (its worker died while it ran: KilledWorker) is made again
+            if known is not None and known[1].status not in ("error", "cancelled"):
                 return known
         code = dumps_code(stage)
         token = f"dstream-stage-{self._session}-{stage.stage_id}-{uuid.uuid4().hex[:8]}"
         # a task, not scattered data: Dask can run it again if the worker holding it is lost
         entry = (token, self._client.submit(_identity, code, key=token, pure=False))
         with self._lock:
-            return self._stage_code.setdefault(stage.stage_id, entry)
+            known = self._stage_code.get(stage.stage_id)
+            if known is None or known[1].status in ("error", "cancelled"):
+                self._stage_code[stage.stage_id] = known = entry
+            return known
 
     def _hand_over(self, future: Future, watched: Any, handles: list[Any] | None,
                    description: str) -> None:

@@ -1,0 +1,164 @@
+"""Received blocks on Dask workers: one scattered key per replica, each on its own worker.
+
+A block's pickled records (bytes) are scattered once per replica, each replica under its own
+key and to a different worker. Distinct keys, not one key replicated: Dask's active memory
+manager drops the extra replicas of a key (``ReduceReplicas``), but leaves single-copy keys
+alone. The driver keeps a ``DaskBlock`` (the futures and where each replica went), never the
+bytes.
+
+A task that reads the block takes a live replica's future as a Dask dependency, with that
+replica's worker as a loose restriction, so it runs where the data is. Scattered data cannot
+be recomputed by Dask: when a worker dies its replicas are forgotten (their futures turn
+``cancelled``). The next task that needs the block reads another replica, and a copy is made
+on a worker that holds none, to keep the count up. When every replica is gone, the block's
+``recover`` gives its bytes again (the write-ahead log) or raises ``BlockLostError``.
+
+>>> DaskBlock("input-0-7", [], 2, None).live()
+[]
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from typing import TYPE_CHECKING, Any, Callable
+
+from ..errors import BlockLostError
+from .base import RemoteBlock
+
+if TYPE_CHECKING:
+    from distributed import Client, Future
+
+    from ..taskcontext import Serialized
+
+__all__ = ["DaskBlock", "DaskBlockStore"]
+
+_WORKERS_TTL_S = 1.0
+
+
+def _copy(data: bytes) -> bytes:
+    return data
+
+
+class DaskBlock(RemoteBlock):
+    """The driver's handle of a block on the Dask cluster: ``(future, worker)`` per replica."""
+
+    def __init__(self, block_id: str, replicas: list[tuple[Future, str]], wanted: int,
+                 recover: Callable[[], Serialized] | None) -> None:
+        self.block_id = block_id
+        self.replicas = replicas
+        self.wanted = wanted
+        self.recover = recover
+        self.released = False
+        self.lock = threading.Lock()
+
+    def live(self, workers: set[str] | None = None) -> list[tuple[Future, str]]:
+        """Replicas not known to be lost: not ``cancelled`` (forgotten when its worker died),
+        and on one of ``workers`` when given."""
+        return [(f, w) for f, w in self.replicas if f.status not in ("cancelled", "error")
+                and (workers is None or w in workers)]
+
+    def release(self) -> None:
+        with self.lock:
+            replicas, self.replicas, self.released = self.replicas, [], True
+        for future, _ in replicas:
+            future.release()
+
+    def __repr__(self) -> str:
+        return f"DaskBlock({self.block_id!r}, on {[w for _, w in self.replicas]})"
+
+
+class DaskBlockStore:
+    """Puts blocks on workers and finds a live replica for a task."""
+
+    def __init__(self, client: Client, session: str) -> None:
+        self._client = client
+        self._session = session
+        self._keys = itertools.count()
+        self._turn = itertools.count()
+        self._workers: list[str] = []
+        self._workers_at = 0.0
+        self._lock = threading.Lock()
+
+    def put(self, block_id: str, data: Serialized, replicas: int,
+            recover: Callable[[], Serialized] | None) -> DaskBlock:
+        block = DaskBlock(block_id, [], max(1, replicas), recover)
+        self._scatter(block, data.data, block.wanted)
+        return block
+
+    def input_of(self, block: DaskBlock) -> tuple[Future, str]:
+        """A live replica of ``block`` (future, worker) for a task; makes up lost replicas."""
+        with block.lock:
+            if block.released:
+                raise BlockLostError(f"received block {block.block_id} was already removed "
+                                     "(its batch was forgotten) when a task asked for it")
+            live = block.live(set(self.workers()))
+            block.replicas = live
+            if not live:
+                if block.recover is None:
+                    raise BlockLostError(f"received block {block.block_id} is lost: every "
+                                         "worker that held a replica died")
+                self._scatter(block, block.recover().data, block.wanted)
+                live = block.replicas
+            elif len(live) < block.wanted:
+                self._copy_to_others(block, live[0][0])
+            return live[0]
+
+    # ------------------------------------------------------------------ internals
+    def workers(self, refresh: bool = False) -> list[str]:
+        """Addresses of the running workers (asked of the scheduler at most once a second)."""
+        now = time.monotonic()
+        with self._lock:
+            if not refresh and self._workers and now - self._workers_at < _WORKERS_TTL_S:
+                return self._workers
+        workers = sorted(self._client.scheduler_info(n_workers=-1)["workers"])
+        with self._lock:
+            self._workers, self._workers_at = workers, now
+        return workers
+
+    def _targets(self, n: int, exclude: set[str], refresh: bool) -> list[str]:
+        workers = [w for w in self.workers(refresh) if w not in exclude]
+        if not workers:
+            return []
+        start = next(self._turn)
+        return [workers[(start + i) % len(workers)] for i in range(min(n, len(workers)))]
+
+    def _key(self, block_id: str, replica: int) -> str:
+        return f"dstream-block-{self._session}-{block_id}-{next(self._keys)}-r{replica}"
+
+    def _scatter(self, block: DaskBlock, data: bytes, n: int) -> None:
+        """Scatter ``n`` replicas, each to its own worker (a worker that died since the last
+        look is skipped on a retry with a fresh worker list)."""
+        last_error: BaseException | None = None
+        for attempt in range(3):
+            targets = self._targets(n, set(), refresh=attempt > 0)
+            if not targets:
+                self._client.wait_for_workers(1, timeout=60)
+                continue
+            placed = []
+            try:
+                for i, worker in enumerate(targets):
+                    key = self._key(block.block_id, i)
+                    future = self._client.scatter({key: data}, workers=[worker], hash=False)[key]
+                    placed.append((future, worker))
+            except Exception as e:  # noqa: BLE001 - a worker gone meanwhile: retry elsewhere
+                last_error = e
+                for future, _ in placed:
+                    future.release()
+                continue
+            block.replicas = placed
+            return
+        raise BlockLostError(f"received block {block.block_id} could not be put on the Dask "
+                             f"workers ({last_error!r}); check that the cluster has running "
+                             "workers") from last_error
+
+    def _copy_to_others(self, block: DaskBlock, source: Future) -> None:
+        """Bring the replica count back up with copies on workers that hold none (a task per
+        copy, pinned to its worker; the driver does not wait for it)."""
+        held = {w for _, w in block.replicas}
+        for worker in self._targets(block.wanted - len(block.replicas), held, refresh=True):
+            key = self._key(block.block_id, len(block.replicas))
+            copy = self._client.submit(_copy, source, key=key, workers=[worker],
+                                       allow_other_workers=False, pure=False)
+            block.replicas.append((copy, worker))
