@@ -22,6 +22,7 @@ from ..rdd_kinds import BlockRDD
 from ..serialization import dumps_data
 from ..storagelevel import StorageLevel
 from ..taskcontext import Serialized
+from .block_placement import place_block, recovery_of
 from .blocks import ReceivedBlock, ReceivedBlockTracker
 from .inputs import InputDStream
 from .listener import BatchInfo, ListenerBus, ReceiverInfo, StreamingListener
@@ -63,8 +64,9 @@ class EngineBlockSink:
 
     def __init__(self, block_manager: BlockManager, tracker: ReceivedBlockTracker,
                  levels: dict[int, StorageLevel], wal: Any = None, signer: Any = None,
-                 clock_ms: Any = None) -> None:
+                 clock_ms: Any = None, backend: Any = None) -> None:
         self._blocks = block_manager
+        self._backend = backend
         self._tracker = tracker
         self._levels = levels
         self.wal = wal
@@ -84,7 +86,9 @@ class EngineBlockSink:
             payload = pickle.dumps((stream_id, block_id, data.data, len(records), metadata),
                                    protocol=5)
             pointer = self.wal.write(self._signer.sign(payload), self._clock_ms())
-        self._blocks.put(block_id, data, self._levels.get(stream_id, DEFAULT_RECEIVER_LEVEL))
+        place_block(self._backend, self._blocks, block_id, data,
+                    self._levels.get(stream_id, DEFAULT_RECEIVER_LEVEL),
+                    recovery_of(block_id, self._tracker, self.wal, self._signer, pointer))
         with self._lock:
             self._seen.add(block_id)
         self._tracker.add(ReceivedBlock(stream_id, block_id, len(records), metadata, pointer))
@@ -94,7 +98,9 @@ class EngineBlockSink:
         """Recovery: a block read back from the write-ahead log. One that belongs to a batch
         goes back to the block manager only; one received after the last checkpoint is also
         unallocated again, so the next batch takes it."""
-        self._blocks.put(block_id, data, self._levels.get(stream_id, DEFAULT_RECEIVER_LEVEL))
+        place_block(self._backend, self._blocks, block_id, data,
+                    self._levels.get(stream_id, DEFAULT_RECEIVER_LEVEL),
+                    recovery_of(block_id, self._tracker))
         with self._lock:
             self._seen.add(block_id)
         if not allocated:
@@ -181,7 +187,7 @@ class ReceiverTracker:
         self._levels: dict[int, StorageLevel] = {}
         self.events = _EventBridge(ssc._bus, ssc._clock.now_ms)
         self.sink = EngineBlockSink(ssc.sparkContext._block_manager, self.tracker, self._levels,
-                                    clock_ms=ssc._clock.now_ms)
+                                    clock_ms=ssc._clock.now_ms, backend=ssc.sparkContext._backend)
         self._lock = threading.Lock()
         self._max_rate: float | None = None
         #: block ids go on increasing across restarts (recovery advances them past the log's)
