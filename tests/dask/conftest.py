@@ -8,7 +8,9 @@ worker leave the cluster whole: the nanny starts a replacement.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -33,3 +35,16 @@ def whole_cluster(ctx: Context) -> Iterator[Context]:
     ctx._backend._client.wait_for_workers(2, timeout=60)
     yield ctx
     ctx._backend._client.wait_for_workers(2, timeout=60)
+
+
+def until(condition: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:
+    """Poll ``condition`` until it is truthy (returned) or fail after ``timeout`` seconds
+    naming ``what`` was awaited."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting until {what}")
+        time.sleep(0.05)

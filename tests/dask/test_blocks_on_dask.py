@@ -1,0 +1,120 @@
+"""Received blocks on a real Dask LocalCluster: replicas on distinct workers, tasks where the
+data is, a lost replica read from the other one, every replica lost, removal."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import signal
+from collections.abc import Iterator
+
+import pytest
+
+from dstream import Context
+from dstream.errors import BlockLostError
+from dstream.executors.dask_blocks import DaskBlock
+from dstream.rdd_kinds import BlockRDD
+from dstream.storagelevel import StorageLevel
+from dstream.taskcontext import Serialized
+from tests.dask.conftest import until
+
+
+def _bytes(records: list) -> Serialized:
+    return Serialized(pickle.dumps(records, protocol=5))
+
+
+@pytest.fixture
+def blocks(whole_cluster: Context) -> Iterator[list[str]]:
+    """Block ids the test put in the driver's block manager; removed afterwards."""
+    ids: list[str] = []
+    yield ids
+    for block_id in ids:
+        whole_cluster._block_manager.remove(block_id)
+
+
+def put(ctx: Context, ids: list[str], block_id: str, records: list, replicas: int,
+        recover: object = None) -> DaskBlock:
+    handle = ctx._backend.store_block(block_id, _bytes(records), replicas, recover)
+    ctx._block_manager.put(block_id, handle, StorageLevel.MEMORY_AND_DISK_2)
+    ids.append(block_id)
+    return handle
+
+
+def holders(ctx: Context, handle: DaskBlock) -> set[str]:
+    who_has = ctx._backend._client.who_has([f for f, _ in handle.replicas])
+    return {w for workers in who_has.values() for w in workers}
+
+
+def test_replicas_go_to_distinct_workers_and_the_driver_keeps_only_handles(
+        whole_cluster: Context, blocks: list[str]) -> None:
+    ctx = whole_cluster
+    used_before = ctx._block_manager.memory_used
+    handle = put(ctx, blocks, "input-90-0", list(range(1000)), 2)
+    assert len(handle.replicas) == 2
+    assert holders(ctx, handle) == {w for _, w in handle.replicas} and len(holders(ctx, handle)) == 2
+    assert ctx._block_manager.get_for_task("input-90-0") is handle
+    assert ctx._block_manager.memory_used == used_before
+    assert BlockRDD(ctx, ["input-90-0"]).sum() == sum(range(1000))
+
+
+def test_a_task_runs_on_the_worker_that_holds_its_block(whole_cluster: Context,
+                                                         blocks: list[str]) -> None:
+    ctx = whole_cluster
+    pid_of = ctx._backend._client.run(os.getpid)
+    handles = [put(ctx, blocks, f"input-91-{i}", [i], 1) for i in range(6)]
+    ran_on = BlockRDD(ctx, [h.block_id for h in handles]).mapPartitions(
+        lambda it: [os.getpid()]).collect()
+    assert ran_on == [pid_of[h.replicas[0][1]] for h in handles]
+    assert len(set(ran_on)) == 2                   # the blocks were spread over both workers
+
+
+def test_a_killed_worker_s_blocks_are_read_from_the_other_replica_and_re_replicated(
+        whole_cluster: Context, blocks: list[str]) -> None:
+    ctx = whole_cluster
+    client = ctx._backend._client
+    handles = [put(ctx, blocks, f"input-92-{i}", list(range(i * 10, i * 10 + 10)), 2)
+               for i in range(4)]
+    victim = handles[0].replicas[0][1]
+    os.kill(client.run(os.getpid)[victim], signal.SIGKILL)
+    rdd = BlockRDD(ctx, [h.block_id for h in handles])
+    assert rdd.collect() == list(range(40))
+    client.wait_for_workers(2, timeout=60)         # the nanny's replacement joins
+    assert rdd.collect() == list(range(40))        # lost replicas are copied to the new worker
+    for handle in handles:
+        handle.replicas[-1][0].result(timeout=30)
+        assert len(holders(ctx, handle)) == 2 and victim not in holders(ctx, handle)
+
+
+def test_every_replica_lost_is_recovered_or_reported(whole_cluster: Context,
+                                                     blocks: list[str]) -> None:
+    ctx = whole_cluster
+    client = ctx._backend._client
+    recovered: list[str] = []
+
+    def from_log() -> Serialized:
+        recovered.append("input-93-0")
+        return _bytes(["a", "b"])
+
+    logged = put(ctx, blocks, "input-93-0", ["a", "b"], 1, from_log)
+    unlogged = put(ctx, blocks, "input-93-1", ["c"], 1)
+    for handle in (logged, unlogged):
+        worker = handle.replicas[0][1]
+        os.kill(client.run(os.getpid, workers=[worker])[worker], signal.SIGKILL)
+        client.wait_for_workers(2, timeout=60)
+    assert BlockRDD(ctx, ["input-93-0"]).collect() == ["a", "b"]
+    assert recovered == ["input-93-0"]
+    with pytest.raises(BlockLostError, match=r"input-93-1 is lost"):
+        BlockRDD(ctx, ["input-93-1"]).collect()
+
+
+def test_removing_a_block_frees_it_on_the_workers(whole_cluster: Context, blocks: list[str]) -> None:
+    ctx = whole_cluster
+    handle = put(ctx, blocks, "input-94-0", [1, 2, 3], 2)
+    keys = [f.key for f, _ in handle.replicas]
+    ctx._block_manager.remove("input-94-0")
+    client = ctx._backend._client
+
+    def held(dask_worker: object) -> list[str]:
+        return [k for k in keys if k in dask_worker.data]  # type: ignore[attr-defined]
+
+    until(lambda: not any(client.run(held).values()), "the workers dropped the replicas")
