@@ -9,11 +9,18 @@ future per bucket (``value`` of the ``TaskResult``), and only the task's cached 
 accumulator updates travel to the driver. A reduce task's inputs carry those futures; Dask
 resolves them on the worker that runs the reduce task. Only action results reach the driver.
 
+Received blocks live on the workers (``dask_blocks``): the driver's block manager holds a
+``DaskBlock`` handle, and a task that reads the block takes a live replica's future as a
+dependency, restricted (loosely) to the worker that holds it.
+
 A worker that dies takes its running tasks with it: their futures fail with
 ``WorkerLostError`` and the scheduler runs them again. Map outputs lost with a worker are
 recomputed by Dask from their lineage (the map task's own Dask task) when a reduce task needs
-them. ``dask-local[N]`` sets the scheduler's ``allowed-failures`` to 0, so a task that kills its
-worker is retried by dstream (with a new attempt number), not re-run by Dask as the same attempt.
+them; a map output that Dask cannot recompute (its map task read a received block whose
+replica died with the same worker) is reported by ``outputs_lost``, and the DAG scheduler runs
+that map task again. ``dask-local[N]`` sets the scheduler's ``allowed-failures`` to 0, so a
+task that kills its worker is retried by dstream (with a new attempt number), not re-run by
+Dask as the same attempt.
 
 Hashing: a Dask nanny starts its worker with ``PYTHONHASHSEED=6640`` whenever the seed would be
 unset or 0 (dask/distributed#8400), so workers of ``dask-local[N]`` are salted and

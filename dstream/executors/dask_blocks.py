@@ -20,6 +20,7 @@ on a worker that holds none, to keep the count up. When every replica is gone, t
 from __future__ import annotations
 
 import itertools
+import logging
 import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
     from ..taskcontext import Serialized
 
 __all__ = ["DaskBlock", "DaskBlockStore"]
+
+log = logging.getLogger(__name__)
 
 _WORKERS_TTL_S = 1.0
 
@@ -101,6 +104,9 @@ class DaskBlockStore:
                                          "worker that held a replica died")
                 self._scatter(block, block.recover().data, block.wanted)
                 live = block.replicas
+                log.warning("received block %s: every replica was lost with its worker; put "
+                            "back on %s from the write-ahead log", block.block_id,
+                            [w for _, w in live])
             elif len(live) < block.wanted:
                 self._copy_to_others(block, live[0][0])
             return live[0]
