@@ -12,7 +12,8 @@ from .accumulators import Accumulator, AccumulatorParam
 from .broadcast import Broadcast
 from .conf import Conf
 from .context import Context
-from .errors import ClosurePicklingError, DStreamError, InputDecodeError, WorkerLostError
+from .errors import (BlockLostError, ClosurePicklingError, DStreamError, InputDecodeError,
+                     WorkerLostError)
 from .hashing import portable_hash
 from .partitioner import HashPartitioner, Partitioner, RangePartitioner
 from .rdd import RDD
@@ -30,7 +31,8 @@ SparkConf = Conf
 SparkContext = Context
 
 __all__ = [
-    "Accumulator", "AccumulatorParam", "Broadcast", "ClosurePicklingError", "Conf", "Context",
+    "Accumulator", "AccumulatorParam", "BlockLostError", "Broadcast", "ClosurePicklingError",
+    "Conf", "Context",
     "DStreamError", "HashPartitioner", "InputDecodeError", "Partitioner", "RDD", "RangePartitioner",
     "SparkConf", "SparkContext", "StatCounter", "StorageLevel", "TaskContext", "WorkerLostError",
     "portable_hash", "BatchInfo", "DStream", "ManualClock", "State", "StateSpec", "StreamingContext",
