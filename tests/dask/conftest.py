@@ -1,9 +1,10 @@
-"""Fixtures of the Dask cluster-mode tests: one ``dask-local[2]`` Context for the package.
+"""Fixtures of the Dask cluster-mode tests: one ``dask-local[2]`` Context per module.
 
-A real LocalCluster (two single-threaded worker processes under nannies) is started once and
-shared by every module here; it is package-scoped so that it is closed before the next test
-package makes its own Context (only one Context may be active in a process). Tests that kill a
-worker leave the cluster whole: the nanny starts a replacement.
+A real LocalCluster (two single-threaded worker processes under nannies) is started once per
+module (about 1.5 s) and shared by its tests; it is closed before the next module runs, so a
+module may make its own Context instead (only one Context may be active in a process), as the
+streaming fault test does with ``dask-local[3]``. Tests that kill a worker leave the cluster
+whole: the nanny starts a replacement.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from dstream import Context
 MASTER = "dask-local[2]"
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="module")
 def ctx() -> Iterator[Context]:
     context = Context(MASTER, "dask-tests")
     try:

@@ -51,7 +51,8 @@ def test_replicas_go_to_distinct_workers_and_the_driver_keeps_only_handles(
     used_before = ctx._block_manager.memory_used
     handle = put(ctx, blocks, "input-90-0", list(range(1000)), 2)
     assert len(handle.replicas) == 2
-    assert holders(ctx, handle) == {w for _, w in handle.replicas} and len(holders(ctx, handle)) == 2
+    assert holders(ctx, handle) == {w for _, w in handle.replicas}
+    assert len(holders(ctx, handle)) == 2
     assert ctx._block_manager.get_for_task("input-90-0") is handle
     assert ctx._block_manager.memory_used == used_before
     assert BlockRDD(ctx, ["input-90-0"]).sum() == sum(range(1000))
@@ -107,7 +108,8 @@ def test_every_replica_lost_is_recovered_or_reported(whole_cluster: Context,
         BlockRDD(ctx, ["input-93-1"]).collect()
 
 
-def test_removing_a_block_frees_it_on_the_workers(whole_cluster: Context, blocks: list[str]) -> None:
+def test_removing_a_block_frees_it_on_the_workers(whole_cluster: Context,
+                                                  blocks: list[str]) -> None:
     ctx = whole_cluster
     handle = put(ctx, blocks, "input-94-0", [1, 2, 3], 2)
     keys = [f.key for f, _ in handle.replicas]
