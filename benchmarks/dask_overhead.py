@@ -10,6 +10,7 @@ lines in 4 partitions; lines per second, best of ``--repeat``.
 
     python -m benchmarks.dask_overhead                       # both masters, ~30 s
     python -m benchmarks.dask_overhead --masters dask-local[2] --batches 100
+    python -m benchmarks.dask_overhead --code-task-too       # + stage code as a Dask task
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ import random
 import statistics
 import time
 
-from dstream import Context, StreamingContext
+from dstream import Conf, Context, StreamingContext
+from dstream.executors.dask_backend import INLINE_CODE_KEY
 from dstream.streaming.testing import advance_batch
 
 WORDS = [f"w{i}" for i in range(500)]
@@ -65,21 +67,26 @@ def throughput(ctx: Context, lines: int, repeat: int) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--masters", nargs="+", default=["local[2]", "dask-local[2]"])
+    parser.add_argument("--code-task-too", action="store_true",
+                        help="also run each dask master with the stage code sent as a Dask task "
+                             "(the way before stage code travelled inside the tasks)")
     parser.add_argument("--batches", type=int, default=50)
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--lines", type=int, default=200_000)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    report = {}
-    for master in args.masters:
+    runs = [(master, Conf()) for master in args.masters]
+    if args.code_task_too:
+        runs += [(f"{master} (code as a task)", Conf().set(INLINE_CODE_KEY, 0))
+                 for master in args.masters if master.startswith("dask")]
+    for label, conf in runs:
         start = time.perf_counter()
-        with Context(master, "dask-overhead") as ctx:
+        with Context(label.split()[0], "dask-overhead", conf=conf) as ctx:
             started = time.perf_counter() - start
             row = {"startup_s": started}
             row.update(batch_overhead(ctx, args.batches, args.warmup))
             row.update(throughput(ctx, args.lines, args.repeat))
-        report[master] = row
-        print(master, json.dumps({k: round(v, 3) for k, v in row.items()}), flush=True)
+        print(label, json.dumps({k: round(v, 3) for k, v in row.items()}), flush=True)
 
 
 if __name__ == "__main__":

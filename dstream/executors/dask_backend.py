@@ -1,8 +1,9 @@
 """``dask://HOST:PORT`` and ``dask-local[N]``: tasks run on a Dask distributed cluster.
 
-The stage's code is pickled once per stage (cloudpickle) and submitted as one small Dask task
-whose result (the bytes) every task of the stage takes as an argument; each worker unpickles
-it once and keeps it. Every dstream task is one Dask task running ``run_task``.
+The stage's code is pickled once per stage (cloudpickle). Up to 64 KiB (the setting
+``dstream.dask.inlineStageCodeBytes``) it travels inside each task of the stage; larger code is submitted as one small Dask task whose result (the bytes)
+every task of the stage takes as an argument. Each worker unpickles it once and keeps it.
+Every dstream task is one Dask task running ``run_task``.
 
 A shuffle-map task's buckets stay on the worker that wrote them: the driver gets back one Dask
 future per bucket (``value`` of the ``TaskResult``), and only the task's cached blocks and
@@ -39,7 +40,12 @@ import threading
 import traceback
 import uuid
 from collections import OrderedDict
-from concurrent.futures import CancelledError, Future, InvalidStateError, ThreadPoolExecutor
+from concurrent.futures import (
+    CancelledError,
+    Future,
+    InvalidStateError,
+    ThreadPoolExecutor,
+)
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import WorkerLostError
@@ -57,6 +63,8 @@ __all__ = ["DaskBackend"]
 
 log = logging.getLogger(__name__)
 _STAGE_CACHE_SIZE = 64
+#: stage code up to this size is sent with each task; larger code once, as a Dask task
+INLINE_CODE_KEY = "dstream.dask.inlineStageCodeBytes"
 
 
 # ---------------------------------------------------------------------- worker side
@@ -77,6 +85,12 @@ _stages_lock = threading.Lock()
 
 def _identity(x: Any) -> Any:
     return x
+
+
+class _InlineCode(bytes):
+    """Stage code small enough to travel inside every task of the stage (never lost)."""
+
+    status = "finished"
 
 
 def _load_stage(token: str, code: bytes) -> Any:
@@ -155,6 +169,7 @@ class DaskBackend(ExecutorBackend):
             if self._cluster is not None:
                 self._cluster.close()
             raise
+        self._inline_code_bytes = conf.getInt(INLINE_CODE_KEY, 64 << 10) if conf else 64 << 10
         self._session = uuid.uuid4().hex[:12]
         self._blocks = DaskBlockStore(self._client, self._session)
         self._keys = itertools.count()
@@ -255,8 +270,12 @@ class DaskBackend(ExecutorBackend):
                 return known
         code = dumps_code(stage)
         token = f"dstream-stage-{self._session}-{stage.stage_id}-{uuid.uuid4().hex[:8]}"
-        # a task, not scattered data: Dask can run it again if the worker holding it is lost
-        entry = (token, self._client.submit(_identity, code, key=token, pure=False))
+        if len(code) <= self._inline_code_bytes:
+            # small code goes with each task (no task to wait for: one Dask hop less per stage)
+            entry: tuple[str, Any] = (token, _InlineCode(code))
+        else:
+            # a task, not scattered data: Dask can run it again if the worker holding it is lost
+            entry = (token, self._client.submit(_identity, code, key=token, pure=False))
         with self._lock:
             known = self._stage_code.get(stage.stage_id)
             if known is None or known[1].status in ("error", "cancelled"):

@@ -15,6 +15,7 @@ from distributed import Future as DaskFuture
 
 from dstream import Context, StorageLevel, TaskContext
 from dstream.hashing import BUILTIN_HASH_IS_PORTABLE, portable_hash
+from dstream.scheduler.task import StageBinary
 
 WORDS = ("the quick brown fox jumps over the lazy dog and the dog sleeps " * 7).split()
 
@@ -152,3 +153,18 @@ def test_error_in_map_stage_and_retry_succeeds(ctx: Context) -> None:
 
     result = ctx.parallelize(range(20), 4).map(flaky).reduceByKey(operator.add, 2).collect()
     assert sorted(result) == [(k, sum(range(k, 20, 3))) for k in range(3)]
+
+
+def test_stage_code_over_the_inline_limit_goes_as_a_dask_task(ctx: Context) -> None:
+    big = "x" * (100 << 10)                        # over dstream.dask.inlineStageCodeBytes
+    rdd = ctx.parallelize(range(6), 3).map(lambda v: (v % 2, len(big) + v))
+    assert sorted(rdd.reduceByKey(operator.add, 2).collect()) == [
+        (0, 3 * len(big) + 6), (1, 3 * len(big) + 9)]
+    backend = ctx._backend
+    for stage_id, expected in [(-1, DaskFuture), (-2, bytes)]:
+        code_rdd = rdd if expected is DaskFuture else ctx.parallelize([1])
+        stage = StageBinary(stage_id, "result", code_rdd, lambda s, it: list(it), None, "probe")
+        try:
+            assert isinstance(backend._code_of(stage)[1], expected)
+        finally:
+            backend.forget_stage(stage_id)
