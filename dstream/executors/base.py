@@ -46,6 +46,14 @@ class RemoteBlock(ABC):
     def release(self) -> None:
         """The block is no longer needed: the executors drop their copies."""
 
+    @abstractmethod
+    def fetch(self) -> Serialized:
+        """The block's pickled records, brought to the driver (for a checkpoint)."""
+
+    def lost(self) -> bool:
+        """True when the block is gone for good: the scheduler computes it again."""
+        return False
+
 
 class ExecutorBackend(ABC):
     """Runs tasks. ``submit`` returns a future of the task's ``TaskResult``; a failed task's

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 from ..accumulators import merge_updates
 from ..blocks import BlockManager, rdd_block_id
 from ..errors import TaskFailedError
+from ..executors.base import RemoteBlock
 from ..rdd_kinds import ShuffledRDD, shuffle_input_key
 from .task import StageBinary, TaskResult
 
@@ -172,8 +173,11 @@ class DAGScheduler:
         if rdd._checkpointed or rdd.is_cached:
             block_id = rdd_block_id(rdd.id, split)
             if self.block_manager.contains(block_id):
-                inputs[key] = self.block_manager.get_for_task(block_id)
-                return
+                value = self.block_manager.get_for_task(block_id)
+                if not (isinstance(value, RemoteBlock) and value.lost()):
+                    inputs[key] = value
+                    return
+                self.block_manager.remove(block_id)    # lost with its executor: computed again
             if rdd._checkpointed:
                 inputs[key] = rdd._checkpoint_input(split)
                 return
@@ -181,8 +185,10 @@ class DAGScheduler:
             sid = rdd.shuffle_dep.shuffle_id
             with self._lock:
                 outputs = self._shuffles.get(sid)
-            if outputs is not None and outputs.drop_lost(self.backend):
+            if outputs is None or outputs.drop_lost(self.backend) or outputs.missing():
                 self._run_map_stage(rdd.shuffle_dep)      # lost for good: run those maps again
+                with self._lock:
+                    outputs = self._shuffles.get(sid)
             if outputs is None or outputs.missing():
                 raise TaskFailedError(f"map outputs of shuffle {sid} are missing for {rdd!r}")
             inputs[shuffle_input_key(sid, split)] = outputs.bucket_inputs(split)

@@ -23,6 +23,7 @@ from checkpoint import CheckpointStore, WriteAheadLog, list_generations, open_st
 from checkpoint.signing import Signer, load_or_create_key_file
 
 from ..blocks import rdd_block_id
+from ..executors.base import RemoteBlock
 from ..rdd import RDD
 from ..rdd_checkpoint import truncate_to
 from ..taskcontext import Serialized
@@ -136,10 +137,14 @@ class CheckpointManager:
         missing = []
         for split in range(rdd.getNumPartitions()):
             block_id = rdd_block_id(rdd.id, split)
+            value = None
             if ctx._block_manager.contains(block_id):
-                partitions.append(ctx._block_manager.get_for_task(block_id))
-            else:
-                partitions.append(None)
+                value = ctx._block_manager.get_for_task(block_id)
+            if isinstance(value, RemoteBlock):
+                # a partition cached on an executor comes to the driver to be written
+                value = None if value.lost() else value.fetch()
+            partitions.append(value)
+            if value is None:
                 missing.append(split)
         if missing:
             computed = ctx._run_job(rdd, lambda _, it: list(it), missing)
