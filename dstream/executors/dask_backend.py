@@ -6,9 +6,13 @@ every task of the stage takes as an argument. Each worker unpickles it once and 
 Every dstream task is one Dask task running ``run_task``.
 
 A shuffle-map task's buckets stay on the worker that wrote them: the driver gets back one Dask
-future per bucket (``value`` of the ``TaskResult``), and only the task's cached blocks and
-accumulator updates travel to the driver. A reduce task's inputs carry those futures; Dask
-resolves them on the worker that runs the reduce task. Only action results reach the driver.
+future per bucket (``value`` of the ``TaskResult``), and only the task's accumulator updates
+travel to the driver. A reduce task's inputs carry those futures; Dask resolves them on the
+worker that runs the reduce task. Cached RDD partitions (``persist``, and so the state and
+window RDDs of streams) stay on the worker that computed them the same way: the driver's block
+manager holds a ``DaskCachedBlock`` (a future) and later tasks take it as a dependency; the
+storage level's disk and replica count do not apply there (Dask's own memory limits and
+spilling do). Only action results reach the driver.
 
 Received blocks live on the workers (``dask_blocks``): the driver's block manager holds a
 ``DaskBlock`` handle, and a task that reads the block takes a live replica's future as a
@@ -52,11 +56,12 @@ from ..errors import WorkerLostError
 from ..serialization import dumps_code, dumps_data
 from ..taskcontext import Serialized
 from .base import ExecutorBackend
-from .dask_blocks import DaskBlock, DaskBlockStore
+from .dask_blocks import DaskBlock, DaskBlockStore, DaskCachedBlock
 from .processes import _rebuild_error
 
 if TYPE_CHECKING:
     from ..conf import Conf
+    from ..rdd import RDD
     from ..scheduler.task import StageBinary, TaskResult
 
 __all__ = ["DaskBackend"]
@@ -129,9 +134,15 @@ def _run_on_worker(token: str, code: bytes, split: int, attempt: int, inputs_byt
         raise DaskTaskError(exc_bytes, type(e).__qualname__, str(e), text) from None
 
 
-def _side_outputs(result: TaskResult) -> TaskResult:
-    """A map task's result without its buckets (which stay on the worker)."""
-    return type(result)(None, result.blocks, result.accumulator_updates)
+def _side_outputs(result: TaskResult, keep_value: bool, kept: list[Any]) -> TaskResult:
+    """What the driver gets of a task whose buckets (``keep_value`` False) or cached blocks
+    (keys ``kept``) stay on the worker: the kept blocks' keys only, with ``None`` for bytes."""
+    blocks = {k: (None if k in kept else v) for k, v in result.blocks.items()}
+    return type(result)(result.value if keep_value else None, blocks, result.accumulator_updates)
+
+
+def _cached_block(result: TaskResult, key: Any) -> Any:
+    return result.blocks.get(key)
 
 
 def _bucket(result: TaskResult, index: int) -> Any:
@@ -194,20 +205,15 @@ class DaskBackend(ExecutorBackend):
                 _run_on_worker, token, code, split, attempt, dumps_data(plain), remote_keys,
                 remote_values, key=name, pure=False, retries=0, workers=where or None,
                 allow_other_workers=bool(where))
-            if stage.kind == "shuffle":
-                handles = [self._client.submit(_bucket, task, i, key=f"{name}-bucket-{i}", pure=False)
-                           for i in range(stage.partitioner.numPartitions)]
-                watched = self._client.submit(_side_outputs, task, key=f"{name}-side", pure=False)
-            else:
-                handles = None
-                watched = task
+            watched, handles, blocks = self._outputs(stage, split, inputs, task, name)
         except BaseException as e:  # noqa: B902 - handed to the scheduler
             if isinstance(e, (KeyboardInterrupt, SystemExit)):
                 raise
             future.set_exception(e)
             return future
         description = f"task {split} of stage {stage.stage_id} ({stage.description})"
-        watched.add_done_callback(lambda f: self._hand_over(future, f, handles, description))
+        watched.add_done_callback(
+            lambda f: self._hand_over(future, f, handles, blocks, description))
         future.add_done_callback(lambda f: f.cancelled() and watched.cancel())
         return future
 
@@ -242,6 +248,25 @@ class DaskBackend(ExecutorBackend):
                 self._restore_seed()
 
     # ------------------------------------------------------------------ internals
+    def _outputs(self, stage: StageBinary, split: int, inputs: dict[Any, Any], task: Any,
+                 name: str) -> tuple[Any, list[Any] | None, dict[Any, Any]]:
+        """What the driver watches for the task's end, its bucket futures (a map task) and the
+        futures of the cached partitions it computes; buckets and cached partitions stay on
+        the worker (each a small Dask task that picks it out of the task's result)."""
+        cached = _cached_outputs(stage.rdd, split, inputs)
+        if stage.kind != "shuffle" and not cached:
+            return task, None, {}
+        handles = None
+        if stage.kind == "shuffle":
+            handles = [self._client.submit(_bucket, task, i, key=f"{name}-bucket-{i}", pure=False)
+                       for i in range(stage.partitioner.numPartitions)]
+        blocks = {key: self._client.submit(_cached_block, task, key, pure=False,
+                                           key=f"{name}-rdd-{key[0]}-{key[1]}")
+                  for key in cached}
+        watched = self._client.submit(_side_outputs, task, stage.kind != "shuffle", cached,
+                                      key=f"{name}-side", pure=False)
+        return watched, handles, blocks
+
     def _split_inputs(self, inputs: dict[Any, Any]) -> tuple[dict, list, list, list[str]]:
         """Plain inputs (shipped pickled with the task) apart from the ones on workers: shuffle
         buckets and received blocks (as Dask futures), and the workers holding those blocks."""
@@ -258,6 +283,9 @@ class DaskBackend(ExecutorBackend):
                 keys.append(key)
                 values.append(future)
                 where.append(worker)
+            elif isinstance(value, DaskCachedBlock):
+                keys.append(key)
+                values.append(value.future)
             else:
                 plain[key] = value
         return plain, keys, values, where
@@ -283,15 +311,15 @@ class DaskBackend(ExecutorBackend):
             return known
 
     def _hand_over(self, future: Future, watched: Any, handles: list[Any] | None,
-                   description: str) -> None:
+                   blocks: dict[Any, Any], description: str) -> None:
         """Dask's (single) callback thread: gather on our own threads, not on that one."""
         try:
-            self._gather.submit(self._complete, future, watched, handles, description)
+            self._gather.submit(self._complete, future, watched, handles, blocks, description)
         except RuntimeError:   # stopped: the executor no longer takes work
             _set(future, error=RuntimeError("the executor backend stopped while a task ran"))
 
     def _complete(self, future: Future, watched: Any, handles: list[Any] | None,
-                  description: str) -> None:
+                  blocks: dict[Any, Any], description: str) -> None:
         if future.done():
             return
         try:
@@ -307,6 +335,9 @@ class DaskBackend(ExecutorBackend):
         else:
             if handles is not None:
                 result.value = handles
+            for key, value in result.blocks.items():
+                if value is None and key in blocks:
+                    result.blocks[key] = DaskCachedBlock(f"rdd_{key[0]}_{key[1]}", blocks[key])
             _set(future, result=result)
             return
         _set(future, error=error)
@@ -318,6 +349,24 @@ class DaskBackend(ExecutorBackend):
             os.environ.pop("PYTHONHASHSEED", None)
         else:
             os.environ["PYTHONHASHSEED"] = self._saved_seed
+
+
+def _cached_outputs(rdd: RDD, split: int, inputs: dict[Any, Any]) -> list[tuple[int, int]]:
+    """Keys of the cached partitions a task computes (and stores): the cached RDDs its narrow
+    lineage reaches before an input (source, cached or checkpointed partition) or a shuffle."""
+    found: list[tuple[int, int]] = []
+    seen: set[tuple[int, int]] = set()
+    stack = [(rdd, split)]
+    while stack:
+        node, s = stack.pop()
+        key = (node.id, s)
+        if key in seen or key in inputs:
+            continue
+        seen.add(key)
+        if node.is_cached:
+            found.append(key)
+        stack.extend(node.narrow_parents(s))
+    return found
 
 
 def _is_shuffle_key(key: Any) -> bool:

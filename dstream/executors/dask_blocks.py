@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
     from ..taskcontext import Serialized
 
-__all__ = ["DaskBlock", "DaskBlockStore"]
+__all__ = ["DaskBlock", "DaskBlockStore", "DaskCachedBlock"]
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +68,40 @@ class DaskBlock(RemoteBlock):
         for future, _ in replicas:
             future.release()
 
+    def fetch(self) -> Serialized:
+        from ..taskcontext import Serialized
+
+        for future, _ in self.live():
+            try:
+                return Serialized(future.result())
+            except Exception:  # noqa: BLE001 - lost meanwhile: try the next replica
+                continue
+        raise BlockLostError(f"received block {self.block_id} has no replica left to read")
+
     def __repr__(self) -> str:
         return f"DaskBlock({self.block_id!r}, on {[w for _, w in self.replicas]})"
+
+
+class DaskCachedBlock(RemoteBlock):
+    """A cached RDD partition kept on the worker that computed it: the output of a Dask task,
+    so Dask computes it again when that worker is lost (while its inputs can be had); once it
+    cannot, ``lost`` tells the scheduler to compute the partition from its lineage."""
+
+    def __init__(self, block_id: str, future: Future) -> None:
+        self.block_id = block_id
+        self.future = future
+
+    def lost(self) -> bool:
+        return self.future.status in ("cancelled", "error")
+
+    def fetch(self) -> Serialized:
+        return self.future.result()
+
+    def release(self) -> None:
+        self.future.release()
+
+    def __repr__(self) -> str:
+        return f"DaskCachedBlock({self.block_id!r}, {self.future.status})"
 
 
 class DaskBlockStore:

@@ -1,5 +1,6 @@
-"""Received blocks on a real Dask LocalCluster: replicas on distinct workers, tasks where the
-data is, a lost replica read from the other one, every replica lost, removal."""
+"""Blocks on a real Dask LocalCluster. Received blocks: replicas on distinct workers, tasks where
+the data is, a lost replica read from the other one, every replica lost, removal. Cached RDD
+partitions: kept on the worker that computed them, read there, computed again when lost."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 
 from dstream import Context
 from dstream.errors import BlockLostError
-from dstream.executors.dask_blocks import DaskBlock
+from dstream.executors.dask_blocks import DaskBlock, DaskCachedBlock
 from dstream.rdd_kinds import BlockRDD
 from dstream.storagelevel import StorageLevel
 from dstream.taskcontext import Serialized
@@ -43,6 +44,15 @@ def put(ctx: Context, ids: list[str], block_id: str, records: list, replicas: in
 def holders(ctx: Context, handle: DaskBlock) -> set[str]:
     who_has = ctx._backend._client.who_has([f for f, _ in handle.replicas])
     return {w for workers in who_has.values() for w in workers}
+
+
+def held_on_workers(ctx: Context, keys: list[str]) -> list[str]:
+    """Which of ``keys`` some worker holds in memory (each once per worker holding it)."""
+
+    def held(dask_worker: object) -> list[str]:
+        return [k for k in keys if k in dask_worker.data]  # type: ignore[attr-defined]
+
+    return [k for found in ctx._backend._client.run(held).values() for k in found]
 
 
 def test_replicas_go_to_distinct_workers_and_the_driver_keeps_only_handles(
@@ -113,10 +123,41 @@ def test_removing_a_block_frees_it_on_the_workers(whole_cluster: Context,
     ctx = whole_cluster
     handle = put(ctx, blocks, "input-94-0", [1, 2, 3], 2)
     keys = [f.key for f, _ in handle.replicas]
+    assert sorted(held_on_workers(ctx, keys)) == sorted(keys)
     ctx._block_manager.remove("input-94-0")
-    client = ctx._backend._client
+    until(lambda: not held_on_workers(ctx, keys), "the workers dropped the replicas")
 
-    def held(dask_worker: object) -> list[str]:
-        return [k for k in keys if k in dask_worker.data]  # type: ignore[attr-defined]
 
-    until(lambda: not any(client.run(held).values()), "the workers dropped the replicas")
+# ---------------------------------------------------------------------- cached partitions
+def test_cached_partitions_stay_on_the_workers_that_computed_them(whole_cluster: Context) -> None:
+    ctx = whole_cluster
+    computed = ctx.accumulator(0)
+
+    def tick(x: int) -> tuple[int, int]:
+        computed.add(1)
+        return (os.getpid(), x)
+
+    used_before = ctx._block_manager.memory_used
+    cached = ctx.parallelize(range(40), 4).map(tick).cache()
+    made_on = cached.glom().map(lambda part: part[0][0]).collect()
+    handles = [ctx._block_manager.get_for_task(f"rdd_{cached.id}_{i}") for i in range(4)]
+    assert all(isinstance(h, DaskCachedBlock) for h in handles), handles
+    assert ctx._block_manager.memory_used == used_before          # no bytes in the driver
+    read_on = cached.mapPartitions(lambda it: [os.getpid()]).collect()
+    assert read_on == made_on and computed.value == 40             # read where it was made
+    assert sorted(x for _, x in cached.collect()) == list(range(40))
+    keys = [h.future.key for h in handles]
+    assert len(held_on_workers(ctx, keys)) == 4
+    cached.unpersist()
+    assert not any(b.startswith(f"rdd_{cached.id}_") for b in ctx._block_manager.block_ids())
+    until(lambda: not held_on_workers(ctx, keys), "the workers dropped the partitions")
+
+
+def test_cached_partitions_lost_with_a_worker_are_computed_again(whole_cluster: Context) -> None:
+    ctx = whole_cluster
+    cached = ctx.parallelize(range(40), 4).map(lambda x: (os.getpid(), x * 3)).cache()
+    made_on = cached.glom().map(lambda part: part[0][0]).collect()
+    os.kill(made_on[0], signal.SIGKILL)
+    assert sorted(x for _, x in cached.collect()) == [x * 3 for x in range(40)]
+    assert sorted(x for _, x in cached.map(lambda kv: (kv[0] % 2, kv[1])).collect()) == [
+        x * 3 for x in range(40)]
