@@ -1,9 +1,10 @@
 """``dask://HOST:PORT`` and ``dask-local[N]``: tasks run on a Dask distributed cluster.
 
 The stage's code is pickled once per stage (cloudpickle). Up to 64 KiB (the setting
-``dstream.dask.inlineStageCodeBytes``) it travels inside each task of the stage; larger code is submitted as one small Dask task whose result (the bytes)
-every task of the stage takes as an argument. Each worker unpickles it once and keeps it.
-Every dstream task is one Dask task running ``run_task``.
+``dstream.dask.inlineStageCodeBytes``) it travels inside each task of the stage; larger code
+is submitted as one small Dask task whose result (the bytes) every task of the stage takes as
+an argument. Each worker unpickles it once and keeps it. Every dstream task is one Dask task
+running ``run_task``.
 
 A shuffle-map task's buckets stay on the worker that wrote them: the driver gets back one Dask
 future per bucket (``value`` of the ``TaskResult``), and only the task's accumulator updates
@@ -44,12 +45,7 @@ import threading
 import traceback
 import uuid
 from collections import OrderedDict
-from concurrent.futures import (
-    CancelledError,
-    Future,
-    InvalidStateError,
-    ThreadPoolExecutor,
-)
+from concurrent.futures import CancelledError, Future, InvalidStateError, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import WorkerLostError
@@ -68,7 +64,8 @@ __all__ = ["DaskBackend"]
 
 log = logging.getLogger(__name__)
 _STAGE_CACHE_SIZE = 64
-#: stage code up to this size is sent with each task; larger code once, as a Dask task
+#: the setting: stage code up to this many bytes (default 64 KiB) is sent with each task,
+#: larger code once per stage as a Dask task (0: always as a task)
 INLINE_CODE_KEY = "dstream.dask.inlineStageCodeBytes"
 
 

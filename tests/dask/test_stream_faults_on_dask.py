@@ -16,7 +16,6 @@ import signal
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -24,20 +23,11 @@ import pytest
 from dstream import Conf, Context, StorageLevel, StreamingContext
 from dstream.executors.dask_blocks import DaskBlock
 from dstream.streaming.testing import advance_batch, collect_batches
-from tests.streaming.test_receiver_streams import LineServer
+from tests.streaming.test_receiver_streams import LineServer, line_server  # noqa: F401 - fixture
 
 LINES = 6000
 KEYS = 7
 RATE = 2000          # lines per second
-
-
-@pytest.fixture
-def line_server() -> Iterator[LineServer]:
-    server = LineServer()
-    try:
-        yield server
-    finally:
-        server.close()
 
 
 def send_steadily(server: LineServer, stop: threading.Event) -> None:
@@ -64,7 +54,7 @@ def newest_block_holder(ctx: Context) -> int:
     (StorageLevel.MEMORY_ONLY, True),             # one replica: read back from the log
 ], ids=["two-replicas", "one-replica-and-the-log"])
 def test_windowed_count_is_exact_when_a_worker_is_killed_mid_stream(
-        line_server: LineServer, tmp_path: Any, caplog: pytest.LogCaptureFixture,
+        line_server: LineServer, tmp_path: Any, caplog: pytest.LogCaptureFixture,  # noqa: F811
         level: StorageLevel, wal: bool) -> None:
     conf = Conf().set("dstream.streaming.receiver.writeAheadLog.enable", str(wal).lower())
     with Context("dask-local[3]", "stream-faults", conf=conf) as ctx:
