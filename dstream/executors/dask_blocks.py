@@ -74,8 +74,8 @@ class DaskBlock(RemoteBlock):
         for future, _ in self.live():
             try:
                 return Serialized(future.result())
-            except Exception:  # noqa: BLE001 - lost meanwhile: try the next replica
-                continue
+            except Exception as e:  # noqa: BLE001 - lost meanwhile: try the next replica
+                log.info("received block %s: a replica could not be read (%r)", self.block_id, e)
         raise BlockLostError(f"received block {self.block_id} has no replica left to read")
 
     def __repr__(self) -> str:
