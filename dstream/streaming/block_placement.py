@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from ..errors import BlockLostError
 from ..storagelevel import StorageLevel
 from ..taskcontext import Serialized
+from .log_records import decode_block
 
 if TYPE_CHECKING:
     from ..blocks import BlockManager
@@ -57,11 +58,8 @@ def recovery_of(block_id: str, tracker: ReceivedBlockTracker, wal: Any = None, s
     def recover() -> Serialized:
         if wal is None or pointer is None or not hasattr(pointer, "segment"):
             raise _lost(block_id, tracker, "the write-ahead log is off")
-        from .recovery import _log_record as log_record
-
         try:
-            return log_record(pickle.loads(signer.verify(wal.read(pointer),
-                                                         "write-ahead log record")))[2]
+            return decode_block(signer.verify(wal.read(pointer), "write-ahead log record"))[2]
         except Exception as e:
             raise _lost(block_id, tracker, f"reading it back from the write-ahead log failed "
                                            f"({e})") from e

@@ -10,7 +10,6 @@ reliable receiver may acknowledge its source.
 from __future__ import annotations
 
 import logging
-import pickle
 import threading
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -26,6 +25,7 @@ from .block_placement import place_block, recovery_of
 from .blocks import ReceivedBlock, ReceivedBlockTracker
 from .inputs import InputDStream
 from .listener import BatchInfo, ListenerBus, ReceiverInfo, StreamingListener
+from .log_records import encode_block
 from .rate import PIDRateEstimator
 
 if TYPE_CHECKING:
@@ -83,8 +83,7 @@ class EngineBlockSink:
         data = Serialized(dumps_data(records))
         pointer = None
         if self.wal is not None:
-            payload = pickle.dumps((stream_id, block_id, data.data, len(records), metadata),
-                                   protocol=5)
+            payload = encode_block(stream_id, block_id, data, len(records), metadata)
             pointer = self.wal.write(self._signer.sign(payload), self._clock_ms())
         place_block(self._backend, self._blocks, block_id, data,
                     self._levels.get(stream_id, DEFAULT_RECEIVER_LEVEL),

@@ -18,10 +18,9 @@ from ..partitioner import Partitioner
 from ..hashing import portable_hash
 from ..rdd_checkpoint import truncate_to
 from ..rdd_kinds import ParallelCollectionRDD
-from ..serialization import dumps_data
-from ..taskcontext import Serialized
 from .blocks import ReceivedBlock
 from .checkpointing import METADATA_KIND, CheckpointManager, DataSnapshot
+from .log_records import decode_block
 from .recovery_format import data_partition_name, decode_metadata, state_keys
 
 if TYPE_CHECKING:
@@ -242,8 +241,8 @@ class Recovery:
         positions: dict[int, dict[Any, int]] = {}
         if manager.wal is not None:
             for _time, signed in manager.wal.read_all():
-                stream_id, block_id, data, num_records, metadata = _log_record(pickle.loads(
-                    manager.signer.verify(signed, "write-ahead log record")))
+                stream_id, block_id, data, num_records, metadata = decode_block(
+                    manager.signer.verify(signed, "write-ahead log record"))
                 tracker.block_ids.advance_past(block_id)
                 _merge_positions(positions.setdefault(stream_id, {}), metadata)
                 if block_id in processed and not keep_batches:
@@ -272,13 +271,3 @@ class Recovery:
             saved = sources.get(stream.id)
             if saved is not None and hasattr(stream, "restore_source_state"):
                 stream.restore_source_state(saved)
-
-
-def _log_record(record: tuple) -> tuple[int, str, Serialized, int, dict]:
-    """A write-ahead log record as ``(stream, block id, pickled records, count, metadata)``;
-    logs written before blocks were pickled once hold ``(stream, block id, records, metadata)``."""
-    if len(record) == 4:
-        stream_id, block_id, records, metadata = record
-        return stream_id, block_id, Serialized(dumps_data(records)), len(records), metadata
-    stream_id, block_id, data, num_records, metadata = record
-    return stream_id, block_id, Serialized(data), num_records, metadata

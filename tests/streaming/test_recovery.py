@@ -18,7 +18,8 @@ import pytest
 
 from checkpoint import generation_name, list_generations
 from dstream import Conf, Context, StreamingContext, StreamingListener
-from dstream.streaming.recovery import IncompatibleCheckpointError, _log_record
+from dstream.streaming.log_records import decode_block
+from dstream.streaming.recovery import IncompatibleCheckpointError
 from dstream.streaming.testing import advance_batch
 
 
@@ -247,6 +248,6 @@ def test_log_records_of_either_layout_replay_the_same_block() -> None:
     current = (3, "input-3-7", pickle.dumps(["a", "b"], protocol=5), 2, {"offset": 9})
     earlier = (3, "input-3-7", ["a", "b"], {"offset": 9})
     for record in (current, earlier):
-        stream_id, block_id, data, num_records, metadata = _log_record(record)
+        stream_id, block_id, data, num_records, metadata = decode_block(pickle.dumps(record))
         assert (stream_id, block_id, num_records, metadata) == (3, "input-3-7", 2, {"offset": 9})
         assert data.load() == ["a", "b"]
