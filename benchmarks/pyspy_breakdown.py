@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import os
 import re
 from collections.abc import Iterable
 
@@ -24,15 +25,26 @@ from .harness import table
 
 __all__ = ["breakdown", "classify"]
 
+def _line_of(path: str, text: str) -> int:
+    """The first line of ``path`` (from the repository root) that contains ``text``: py-spy
+    names a frame by file and line only."""
+    with open(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), path),
+              encoding="utf-8") as f:
+        return next(n for n, line in enumerate(f, 1) if text in line)
+
+
 _WAIT_LEAVES = ("Condition.wait", "Event.wait", "Connection._recv ", "Queue.get", "sleep",
                 "select", "Thread.join", "wait (concurrent")
 
-# (role, substring of the stack, step), first match wins, leaf-most conditions first
+# (substring of the stack, step), first match wins, leaf-most conditions first;
+# "A (+ B": both A and B are in the stack
 _DRIVER_RULES = [
-    ("SocketTextReceiver._consume (receivers/socket.py:183)", "receiver: waiting in recv()"),
+    (f"SocketTextReceiver._consume (receivers/socket.py:{_line_of('receivers/socket.py', 'sock.recv(')})",
+     "receiver: waiting in recv()"),
     ("LineSplitter", "receiver: decode + split lines"),
     ("store_all", "receiver: hand lines to the block generator"),
-    ("BlockManager._write", "block handling: 2nd copy of a received block (pickle + file)"),
+    ("BlockManager._write", "block handling: 2nd copy of a received block (file)"),
+    ("EngineBlockSink.store_block (+ dumps_data", "block handling: pickle a received block (once)"),
     ("EngineBlockSink.store_block", "block handling: store block (block manager, tracker)"),
     ("BlockGenerator", "block handling: cut blocks"),
     ("dumps_data", "dispatch: pickle task inputs"),
@@ -87,7 +99,7 @@ def classify(stack: str) -> tuple[str, str, str]:
     if any(leaf.startswith(w) or f" {w}" in leaf for w in _WAIT_LEAVES):
         return role, thread, "waiting"
     for needle, step in _DRIVER_RULES[1:]:
-        if needle in stack:
+        if all(part in stack for part in needle.split(" (+ ")):
             return role, thread, step
     return role, thread, "driver: other"
 
