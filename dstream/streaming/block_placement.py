@@ -7,7 +7,7 @@ every copy is lost with its executors, the block is read back from the write-ahe
 was logged, or the batch fails with ``BlockLostError`` naming the block, its batch and the
 setting that prevents it.
 
->>> import tempfile
+>>> import pickle, tempfile
 >>> from dstream.blocks import BlockManager
 >>> from dstream.executors.inprocess import InProcessBackend
 >>> bm = BlockManager(tempfile.mkdtemp())
@@ -19,7 +19,6 @@ setting that prevents it.
 
 from __future__ import annotations
 
-import pickle
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import BlockLostError

@@ -126,7 +126,6 @@ class WindowUpdateRDD(RDD):
         items = window.items()
         return iter(filter(self.filter_func, items) if self.filter_func else items)
 
-
     def _per_key(self, rdds: list[RDD], split: int, task: TaskContext) -> Iterable[tuple[Any, Any]]:
         """Each key once, its values over ``rdds`` reduced with ``func``. The batches are
         outputs of ``reduceByKey`` (one pair per key and partition): a single one is read as
