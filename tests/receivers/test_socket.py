@@ -203,18 +203,19 @@ def test_stop_wakes_a_read_blocked_on_a_silent_peer(sink: CollectingSink, peer: 
 def test_under_a_rate_limit_reads_are_small_so_lines_flow_evenly(
     sink: CollectingSink, peer: PeerServer
 ) -> None:
-    """One 256 KiB read would hold all 3,000 lines (~90 KB) behind the limiter at once and
+    """One 256 KiB read would hold all 6,000 lines (~170 KB) behind the limiter at once and
     store them as one block; reads sized by the limit let them through a few at a time."""
-    expected = lines("paced", 3_000)
+    expected = lines("paced", 6_000)
     sender = peer.send_and_close(payload(expected))
     supervisor = ReceiverSupervisor(SocketTextReceiver("127.0.0.1", peer.port), 0, sink, sink,
                                     block_interval_ms=20, max_rate=5_000, block_ids=BlockIds())
     supervisor.start()
     try:
-        assert sink.wait_for_records(3_000, timeout=30) == expected
+        assert sink.wait_for_records(6_000, timeout=30) == expected
         sender.join(10)
     finally:
         assert supervisor.stop(graceful=True, timeout=10)
     sizes = [len(block.records) for block in sink.blocks]
-    # 100 lines per 20 ms block at 5,000 lines/s, plus the limiter's 50 ms burst (250)
-    assert max(sizes) < 1_000, sizes
+    # 100 lines per 20 ms block at 5,000 lines/s, plus the limiter's 50 ms burst (250); the
+    # margin allows a block generator held up for a quarter of a second on a busy machine
+    assert max(sizes) < 2_000, sizes
