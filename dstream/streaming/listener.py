@@ -116,9 +116,13 @@ class BatchInfo:
         return self.processing_end_time_ms - self.processing_start_time_ms
 
     def totalDelay(self) -> int | None:
-        if self.processing_end_time_ms is None:
+        """Scheduling delay plus processing time, as Spark defines it: from the batch's
+        submission to its end (a batch run ahead of its time by a graceful stop's drain is not
+        given a negative delay)."""
+        scheduling, processing = self.schedulingDelay(), self.processingDelay()
+        if scheduling is None or processing is None:
             return None
-        return self.processing_end_time_ms - self.batch_time_ms
+        return scheduling + processing
 
     def outputOperationInfos(self) -> dict[int, OutputOperationInfo]:
         return self.output_operations

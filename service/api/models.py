@@ -90,7 +90,7 @@ class BatchInfo(BaseModel):
     inputSize: int = Field(description="records in the batch")
     schedulingDelay: int | None = Field(None, description="ms from submission to start")
     processingTime: int | None = Field(None, description="ms from start to end")
-    totalDelay: int | None = Field(None, description="ms from the batch time to the end")
+    totalDelay: int | None = Field(None, description="scheduling delay + processing time (ms), as Spark")
     numActiveOutputOps: int
     numCompletedOutputOps: int
     numFailedOutputOps: int

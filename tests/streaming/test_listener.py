@@ -94,6 +94,16 @@ def test_batch_info_fields(recorded: Any) -> None:
     assert first.numRecords() == 0 and first.streamIdToInputInfo() == {}
 
 
+def test_total_delay_is_scheduling_delay_plus_processing_time_as_in_spark() -> None:
+    late = BatchInfo(batch_time_ms=1000, submission_time_ms=1005, processing_start_time_ms=1200,
+                     processing_end_time_ms=1500)
+    assert (late.schedulingDelay(), late.processingDelay(), late.totalDelay()) == (195, 300, 495)
+    # a graceful stop's drain runs the last batch before its batch time
+    early = BatchInfo(batch_time_ms=2000, submission_time_ms=1300, processing_start_time_ms=1310,
+                      processing_end_time_ms=1350)
+    assert (early.schedulingDelay(), early.processingDelay(), early.totalDelay()) == (10, 40, 50)
+
+
 def test_submitted_and_started_batch_info(recorded: Any) -> None:
     _, recorder, _ = recorded
     submitted = recorder.of("onBatchSubmitted")[0].batchInfo()
