@@ -1,7 +1,8 @@
 """Fixtures of the batch-engine tests: one Context per module and master.
 
-``ctx`` is module-scoped and parametrized over the two local masters: ``local`` runs tasks in
-the driver's thread without pickling, ``local[2]`` in two worker processes fed over pipes. Only
+``ctx`` is module-scoped and parametrized over three masters: ``local`` runs tasks in the
+driver's thread without pickling, ``local[2]`` in two worker processes fed over pipes,
+``dask-local[2]`` as Dask tasks on a throwaway two-worker Dask cluster. Only
 one Context may be active in a process, so a module that makes its own Contexts (lifecycle,
 faults) does not use ``ctx``: pytest tears a module's fixture down before the next module runs.
 """
@@ -16,14 +17,14 @@ from hypothesis import settings
 
 from dstream import Context
 
-MASTERS = ["local", "local[2]"]
+MASTERS = ["local", "local[2]", "dask-local[2]"]
 
 #: hypothesis settings for engine properties: no example database in the work tree, no deadline
 #: (the first example on a fresh worker process may import modules)
 PROPERTY_SETTINGS = settings(deadline=None, database=None)
 
 
-@pytest.fixture(scope="module", params=MASTERS, ids=["local", "local2"])
+@pytest.fixture(scope="module", params=MASTERS, ids=["local", "local2", "dask2"])
 def ctx(request: pytest.FixtureRequest) -> Iterator[Context]:
     """A Context shared by the tests of one module, on each master in turn."""
     context = Context(request.param, f"test-{request.module.__name__.rsplit('.', 1)[-1]}")

@@ -1,7 +1,7 @@
 """Properties of the shuffle operators over random data and partition counts.
 
 Every operator is compared with a plain-Python reference; most examples run on ``local``,
-a few on ``local[2]`` (see ``conftest.examples``).
+a few on ``local[2]`` and ``dask-local[2]`` (see ``conftest.examples``).
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import operator
 from collections import Counter
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -17,6 +18,11 @@ from dstream import Context, portable_hash
 from dstream.context import _slice_list
 
 from .conftest import examples, reference_groups
+
+# A Dask client's threads use the global ``random`` module while examples are drawn, which
+# Hypothesis takes for a strategy doing so; our strategies draw only from Hypothesis.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:Do not use the `random` module inside strategies")
 
 KEYS = st.one_of(st.integers(-4, 4), st.sampled_from(["a", "b", "ü", "😀", ""]), st.none(),
                  st.tuples(st.integers(0, 2), st.sampled_from("xy")))

@@ -61,6 +61,7 @@ PARTITIONED = {
                                    [(0, 0), (1, 1)]],
     },
 }
+PARTITIONED["dask-local[2]"] = PARTITIONED["local[2]"]      # two worker processes as well
 PARTITION_FUNCS = {
     "glom": lambda s: s.glom(),
     "mapPartitions": lambda s: s.mapPartitions(lambda it: [sum(it)]),
@@ -68,13 +69,13 @@ PARTITION_FUNCS = {
 }
 
 
-@pytest.mark.parametrize("ctx", ["local", "local[2]"], indirect=True)
+@pytest.mark.parametrize("ctx", ["local", "local[2]", "dask-local[2]"], indirect=True)
 @pytest.mark.parametrize("op", sorted(PARTITION_FUNCS))
 def test_partition_operators(ctx: Any, run: Any, op: str) -> None:
     assert run(INPUT, PARTITION_FUNCS[op], sort=False) == PARTITIONED[ctx.master][op]
 
 
-@pytest.mark.parametrize("ctx", ["local", "local[2]"], indirect=True)
+@pytest.mark.parametrize("ctx", ["local", "local[2]", "dask-local[2]"], indirect=True)
 def test_queue_exhausted_gives_one_empty_partition(ctx: Any, run: Any) -> None:
     n = ctx.defaultParallelism
     glommed = run([[1], []], lambda s: s.glom(), n=4, sort=False)

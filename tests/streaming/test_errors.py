@@ -40,7 +40,7 @@ def run_and_fail(ssc: StreamingContext, n: int) -> BaseException:
     return info.value
 
 
-@pytest.mark.parametrize("ctx", ["local", "local[2]"], indirect=True)
+@pytest.mark.parametrize("ctx", ["local", "local[2]", "dask-local[2]"], indirect=True)
 def test_user_map_error_reaches_await_termination(ctx: Any, ssc: StreamingContext) -> None:
     numbers = ssc.queueStream([[1], [2], [3]])
     mapped, line = numbers.map(explode_on_two), inspect.currentframe().f_lineno

@@ -173,7 +173,7 @@ def test_pprint_rejects_a_negative_count(ssc: StreamingContext) -> None:
 
 
 # ---------------------------------------------------------------------- saveAsTextFiles
-@pytest.mark.parametrize("ctx", ["local", "local[2]"], indirect=True)
+@pytest.mark.parametrize("ctx", ["local", "local[2]", "dask-local[2]"], indirect=True)
 def test_save_as_text_files_layout(ctx: Any, ssc: StreamingContext, tmp_path: Any) -> None:
     prefix = os.fspath(tmp_path / "out" / "words")
     ssc.queueStream([["a", "b", "c"], []]).saveAsTextFiles(prefix, "txt")

@@ -84,7 +84,7 @@ PARTITIONS = [
 ]
 
 
-@pytest.mark.parametrize("ctx", ["local", "local[2]"], indirect=True)
+@pytest.mark.parametrize("ctx", ["local", "local[2]", "dask-local[2]"], indirect=True)
 @pytest.mark.parametrize("name, func, expected", PARTITIONS, ids=[c[0] for c in PARTITIONS])
 def test_partition_counts(ctx: Any, run: Any, name: str, func: Any, expected: Any) -> None:
     """DStream pair operations default to defaultParallelism partitions (RDD joins would

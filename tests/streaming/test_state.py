@@ -78,7 +78,7 @@ def test_initial_rdd_with_empty_first_batch(run: Any, checkpoint_dir: str) -> No
     assert result == [[("k", 5)], [("k", 6)]]
 
 
-@pytest.mark.parametrize("ctx", ["local", "local[2]"], indirect=True)
+@pytest.mark.parametrize("ctx", ["local", "local[2]", "dask-local[2]"], indirect=True)
 @pytest.mark.parametrize("num", [None, 3])
 def test_state_partition_count(ctx: Any, run: Any, checkpoint_dir: str, num: Any) -> None:
     result = run([[("a", 1)], []], lambda s: s.updateStateByKey(running_sum, num).transform(
@@ -229,7 +229,7 @@ def test_state_rules(ssc: StreamingContext, checkpoint_dir: str) -> None:
                     "State.remove(): cannot remove a state that is timing out"]
 
 
-@pytest.mark.parametrize("ctx", ["local[2]"], indirect=True)
+@pytest.mark.parametrize("ctx", ["local[2]", "dask-local[2]"], indirect=True)
 def test_map_with_state_local2(ctx: Any, ssc: StreamingContext, checkpoint_dir: str) -> None:
     out, snapshots = run_map_with_state(ssc, checkpoint_dir, [[("a", 1), ("b", 1)], [("a", 2)]],
                                         StateSpec.function(counting).numPartitions(3))

@@ -48,21 +48,21 @@ def test_window_emits_at_multiples_of_the_slide(ssc: StreamingContext) -> None:
     assert times == [2000, 4000, 6000]
 
 
-@pytest.mark.parametrize("ctx", ["local[2]"], indirect=True)
+@pytest.mark.parametrize("ctx", ["local[2]", "dask-local[2]"], indirect=True)
 def test_window_partition_counts(ctx: Any, run: Any) -> None:
     """A window unions its batches' partitions (2, 4, 6 ... under local[2]), except over a
     hash-partitioned stream, whose partitioner it keeps."""
     assert run([[1], [2], [3], [4]], lambda s: num_partitions(s.window(3, 1))) == [[2], [4], [6], [6]]
 
 
-@pytest.mark.parametrize("ctx", ["local[2]"], indirect=True)
+@pytest.mark.parametrize("ctx", ["local[2]", "dask-local[2]"], indirect=True)
 def test_window_over_partitioned_stream_keeps_partitioner(ctx: Any, run: Any) -> None:
     result = run([[("a", 1)], [("b", 1)], [("c", 1)], [("a", 1)]],
                  lambda s: num_partitions(s.reduceByKey(operator.add).window(3, 1)))
     assert result == [[2], [2], [2], [2]]
 
 
-@pytest.mark.parametrize("ctx", ["local[2]"], indirect=True)
+@pytest.mark.parametrize("ctx", ["local[2]", "dask-local[2]"], indirect=True)
 @pytest.mark.parametrize("window, inverse, num, expected", [
     (3, None, None, 2), (3, operator.sub, None, 2), (5, operator.sub, None, 2),
     (3, None, 3, 3), (3, operator.sub, 3, 3), (5, operator.sub, 3, 3)])
