@@ -9,6 +9,7 @@ holds it, so the next batch is known to carry exactly those records.
 from __future__ import annotations
 
 import contextlib
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -28,6 +29,13 @@ from service.source import StreamingSource
 
 ROOT = Path(__file__).resolve().parents[2]
 QUEUE_JOB = ROOT / "jobs" / "wordcount_queue.py"
+#: the console script of the venv running the tests, and the daemon's drain phases in order
+DSTREAM = Path(sys.executable).parent / "dstream"
+PHASES = ["stop the receivers (what they buffered becomes a last block)",
+          "process the data already received",
+          "commit source offsets and write the last checkpoint",
+          "deliver the last listener events", "mark the context stopped",
+          "stop the executors", "stop HTTP"]
 #: the manual clock starts here (2023-11-14T22:13:20Z), so batch times look like real ones
 START_MS = 1_700_000_000_000
 

@@ -17,14 +17,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from .conftest import QUEUE_JOB, ROOT
-
-DSTREAM = Path(sys.executable).parent / "dstream"
-PHASES = ["stop the receivers (what they buffered becomes a last block)",
-          "process the data already received",
-          "commit source offsets and write the last checkpoint",
-          "deliver the last listener events", "mark the context stopped",
-          "stop the executors", "stop HTTP"]
+from .conftest import DSTREAM, PHASES, QUEUE_JOB, ROOT
 
 
 class Daemon:

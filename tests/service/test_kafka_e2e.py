@@ -19,7 +19,6 @@ import re
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -32,14 +31,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests import servers
 
-ROOT = Path(__file__).resolve().parents[2]
+from .conftest import DSTREAM, PHASES, ROOT
+
 KAFKA_JOB = ROOT / "jobs" / "wordcount_kafka.py"
-DSTREAM = Path(sys.executable).parent / "dstream"
-PHASES = ["stop the receivers (what they buffered becomes a last block)",
-          "process the data already received",
-          "commit source offsets and write the last checkpoint",
-          "deliver the last listener events", "mark the context stopped",
-          "stop the executors", "stop HTTP"]
 TOP = 10                      # the job's default --top
 WAIT_S = 45.0
 # The daemon runs with its working directory in tmp_path, so nothing there may be named like one
