@@ -5,7 +5,7 @@ and never imports ``dstream``. Redis support needs the ``redis`` package and
 is imported only when used.
 
 >>> import tempfile
->>> import checkpoint
+>>> from dstream import checkpoint
 >>> with checkpoint.open_store(tempfile.mkdtemp()) as store:
 ...     _ = checkpoint.save_generation(store, "meta", 1, b"batch 1")
 ...     checkpoint.load_newest(store, "meta")
@@ -16,25 +16,25 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from checkpoint.disk import DiskStore
-from checkpoint.errors import (
+from dstream.checkpoint.disk import DiskStore
+from dstream.checkpoint.errors import (
     CheckpointError,
     CheckpointNotFoundError,
     CheckpointStoreUnavailable,
     CorruptCheckpointError,
 )
-from checkpoint.retention import (
+from dstream.checkpoint.retention import (
     generation_name,
     list_generations,
     load_newest,
     save_generation,
 )
-from checkpoint.retry import call_with_retry
-from checkpoint.store import CheckpointStore, open_store, validate_name
-from checkpoint.wal import SegmentPointer, WriteAheadLog
+from dstream.checkpoint.retry import call_with_retry
+from dstream.checkpoint.store import CheckpointStore, open_store, validate_name
+from dstream.checkpoint.wal import SegmentPointer, WriteAheadLog
 
 if TYPE_CHECKING:
-    from checkpoint.redis_store import RedisStore
+    from dstream.checkpoint.redis_store import RedisStore
 
 __all__ = [
     "CheckpointError",
@@ -59,7 +59,7 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     # RedisStore imports redis-py, an optional dependency: load it on first use.
     if name == "RedisStore":
-        from checkpoint.redis_store import RedisStore
+        from dstream.checkpoint.redis_store import RedisStore
 
         return RedisStore
     raise AttributeError(f"module 'checkpoint' has no attribute {name!r}")

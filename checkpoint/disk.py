@@ -16,9 +16,9 @@ import os
 import tempfile
 import threading
 
-from checkpoint import framing
-from checkpoint.errors import CheckpointNotFoundError
-from checkpoint.store import CheckpointStore, OnCorrupt, log_corrupt_tail, validate_name
+from dstream.checkpoint import framing
+from dstream.checkpoint.errors import CheckpointNotFoundError
+from dstream.checkpoint.store import CheckpointStore, OnCorrupt, log_corrupt_tail, validate_name
 
 
 class DiskStore(CheckpointStore):
@@ -96,7 +96,7 @@ class DiskStore(CheckpointStore):
         >>> store.load("meta/2")  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        checkpoint.errors.CheckpointNotFoundError: no checkpoint file .../meta/2
+        dstream.checkpoint.errors.CheckpointNotFoundError: no checkpoint file .../meta/2
         """
         path = self._path(name)
         try:

@@ -28,7 +28,7 @@ import struct
 import zlib
 from dataclasses import dataclass
 
-from checkpoint.errors import CorruptCheckpointError
+from dstream.checkpoint.errors import CorruptCheckpointError
 
 OBJECT_MAGIC = b"DSCK"
 RECORD_MAGIC = b"DSLR"
@@ -133,7 +133,7 @@ def unframe(data: bytes, source: str = "<bytes>") -> bytes:
     >>> unframe(frame(b"state")[:-2], "meta/9")
     Traceback (most recent call last):
     ...
-    checkpoint.errors.CorruptCheckpointError: meta/9: truncated: expected 5 payload bytes, got 3
+    dstream.checkpoint.errors.CorruptCheckpointError: meta/9: truncated: expected 5 payload bytes, got 3
     """
     return _unframe(data, OBJECT_MAGIC, source)
 
@@ -146,7 +146,7 @@ def unframe_record(data: bytes, source: str = "<bytes>") -> bytes:
     >>> unframe_record(frame(b"r1"), "log element 0")
     Traceback (most recent call last):
     ...
-    checkpoint.errors.CorruptCheckpointError: log element 0: bad magic b'DSCK' (expected b'DSLR'): this is a saved object, not a log record
+    dstream.checkpoint.errors.CorruptCheckpointError: log element 0: bad magic b'DSCK' (expected b'DSLR'): this is a saved object, not a log record
     """
     return _unframe(data, RECORD_MAGIC, source)
 

@@ -25,13 +25,13 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from checkpoint import framing
-from checkpoint.errors import (
+from dstream.checkpoint import framing
+from dstream.checkpoint.errors import (
     CheckpointNotFoundError,
     CheckpointStoreUnavailable,
     CorruptCheckpointError,
 )
-from checkpoint.store import CheckpointStore, OnCorrupt, log_corrupt_tail, validate_name
+from dstream.checkpoint.store import CheckpointStore, OnCorrupt, log_corrupt_tail, validate_name
 
 DEFAULT_PREFIX = "dstream"
 _GLOB_SPECIAL = "\\*?[]"
@@ -87,7 +87,7 @@ class RedisStore(CheckpointStore):
     >>> store.load("meta/1")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    checkpoint.errors.CheckpointStoreUnavailable: checkpoint store redis://127.0.0.1:1/0 is unavailable: ...
+    dstream.checkpoint.errors.CheckpointStoreUnavailable: checkpoint store redis://127.0.0.1:1/0 is unavailable: ...
     >>> store.close()
     """
 

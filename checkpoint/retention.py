@@ -4,7 +4,7 @@ A generation of ``kind`` with sequence number ``seq`` is stored as
 ``f"{kind}/{seq:020d}"`` (zero-padded, so names sort like numbers).
 
 >>> import tempfile
->>> from checkpoint.disk import DiskStore
+>>> from dstream.checkpoint.disk import DiskStore
 >>> store = DiskStore(tempfile.mkdtemp())
 >>> for seq in range(1, 6):
 ...     _ = save_generation(store, "meta", seq, b"batch %d" % seq)
@@ -21,8 +21,8 @@ import re
 from collections.abc import Callable
 from typing import Any, TypeVar, overload
 
-from checkpoint.errors import CheckpointNotFoundError, CorruptCheckpointError
-from checkpoint.store import CheckpointStore, validate_name
+from dstream.checkpoint.errors import CheckpointNotFoundError, CorruptCheckpointError
+from dstream.checkpoint.store import CheckpointStore, validate_name
 
 log = logging.getLogger("checkpoint")
 
@@ -49,7 +49,7 @@ def list_generations(store: CheckpointStore, kind: str) -> list[int]:
     """Sequence numbers of the stored generations of ``kind``, oldest first.
 
     >>> import tempfile
-    >>> from checkpoint.disk import DiskStore
+    >>> from dstream.checkpoint.disk import DiskStore
     >>> store = DiskStore(tempfile.mkdtemp())
     >>> store.save("meta/00000000000000000007", b""); store.save("meta/notes", b"")
     >>> list_generations(store, "meta")
@@ -76,7 +76,7 @@ def save_generation(
     name.
 
     >>> import tempfile
-    >>> from checkpoint.disk import DiskStore
+    >>> from dstream.checkpoint.disk import DiskStore
     >>> store = DiskStore(tempfile.mkdtemp())
     >>> save_generation(store, "meta", 1, b"first", retained=1)
     'meta/00000000000000000001'
@@ -136,7 +136,7 @@ def load_newest(
     caller never mistakes an outage for "no checkpoint".
 
     >>> import json, tempfile
-    >>> from checkpoint.disk import DiskStore
+    >>> from dstream.checkpoint.disk import DiskStore
     >>> store = DiskStore(tempfile.mkdtemp())
     >>> _ = save_generation(store, "meta", 1, b'{"batch": 1}')
     >>> _ = save_generation(store, "meta", 2, b'{"batch": 2')  # written by a buggy encoder

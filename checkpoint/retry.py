@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from checkpoint.errors import CheckpointStoreUnavailable
+from dstream.checkpoint.errors import CheckpointStoreUnavailable
 
 T = TypeVar("T")
 

@@ -11,7 +11,7 @@ b'payload'
 >>> Signer(b"another key").verify(signed, "state/1")
 Traceback (most recent call last):
 ...
-checkpoint.errors.CorruptCheckpointError: state/1: signature mismatch: written with another key (another job, or tampered with); refusing to load it
+dstream.checkpoint.errors.CorruptCheckpointError: state/1: signature mismatch: written with another key (another job, or tampered with); refusing to load it
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import hmac
 import os
 import secrets
 
-from checkpoint.errors import CorruptCheckpointError
+from dstream.checkpoint.errors import CorruptCheckpointError
 
 __all__ = ["Signer", "load_or_create_key_file"]
 

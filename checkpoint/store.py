@@ -30,7 +30,7 @@ from types import TracebackType
 from typing import TypeVar
 from urllib.parse import unquote, urlsplit
 
-from checkpoint.errors import CorruptCheckpointError
+from dstream.checkpoint.errors import CorruptCheckpointError
 
 log = logging.getLogger("checkpoint")
 _S = TypeVar("_S", bound="CheckpointStore")
@@ -95,7 +95,7 @@ class CheckpointStore(abc.ABC):
     that closes itself.
 
     >>> import tempfile
-    >>> from checkpoint.disk import DiskStore
+    >>> from dstream.checkpoint.disk import DiskStore
     >>> with DiskStore(tempfile.mkdtemp()) as store:
     ...     store.append("wal/a", b"r1"); store.append("wal/a", b"r2")
     ...     store.read_log("wal/a")
@@ -184,11 +184,11 @@ def open_store(location: str, **opts: object) -> CheckpointStore:
         raise ValueError(f"checkpoint location must be a non-empty string, got {location!r}")
     scheme = location.split("://", 1)[0].lower() if "://" in location else ""
     if scheme in ("redis", "rediss"):
-        from checkpoint.redis_store import RedisStore
+        from dstream.checkpoint.redis_store import RedisStore
 
         return RedisStore(location, **opts)  # type: ignore[arg-type]
     if scheme in ("", "file"):
-        from checkpoint.disk import DiskStore
+        from dstream.checkpoint.disk import DiskStore
 
         return DiskStore(_file_path(location) if scheme else location, **opts)  # type: ignore[arg-type]
     raise ValueError(

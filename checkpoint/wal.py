@@ -8,7 +8,7 @@ start opens a new one. Each record is durable when ``write`` returns (the
 store's ``append`` guarantees it).
 
 >>> import tempfile
->>> from checkpoint.disk import DiskStore
+>>> from dstream.checkpoint.disk import DiskStore
 >>> wal = WriteAheadLog(DiskStore(tempfile.mkdtemp()), "wal/receiver-0", roll_interval_s=1)
 >>> wal.write(b"block-a", 0)
 SegmentPointer(segment='wal/receiver-0/00000000000000000000', index=0, time_ms=0)
@@ -30,8 +30,8 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from checkpoint.errors import CheckpointNotFoundError, CorruptCheckpointError
-from checkpoint.store import CheckpointStore, OnCorrupt, validate_name
+from dstream.checkpoint.errors import CheckpointNotFoundError, CorruptCheckpointError
+from dstream.checkpoint.store import CheckpointStore, OnCorrupt, validate_name
 
 _TIME = struct.Struct(">q")
 _SEGMENT = re.compile(r"\d{20}")
@@ -58,7 +58,7 @@ class WriteAheadLog:
     reading (default: the store's own report).
 
     >>> import tempfile
-    >>> from checkpoint.disk import DiskStore
+    >>> from dstream.checkpoint.disk import DiskStore
     >>> store = DiskStore(tempfile.mkdtemp())
     >>> wal = WriteAheadLog(store, "wal/r0")
     >>> pointer = wal.write(b"x", 10)
@@ -96,7 +96,7 @@ class WriteAheadLog:
         """The store name of the segment that starts at ``start_ms``.
 
         >>> import tempfile
-        >>> from checkpoint.disk import DiskStore
+        >>> from dstream.checkpoint.disk import DiskStore
         >>> WriteAheadLog(DiskStore(tempfile.mkdtemp()), "wal/r0").segment_name(2000)
         'wal/r0/00000000000000002000'
         """
@@ -106,7 +106,7 @@ class WriteAheadLog:
         """Names of the stored segments, oldest first.
 
         >>> import tempfile
-        >>> from checkpoint.disk import DiskStore
+        >>> from dstream.checkpoint.disk import DiskStore
         >>> wal = WriteAheadLog(DiskStore(tempfile.mkdtemp()), "wal/r0", roll_interval_s=1)
         >>> for t in (0, 500, 1000):
         ...     _ = wal.write(b"x", t)
@@ -120,7 +120,7 @@ class WriteAheadLog:
         """Append ``record`` with its time; returns where it went. Durable on return.
 
         >>> import tempfile
-        >>> from checkpoint.disk import DiskStore
+        >>> from dstream.checkpoint.disk import DiskStore
         >>> wal = WriteAheadLog(DiskStore(tempfile.mkdtemp()), "wal/r0")
         >>> first, second = wal.write(b"a", 5), wal.write(b"b", 7)
         >>> second
@@ -145,7 +145,7 @@ class WriteAheadLog:
         """Yield ``(time_ms, record)`` for every record, segment by segment in write order.
 
         >>> import tempfile
-        >>> from checkpoint.disk import DiskStore
+        >>> from dstream.checkpoint.disk import DiskStore
         >>> wal = WriteAheadLog(DiskStore(tempfile.mkdtemp()), "wal/r0", roll_interval_s=1)
         >>> for t in (0, 1500, 1600):
         ...     _ = wal.write(b"at %d" % t, t)
@@ -164,7 +164,7 @@ class WriteAheadLog:
         segment was cleaned or it was lost in a torn tail.
 
         >>> import tempfile
-        >>> from checkpoint.disk import DiskStore
+        >>> from dstream.checkpoint.disk import DiskStore
         >>> wal = WriteAheadLog(DiskStore(tempfile.mkdtemp()), "wal/r0")
         >>> wal.read(wal.write(b"block", 10))
         b'block'
@@ -189,7 +189,7 @@ class WriteAheadLog:
         """Delete every segment whose newest record is older than ``older_than_ms``.
 
         >>> import tempfile
-        >>> from checkpoint.disk import DiskStore
+        >>> from dstream.checkpoint.disk import DiskStore
         >>> wal = WriteAheadLog(DiskStore(tempfile.mkdtemp()), "wal/r0", roll_interval_s=1)
         >>> for t in (0, 999, 1000):
         ...     _ = wal.write(b"x", t)
@@ -216,7 +216,7 @@ class WriteAheadLog:
         """Stop accepting writes (the store stays open).
 
         >>> import tempfile
-        >>> from checkpoint.disk import DiskStore
+        >>> from dstream.checkpoint.disk import DiskStore
         >>> store = DiskStore(tempfile.mkdtemp())
         >>> wal = WriteAheadLog(store, "wal/r0"); _ = wal.write(b"x", 0); wal.close()
         >>> WriteAheadLog(store, "wal/r0").read_all().__next__()

@@ -23,7 +23,7 @@ from .taskcontext import TaskContext
 from .streaming import (BatchInfo, DStream, ManualClock, State, StateSpec, StreamingContext,
                         StreamingListener)
 from .streaming.kafka import KafkaUtils
-from receivers import Receiver
+from dstream.receivers import Receiver
 
 __version__ = "0.1.0"
 

@@ -42,5 +42,5 @@ def build(ssc: StreamingContext, args: argparse.Namespace) -> None:
 
 
 if __name__ == "__main__":
-    from service import run_standalone
+    from dstream.service import run_standalone
     run_standalone(__file__)

@@ -9,7 +9,7 @@ sinks; :class:`MemorySink` is a plain in-memory one for examples and tests.
 File streams have no receiver (as in Spark, the driver lists the directory
 each batch): :class:`FileScanner` decides which files belong to a batch.
 
->>> from receivers import MemorySink, ReceiverSupervisor, Receiver
+>>> from dstream.receivers import MemorySink, ReceiverSupervisor, Receiver
 >>> class Words(Receiver):
 ...     def onStart(self):
 ...         self.start_thread(lambda: self.store_all("to be or not to be".split()))
@@ -26,21 +26,21 @@ True
 
 from __future__ import annotations
 
-from receivers.blocks import (
+from dstream.receivers.blocks import (
     BlockGenerator,
     BlockIds,
     GeneratorStoppedError,
     default_block_ids,
     parse_block_id,
 )
-from receivers.files import FileScanner, read_binary_records
-from receivers.kafka import KafkaReceiver
-from receivers.lines import BadLine, LineSplitter
-from receivers.ratelimit import RateLimiter
-from receivers.receiver import Receiver, ReceiverNotAttachedError
-from receivers.sink import EVENT_KINDS, BlockSink, EventSink, MemorySink, StoredBlock
-from receivers.socket import SocketReceiver, SocketTextReceiver
-from receivers.supervisor import ReceiverSupervisor
+from dstream.receivers.files import FileScanner, read_binary_records
+from dstream.receivers.kafka import KafkaReceiver
+from dstream.receivers.lines import BadLine, LineSplitter
+from dstream.receivers.ratelimit import RateLimiter
+from dstream.receivers.receiver import Receiver, ReceiverNotAttachedError
+from dstream.receivers.sink import EVENT_KINDS, BlockSink, EventSink, MemorySink, StoredBlock
+from dstream.receivers.socket import SocketReceiver, SocketTextReceiver
+from dstream.receivers.supervisor import ReceiverSupervisor
 
 __all__ = [
     "EVENT_KINDS",

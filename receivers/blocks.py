@@ -9,7 +9,7 @@ buffer plus the block being stored). An optional token-bucket rate limit
 (records/s) throttles producers. ``store_block`` is the reliable path: the
 records become a block of their own, stored before the call returns.
 
->>> from receivers.sink import MemorySink
+>>> from dstream.receivers.sink import MemorySink
 >>> sink = MemorySink()
 >>> generator = BlockGenerator(7, sink, block_interval_ms=50, block_ids=BlockIds())
 >>> generator.start()
@@ -31,8 +31,8 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from receivers.ratelimit import RateLimiter, validate_rate
-from receivers.sink import BlockSink
+from dstream.receivers.ratelimit import RateLimiter, validate_rate
+from dstream.receivers.sink import BlockSink
 
 __all__ = [
     "DEFAULT_BLOCK_INTERVAL_MS",
@@ -127,7 +127,7 @@ class BlockGenerator:
 
     Blocks reach the sink one at a time, in increasing id order.
 
-    >>> from receivers.sink import MemorySink
+    >>> from dstream.receivers.sink import MemorySink
     >>> generator = BlockGenerator(0, MemorySink(), capacity=0)
     Traceback (most recent call last):
     ...

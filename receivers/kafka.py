@@ -55,7 +55,7 @@ from collections.abc import Callable, Iterable, Mapping
 from types import ModuleType
 from typing import Any
 
-from receivers.receiver import Receiver
+from dstream.receivers.receiver import Receiver
 
 __all__ = ["BAD_RECORD_POLICIES", "KafkaReceiver", "KafkaReceiverError", "decode_utf8_pair"]
 

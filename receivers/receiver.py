@@ -22,7 +22,7 @@ restarts it after errors and reports what happens.
 calls would, without the per-call cost); ``store_record(record)`` buffers one
 record of any type, lists included.
 
->>> from receivers import MemorySink, Receiver, ReceiverSupervisor
+>>> from dstream.receivers import MemorySink, Receiver, ReceiverSupervisor
 >>> class Counter(Receiver):
 ...     def onStart(self):
 ...         self.start_thread(self.count)
@@ -51,7 +51,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from receivers.supervisor import ReceiverSupervisor
+    from dstream.receivers.supervisor import ReceiverSupervisor
 
 __all__ = ["Receiver", "ReceiverNotAttachedError"]
 
@@ -78,7 +78,7 @@ class Receiver(abc.ABC):
     >>> r.store(1)
     Traceback (most recent call last):
     ...
-    receivers.receiver.ReceiverNotAttachedError: Nothing is not running under a ReceiverSupervisor
+    dstream.receivers.receiver.ReceiverNotAttachedError: Nothing is not running under a ReceiverSupervisor
     """
 
     def __init__(self, storageLevel: Any = None) -> None:

@@ -13,7 +13,7 @@ supervisor's backoff, as Spark's socket receiver does. Records sent while no
 connection is open are the peer's business: a socket has no replay.
 
 >>> import socket, threading
->>> from receivers import MemorySink, ReceiverSupervisor
+>>> from dstream.receivers import MemorySink, ReceiverSupervisor
 >>> server = socket.create_server(("127.0.0.1", 0))
 >>> def serve():
 ...     connection, _ = server.accept()
@@ -38,8 +38,8 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any, BinaryIO
 
-from receivers.lines import DEFAULT_MAX_RECORD_BYTES, BadLine, LineSplitter
-from receivers.receiver import Receiver
+from dstream.receivers.lines import DEFAULT_MAX_RECORD_BYTES, BadLine, LineSplitter
+from dstream.receivers.receiver import Receiver
 
 __all__ = ["SocketReceiver", "SocketTextReceiver", "read_size"]
 

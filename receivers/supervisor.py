@@ -21,7 +21,7 @@ Every event's info has ``name``, ``message``, ``error`` (repr or None) and
 the counters (``records_received``, ``records_stored``, ``blocks_stored``,
 ``records_dropped``, ``bad_records`` by reason, ``restarts``).
 
->>> from receivers import MemorySink, Receiver
+>>> from dstream.receivers import MemorySink, Receiver
 >>> class Flaky(Receiver):
 ...     starts = 0
 ...     def onStart(self):
@@ -50,9 +50,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from receivers.blocks import DEFAULT_BLOCK_INTERVAL_MS, DEFAULT_CAPACITY, BlockGenerator, BlockIds
-from receivers.receiver import Receiver
-from receivers.sink import BlockSink, EventSink, describe_error
+from dstream.receivers.blocks import DEFAULT_BLOCK_INTERVAL_MS, DEFAULT_CAPACITY, BlockGenerator, BlockIds
+from dstream.receivers.receiver import Receiver
+from dstream.receivers.sink import BlockSink, EventSink, describe_error
 
 __all__ = ["ReceiverSupervisor"]
 
@@ -73,7 +73,7 @@ class ReceiverSupervisor:
       the receiver's threads; a thread still running then is reported and
       left behind.
 
-    >>> from receivers import MemorySink
+    >>> from dstream.receivers import MemorySink
     >>> ReceiverSupervisor("not a receiver", 0, MemorySink())
     Traceback (most recent call last):
     ...

@@ -31,4 +31,4 @@ def __getattr__(name: str) -> Any:
     if name == "StreamingSource":
         from .source import StreamingSource
         return StreamingSource
-    raise AttributeError(f"module 'service' has no attribute {name!r}")
+    raise AttributeError(f"module 'dstream.service' has no attribute {name!r}")

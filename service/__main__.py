@@ -1,4 +1,4 @@
-"""``python -m service`` is the ``dstream`` command."""
+"""``python -m dstream.service`` is the ``dstream`` command."""
 
 from .cli import main
 

@@ -13,7 +13,7 @@ layer and treats the job module's defaults as a foreign source.
 >>> load_settings(flags={}, env={"DSTREAM_CHEKPOINT": "x"})
 Traceback (most recent call last):
 ...
-service.settings.ConfigError: unknown environment variable DSTREAM_CHEKPOINT (did you mean DSTREAM_CHECKPOINT?)
+dstream.service.settings.ConfigError: unknown environment variable DSTREAM_CHEKPOINT (did you mean DSTREAM_CHECKPOINT?)
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ import pytest
 from tests import servers
 
 if TYPE_CHECKING:
-    from checkpoint.redis_store import RedisStore
+    from dstream.checkpoint.redis_store import RedisStore
 
 
 def _start_or_fail(start: Callable[[], servers.RunningServer]) -> servers.RunningServer:
@@ -48,7 +48,7 @@ def redis_url(redis_server: servers.RunningServer) -> str:
 @pytest.fixture
 def redis_store(redis_url: str) -> Iterator[RedisStore]:
     """A :class:`checkpoint.redis_store.RedisStore` with a fresh key prefix, emptied afterwards."""
-    from checkpoint.redis_store import RedisStore
+    from dstream.checkpoint.redis_store import RedisStore
 
     prefix = f"test-{uuid.uuid4().hex[:12]}"
     store = RedisStore(redis_url, prefix=prefix, socket_timeout=5.0)

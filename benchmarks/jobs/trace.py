@@ -77,8 +77,8 @@ def install(path: str) -> Callable[[], None]:
     from dstream.streaming.context import StreamingContext
     from dstream.streaming.receiver_input import EngineBlockSink
     from dstream.streaming.scheduler import JobScheduler
-    from receivers.blocks import BlockGenerator
-    from receivers.lines import LineSplitter
+    from dstream.receivers.blocks import BlockGenerator
+    from dstream.receivers.lines import LineSplitter
 
     counters = _Counters()
     out = open(path, "a", encoding="utf-8", buffering=1)

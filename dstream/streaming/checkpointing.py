@@ -19,8 +19,8 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
-from checkpoint import CheckpointStore, WriteAheadLog, list_generations, open_store, save_generation
-from checkpoint.signing import Signer, load_or_create_key_file
+from dstream.checkpoint import CheckpointStore, WriteAheadLog, list_generations, open_store, save_generation
+from dstream.checkpoint.signing import Signer, load_or_create_key_file
 
 from ..blocks import rdd_block_id
 from ..executors.base import RemoteBlock

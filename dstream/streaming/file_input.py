@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any, Callable
 
-from receivers import FileScanner, read_binary_records
+from dstream.receivers import FileScanner, read_binary_records
 
 from ..rdd import RDD
 from ..rdd_kinds import ParallelCollectionRDD

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Iterable
 
-from receivers import Receiver, SocketReceiver, SocketTextReceiver
+from dstream.receivers import Receiver, SocketReceiver, SocketTextReceiver
 
 from ..storagelevel import StorageLevel
 from .file_input import FileInputDStream, binary_reader, read_text

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
-from receivers import KafkaReceiver
+from dstream.receivers import KafkaReceiver
 
 from ..storagelevel import StorageLevel
 from .receiver_input import DEFAULT_RECEIVER_LEVEL, ReceiverInputDStream

@@ -13,7 +13,7 @@ import logging
 import threading
 from typing import TYPE_CHECKING, Any, Callable
 
-from receivers import Receiver, ReceiverSupervisor, default_block_ids
+from dstream.receivers import Receiver, ReceiverSupervisor, default_block_ids
 
 from ..blocks import BlockManager
 from ..rdd import RDD

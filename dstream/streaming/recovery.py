@@ -12,7 +12,7 @@ import logging
 import pickle
 from typing import TYPE_CHECKING, Any, Callable
 
-from checkpoint import CheckpointError, load_newest
+from dstream.checkpoint import CheckpointError, load_newest
 
 from ..partitioner import Partitioner
 from ..hashing import portable_hash

@@ -3,7 +3,7 @@
 >>> from fastapi.testclient import TestClient
 >>> from dstream import Context, StreamingContext
 >>> from dstream.streaming.testing import advance_batch
->>> from service.source import StreamingSource
+>>> from dstream.service.source import StreamingSource
 >>> with Context("local") as ctx:
 ...     ssc = StreamingContext(ctx, 1, clock="manual")
 ...     ssc.queueStream([["a"]]).foreachRDD(lambda rdd: None)
@@ -44,7 +44,7 @@ _BAD_REQUEST = "a parameter is malformed or out of range"
 
 
 def _static(name: str) -> str:
-    return resources.files("service").joinpath("static", name).read_text(encoding="utf-8")
+    return resources.files("dstream.service").joinpath("static", name).read_text(encoding="utf-8")
 
 
 def _asset(name: str, media_type: str) -> Callable[[], Response]:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from checkpoint.disk import DiskStore
-from checkpoint.store import CheckpointStore
+from dstream.checkpoint.disk import DiskStore
+from dstream.checkpoint.store import CheckpointStore
 
 
 @pytest.fixture

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from checkpoint import open_store
-from checkpoint.disk import DiskStore
-from checkpoint.errors import CheckpointNotFoundError, CorruptCheckpointError
-from checkpoint.framing import HEADER_SIZE, frame_record
+from dstream.checkpoint import open_store
+from dstream.checkpoint.disk import DiskStore
+from dstream.checkpoint.errors import CheckpointNotFoundError, CorruptCheckpointError
+from dstream.checkpoint.framing import HEADER_SIZE, frame_record
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -93,7 +93,7 @@ def test_concurrent_reader_sees_old_or_new_never_a_mix(disk_store: DiskStore) ->
 CRASHING_WRITER = textwrap.dedent(
     """
     import sys
-    from checkpoint.disk import DiskStore
+    from dstream.checkpoint.disk import DiskStore
     store = DiskStore(sys.argv[1])
     print("ready", flush=True)
     i = 0

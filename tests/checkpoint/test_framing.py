@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from checkpoint.errors import CorruptCheckpointError
-from checkpoint.framing import (
+from dstream.checkpoint.errors import CorruptCheckpointError
+from dstream.checkpoint.framing import (
     FORMAT_VERSION,
     HEADER_SIZE,
     frame,

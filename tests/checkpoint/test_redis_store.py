@@ -8,15 +8,15 @@ from pathlib import Path
 import pytest
 import redis
 
-from checkpoint import open_store
-from checkpoint.errors import (
+from dstream.checkpoint import open_store
+from dstream.checkpoint.errors import (
     CheckpointNotFoundError,
     CheckpointStoreUnavailable,
     CorruptCheckpointError,
 )
-from checkpoint.framing import HEADER_SIZE, frame, frame_record
-from checkpoint.redis_store import RedisStore
-from checkpoint.retry import call_with_retry
+from dstream.checkpoint.framing import HEADER_SIZE, frame, frame_record
+from dstream.checkpoint.redis_store import RedisStore
+from dstream.checkpoint.retry import call_with_retry
 from tests.servers import RunningServer, free_port, start_redis
 
 PASSWORD = "s3cret-pw"

@@ -8,20 +8,20 @@ from pathlib import Path
 
 import pytest
 
-from checkpoint.disk import DiskStore
-from checkpoint.errors import (
+from dstream.checkpoint.disk import DiskStore
+from dstream.checkpoint.errors import (
     CheckpointNotFoundError,
     CheckpointStoreUnavailable,
     CorruptCheckpointError,
 )
-from checkpoint.redis_store import RedisStore
-from checkpoint.retention import (
+from dstream.checkpoint.redis_store import RedisStore
+from dstream.checkpoint.retention import (
     generation_name,
     list_generations,
     load_newest,
     save_generation,
 )
-from checkpoint.store import CheckpointStore
+from dstream.checkpoint.store import CheckpointStore
 from tests.servers import free_port
 
 

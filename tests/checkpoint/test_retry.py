@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from checkpoint.errors import CheckpointStoreUnavailable
-from checkpoint.retry import backoff_delays, call_with_retry
+from dstream.checkpoint.errors import CheckpointStoreUnavailable
+from dstream.checkpoint.retry import backoff_delays, call_with_retry
 
 
 class Flaky:

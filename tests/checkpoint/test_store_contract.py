@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from checkpoint.errors import CheckpointNotFoundError, CorruptCheckpointError
-from checkpoint.store import CheckpointStore
+from dstream.checkpoint.errors import CheckpointNotFoundError, CorruptCheckpointError
+from dstream.checkpoint.store import CheckpointStore
 
 
 def test_save_load_overwrite(any_store: CheckpointStore) -> None:

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from checkpoint.disk import DiskStore
-from checkpoint.errors import CheckpointNotFoundError, CorruptCheckpointError
-from checkpoint.store import CheckpointStore
-from checkpoint.wal import SegmentPointer, WriteAheadLog
+from dstream.checkpoint.disk import DiskStore
+from dstream.checkpoint.errors import CheckpointNotFoundError, CorruptCheckpointError
+from dstream.checkpoint.store import CheckpointStore
+from dstream.checkpoint.wal import SegmentPointer, WriteAheadLog
 
 
 def seg(start_ms: int) -> str:

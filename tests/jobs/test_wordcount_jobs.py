@@ -24,7 +24,7 @@ import pytest
 
 from dstream import Context, StreamingContext
 from dstream.streaming.testing import advance_batch
-from service.jobs import JobModule, load_job
+from dstream.service.jobs import JobModule, load_job
 
 ROOT = Path(__file__).resolve().parents[2]
 JOBS = ROOT / "jobs"

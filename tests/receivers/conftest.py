@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from receivers import MemorySink
+from dstream.receivers import MemorySink
 from tests import servers
 
 

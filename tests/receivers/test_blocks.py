@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from receivers import BlockGenerator, BlockIds, GeneratorStoppedError, parse_block_id
-from receivers.ratelimit import RateLimiter
+from dstream.receivers import BlockGenerator, BlockIds, GeneratorStoppedError, parse_block_id
+from dstream.receivers.ratelimit import RateLimiter
 from tests.receivers.conftest import CollectingSink
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from receivers import FileScanner, read_binary_records
+from dstream.receivers import FileScanner, read_binary_records
 
 START = 1_700_000_000_000  # the stream's start (ms); batches every second after it
 

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from receivers import BlockIds, KafkaReceiver, ReceiverSupervisor
+from dstream.receivers import BlockIds, KafkaReceiver, ReceiverSupervisor
 from tests import servers
 from tests.receivers.conftest import (
     FAST_GROUP,

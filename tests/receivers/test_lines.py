@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from receivers.lines import BadLine, LineSplitter
+from dstream.receivers.lines import BadLine, LineSplitter
 
 STREAM = "alpha\r\nbeta\nγάμμα\n\ndelta €\nlast".encode()
 LINES = ["alpha", "beta", "γάμμα", "", "delta €", "last"]

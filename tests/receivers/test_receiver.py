@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from receivers import BlockIds, Receiver, ReceiverSupervisor, parse_block_id
+from dstream.receivers import BlockIds, Receiver, ReceiverSupervisor, parse_block_id
 from tests.receivers.conftest import CollectingSink
 
 

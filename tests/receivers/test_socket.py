@@ -10,8 +10,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from receivers import BlockIds, ReceiverSupervisor, SocketReceiver, SocketTextReceiver
-from receivers.receiver import Receiver
+from dstream.receivers import BlockIds, ReceiverSupervisor, SocketReceiver, SocketTextReceiver
+from dstream.receivers.receiver import Receiver
 from tests import servers
 from tests.receivers.conftest import CollectingSink
 

@@ -22,10 +22,10 @@ from fastapi.testclient import TestClient
 
 from dstream import Context, ManualClock, StreamingContext, StreamingListener
 from dstream.streaming.testing import advance_batch
-from receivers import Receiver
-from service.api import create_app
-from service.jobs import load_job
-from service.source import StreamingSource
+from dstream.receivers import Receiver
+from dstream.service.api import create_app
+from dstream.service.jobs import load_job
+from dstream.service.source import StreamingSource
 
 ROOT = Path(__file__).resolve().parents[2]
 QUEUE_JOB = ROOT / "jobs" / "wordcount_queue.py"

@@ -7,7 +7,7 @@ import threading
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from service.api.models import spark_date
+from dstream.service.api.models import spark_date
 
 from .conftest import START_MS, Running, running_job
 

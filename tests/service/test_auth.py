@@ -8,7 +8,7 @@ import pytest
 from fastapi.routing import APIRoute
 from starlette.routing import Route
 
-from service.api import create_app
+from dstream.service.api import create_app
 
 from .conftest import START_MS, running_job
 

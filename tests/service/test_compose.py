@@ -10,9 +10,9 @@ import re
 import pytest
 import yaml
 
-from service.cli import main
-from service.jobs import load_job
-from service.settings import HttpAddress, load_settings
+from dstream.service.cli import main
+from dstream.service.jobs import load_job
+from dstream.service.settings import HttpAddress, load_settings
 
 from .conftest import ROOT
 

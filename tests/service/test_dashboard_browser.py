@@ -11,8 +11,8 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
-from service.http_server import HttpServer
-from service.settings import HttpAddress
+from dstream.service.http_server import HttpServer
+from dstream.service.settings import HttpAddress
 
 from .conftest import START_MS, running_job
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from service.cli import main
-from service.jobs import JobError, load_job
-from service.settings import ConfigError, HttpAddress, load_settings
+from dstream.service.cli import main
+from dstream.service.jobs import JobError, load_job
+from dstream.service.settings import ConfigError, HttpAddress, load_settings
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from checkpoint import open_store
-from checkpoint.signing import Signer
-from checkpoint.wal import WriteAheadLog
+from dstream.checkpoint import open_store
+from dstream.checkpoint.signing import Signer
+from dstream.checkpoint.wal import WriteAheadLog
 from dstream.blocks import BlockManager
 from dstream.storagelevel import StorageLevel
 from dstream.streaming.blocks import ReceivedBlockTracker

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from checkpoint import generation_name, list_generations
+from dstream.checkpoint import generation_name, list_generations
 from dstream import Conf, Context, StreamingContext, StreamingListener
 from dstream.streaming.log_records import decode_block
 from dstream.streaming.recovery import IncompatibleCheckpointError
@@ -238,7 +238,7 @@ def test_batches_go_on_while_redis_is_down_and_checkpoints_catch_up(tmp_path: An
 
 
 def _generations(checkpoint: str) -> list[int]:
-    from checkpoint import open_store
+    from dstream.checkpoint import open_store
     with open_store(checkpoint) as store:
         return list_generations(store, "metadata")
 
