@@ -76,6 +76,27 @@ def kafka_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[servers.R
 
 
 @pytest.fixture(scope="session")
+def apache_kafka_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[servers.RunningServer]:
+    """Apache Kafka itself (KRaft, one process) for the whole session, from its Maven Central
+    jars (``KAFKA_BOOTSTRAP_SERVERS`` if set): for transactions, ``read_committed``, exact end
+    offsets, group rebalances and retention."""
+    server = _start_or_fail(
+        lambda: servers.kafka_from_env()
+        or servers.start_apache_kafka(tmp_path_factory.mktemp("apache-kafka"))
+    )
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture(scope="session")
+def apache_kafka_bootstrap(apache_kafka_server: servers.RunningServer) -> str:
+    """``host:port`` bootstrap servers of the session's Apache Kafka broker."""
+    return apache_kafka_server.bootstrap
+
+
+@pytest.fixture(scope="session")
 def kafka_bootstrap(kafka_server: servers.RunningServer) -> str:
     """``host:port`` bootstrap servers of the session's Kafka-protocol broker."""
     return kafka_server.bootstrap

@@ -367,3 +367,102 @@ def create_topic(bootstrap: str, prefix: str = "topic", partitions: int = 3) -> 
     finally:
         admin.close()
     return topic
+
+
+# -- Apache Kafka ----------------------------------------------------------------
+# Kafka itself, from its Maven Central jars (scripts/install-kafka.sh), one KRaft process that is
+# broker and controller at once. Use it wherever Kafka's own semantics matter: transactions and
+# read_committed, exact end offsets, group rebalances, retention.
+
+APACHE_KAFKA_START_TIMEOUT_S = 90.0
+_REPO = Path(__file__).resolve().parent.parent
+
+
+def apache_kafka_jars() -> Path:
+    """The folder of Apache Kafka's jars, fetched once by ``scripts/install-kafka.sh``."""
+    script = _REPO / "scripts" / "install-kafka.sh"
+    try:
+        done = subprocess.run(["bash", str(script)], capture_output=True, text=True,
+                              timeout=900, check=False)
+    except subprocess.TimeoutExpired as exc:
+        raise ServerStartError(f"{script} did not finish in 15 minutes") from exc
+    if done.returncode != 0:
+        raise ServerStartError(f"{script} failed with code {done.returncode}:\n"
+                               f"{done.stderr[-4000:]}")
+    return Path(done.stdout.strip().splitlines()[-1])
+
+
+def _apache_kafka_properties(data_dir: Path, port: int, controller_port: int,
+                             extra: dict[str, str]) -> str:
+    settings = {
+        "process.roles": "broker,controller",
+        "node.id": "1",
+        "controller.quorum.voters": f"1@127.0.0.1:{controller_port}",
+        "listeners": f"PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
+        "advertised.listeners": f"PLAINTEXT://127.0.0.1:{port}",
+        "controller.listener.names": "CONTROLLER",
+        "inter.broker.listener.name": "PLAINTEXT",
+        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        "log.dirs": str(data_dir),
+        "num.partitions": "1",
+        "offsets.topic.replication.factor": "1",
+        "offsets.topic.num.partitions": "3",
+        "transaction.state.log.replication.factor": "1",
+        "transaction.state.log.min.isr": "1",
+        "transaction.state.log.num.partitions": "3",
+        "share.coordinator.state.topic.replication.factor": "1",
+        "share.coordinator.state.topic.min.isr": "1",
+        "group.initial.rebalance.delay.ms": "0",
+        "auto.create.topics.enable": "true",
+        **extra,
+    }
+    return "".join(f"{key}={value}\n" for key, value in settings.items())
+
+
+def start_apache_kafka(work_dir: str | os.PathLike[str],
+                       extra_properties: dict[str, str] | None = None) -> RunningServer:
+    """Start Apache Kafka (KRaft, one process, data under ``work_dir``) on free loopback ports.
+
+    Ready when a kafka-python metadata request succeeds. ``extra_properties`` add to or override
+    the broker's ``server.properties`` (e.g. ``{"log.retention.ms": "1000"}``). A restart keeps
+    the data (it lives on disk, in ``work_dir``).
+    """
+    import base64
+
+    jars = apache_kafka_jars()
+    java = shutil.which("java")
+    if java is None:
+        raise ServerStartError("no java on PATH: run scripts/install-kafka.sh")
+    directory = Path(work_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    for attempt in range(3):
+        port, controller_port = free_port(), free_port()
+        config = directory / f"server-{port}.properties"
+        config.write_text(_apache_kafka_properties(directory / f"data-{port}", port,
+                                                   controller_port, extra_properties or {}))
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        classpath = f"{jars}{os.sep}*"
+        formatted = subprocess.run(
+            [java, "-Xmx256m", "-cp", classpath, "kafka.tools.StorageTool", "format",
+             "-t", cluster_id, "-c", str(config)],
+            capture_output=True, text=True, timeout=120, check=False)
+        if formatted.returncode != 0:
+            raise ServerStartError(f"formatting Apache Kafka's log directory failed:\n"
+                                   f"{formatted.stdout[-2000:]}{formatted.stderr[-2000:]}")
+        server = RunningServer(
+            kind="apache-kafka",
+            host="127.0.0.1",
+            port=port,
+            url=f"tcp://127.0.0.1:{port}",
+            argv=[java, "-Xms64m", "-Xmx512m", "-XX:+UseSerialGC", "-cp", classpath,
+                  "kafka.Kafka", str(config)],
+            log_path=directory / f"apache-kafka-{port}.log",
+            ready=_kafka_ready,
+        )
+        try:
+            server.start(timeout=APACHE_KAFKA_START_TIMEOUT_S)
+            return server
+        except ServerStartError:
+            if attempt == 2 or "address already in use" not in server.output().lower():
+                raise
+    raise AssertionError("unreachable")

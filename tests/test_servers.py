@@ -108,3 +108,46 @@ def test_kafka_restarts_on_the_same_port() -> None:
     finally:
         server.close()
     assert not server.running and server.owned_dir is None
+
+
+def test_apache_kafka_transactions_and_exact_end_offsets(apache_kafka_bootstrap: str) -> None:
+    """Kafka's own semantics that tansu lacks: an aborted transaction stays invisible to a
+    read_committed consumer, and end offsets are exact (records plus transaction markers)."""
+    topic = f"txn-{uuid.uuid4().hex[:8]}"
+    admin = KafkaAdminClient(bootstrap_servers=apache_kafka_bootstrap, request_timeout_ms=30_000)
+    try:
+        admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])
+    finally:
+        admin.close()
+    producer = KafkaProducer(bootstrap_servers=apache_kafka_bootstrap,
+                             transactional_id=f"txn-{uuid.uuid4().hex[:8]}")
+    try:
+        producer.init_transactions()
+        producer.begin_transaction()
+        for i in range(3):
+            producer.send(topic, b"aborted-%d" % i)
+        producer.flush(timeout=30)  # in the log before the abort, not dropped by the client
+        producer.abort_transaction()
+        producer.begin_transaction()
+        for i in range(5):
+            producer.send(topic, b"committed-%d" % i)
+        producer.commit_transaction()
+    finally:
+        producer.close(timeout=10)
+
+    consumer = KafkaConsumer(bootstrap_servers=apache_kafka_bootstrap, group_id=None,
+                             auto_offset_reset="earliest", enable_auto_commit=False,
+                             isolation_level="read_committed")
+    partition = TopicPartition(topic, 0)
+    seen: list[bytes] = []
+    try:
+        consumer.assign([partition])
+        end = consumer.end_offsets([partition])[partition]
+        deadline = time.monotonic() + 30
+        while consumer.position(partition) < end and time.monotonic() < deadline:
+            for records in consumer.poll(timeout_ms=500).values():
+                seen.extend(r.value for r in records)
+    finally:
+        consumer.close()
+    assert end == 3 + 1 + 5 + 1  # three aborted records and their marker, five and theirs
+    assert seen == [b"committed-%d" % i for i in range(5)]
