@@ -20,6 +20,7 @@ from .broadcast import Broadcast
 from .conf import APP_NAME_KEY, MASTER_KEY, Conf
 from .errors import ContextStateError
 from .executors import create_backend, parse_master
+from .log4j_shim import JvmAttribute
 from .rdd import RDD
 from .rdd_checkpoint import checkpoint_requested_in, materialize_checkpoint
 from .rdd_kinds import EmptyRDD, ParallelCollectionRDD, PartitionerAwareUnionRDD, UnionRDD
@@ -41,6 +42,9 @@ class Context:
     One Context may be active per process, as with PySpark's SparkContext. ``master`` is
     ``local`` (tasks in the driver thread), ``local[N]`` or ``local[*]`` (worker processes).
     """
+
+    #: PySpark's ``sc._jvm``, for the log4j idioms that set log levels (see ``log4j_shim``)
+    _jvm = JvmAttribute()
 
     def __init__(self, master: str | None = None, appName: str | None = None,
                  conf: Conf | None = None, **_pyspark_compat: Any) -> None:

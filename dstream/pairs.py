@@ -61,7 +61,7 @@ class PairOperations:
 
     def lookup(self: RDD[tuple[K, V]], key: K) -> list[V]:
         values = self.filter(lambda kv: kv[0] == key).values()
-        if self.partitioner is not None:
+        if self.partitioner is not None and self.getNumPartitions() > 0:
             split = self.partitioner(key)
             return self.ctx._run_job(values, lambda _, it: list(it), [split])[0]
         return values.collect()
@@ -116,11 +116,20 @@ class PairOperations:
         return self.combineByKey(identity, func, func, numPartitions, partitionFunc)
 
     def reduceByKeyLocally(self: RDD[tuple[K, V]], func: Callable[[V, V], V]) -> dict[K, V]:
-        merged: dict[K, V] = {}
-        for part in self.ctx._run_job(self, lambda _, it: combine_values(it, identity, func)):
-            for k, v in part.items():
-                merged[k] = func(merged[k], v) if k in merged else v
-        return merged
+        """Each key's values reduced into a dict on the driver. As in PySpark the partitions'
+        dicts are merged with ``reduce``, so ``emptyRDD()`` raises ``ValueError``.
+
+        >>> from dstream import Context
+        >>> with Context("local") as ctx:
+        ...     ctx.parallelize([("a", 1), ("a", 2)], 2).reduceByKeyLocally(lambda x, y: x + y)
+        {'a': 3}
+        """
+        def merge(a: dict[K, V], b: dict[K, V]) -> dict[K, V]:
+            for k, v in b.items():
+                a[k] = func(a[k], v) if k in a else v
+            return a
+
+        return self.mapPartitions(lambda it: [combine_values(it, identity, func)]).reduce(merge)
 
     def aggregateByKey(self: RDD[tuple[K, V]], zeroValue: U, seqFunc: Callable[[U, V], U],
                        combFunc: Callable[[U, U], U], numPartitions: int | None = None,

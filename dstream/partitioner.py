@@ -12,19 +12,32 @@ from typing import Any, Callable
 
 from .hashing import portable_hash
 
-__all__ = ["Partitioner", "HashPartitioner", "RangePartitioner"]
+__all__ = ["Partitioner", "HashPartitioner", "RangePartitioner", "no_partition_error"]
 
 
 class Partitioner:
-    """Maps a key to a partition in ``range(numPartitions)``."""
+    """Maps a key to a partition in ``range(numPartitions)``.
+
+    Zero partitions are allowed, as in Spark: a shuffle of an RDD without partitions (``emptyRDD()``,
+    an empty batch) keeps its count of 0 and has nothing to place. Placing a key there is an error.
+
+    >>> Partitioner(0).numPartitions
+    0
+    >>> Partitioner(0)("a")
+    Traceback (most recent call last):
+    ...
+    ValueError: Partitioner(0) has no partition for key 'a': a shuffle of records needs numPartitions >= 1
+    """
 
     def __init__(self, numPartitions: int, partitionFunc: Callable[[Any], int] = portable_hash) -> None:
-        if not isinstance(numPartitions, int) or numPartitions < 1:
-            raise ValueError(f"numPartitions must be an int >= 1, got {numPartitions!r}")
+        if not isinstance(numPartitions, int) or isinstance(numPartitions, bool) or numPartitions < 0:
+            raise ValueError(f"numPartitions must be an int >= 0 (>= 1 for data), got {numPartitions!r}")
         self.numPartitions = numPartitions
         self.partitionFunc = partitionFunc
 
     def __call__(self, key: Any) -> int:
+        if self.numPartitions == 0:
+            raise no_partition_error(self, key)
         return self.partitionFunc(key) % self.numPartitions
 
     def __eq__(self, other: object) -> bool:
@@ -36,6 +49,12 @@ class Partitioner:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.numPartitions})"
+
+
+def no_partition_error(partitioner: Partitioner, key: Any) -> ValueError:
+    """The error for a record sent through a partitioner of 0 partitions."""
+    return ValueError(f"{partitioner!r} has no partition for key {key!r:.200}: "
+                      "a shuffle of records needs numPartitions >= 1")
 
 
 class HashPartitioner(Partitioner):

@@ -64,6 +64,17 @@ class RDD(PairOperations, Generic[T]):
         self._checkpointed = False
 
     # ------------------------------------------------------------------ lineage
+    @property
+    def context(self) -> Context:
+        """The ``Context`` that made this RDD (PySpark's ``rdd.context``; also ``rdd.ctx``).
+
+        >>> from dstream import Context
+        >>> with Context("local") as ctx:
+        ...     ctx.parallelize([1]).context is ctx
+        True
+        """
+        return self.ctx
+
     def getNumPartitions(self) -> int:
         """The number of partitions.
 
@@ -375,14 +386,18 @@ class RDD(PairOperations, Generic[T]):
         ...     ctx.parallelize([1, 2, 3, 4], 2).reduce(lambda a, b: a + b)
         10
         """
+        vals = self._reduced_partitions(f)
+        if vals:
+            return functools.reduce(f, vals)
+        raise ValueError("Can not reduce() empty RDD")
+
+    def _reduced_partitions(self, f: Callable[[T, T], T]) -> list[T]:
+        """Each non-empty partition reduced with ``f``, in partition order."""
         def reduce_partition(_: int, it: Iterator[T]) -> list[T]:
             initial = next(it, _MISSING)
             return [] if initial is _MISSING else [functools.reduce(f, it, initial)]
 
-        vals = list(itertools.chain.from_iterable(self.ctx._run_job(self, reduce_partition)))
-        if vals:
-            return functools.reduce(f, vals)
-        raise ValueError("Can not reduce() empty RDD")
+        return list(itertools.chain.from_iterable(self.ctx._run_job(self, reduce_partition)))
 
     def fold(self, zeroValue: T, op: Callable[[T, T], T]) -> T:
         """The zero value is used once per partition and once more on the driver.
@@ -408,11 +423,36 @@ class RDD(PairOperations, Generic[T]):
         return functools.reduce(combOp, vals, zeroValue)
 
     def treeReduce(self, f: Callable[[T, T], T], depth: int = 2) -> T:
-        return self.reduce(f)
+        """Like ``reduce`` (the partial results are few here, so there is no tree to build);
+        an empty RDD raises PySpark's own message for this method.
+
+        >>> from dstream import Context
+        >>> with Context("local") as ctx:
+        ...     ctx.parallelize([1, 2, 3], 2).treeReduce(lambda a, b: a + b)
+        6
+        """
+        _check_depth(depth)
+        vals = self._reduced_partitions(f)
+        if vals:
+            return functools.reduce(f, vals)
+        raise ValueError("Cannot reduce empty RDD.")
 
     def treeAggregate(self, zeroValue: U, seqOp: Callable[[U, T], U],
                       combOp: Callable[[U, U], U], depth: int = 2) -> U:
-        return self.aggregate(zeroValue, seqOp, combOp)
+        """Like ``aggregate``, but as in PySpark the zero value is used once per partition
+        only (not once more on the driver); an RDD without partitions gives ``zeroValue``.
+
+        >>> from dstream import Context
+        >>> with Context("local") as ctx:
+        ...     ctx.parallelize([1, 2, 3], 2).treeAggregate(10, lambda a, x: a + x, lambda a, b: a + b)
+        26
+        """
+        _check_depth(depth)
+        if self.getNumPartitions() == 0:
+            return zeroValue
+        vals = self.ctx._run_job(
+            self, lambda _, it: functools.reduce(seqOp, it, copy.deepcopy(zeroValue)))
+        return functools.reduce(combOp, vals)
 
     def sum(self) -> Any:
         return self.mapPartitions(lambda it: [sum(it)]).fold(0, operator.add)
@@ -449,44 +489,50 @@ class RDD(PairOperations, Generic[T]):
         return self.stats().sampleVariance()
 
     def countByValue(self) -> dict[T, int]:
-        """>>> from dstream import Context
+        """Each value's count. As in PySpark the per-partition counts are merged with
+        ``reduce``, so an RDD without partitions (``emptyRDD()``) raises ``ValueError``.
+
+        >>> from dstream import Context
         >>> with Context("local") as ctx:
         ...     sorted(ctx.parallelize([1, 2, 1]).countByValue().items())
         [(1, 2), (2, 1)]
         """
-        def count_partition(_: int, it: Iterator[T]) -> dict[T, int]:
+        def count_partition(it: Iterator[T]) -> list[dict[T, int]]:
             counts: dict[T, int] = defaultdict(int)
             for x in it:
                 counts[x] += 1
-            return counts
+            return [counts]
 
-        total: dict[T, int] = defaultdict(int)
-        for counts in self.ctx._run_job(self, count_partition):
-            for k, v in counts.items():
-                total[k] += v
-        return total
+        return self.mapPartitions(count_partition).reduce(_merge_counts)
 
     def takeOrdered(self, num: int, key: Callable[[T], Any] | None = None) -> list[T]:
-        """>>> from dstream import Context
+        """The ``num`` smallest elements (by ``key``), in ascending order; ``[]`` for
+        ``num == 0`` or an RDD without partitions, as in PySpark.
+
+        >>> from dstream import Context
         >>> with Context("local") as ctx:
-        ...     ctx.parallelize([5, 1, 4, 2], 2).takeOrdered(2)
-        [1, 2]
+        ...     ctx.parallelize([5, 1, 4, 2], 2).takeOrdered(2), ctx.emptyRDD().takeOrdered(2)
+        ([1, 2], [])
         """
         if num < 0:
-            raise ValueError(f"top/takeOrdered need num >= 0, got {num}")
-        parts = self.ctx._run_job(self, lambda _, it: heapq.nsmallest(num, it, key))
-        return heapq.nsmallest(num, itertools.chain.from_iterable(parts), key)
+            raise ValueError("top N cannot be negative.")
+        if num == 0 or self.getNumPartitions() == 0:
+            return []
+        return (self.mapPartitions(lambda it: [heapq.nsmallest(num, it, key)])
+                .reduce(lambda a, b: heapq.nsmallest(num, a + b, key)))
 
     def top(self, num: int, key: Callable[[T], Any] | None = None) -> list[T]:
-        """>>> from dstream import Context
+        """The ``num`` largest elements (by ``key``), in descending order. As in PySpark the
+        per-partition tops are merged with ``reduce``: an RDD without partitions
+        (``emptyRDD()``) raises ``ValueError``, and a negative ``num`` gives ``[]``.
+
+        >>> from dstream import Context
         >>> with Context("local") as ctx:
         ...     ctx.parallelize([5, 1, 4, 2], 2).top(2)
         [5, 4]
         """
-        if num < 0:
-            raise ValueError(f"top/takeOrdered need num >= 0, got {num}")
-        parts = self.ctx._run_job(self, lambda _, it: heapq.nlargest(num, it, key))
-        return heapq.nlargest(num, itertools.chain.from_iterable(parts), key)
+        return (self.mapPartitions(lambda it: [heapq.nlargest(num, it, key)])
+                .reduce(lambda a, b: heapq.nlargest(num, a + b, key)))
 
     def foreach(self, f: Callable[[T], None]) -> None:
         def run(_: int, it: Iterator[T]) -> None:
@@ -529,6 +575,17 @@ class RDD(PairOperations, Generic[T]):
 
 
 _MISSING = object()
+
+
+def _merge_counts(a: dict[T, int], b: dict[T, int]) -> dict[T, int]:
+    for k, v in b.items():
+        a[k] += v
+    return a
+
+
+def _check_depth(depth: int) -> None:
+    if depth < 1:
+        raise ValueError(f"Depth cannot be smaller than 1 but got {depth}.")
 
 
 def _to_list(_: int, it: Iterator[T]) -> list[T]:

@@ -118,9 +118,14 @@ class ShuffledRDD(RDD):
     """Pairs regrouped by ``partitioner``: partition ``i`` reads bucket ``i`` of every map output."""
 
     def __init__(self, prev: RDD, partitioner: Partitioner, num_partitions: int | None = None) -> None:
+        n = partitioner.numPartitions if num_partitions is None else num_partitions
+        if n == 0 and prev.getNumPartitions() > 0:
+            # Spark would run no map task and return nothing: the parent's records would vanish
+            raise ValueError(f"a shuffle of {prev!r} ({prev.getNumPartitions()} partitions) into "
+                             "numPartitions=0 would drop its records: pass numPartitions >= 1 "
+                             "(0 fits only an RDD without partitions, such as emptyRDD())")
         self.shuffle_dep = ShuffleDependency(prev, partitioner)
-        super().__init__(prev.ctx, [self.shuffle_dep], num_partitions or partitioner.numPartitions,
-                         partitioner)
+        super().__init__(prev.ctx, [self.shuffle_dep], n, partitioner)
 
     def compute(self, split: int, task: TaskContext) -> Iterable:
         buckets = task.input(shuffle_input_key(self.shuffle_dep.shuffle_id, split))

@@ -162,10 +162,13 @@ class DaskBackend(ExecutorBackend):
         self._cluster = None
         self._saved_seed = os.environ.get("PYTHONHASHSEED")
         if address is None:
-            # allowed-failures 0: a task whose worker dies fails at once and dstream retries it
+            # allowed-failures 0: a task whose worker dies fails at once and dstream retries it.
+            # No dashboard; the scheduler's HTTP server (metrics, health) takes a free port: with
+            # no address it binds 8787, which another cluster on the machine may hold.
             with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
                 self._cluster = LocalCluster(n_workers=n_workers or 1, threads_per_worker=1,
-                                             processes=True, dashboard_address=None)
+                                             processes=True, dashboard_address=None,
+                                             scheduler_kwargs={"dashboard_address": "127.0.0.1:0"})
             self._restore_seed()
             address = self._cluster.scheduler_address
         try:

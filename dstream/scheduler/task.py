@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from ..hashing import BUILTIN_HASH_IS_PORTABLE, portable_hash
-from ..partitioner import HashPartitioner, Partitioner
+from ..partitioner import HashPartitioner, Partitioner, no_partition_error
 from ..taskcontext import Serialized, TaskContext
 
 if TYPE_CHECKING:
@@ -63,8 +63,12 @@ def write_shuffle(records: Iterator[tuple[Any, Any]], partitioner: Partitioner,
                   serialize: bool) -> list[Any]:
     """Cut ``(key, value)`` records into one bucket per reduce partition."""
     n = partitioner.numPartitions
-    if n == 1:
-        buckets: list[list] = [list(records)]
+    if n == 0:
+        for kv in records:     # an RDD without reduce partitions: only an empty input fits
+            raise no_partition_error(partitioner, kv[0] if _is_pair(kv) else kv)
+        buckets: list[list] = []
+    elif n == 1:
+        buckets = [list(records)]
     else:
         buckets = [[] for _ in range(n)]
         appends = [b.append for b in buckets]

@@ -160,6 +160,13 @@ class StreamingContext(InputStreams):
     def queueStream(self, rdds: list[Any], oneAtATime: bool = True, default: Any = None) -> DStream:
         """A stream of the given RDDs (or lists, parallelized), one per batch by default.
 
+        Empty batches have PySpark's partition counts: a queued ``[]`` is ``parallelize([])``
+        (``defaultParallelism`` partitions); a batch after the queue is exhausted, without a
+        ``default``, is ``emptyRDD()`` (no partitions, so ``count()`` gives nothing for it).
+        An empty list as ``default`` is no default, as in PySpark. (Deliberately unlike PySpark,
+        an empty ``rdds`` with a ``default`` starts with the default: PySpark queues one empty
+        batch first, a side effect of how it checks serializers.)
+
         >>> from dstream import Context, StreamingContext
         >>> from dstream.streaming.testing import run_batches
         >>> with Context("local") as ctx:
@@ -167,8 +174,9 @@ class StreamingContext(InputStreams):
         ...     run_batches(ssc, ssc.queueStream([["a"], ["b"]]), 3)
         [['a'], ['b'], []]
         """
-        if default is not None and not isinstance(default, RDD):
-            default = self._sc.parallelize(default)
+        if not isinstance(default, RDD):
+            # PySpark tests ``if default``: an empty list is no default at all
+            default = self._sc.parallelize(default) if default else None
         converted = [r if isinstance(r, RDD) else self._sc.parallelize(r) for r in rdds]
         return QueueInputDStream(self, converted, oneAtATime, default)
 

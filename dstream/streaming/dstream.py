@@ -20,7 +20,7 @@ import logging
 import operator
 import threading
 from types import CodeType
-from typing import TYPE_CHECKING, Any, Callable, Hashable, Iterable, Iterator, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Generic, Hashable, Iterable, Iterator, TypeVar
 
 from ..callsite import call_site_override, user_call_site
 from ..rdd import RDD
@@ -74,9 +74,17 @@ def adapt_time_func(func: Callable[..., Any], plain_arity: int, what: str) -> Ca
                     f"{plain_arity + 1} (time, rdd); {func!r} takes {len(positional)}")
 
 
-class DStream(PairDStreamOperations, WindowOperations, StateOperations):
+class DStream(PairDStreamOperations, WindowOperations, StateOperations, Generic[T]):
     """A discretized stream. Subclasses define ``compute(time_ms)``; everything users call is
-    here and in the operation mixins."""
+    here and in the operation mixins.
+
+    Generic in its element type, like ``RDD`` (and PySpark's ``DStream``), so annotations such
+    as ``DStream[Tuple[float, str]]`` work at run time:
+
+    >>> from typing import Tuple
+    >>> DStream[Tuple[float, str]].__origin__ is DStream
+    True
+    """
 
     def __init__(self, ssc: StreamingContext, parents: list[DStream], op: str,
                  slide_ms: int | None = None) -> None:

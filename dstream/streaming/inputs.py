@@ -38,7 +38,8 @@ class InputDStream(DStream):
 
 
 class QueueInputDStream(InputDStream):
-    """Each batch takes the next queued RDD (or all of them); an empty batch when none is left."""
+    """Each batch takes the next queued RDD (or all of them); when none is left, the default
+    RDD or else ``emptyRDD()`` (no partitions), as Spark's queue stream does."""
 
     def __init__(self, ssc: StreamingContext, rdds: list[RDD], one_at_a_time: bool,
                  default: RDD | None) -> None:
@@ -59,4 +60,4 @@ class QueueInputDStream(InputDStream):
             return taken[0] if self.one_at_a_time else self._sc.union(taken)
         if self.default is not None:
             return self.default
-        return self._sc.parallelize([], 1)
+        return self._sc.emptyRDD()      # Spark's queue stream: an RDD without partitions

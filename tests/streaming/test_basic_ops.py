@@ -76,14 +76,15 @@ def test_partition_operators(ctx: Any, run: Any, op: str) -> None:
 
 
 @pytest.mark.parametrize("ctx", ["local", "local[2]", "dask-local[2]"], indirect=True)
-def test_queue_exhausted_gives_one_empty_partition(ctx: Any, run: Any) -> None:
+def test_queue_exhausted_gives_no_partitions(ctx: Any, run: Any) -> None:
+    """A queued ``[]`` is ``parallelize([])``; an exhausted queue gives ``emptyRDD()``, as in Spark."""
     n = ctx.defaultParallelism
     glommed = run([[1], []], lambda s: s.glom(), n=4, sort=False)
-    assert glommed == [[[]] * (n - 1) + [[1]], [[]] * n, [[]], [[]]]
+    assert glommed == [[[]] * (n - 1) + [[1]], [[]] * n, [], []]
 
 
-def test_count_of_exhausted_queue_is_zero(run: Any) -> None:
-    assert run([[1, 2]], lambda s: s.count(), n=3) == [[2], [0], [0]]
+def test_count_of_exhausted_queue_is_nothing(run: Any) -> None:
+    assert run([[1, 2], []], lambda s: s.count(), n=4) == [[2], [0], [], []]
 
 
 def test_queue_stream_all_at_once_then_empty(run: Any, ssc: StreamingContext) -> None:
