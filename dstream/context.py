@@ -46,6 +46,7 @@ class Context:
                  conf: Conf | None = None, **_pyspark_compat: Any) -> None:
         global _active
         self._conf = conf.copy() if conf is not None else Conf()
+        self._conf.validate()          # unknown dstream.* keys and mistyped values fail here
         if master is not None:
             self._conf.setMaster(master)
         if appName is not None:
