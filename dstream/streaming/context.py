@@ -36,6 +36,7 @@ from .listener import BatchHistory, ListenerBus, StreamingListener
 from .receiver_input import ReceiverTracker
 from .recovery import Recovery, StreamCheckpoints
 from .scheduler import JobScheduler
+from .shutdown import SETTING as GRACEFUL_ON_SHUTDOWN, GracefulShutdown
 
 __all__ = ["StreamingContext"]
 
@@ -80,6 +81,7 @@ class StreamingContext(InputStreams):
         self._zero_time_ms: int | None = None
         self._waiter = threading.Condition()
         self._error: BaseException | None = None
+        self._shutdown_hook: GracefulShutdown | None = None
 
     # ------------------------------------------------------------------ properties
     @property
@@ -251,6 +253,9 @@ class StreamingContext(InputStreams):
             self._scheduler.start(first)
             self._state = _ACTIVE
             StreamingContext._activeContext = self
+            if self._sc._conf.getBoolean(GRACEFUL_ON_SHUTDOWN, False):
+                self._shutdown_hook = GracefulShutdown(self)
+                self._shutdown_hook.install()
         self._bus.post("onStreamingStarted", time_ms=self._clock.now_ms())
 
     def _open_checkpoints(self) -> Recovery | None:
@@ -299,6 +304,8 @@ class StreamingContext(InputStreams):
             self._graph.stopped = True
             if StreamingContext._activeContext is self:
                 StreamingContext._activeContext = None
+        if self._shutdown_hook is not None:
+            self._shutdown_hook.uninstall()
         timeout = self._sc._conf.getSeconds("dstream.streaming.stopTimeout", 60.0)
         phases = []
         if was_active:
