@@ -355,7 +355,10 @@ class StreamingContext(InputStreams):
             return self._state == _STOPPED
 
     def _report_error(self, error: BaseException) -> None:
-        log.error("batch failed: %s", error, exc_info=error)
+        # one line here; the traceback goes with the error, which awaitTermination raises
+        # (printed once, where the program lets it end or logs it)
+        log.error("a batch failed: %s: %s (awaitTermination raises it, with its traceback)",
+                  type(error).__name__, error)
         with self._waiter:
             self._error = error
             self._waiter.notify_all()
