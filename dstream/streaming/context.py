@@ -36,6 +36,8 @@ from .listener import BatchHistory, ListenerBus, StreamingListener
 from .receiver_input import ReceiverTracker
 from .recovery import Recovery, StreamCheckpoints
 from .scheduler import JobScheduler
+from .graph_restore import MODE_KEY as RECOVERY_MODE_KEY, checkpoint_contents, recovery_mode, save_graph
+from .graph_restore import restore as restore_saved_graph
 from .shutdown import SETTING as GRACEFUL_ON_SHUTDOWN, GracefulShutdown
 
 __all__ = ["StreamingContext"]
@@ -54,6 +56,7 @@ class StreamingContext(InputStreams):
     """
 
     _activeContext: StreamingContext | None = None
+    _recovering = False
 
     def __init__(self, sparkContext: Context, batchDuration: float | None = None,
                  jssc: Any = None, *, clock: Clock | str | None = None) -> None:
@@ -120,11 +123,43 @@ class StreamingContext(InputStreams):
         (a new map step, another output, new configuration) recovers as long as its stateful
         operators keep their ids (see ``DStream.name``).
         """
-        ssc = _checked_setup(setupFunc)
+        has_metadata, has_graph = checkpoint_contents(checkpointPath)
+        StreamingContext._recovering = has_metadata
+        if has_metadata and has_graph:
+            log.warning("recovering from the checkpoint in %s: restoring the saved graph without "
+                        "calling the setup function (%s=restore, as PySpark does)",
+                        checkpointPath, RECOVERY_MODE_KEY)
+            ssc = restore_saved_graph(checkpointPath)
+        else:
+            if has_metadata:
+                log.warning(
+                    "recovering from the checkpoint in %s: calling the setup function again to "
+                    "rebuild the graph from the current code (dstream's default; PySpark does not "
+                    "call it). Side effects in it run again: guard them with "
+                    "StreamingContext.isRecovering(), or set %s=restore for PySpark's behaviour",
+                    checkpointPath, RECOVERY_MODE_KEY)
+            ssc = _checked_setup(setupFunc)
         if ssc._checkpoint_location is None:
             ssc.checkpoint(checkpointPath)
         ssc._recover = True
         return ssc
+
+    @staticmethod
+    def isRecovering() -> bool:
+        """True while ``getOrCreate`` recovers from a checkpoint, from before it calls the setup
+        function (which can so skip side effects meant for a fresh start, such as deleting
+        the previous run's output) until the next ``getOrCreate``.
+
+        >>> import tempfile
+        >>> from dstream import Context, StreamingContext
+        >>> def setup():
+        ...     print("recovering:", StreamingContext.isRecovering())
+        ...     return StreamingContext(Context("local"), 1)
+        >>> ssc = StreamingContext.getOrCreate(tempfile.mkdtemp(), setup)
+        recovering: False
+        >>> ssc.sparkContext.stop()
+        """
+        return StreamingContext._recovering
 
     # ------------------------------------------------------------------ configuration
     def remember(self, duration: float) -> None:
@@ -240,6 +275,9 @@ class StreamingContext(InputStreams):
                     zero = first - self._batch_ms       # a fresh start: nothing before counts
             else:
                 zero = first - self._batch_ms
+            if self._checkpoints is not None and recovery_mode(self._sc._conf) == "restore":
+                manager = self._checkpoints.manager
+                save_graph(self, manager.store, manager.signer, manager.location)
             self._graph.start(zero)
             self._zero_time_ms = zero
             if self._checkpoints is not None:

@@ -37,16 +37,19 @@ class Job:
             f.write("\n".join(str(i) for i in range(N)))
         self.proc: subprocess.Popen | None = None
 
+    def command(self, *conf: str) -> list[str]:
+        return [sys.executable, "-m", "tests.faults.reliable_source_job", self.source, self.ack,
+                self.checkpoint, self.out, *conf]
+
     def start(self, *conf: str) -> subprocess.Popen:
         with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "tests.faults.reliable_source_job", self.source, self.ack,
-                 self.checkpoint, self.out, *conf], cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(self.command(*conf), cwd=REPO, stdout=log,
+                                         stderr=subprocess.STDOUT)
         return self.proc
 
-    def log(self) -> str:
+    def log(self, tail: int = 4000) -> str:
         with open(self.log_path, encoding="utf-8", errors="replace") as f:
-            return f.read()[-4000:]
+            return f.read()[-tail:]
 
     def acked(self) -> int:
         try:

@@ -1,0 +1,106 @@
+"""The two recovery modes, on Spark's recoverable example (a setup function that deletes the
+output file) killed with SIGKILL and started again:
+
+- ``rebuild`` (the default) calls the setup function again and says so once in the log; an
+  unguarded side effect runs again (the earlier output is gone), the porting guide's guard
+  with ``StreamingContext.isRecovering()`` keeps it;
+- ``restore`` (PySpark's behaviour) restores the saved graph and never calls the setup
+  function, so the earlier output stays; a saved graph that is not signed with the
+  checkpoint's key is refused before anything is unpickled.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from typing import Any
+
+import pytest
+
+from dstream import Context, StreamingContext
+from dstream.checkpoint import CorruptCheckpointError
+from dstream.checkpoint.disk import DiskStore
+from dstream.checkpoint.signing import Signer
+from dstream.streaming.graph_restore import GRAPH_NAME, GraphRestoreError, load_graph, save_graph
+from tests.faults.test_spark_keys_in_a_process import N, Job
+
+REBUILD_LINE = "calling the setup function again to rebuild the graph"
+RESTORE_LINE = "restoring the saved graph without calling the setup function"
+
+
+class RecoverableJob(Job):
+    def __init__(self, tmp_path: Any, guard: str) -> None:
+        super().__init__(tmp_path)
+        self.output = os.fspath(tmp_path / "counts.txt")
+        self.setup_log = os.fspath(tmp_path / "setup.log")
+        self.guard = guard
+
+    def command(self, *conf: str) -> list[str]:
+        return [sys.executable, "-m", "tests.faults.recoverable_job", self.source, self.ack,
+                self.checkpoint, self.output, self.setup_log, self.guard, *conf]
+
+    def counted(self) -> int:
+        """Records counted in the output file, each batch once (a re-run batch rewrites its line)."""
+        if not os.path.exists(self.output):
+            return 0
+        per_batch: dict[str, int] = {}
+        with open(self.output, encoding="utf-8") as f:
+            for line in f:
+                time_ms, count = line.split()
+                per_batch[time_ms] = int(count)
+        return sum(per_batch.values())
+
+    def setup_calls(self) -> list[str]:
+        with open(self.setup_log, encoding="utf-8") as f:
+            return f.read().splitlines()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode, guard, setup_calls, keeps_output", [
+    ("rebuild", "unguarded", ["recovering=False", "recovering=True"], False),
+    ("rebuild", "guarded", ["recovering=False", "recovering=True"], True),
+    ("restore", "unguarded", ["recovering=False"], True),
+])
+def test_a_sigkilled_job_recovers_in_each_mode(mode: str, guard: str, setup_calls: list[str],
+                                               keeps_output: bool, tmp_path: Any) -> None:
+    job = RecoverableJob(tmp_path, guard)
+    conf = f"dstream.streaming.recovery.mode={mode}"
+    job.start(conf)
+    job.wait_for(lambda: job.counted() >= 200 and job.acked() < N, "a few counted batches")
+    job.stop(signal.SIGKILL)
+    job.start(conf)
+    job.wait_for(lambda: job.acked() == N, "the rest of the source")
+    assert job.stop(signal.SIGTERM) == 0, job.log()
+    assert [line.split(", ")[1] for line in job.setup_calls()] == setup_calls
+    log = job.log(tail=10**7)
+    assert log.count(REBUILD_LINE) == (mode == "rebuild") and log.count(RESTORE_LINE) == (mode == "restore"), log
+    if keeps_output:
+        assert job.counted() == N, log[-4000:]   # every record counted once, none deleted
+    else:
+        assert job.counted() < N                  # the setup function deleted the earlier counts
+
+
+def test_a_saved_graph_signed_with_another_key_is_refused_before_unpickling(tmp_path: Any) -> None:
+    store = DiskStore(os.fspath(tmp_path / "store"))
+    with Context("local", "sign") as ctx:
+        ssc = StreamingContext(ctx, 1, clock="manual")
+        ssc.socketTextStream("127.0.0.1", 9).map(str.upper).pprint()
+        save_graph(ssc, store, Signer(b"the job's own key"), os.fspath(tmp_path / "store"))
+    data = store.load(GRAPH_NAME)
+    store.save(GRAPH_NAME, data[:-1] + bytes([data[-1] ^ 1]))      # one bit flipped
+    with pytest.raises(CorruptCheckpointError, match="signature mismatch"):
+        load_graph(store, Signer(b"the job's own key"))
+    store.save(GRAPH_NAME, data)
+    with pytest.raises(CorruptCheckpointError, match="signature mismatch"):
+        load_graph(store, Signer(b"somebody else's key"))
+    assert Context._active_context() is None       # nothing was started for a refused graph
+    store.close()
+
+
+def test_restore_mode_refuses_a_queue_stream_clearly(tmp_path: Any) -> None:
+    with Context("local", "queue") as ctx:
+        ssc = StreamingContext(ctx, 1, clock="manual")
+        ssc.queueStream([[1]]).pprint()
+        with pytest.raises(GraphRestoreError, match="queueStream-0: a queueStream's RDDs live"):
+            save_graph(ssc, DiskStore(os.fspath(tmp_path)), Signer(b"12345678"), os.fspath(tmp_path))
