@@ -111,6 +111,13 @@ class _Records(logging.Handler):
         self.messages.append(record.getMessage())
 
 
+def restart_delay(ssc: StreamingContext, _tmp: Any) -> float:
+    """How long a receiver whose thread failed waits before it restarts (the first time)."""
+    started_with_receiver(ssc)
+    [supervisor] = ssc._receiver_tracker.supervisors()
+    return supervisor._restart_delay_s
+
+
 def wal_roll_interval(ssc: StreamingContext, tmp: Any) -> int:
     ssc.checkpoint(os.fspath(tmp / "checkpoint"))
     started_with_receiver(ssc)
@@ -133,6 +140,15 @@ ROWS: list[tuple[str, str, dict[str, str], Probe, Any, Any]] = [
      lambda ssc, tmp: started_with_receiver(ssc)._dynamic_rate, 5.0, None),
     ("spark.streaming.backpressure.pid.minRate", "42", {"dstream.streaming.backpressure.enabled": "true"},
      lambda ssc, tmp: (started_with_receiver(ssc), rate_controller(ssc)._pid.min_rate)[1], 42.0, 100.0),
+    ("spark.streaming.backpressure.pid.proportional", "0.5", {"dstream.streaming.backpressure.enabled": "true"},
+     lambda ssc, tmp: (started_with_receiver(ssc), rate_controller(ssc)._pid.kp)[1], 0.5, 1.0),
+    ("spark.streaming.backpressure.pid.integral", "0.1", {"dstream.streaming.backpressure.enabled": "true"},
+     lambda ssc, tmp: (started_with_receiver(ssc), rate_controller(ssc)._pid.ki)[1], 0.1, 0.2),
+    ("spark.streaming.backpressure.pid.derived", "0.3", {"dstream.streaming.backpressure.enabled": "true"},
+     lambda ssc, tmp: (started_with_receiver(ssc), rate_controller(ssc)._pid.kd)[1], 0.3, 0.0),
+    ("spark.streaming.receiverRestartDelay", "500", {}, restart_delay, 0.5, 0.2),      # ms
+    ("spark.streaming.fileStream.minRememberDuration", "120", {},                     # s
+     lambda ssc, tmp: ssc.textFileStream(os.fspath(tmp)).scanner.min_remember_ms, 120_000, 60_000),
     ("spark.streaming.receiver.writeAheadLog.rollingIntervalSecs", "5",
      {"dstream.streaming.receiver.writeAheadLog.enable": "true"}, wal_roll_interval, 5000, 60000),
     ("spark.streaming.ui.retainedBatches", "2", {}, retained_batches, 2, 4),
