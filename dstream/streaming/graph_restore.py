@@ -10,10 +10,22 @@ state). The job's code cannot change: the saved functions run, not the current o
 Runtime objects are never pickled: the Context and the StreamingContext are saved as
 references and bound to the new ones on load; locks are made afresh.
 
->>> from dstream.streaming.graph_restore import recovery_mode
->>> from dstream import Conf
+>>> import tempfile
+>>> from dstream import Conf, Context, StreamingContext
+>>> from dstream.checkpoint.disk import DiskStore
+>>> from dstream.checkpoint.signing import Signer
 >>> recovery_mode(Conf()), recovery_mode(Conf().set("dstream.streaming.recovery.mode", "restore"))
 ('rebuild', 'restore')
+>>> where = tempfile.mkdtemp()
+>>> store, signer = DiskStore(where), Signer(b"the job's key")
+>>> with Context("local", "saved") as ctx:
+...     ssc = StreamingContext(ctx, 2)
+...     ssc.socketTextStream("127.0.0.1", 9999).map(str.upper).pprint()
+...     save_graph(ssc, store, signer, where)
+>>> restored = load_graph(store, signer)          # a new Context: the saved conf, graph and batch
+>>> sorted(restored._graph.streams), restored.batch_duration_ms, restored.sparkContext.appName
+(['socketTextStream-0', 'socketTextStream-0.map', 'socketTextStream-0.map.pprint'], 2000, 'saved')
+>>> restored.sparkContext.stop(); store.close()
 """
 
 from __future__ import annotations
@@ -153,7 +165,13 @@ def _attach(ssc: StreamingContext, graph: DStreamGraph) -> None:
 
 def checkpoint_contents(location: str) -> tuple[bool, bool]:
     """(holds a metadata checkpoint, holds a saved graph) for the checkpoint at ``location``;
-    a directory that does not exist holds neither (and is not created here)."""
+    a directory that does not exist holds neither (and is not created here).
+
+    >>> import os, tempfile
+    >>> missing = os.path.join(tempfile.mkdtemp(), "nothing-yet")
+    >>> checkpoint_contents(missing), os.path.exists(missing)
+    ((False, False), False)
+    """
     import os
 
     from dstream.checkpoint import list_generations, open_store
