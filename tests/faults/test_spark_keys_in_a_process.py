@@ -17,8 +17,10 @@ from typing import Any
 
 import pytest
 
+from tests.faults.reliable_source_job import CHUNK
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-N = 3000
+N = 5000     # read at 500 records/s: ten seconds of source, room for a loaded machine
 #: the Spark keys this file proves (tests/streaming/test_spark_keys.py proves the others)
 KEYS = ("spark.streaming.receiver.writeAheadLog.enable", "spark.streaming.stopGracefullyOnShutdown")
 
@@ -97,20 +99,23 @@ def test_spark_write_ahead_log_key_loses_nothing_across_a_sigkill(wal: str, tmp_
     conf = (f"spark.streaming.receiver.writeAheadLog.enable={wal}",
             "spark.streaming.stopGracefullyOnShutdown=true")
     job.start(*conf)
-    # kill once two batches ran and the receiver has acknowledged records no batch processed
-    job.wait_for(lambda: len(job.batches()) >= 2 and job.acked() > job.latest()["count"] + 20,
+    # kill once a batch ran and the receiver has acknowledged records no batch processed
+    job.wait_for(lambda: len(job.batches()) >= 1 and job.acked() > job.latest()["count"] + 20,
                  "acknowledged records ahead of the processed ones")
     assert job.acked() < N, "the source ran out before the kill: slow the source down"
+    killed_at = job.acked()
     job.stop(signal.SIGKILL)
     job.start(*conf)
-    job.wait_for(lambda: job.acked() == N, "the rest of the source")
+    job.wait_for(lambda: job.acked() >= killed_at + 500, "more of the source after the restart")
     assert job.stop(signal.SIGTERM) == 0, job.log()
-    final = job.latest()
+    final, acked = job.latest(), job.acked()
     if wal == "true":
-        assert final == {"count": N, "distinct": N}, job.log()     # nothing lost, nothing doubled
+        # nothing acknowledged is lost, nothing doubled (a chunk stored while stopping is
+        # processed before its acknowledgement is written)
+        assert acked <= final["distinct"] == final["count"] <= acked + CHUNK, (final, acked, job.log())
     else:
-        assert final["distinct"] < N, "without the log, acknowledged records of unfinished " \
-                                      "batches are lost: this run should have shown it"
+        assert final["distinct"] < acked, "without the log, acknowledged records of unfinished " \
+                                          "batches are lost: this run should have shown it"
 
 
 @pytest.mark.slow
@@ -118,10 +123,11 @@ def test_spark_write_ahead_log_key_loses_nothing_across_a_sigkill(wal: str, tmp_
 def test_spark_stop_gracefully_on_shutdown_key_drains_on_sigterm(graceful: str, tmp_path: Any) -> None:
     job = Job(tmp_path)
     job.start(f"spark.streaming.stopGracefullyOnShutdown={graceful}")
-    job.wait_for(lambda: job.acked() == N, "the whole source acknowledged")
+    job.wait_for(lambda: job.acked() >= 500, "part of the source acknowledged")
     code = job.stop(signal.SIGTERM)
     if graceful == "true":
         assert code == 0 and "stopped" in job.log(), job.log()
-        assert job.latest() == {"count": N, "distinct": N}     # every received record processed
+        final, acked = job.latest(), job.acked()      # every received record processed
+        assert acked <= final["distinct"] == final["count"] <= acked + CHUNK, (final, acked)
     else:
         assert code == -signal.SIGTERM
