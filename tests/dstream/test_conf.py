@@ -122,25 +122,30 @@ def _conf_reads() -> list[tuple[str, int, str, Any]]:
                 path = os.path.join(root, name)
                 with open(path, encoding="utf-8") as f:
                     tree = ast.parse(f.read())
+                constants = {t.id: n.value.value for n in tree.body if isinstance(n, ast.Assign)
+                             and isinstance(n.value, ast.Constant) and isinstance(n.value.value, str)
+                             for t in n.targets if isinstance(t, ast.Name)}
                 for node in ast.walk(tree):
-                    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                            and node.func.attr in getters and node.args
-                            and isinstance(node.args[0], ast.Constant)
-                            and isinstance(node.args[0].value, str)
-                            and node.args[0].value.startswith("dstream.")):
+                    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                            and node.func.attr in getters and node.args):
+                        continue
+                    first = node.args[0]
+                    key = (first.value if isinstance(first, ast.Constant)
+                           else constants.get(first.id) if isinstance(first, ast.Name) else None)
+                    if isinstance(key, str) and key.startswith("dstream."):
                         default: Any = "?"
                         if len(node.args) > 1:
                             try:
                                 default = eval(compile(ast.Expression(node.args[1]), path, "eval"), {})
                             except Exception:
                                 default = "?"
-                        reads.append((os.path.relpath(path, REPO), node.lineno, node.args[0].value, default))
+                        reads.append((os.path.relpath(path, REPO), node.lineno, key, default))
     return reads
 
 
 def test_every_key_the_code_reads_is_registered_with_the_default_it_reads() -> None:
     reads = _conf_reads()
-    assert len(reads) >= 15
+    assert len(reads) >= 25 and "dstream.checkpoint.discardState" in {r[2] for r in reads}
     unregistered = [r for r in reads if r[2] not in SETTINGS]
     assert not unregistered, f"add these keys to dstream.conf.SETTINGS: {unregistered}"
     for path, line, key, default in reads:
