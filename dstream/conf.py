@@ -54,23 +54,25 @@ class Setting:
     from_spark: Callable[[str], str] | None = None
     secret: bool = False
 
-    def parse(self, raw: str) -> object:
-        """``raw`` as this setting's type; ConfError naming the key, the value and the type.
+    def parse(self, raw: str, set_as: str | None = None) -> object:
+        """``raw`` as this setting's type; ConfError naming the key (``set_as``, the Spark
+        name it was set under, if so), the value and the type.
 
         >>> SETTINGS["dstream.streaming.concurrentJobs"].parse("2")
         2
         >>> SETTINGS["dstream.streaming.concurrentJobs"].parse("two")
         Traceback (most recent call last):
         ...
-        dstream.conf.ConfError: dstream.streaming.concurrentJobs='two' is not an integer (dstream.streaming.concurrentJobs: batches run at once)
+        dstream.conf.ConfError: dstream.streaming.concurrentJobs='two' is not an integer (batches run at once)
         """
         parser = _PARSERS[self.kind]
         try:
             value = parser(raw, self)
         except ValueError:
             shown = "***" if self.secret else repr(raw)
-            raise ConfError(f"{self.key}={shown} is not {_KIND_TEXT[self.kind](self)} "
-                            f"({self.key}: {self.doc})") from None
+            meaning = f"{self.key}: {self.doc}" if set_as else self.doc
+            raise ConfError(f"{set_as or self.key}={shown} is not {_KIND_TEXT[self.kind](self)} "
+                            f"({meaning})") from None
         return value
 
     def from_spark_value(self, raw: str) -> str:
@@ -304,7 +306,10 @@ class Conf:
         for key, raw in self._settings.items():
             setting = SETTINGS.get(key) or SPARK_ALIASES.get(key)
             if setting is not None:
-                setting.parse(raw if setting.key == key else setting.from_spark_value(raw))
+                if setting.key == key:
+                    setting.parse(raw)
+                else:
+                    setting.parse(setting.from_spark_value(raw), set_as=key)
             elif key.startswith("dstream."):
                 close = _closest(key, SETTINGS)
                 hint = f" (did you mean {close}?)" if close else (
