@@ -20,6 +20,7 @@ from tests.faults.reliable_source_job import AckedFileSource
 def main() -> None:
     source, ack, checkpoint, output, setup_log, guard, *pairs = sys.argv[1:]
     conf = (Conf().set("spark.streaming.receiver.writeAheadLog.enable", "true")
+            .set("spark.streaming.receiver.writeAheadLog.rollingIntervalSecs", "1")
             .set("spark.streaming.stopGracefullyOnShutdown", "true")
             .setAll(pair.split("=", 1) for pair in pairs))
 

@@ -76,6 +76,7 @@ def main() -> None:
         ids = ssc.receiverStream(AckedFileSource(source, ack)).map(lambda r: ("ids", [int(r)]))
         seen = ids.reduceByKey(lambda a, b: a + b).updateStateByKey(
             lambda new, old: (old or []) + [i for chunk in new for i in chunk])
+        seen.checkpoint(1)        # a data checkpoint every 2 batches (the default is 10 s)
 
         def write(time, rdd) -> None:
             held = dict(rdd.collect()).get("ids", [])

@@ -70,7 +70,7 @@ def test_a_sigkilled_job_recovers_in_each_mode(mode: str, guard: str, setup_call
     job = RecoverableJob(tmp_path, guard)
     conf = f"dstream.streaming.recovery.mode={mode}"
     job.start(conf)
-    job.wait_for(lambda: job.counted() >= 200, "a few counted batches")
+    job.wait_for(lambda: job.counted() >= 1500, "3 s of counted batches (log segments rolled)")
     assert job.acked() < N, "the source ran out before the kill: slow the source down"
     killed_at, earlier_batches = job.acked(), set(job.per_batch())
     job.stop(signal.SIGKILL)

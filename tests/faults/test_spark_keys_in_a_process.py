@@ -1,7 +1,7 @@
 """The Spark keys whose effect is on a whole process, set under their Spark names on a job run
 as its own process: ``spark.streaming.receiver.writeAheadLog.enable`` (a SIGKILLed job loses
-nothing its reliable receiver acknowledged; without it, the acknowledged records of unfinished
-batches are gone) and ``spark.streaming.stopGracefullyOnShutdown`` (SIGTERM drains what was
+nothing its reliable receiver acknowledged; without it, what it acknowledged since the last
+state checkpoint is gone) and ``spark.streaming.stopGracefullyOnShutdown`` (SIGTERM drains what was
 received and exits 0; without it SIGTERM ends the process at once).
 """
 
@@ -96,11 +96,14 @@ class Job:
 @pytest.mark.parametrize("wal", ["true", "false"])
 def test_spark_write_ahead_log_key_loses_nothing_across_a_sigkill(wal: str, tmp_path: Any) -> None:
     job = Job(tmp_path)
+    # settings shrunk so that the run crosses the log's segment rolls and cleaning, and the
+    # state's data checkpoints, before the kill
     conf = (f"spark.streaming.receiver.writeAheadLog.enable={wal}",
+            "spark.streaming.receiver.writeAheadLog.rollingIntervalSecs=1",
             "spark.streaming.stopGracefullyOnShutdown=true")
     job.start(*conf)
-    # kill once a batch ran and the receiver has acknowledged records no batch processed
-    job.wait_for(lambda: len(job.batches()) >= 1 and job.acked() > job.latest()["count"] + 20,
+    # kill once 3 s of batches ran and the receiver acknowledged records no batch processed
+    job.wait_for(lambda: len(job.batches()) >= 6 and job.acked() > job.latest()["count"] + 20,
                  "acknowledged records ahead of the processed ones")
     assert job.acked() < N, "the source ran out before the kill: slow the source down"
     killed_at = job.acked()
@@ -110,9 +113,9 @@ def test_spark_write_ahead_log_key_loses_nothing_across_a_sigkill(wal: str, tmp_
     assert job.stop(signal.SIGTERM) == 0, job.log()
     final, acked = job.latest(), job.acked()
     if wal == "true":
-        # nothing acknowledged is lost, nothing doubled (a chunk stored while stopping is
-        # processed before its acknowledgement is written)
-        assert acked <= final["distinct"] == final["count"] <= acked + CHUNK, (final, acked, job.log())
+        # every acknowledged record is in the state (a chunk stored while stopping may be
+        # processed without its acknowledgement written); none that was never read
+        assert acked <= final["distinct"] <= acked + CHUNK, (final, acked, job.log())
     else:
         assert final["distinct"] < acked, "without the log, acknowledged records of unfinished " \
                                           "batches are lost: this run should have shown it"
