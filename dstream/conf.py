@@ -291,9 +291,10 @@ class Conf:
     def copy(self) -> Conf:
         return Conf(pairs=self._settings.items())
 
-    def validate(self) -> list[str]:
+    def validate(self, log_ignored: bool = True) -> list[str]:
         """Check every key against the registry (``Context`` does, when it is made); return
-        the ``spark.*`` keys that have no meaning here, each logged once as ignored.
+        the ``spark.*`` keys that have no meaning here, each logged once as ignored (unless
+        ``log_ignored`` is False).
 
         >>> Conf().set("dstream.streaming.concurentJobs", "2").validate()
         Traceback (most recent call last):
@@ -317,7 +318,8 @@ class Conf:
                 raise ConfError(f"unknown configuration key {key}={raw!r}{hint}")
             elif key.startswith("spark."):
                 ignored.append(key)
-                _warn_ignored(key)
+                if log_ignored:
+                    _warn_ignored(key)
         return ignored
 
     def toDebugString(self) -> str:

@@ -115,7 +115,7 @@ def _conf(value: Any, where: str) -> dict[str, str]:
 
 def _checked_conf(pairs: dict[str, str], where: str) -> dict[str, str]:
     try:
-        Conf().setAll(pairs.items()).validate()
+        Conf().setAll(pairs.items()).validate(log_ignored=False)   # the Context logs those
     except ConfError as e:
         raise ConfigError(f"{where}: {e}") from None
     return pairs
