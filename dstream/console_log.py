@@ -3,8 +3,9 @@
 ``Context.setLogLevel`` says otherwise.
 
 The handler sits on the ``dstream`` logger and stands aside whenever the program configured
-logging itself (the root logger has handlers, e.g. after ``logging.basicConfig``): dstream's
-records then reach the program's handlers only, so they are never printed twice.
+logging itself (the root logger has handlers, e.g. after ``logging.basicConfig``, or the
+``dstream`` logger has another one): dstream's records then reach the program's handlers
+only, so they are never printed twice.
 
 >>> import io
 >>> handler = ConsoleHandler(io.StringIO())
@@ -61,8 +62,8 @@ class ConsoleHandler(logging.StreamHandler):
                                           datefmt="%y/%m/%d %H:%M:%S"))
 
     def emit(self, record: logging.LogRecord) -> None:
-        if logging.getLogger().handlers:      # the program set up logging: its handlers print
-            return
+        if logging.getLogger().handlers or len(logging.getLogger("dstream").handlers) > 1:
+            return                            # the program set up logging: its handlers print
         if self._follow_stderr:
             self.stream = sys.stderr
         super().emit(record)
