@@ -57,11 +57,6 @@ def test_a_mistyped_value_fails_at_context_creation_naming_key_and_value(
     assert Context._active_context() is None
 
 
-def test_a_mistyped_secret_is_not_echoed() -> None:
-    setting = SETTINGS["dstream.checkpoint.key"]
-    assert setting.secret and setting.parse("anything") == "anything"
-
-
 def test_spark_keys_without_a_meaning_are_logged_once_naming_the_key(caplog: Any) -> None:
     conf = (Conf().set("spark.streaming.unpersist", "false").set("spark.executor.memory", "4g")
             .set("spark.streaming.backpresure.enabled", "true"))
