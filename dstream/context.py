@@ -14,6 +14,7 @@ import tempfile
 import threading
 from typing import Any, Callable, Iterable, Iterator, TypeVar
 
+from . import console_log
 from .accumulators import Accumulator, AccumulatorParam
 from .blocks import BlockManager
 from .broadcast import Broadcast
@@ -49,7 +50,9 @@ class Context:
     def __init__(self, master: str | None = None, appName: str | None = None,
                  conf: Conf | None = None, **_pyspark_compat: Any) -> None:
         global _active
+        console_log.install()          # PySpark-like console lines unless the program logs itself
         self._conf = conf.copy() if conf is not None else Conf()
+        self._conf.validate()          # unknown dstream.* keys and mistyped values fail here
         if master is not None:
             self._conf.setMaster(master)
         if appName is not None:
@@ -144,7 +147,15 @@ class Context:
         return __version__
 
     def setLogLevel(self, logLevel: str) -> None:
-        logging.getLogger("dstream").setLevel(logLevel.upper())
+        """The level of dstream's log lines: PySpark's names (ALL, DEBUG, ERROR, FATAL, INFO,
+        OFF, TRACE, WARN) or Python's, any case.
+
+        >>> with Context("local") as ctx:
+        ...     ctx.setLogLevel("error")
+        ...     logging.getLogger("dstream").level == logging.ERROR
+        True
+        """
+        console_log.set_level(logLevel)
 
     def setCheckpointDir(self, dirName: str) -> None:
         os.makedirs(dirName, exist_ok=True)

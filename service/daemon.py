@@ -50,6 +50,8 @@ class BatchLog(StreamingListener):
                 info.num_records, _ms(info.schedulingDelay()), _ms(info.processingDelay()),
                 _ms(info.totalDelay()),
                 f", {len(failed)} output operation(s) FAILED" if failed else "")
+        for op in failed:      # the one place the daemon prints a failed batch's traceback
+            log.error("%s failed:\n%s", op.description, op.failure_reason)
 
 
 def make_setup(job: JobModule, settings: Settings,

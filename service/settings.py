@@ -7,9 +7,9 @@ are a page of code here, while a settings library would report a field name with
 layer and treats the job module's defaults as a foreign source.
 
 >>> s = load_settings(flags={"master": "local[2]"}, env={"DSTREAM_BATCH_SECONDS": "2"},
-...                   job_defaults={"BATCH_SECONDS": 5, "CONF": {"a.b": 1}})
+...                   job_defaults={"BATCH_SECONDS": 5, "CONF": {"dstream.task.maxFailures": 1}})
 >>> s.master, s.batch_seconds, s.conf, s.sources["batch_seconds"], str(s.http)
-('local[2]', 2.0, {'a.b': '1'}, 'environment DSTREAM_BATCH_SECONDS', '127.0.0.1:4040')
+('local[2]', 2.0, {'dstream.task.maxFailures': '1'}, 'environment DSTREAM_BATCH_SECONDS', '127.0.0.1:4040')
 >>> load_settings(flags={}, env={"DSTREAM_CHEKPOINT": "x"})
 Traceback (most recent call last):
 ...
@@ -23,6 +23,8 @@ import json
 import sys
 from dataclasses import dataclass, field, fields
 from typing import Any, Callable, Mapping
+
+from dstream.conf import Conf, ConfError
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -105,7 +107,21 @@ def _choice(*allowed: str) -> Callable[[Any, str], str]:
 
 
 def _conf(value: Any, where: str) -> dict[str, str]:
-    """A table of Conf keys; values are strings, numbers or booleans."""
+    """A table of Conf keys; values are strings, numbers or booleans, checked against the
+    engine's settings registry (an unknown ``dstream.*`` key or a mistyped value is an error
+    naming this layer)."""
+    return _checked_conf(_conf_pairs(value, where), where)
+
+
+def _checked_conf(pairs: dict[str, str], where: str) -> dict[str, str]:
+    try:
+        Conf().setAll(pairs.items()).validate(log_ignored=False)   # the Context logs those
+    except ConfError as e:
+        raise ConfigError(f"{where}: {e}") from None
+    return pairs
+
+
+def _conf_pairs(value: Any, where: str) -> dict[str, str]:
     if isinstance(value, (list, tuple)):          # --conf k=v (repeatable)
         pairs = {}
         for item in value:

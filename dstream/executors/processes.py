@@ -33,8 +33,30 @@ log = logging.getLogger(__name__)
 _STAGE_BYTES_CACHE = 64
 # ``python -m`` would put the working directory first on the worker's import path, where a
 # folder named like a package (say ``checkpoint/``) shadows it; start from the driver's path only
-_WORKER_BOOT = ("import runpy, sys; sys.path.pop(0); "
-                "runpy.run_module('dstream.executors.worker', run_name='__main__')")
+# dstream.executors.worker reports its own start-up failures; this reports one that happens
+# while importing it (dstream or a dependency cannot be imported), framed as Connection frames
+_WORKER_BOOT = """\
+import sys
+sys.path.pop(0)
+try:
+    import runpy
+    runpy.run_module('dstream.executors.worker', run_name='__main__')
+except Exception as e:
+    import os, pickle, struct, traceback
+    try:
+        exc = pickle.dumps(e)
+        pickle.loads(exc)
+    except Exception:
+        exc = None
+    data = pickle.dumps(('failed', exc, type(e).__qualname__, str(e), traceback.format_exc()))
+    data = struct.pack('!i', len(data)) + data
+    try:
+        while data:
+            data = data[os.write(int(sys.argv[2]), data):]
+    except OSError:
+        pass        # the driver stopped meanwhile
+    sys.exit(3)
+"""
 
 
 class _Worker:
@@ -55,8 +77,16 @@ class _Worker:
         self.ready = False
 
     def wait_ready(self) -> None:
+        """Wait for the worker's first message; WorkerStartError when it could not start."""
         if not self.ready:
-            status, _pid = pickle.loads(self.from_worker.recv_bytes())
+            status, *rest = pickle.loads(self.from_worker.recv_bytes())
+            if status == "failed":
+                error = _rebuild_error(*rest)
+                note = (f"dstream: worker process {self.process.pid} failed to start (importing "
+                        "dstream or what a task needs); its traceback is the executor traceback")
+                if hasattr(error, "add_note"):
+                    error.add_note(note)
+                raise WorkerStartError(error)
             self.ready = status == "ready"
 
     def close(self, kill: bool = False) -> None:
@@ -159,6 +189,13 @@ class ProcessBackend(ExecutorBackend):
             return
         try:
             worker.wait_ready()
+        except WorkerStartError as failed:
+            self._replace(index, f"it failed to start: {failed.error!r}")
+            future.set_exception(failed.error)
+            return
+        except (EOFError, OSError):
+            pass    # died before it said ready: reported as lost below, when the send fails
+        try:
             worker.to_worker.send_bytes(message)
             worker.known_stages.add(stage.stage_id)
             reply = worker.from_worker.recv_bytes()
@@ -181,12 +218,20 @@ class ProcessBackend(ExecutorBackend):
             worker.known_stages.discard(stage.stage_id)
             future.set_exception(_rebuild_error(*rest))
 
-    def _replace(self, index: int) -> None:
+    def _replace(self, index: int, why: str = "it was lost") -> None:
         old = self._workers[index]
         old.close(kill=True)
         if not self._stopping:
-            log.warning("replacing lost worker process %s", old.process.pid)
+            log.warning("replacing worker process %s: %s", old.process.pid, why)
             self._workers[index] = _Worker(index, self._env)
+
+
+class WorkerStartError(Exception):
+    """A worker process reported that it could not start; ``error`` is what it raised."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 def _rebuild_error(exc_bytes: bytes | None, type_name: str, message: str, text: str) -> BaseException:

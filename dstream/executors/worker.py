@@ -62,11 +62,36 @@ def main() -> None:
     conn_in = Connection(read_fd, writable=False)
     conn_out = Connection(write_fd, readable=False)
     try:
+        try:
+            # everything a task needs, imported now: a failure is the worker's start-up error
+            from ..scheduler.task import run_task  # noqa: F401
+            from ..serialization import dumps_data  # noqa: F401
+        except Exception as e:
+            conn_out.send_bytes(startup_failure(e))
+            return
         # the driver may stop (closing the pipes) before a replacement worker is ready
         conn_out.send_bytes(pickle.dumps(("ready", os.getpid())))
         serve(conn_in, conn_out)
     except (BrokenPipeError, KeyboardInterrupt):
         pass
+
+
+def startup_failure(e: BaseException) -> bytes:
+    """The reply of a worker that could not start: ``("failed", exception pickled or None,
+    type name, message, traceback)``. Stdlib only (dstream itself may be what failed); the
+    same code runs in ``ProcessBackend``'s boot line when importing this module fails.
+
+    >>> status, exc, name, message, text = pickle.loads(startup_failure(ImportError("no x")))
+    >>> status, pickle.loads(exc).args, name, message
+    ('failed', ('no x',), 'ImportError', 'no x')
+    """
+    try:
+        exc_bytes: bytes | None = pickle.dumps(e)
+        pickle.loads(exc_bytes)
+    except Exception:
+        exc_bytes = None
+    text = "".join(traceback.format_exception(type(e), e, e.__traceback__))
+    return pickle.dumps(("failed", exc_bytes, type(e).__qualname__, str(e), text))
 
 
 if __name__ == "__main__":

@@ -36,6 +36,9 @@ from .listener import BatchHistory, ListenerBus, StreamingListener
 from .receiver_input import ReceiverTracker
 from .recovery import Recovery, StreamCheckpoints
 from .scheduler import JobScheduler
+from .graph_restore import MODE_KEY as RECOVERY_MODE_KEY, checkpoint_contents, recovery_mode, save_graph
+from .graph_restore import restore as restore_saved_graph
+from .shutdown import SETTING as GRACEFUL_ON_SHUTDOWN, GracefulShutdown
 
 __all__ = ["StreamingContext"]
 
@@ -53,6 +56,7 @@ class StreamingContext(InputStreams):
     """
 
     _activeContext: StreamingContext | None = None
+    _recovering = False
 
     def __init__(self, sparkContext: Context, batchDuration: float | None = None,
                  jssc: Any = None, *, clock: Clock | str | None = None) -> None:
@@ -80,6 +84,7 @@ class StreamingContext(InputStreams):
         self._zero_time_ms: int | None = None
         self._waiter = threading.Condition()
         self._error: BaseException | None = None
+        self._shutdown_hook: GracefulShutdown | None = None
 
     # ------------------------------------------------------------------ properties
     @property
@@ -118,11 +123,43 @@ class StreamingContext(InputStreams):
         (a new map step, another output, new configuration) recovers as long as its stateful
         operators keep their ids (see ``DStream.name``).
         """
-        ssc = _checked_setup(setupFunc)
+        has_metadata, has_graph = checkpoint_contents(checkpointPath)
+        StreamingContext._recovering = has_metadata
+        if has_metadata and has_graph:
+            log.warning("recovering from the checkpoint in %s: restoring the saved graph without "
+                        "calling the setup function (%s=restore, as PySpark does)",
+                        checkpointPath, RECOVERY_MODE_KEY)
+            ssc = restore_saved_graph(checkpointPath)
+        else:
+            if has_metadata:
+                log.warning(
+                    "recovering from the checkpoint in %s: calling the setup function again to "
+                    "rebuild the graph from the current code (dstream's default; PySpark does not "
+                    "call it). Side effects in it run again: guard them with "
+                    "StreamingContext.isRecovering(), or set %s=restore for PySpark's behaviour",
+                    checkpointPath, RECOVERY_MODE_KEY)
+            ssc = _checked_setup(setupFunc)
         if ssc._checkpoint_location is None:
             ssc.checkpoint(checkpointPath)
         ssc._recover = True
         return ssc
+
+    @staticmethod
+    def isRecovering() -> bool:
+        """True while ``getOrCreate`` recovers from a checkpoint, from before it calls the setup
+        function (which can so skip side effects meant for a fresh start, such as deleting
+        the previous run's output) until the next ``getOrCreate``.
+
+        >>> import tempfile
+        >>> from dstream import Context, StreamingContext
+        >>> def setup():
+        ...     print("recovering:", StreamingContext.isRecovering())
+        ...     return StreamingContext(Context("local"), 1)
+        >>> ssc = StreamingContext.getOrCreate(tempfile.mkdtemp(), setup)
+        recovering: False
+        >>> ssc.sparkContext.stop()
+        """
+        return StreamingContext._recovering
 
     # ------------------------------------------------------------------ configuration
     def remember(self, duration: float) -> None:
@@ -246,6 +283,9 @@ class StreamingContext(InputStreams):
                     zero = first - self._batch_ms       # a fresh start: nothing before counts
             else:
                 zero = first - self._batch_ms
+            if self._checkpoints is not None and recovery_mode(self._sc._conf) == "restore":
+                manager = self._checkpoints.manager
+                save_graph(self, manager.store, manager.signer, manager.location)
             self._graph.start(zero)
             self._zero_time_ms = zero
             if self._checkpoints is not None:
@@ -259,6 +299,9 @@ class StreamingContext(InputStreams):
             self._scheduler.start(first)
             self._state = _ACTIVE
             StreamingContext._activeContext = self
+            if self._sc._conf.getBoolean(GRACEFUL_ON_SHUTDOWN, False):
+                self._shutdown_hook = GracefulShutdown(self)
+                self._shutdown_hook.install()
         self._bus.post("onStreamingStarted", time_ms=self._clock.now_ms())
 
     def _open_checkpoints(self) -> Recovery | None:
@@ -307,6 +350,8 @@ class StreamingContext(InputStreams):
             self._graph.stopped = True
             if StreamingContext._activeContext is self:
                 StreamingContext._activeContext = None
+        if self._shutdown_hook is not None:
+            self._shutdown_hook.uninstall()
         timeout = self._sc._conf.getSeconds("dstream.streaming.stopTimeout", 60.0)
         phases = []
         if was_active:
@@ -356,7 +401,10 @@ class StreamingContext(InputStreams):
             return self._state == _STOPPED
 
     def _report_error(self, error: BaseException) -> None:
-        log.error("batch failed: %s", error, exc_info=error)
+        # one line here; the traceback goes with the error, which awaitTermination raises
+        # (printed once, where the program lets it end or logs it)
+        log.error("a batch failed: %s: %s (awaitTermination raises it, with its traceback)",
+                  type(error).__name__, error)
         with self._waiter:
             self._error = error
             self._waiter.notify_all()

@@ -48,7 +48,8 @@ class FileInputDStream(InputDStream):
         super().__init__(ssc, op)
         self.directory = directory
         self.read_file = read_file
-        remember = max(60_000, ssc.batch_duration_ms)
+        min_remember_s = ssc.sparkContext._conf.getSeconds("dstream.streaming.fileStream.minRememberDuration", 60.0)
+        remember = max(round(min_remember_s * 1000), ssc.batch_duration_ms)
         self.scanner = FileScanner(directory, file_filter, new_files_only, remember, start_time_ms=0)
         self.remember_ms = remember
         #: the files of each remembered batch (a recovered batch reads the same files again)

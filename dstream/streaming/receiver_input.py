@@ -158,9 +158,10 @@ class _EventBridge:
 class _RateController(StreamingListener):
     """Backpressure: after each batch, a PID estimate of the rate every receiver may take."""
 
-    def __init__(self, tracker: ReceiverTracker, batch_ms: int, min_rate: float) -> None:
+    def __init__(self, tracker: ReceiverTracker, batch_ms: int, min_rate: float,
+                 proportional: float = 1.0, integral: float = 0.2, derivative: float = 0.0) -> None:
         self._tracker = tracker
-        self._pid = PIDRateEstimator(batch_ms, min_rate=min_rate)
+        self._pid = PIDRateEstimator(batch_ms, proportional, integral, derivative, min_rate=min_rate)
 
     def onBatchCompleted(self, batchCompleted: Any) -> None:
         info: BatchInfo = batchCompleted.batchInfo()
@@ -223,7 +224,11 @@ class ReceiverTracker:
         if conf.getBoolean("dstream.streaming.backpressure.enabled", False):
             initial_rate = conf.getFloat("dstream.streaming.backpressure.initialRate", 0.0) or None
             min_rate = conf.getFloat("dstream.streaming.backpressure.pid.minRate", 100.0)
-            self._ssc._bus.add(_RateController(self, self._ssc.batch_duration_ms, min_rate))
+            self._ssc._bus.add(_RateController(
+                self, self._ssc.batch_duration_ms, min_rate,
+                conf.getFloat("dstream.streaming.backpressure.pid.proportional", 1.0),
+                conf.getFloat("dstream.streaming.backpressure.pid.integral", 0.2),
+                conf.getFloat("dstream.streaming.backpressure.pid.derived", 0.0)))
         for stream in self._streams:
             if hasattr(stream.receiver, "request_commit"):
                 stream.receiver.commit_on_store = False     # the engine commits after the batch
@@ -231,6 +236,7 @@ class ReceiverTracker:
                 stream.receiver, stream.stream_id, self.sink, self.events,
                 block_interval_ms=block_interval_ms, max_rate=max_rate, initial_rate=initial_rate,
                 buffer_capacity=conf.getInt("dstream.streaming.receiver.bufferRecords", 100_000),
+                restart_delay_s=conf.getSeconds("dstream.streaming.receiver.restartDelay", 0.2),
                 block_ids=self.block_ids)
             with self._lock:
                 self._supervisors[stream.stream_id] = supervisor

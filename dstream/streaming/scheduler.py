@@ -177,7 +177,9 @@ class JobScheduler:
                     self._pending.pop(jobset.time_ms, None)
                     self._completed.append(jobset.time_ms)
                     del self._completed[:-100]
-                    self._last_completed_ms = jobset.time_ms
+                    # with concurrentJobs > 1 a later batch may finish before an earlier one
+                    last = self._last_completed_ms
+                    self._last_completed_ms = jobset.time_ms if last is None else max(last, jobset.time_ms)
                     self._progress.notify_all()
 
     def _run(self, jobset: JobSet) -> None:

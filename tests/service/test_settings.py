@@ -66,6 +66,11 @@ def test_defaults_and_config_file_from_the_environment(tmp_path: Path) -> None:
     ({"flags": {"http": "localhost:99999"}}, "--http: expected HOST:PORT"),
     ({"flags": {"batch_seconds": "0"}}, "--batch-seconds: expected a positive number of seconds, got '0'"),
     ({"flags": {"conf": ("novalue",)}}, "--conf: expected KEY=VALUE, got 'novalue'"),
+    ({"flags": {"conf": ("dstream.streaming.concurentJobs=2",)}},
+     "--conf: unknown configuration key dstream.streaming.concurentJobs='2' "
+     "(did you mean dstream.streaming.concurrentJobs?)"),
+    ({"job_defaults": {"CONF": {"spark.streaming.receiver.maxRate": "fast"}}},
+     "job wc CONF: spark.streaming.receiver.maxRate='fast' is not a non-negative number"),
     ({"flags": {"on_batch_error": "ignore"}}, "--on-batch-error: expected one of stop, continue"),
     ({"env": {"DSTREAM_DRAIN_TIMEOUT": "soon"}}, "environment DSTREAM_DRAIN_TIMEOUT: expected a number"),
     ({"env": {"DSTREAM_CHEKPOINT": "x"}}, "unknown environment variable DSTREAM_CHEKPOINT "
