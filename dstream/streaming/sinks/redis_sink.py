@@ -75,6 +75,8 @@ class RedisSink:
         self.key_prefix = keyPrefix.encode("utf-8")
         self.retries = retries
         self.skipped = 0
+        #: transactions Redis refused because the marker moved under them
+        self.refused = 0
         self.set_name(name)
         self._client: Any = None
         self._lock = threading.Lock()
@@ -105,11 +107,11 @@ class RedisSink:
             with client.pipeline(transaction=True) as pipe:
                 try:
                     pipe.watch(self.marker_key)
-                    marker = pipe.get(self.marker_key)
-                    if marker is not None and time_ms <= int(marker):
+                    marker = self._read_marker(pipe)
+                    if marker is not None and time_ms <= marker:
                         self.skipped += 1
-                        log.info("RedisSink %s: batch %d is not after the marker (%s); skipped",
-                                 self.name, time_ms, marker.decode())
+                        log.info("RedisSink %s: batch %d is not after the marker (%d); skipped",
+                                 self.name, time_ms, marker)
                         return
                     pipe.multi()
                     for key, value in writes:
@@ -118,11 +120,17 @@ class RedisSink:
                     pipe.execute()
                     return
                 except redis.WatchError:
+                    self.refused += 1
                     log.warning("RedisSink %s: the marker changed while the batch of %d ms was "
                                 "written (another instance?); reading it again", self.name, time_ms)
         raise RedisSinkError(f"RedisSink {self.name!r}: the marker {self.marker_key!r} kept changing "
                              f"while the batch of {time_ms} ms was written ({self.retries + 1} "
                              "attempts): is another instance of this job running?")
+
+    def _read_marker(self, pipe: Any) -> int | None:
+        """The last batch written (its time in ms), read under WATCH; None before the first."""
+        value = pipe.get(self.marker_key)
+        return None if value is None else int(value)
 
     def _open(self) -> Any:
         if self._client is None:
