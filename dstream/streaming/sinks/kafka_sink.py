@@ -192,8 +192,9 @@ class KafkaSink:
             try:
                 self._write(producer, time_ms, records, offsets)
             except BaseException as exc:
+                fenced = self._fenced(exc, producer)
                 self._abandon()
-                if isinstance(exc, self._kafka.errors.ProducerFencedError):
+                if fenced:
                     raise KafkaSinkError(
                         f"KafkaSink {self.transactional_id!r}: fenced while writing the batch of "
                         f"{time_ms} ms to topic {self.topic!r}: another instance of this job (same "
@@ -224,6 +225,20 @@ class KafkaSink:
             _quietly(producer.abort_transaction)
             raise
         producer.commit_transaction()
+
+    def _fenced(self, exc: BaseException, producer: Any) -> bool:
+        """Whether ``exc`` means another producer with this transactional id took over:
+        kafka-python raises ProducerFenced itself, or, once its transaction manager holds that
+        fatal error, a KafkaError carrying it."""
+        errors = self._kafka.errors
+        kinds = (errors.ProducerFencedError, errors.InvalidProducerEpochError)
+        seen: list[Any] = [getattr(getattr(producer, "_transaction_manager", None), "_last_error", None)]
+        current: BaseException | None = exc
+        while current is not None and len(seen) < 20:
+            seen.append(current)
+            seen.extend(current.args)
+            current = current.__cause__ or current.__context__
+        return any(isinstance(e, kinds) for e in seen)
 
     # ------------------------------------------------------------------ producer lifecycle
     def _open(self) -> Any:

@@ -200,3 +200,24 @@ def test_kafka_sink_rejects_bad_arguments() -> None:
         KafkaSink("127.0.0.1:9092", "t", "x", {"transactional.id": "other"})
     with pytest.raises(TypeError, match="valueSerializer must be a function"):
         KafkaSink("127.0.0.1:9092", "t", "x", valueSerializer="utf-8")  # type: ignore[arg-type]
+
+
+def test_fencing_is_recognised_in_each_form_kafka_python_raises_it() -> None:
+    """kafka-python raises ProducerFenced from the call that meets it, or a KafkaError that
+    carries it from every later call (the sender thread may meet it first)."""
+    from kafka import errors
+
+    sink = KafkaSink("127.0.0.1:9092", "t", "x")
+    sink._kafka = __import__("kafka")
+    fenced = errors.ProducerFencedError()
+    assert sink._fenced(fenced, None)
+    assert sink._fenced(errors.KafkaError("Cannot perform send because at least one previous "
+                                          "transactional or idempotent request has failed", fenced), None)
+    try:
+        try:
+            raise fenced
+        except errors.ProducerFencedError as e:
+            raise errors.KafkaError("Cannot execute transactional method") from e
+    except errors.KafkaError as chained:
+        assert sink._fenced(chained, None)
+    assert not sink._fenced(errors.KafkaTimeoutError("Timeout expired"), None)
