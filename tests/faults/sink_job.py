@@ -1,7 +1,7 @@
 """The job the exactly-once sink test kills and restarts: Kafka words -> running totals ->
-the transactional Kafka sink and saveAsTextFiles.
+the transactional Kafka sink, saveAsTextFiles and the Redis sink.
 
-    python -m tests.faults.sink_job INPUT BOOTSTRAP IN_TOPIC OUT_TOPIC GROUP CHECKPOINT OUT_DIR
+    python -m tests.faults.sink_job INPUT BOOTSTRAP IN_TOPIC OUT_TOPIC GROUP CHECKPOINT OUT_DIR REDIS_URL
 
 ``INPUT`` chooses the source: ``receiver`` (``KafkaUtils.createStream`` with the write-ahead
 log) or ``direct`` (``KafkaUtils.createDirectStream``, Kafka's own offsets per batch).
@@ -34,7 +34,7 @@ def words_from(kind: str, ssc: StreamingContext, bootstrap: str, topic: str, gro
 
 
 def main() -> None:
-    kind, bootstrap, in_topic, out_topic, group, checkpoint, out_dir = sys.argv[1:8]
+    kind, bootstrap, in_topic, out_topic, group, checkpoint, out_dir, redis_url = sys.argv[1:9]
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("dstream.streaming.sinks").setLevel(logging.INFO)   # batches skipped
     conf = (Conf().set("dstream.streaming.receiver.writeAheadLog.enable", "true")
@@ -48,6 +48,7 @@ def main() -> None:
                   .updateStateByKey(lambda new, old: sum(new) + (old or 0)))
         totals.saveToKafka(bootstrap, out_topic, {"linger.ms": "5"})
         totals.saveAsTextFiles(os.path.join(out_dir, "totals"), skipEmpty=True)
+        totals.saveToRedis(redis_url, f"{group}:", name=group)
         return ssc
 
     ssc = StreamingContext.getOrCreate(checkpoint, setup)

@@ -1,11 +1,12 @@
 """Crash and resume with exactly-once outputs, on Apache Kafka itself: the job (Kafka words ->
-running totals -> transactional Kafka sink, and -> saveAsTextFiles) is SIGKILLed three times
-at random moments while words are being produced, and restarted with getOrCreate each time.
+running totals -> transactional Kafka sink, -> saveAsTextFiles, and -> the Redis sink) is
+SIGKILLed three times at random moments while words are being produced, and restarted with
+getOrCreate each time.
 
 Afterwards a ``read_committed`` consumer of the output topic and the batch directories each
 hold every batch's result once (one record per word and batch, one directory per batch, no
 partial or hidden leftovers), both name the same batches, and the last batch's totals equal a
-count made from the input topic.
+count made from the input topic; so do Redis's keys, under the marker of that last batch.
 
 The input is a parameter: ``receiver`` (``KafkaUtils.createStream`` with the write-ahead log)
 runs now; add ``direct`` (``KafkaUtils.createDirectStream``) to the list once the direct stream
@@ -31,6 +32,7 @@ import uuid
 from typing import Any
 
 import pytest
+import redis
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from dstream.streaming.sinks.kafka_sink import BATCH_HEADER
@@ -73,10 +75,10 @@ class Producer:
 
 
 def start_job(kind: str, bootstrap: str, in_topic: str, out_topic: str, group: str,
-              checkpoint: str, out_dir: str, log: Any) -> subprocess.Popen:
+              checkpoint: str, out_dir: str, redis_url: str, log: Any) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "tests.faults.sink_job", kind, bootstrap, in_topic, out_topic,
-         group, checkpoint, out_dir], cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+         group, checkpoint, out_dir, redis_url], cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
 
 
 def batch_dirs(out_dir: str) -> list[str]:
@@ -123,7 +125,7 @@ def read_topic(bootstrap: str, topic: str) -> list[Any]:
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", INPUTS)
 def test_sigkilled_job_writes_each_batch_once(kind: str, apache_kafka_bootstrap: str,
-                                              tmp_path: Any) -> None:
+                                              redis_url: str, tmp_path: Any) -> None:
     bootstrap = apache_kafka_bootstrap
     rng = random.Random(20261204)
     in_topic = servers.create_topic(bootstrap, "words", partitions=3)
@@ -135,7 +137,8 @@ def test_sigkilled_job_writes_each_batch_once(kind: str, apache_kafka_bootstrap:
     log_path = os.fspath(tmp_path / "job.log")
 
     def job(log: Any) -> subprocess.Popen:
-        return start_job(kind, bootstrap, in_topic, out_topic, group, checkpoint, out_dir, log)
+        return start_job(kind, bootstrap, in_topic, out_topic, group, checkpoint, out_dir,
+                         redis_url, log)
 
     with open(log_path, "ab") as log:
         with Producer(bootstrap, in_topic, random.Random(rng.random())):
@@ -182,6 +185,16 @@ def test_sigkilled_job_writes_each_batch_once(kind: str, apache_kafka_bootstrap:
     assert sorted(by_batch) == sorted(files)
     last = max(by_batch)
     assert dict(by_batch[last]) == dict(files[last]) == dict(counted)
+    # Redis: the last batch's totals, under its marker
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        keys = sorted(client.scan_iter(match=f"{group}:*"))
+        stored = {k[len(group) + 1:]: int(v) for k, v in zip(keys, client.mget(keys) if keys else [])}
+        marker = client.get(f"dstream:sink:{group}:last-batch-ms")
+        client.delete(*keys, f"dstream:sink:{group}:last-batch-ms")
+    finally:
+        client.close()
+    assert stored == dict(counted) and marker == str(last)
     # totals never go down from one batch to the next (a lost or doubled batch would show)
     running: dict[str, int] = {}
     for batch in sorted(by_batch):
