@@ -329,8 +329,11 @@ class DStream(PairDStreamOperations, WindowOperations, StateOperations, Generic[
 
     # ------------------------------------------------------------------ outputs
     def foreachRDD(self, func: Callable[..., None]) -> None:
-        """Run ``func(rdd)`` or ``func(time, rdd)`` for every batch (an output operation)."""
-        ForEachDStream(self, adapt_time_func(func, 1, "foreachRDD"), "foreachRDD")._user(func)
+        """Run ``func(rdd)`` or ``func(time, rdd)`` for every batch (an output operation).
+        A ``func`` with a ``close()`` method (a sink) is closed when the context stops."""
+        out = ForEachDStream(self, adapt_time_func(func, 1, "foreachRDD"), "foreachRDD")._user(func)
+        if callable(getattr(func, "close", None)):
+            out.closers.append(func.close)
 
     def pprint(self, num: int = 10) -> None:
         """Print the first ``num`` records of every batch, under a header with its time."""
@@ -348,17 +351,82 @@ class DStream(PairDStreamOperations, WindowOperations, StateOperations, Generic[
 
         ForEachDStream(self, take_and_print, "pprint")
 
-    def saveAsTextFiles(self, prefix: str, suffix: str | None = None) -> None:
-        """Each batch into directory ``prefix-<batch time in ms>[.suffix]``."""
+    def saveAsTextFiles(self, prefix: str, suffix: str | None = None, *,
+                        skipEmpty: bool = False) -> None:
+        """Each batch into directory ``prefix-<batch time in ms>[.suffix]`` (``part-NNNNN``
+        files and ``_SUCCESS``), written under a hidden name and renamed into place whole: a
+        batch re-run after a crash replaces its directory with the same content, and a reader
+        never sees a partial batch. ``skipEmpty=True`` writes no directory for an empty batch.
+
+        >>> import os, tempfile
+        >>> from dstream import Context, StreamingContext
+        >>> from dstream.streaming.testing import advance_batch
+        >>> out = tempfile.mkdtemp()
+        >>> with Context("local") as ctx:
+        ...     ssc = StreamingContext(ctx, 1, clock="manual")
+        ...     ssc.queueStream([["a"], []]).saveAsTextFiles(os.path.join(out, "w"), skipEmpty=True)
+        ...     ssc.start(); _ = advance_batch(ssc), advance_batch(ssc); ssc.stop(False)
+        >>> os.listdir(out)
+        ['w-1000']
+        """
+        from .sinks.text_files import save_batch_as_text_files
+
+        if not isinstance(skipEmpty, bool):
+            raise TypeError(f"saveAsTextFiles: skipEmpty must be True or False, got {skipEmpty!r}")
+
         def save(time: Any, rdd: RDD) -> None:
             path = f"{prefix}-{_epoch_ms(time)}" + (f".{suffix}" if suffix is not None else "")
-            try:
-                rdd.saveAsTextFile(path)
-            except FileExistsError:
-                # a batch re-run after recovery: the directory is already complete
-                log.info("saveAsTextFiles: %s exists already (batch re-run); kept as is", path)
+            save_batch_as_text_files(rdd, path, skip_empty=skipEmpty)
 
         ForEachDStream(self, save, "saveAsTextFiles")
+
+    def saveToKafka(self, bootstrapServers: str | list[str], topic: str,
+                    kafkaParams: dict[str, Any] | None = None, *,
+                    transactionalId: str | None = None,
+                    keySerializer: Callable[[Any], bytes | None] | None = None,
+                    valueSerializer: Callable[[Any], bytes | None] | None = None) -> None:
+        """Write each batch to ``topic`` in one Kafka transaction, exactly once across crashes
+        and restarts (``dstream.streaming.sinks.kafka_sink``): ``(key, value)`` records (any
+        other record is a value without key), str as UTF-8, other values as their ``str()``.
+        The Kafka offsets the batch consumed are committed in the same transaction. The
+        transactional id is ``transactionalId`` or ``<appName>/<output stream id>``.
+
+        >>> from dstream import Context, StreamingContext
+        >>> with Context("local", "wordcount") as ctx:
+        ...     ssc = StreamingContext(ctx, 1)
+        ...     ssc.queueStream([]).saveToKafka("127.0.0.1:9092", "totals")
+        ...     ssc._graph.outputs[0].func.transactional_id
+        'wordcount/queueStream-0.saveToKafka'
+        """
+        from .sinks.kafka_sink import KafkaSink, to_bytes
+
+        sink = KafkaSink(bootstrapServers, topic, transactionalId or "unnamed", kafkaParams,
+                         keySerializer or to_bytes, valueSerializer or to_bytes, inputs=[self])
+        out = ForEachDStream(self, sink, "saveToKafka")
+        out.closers.append(sink.close)
+        if transactionalId is None:
+            sink.set_transactional_id(f"{self._sc.appName}/{out.id}")
+
+    def saveToRedis(self, url: str, keyPrefix: str = "", *, name: str | None = None) -> None:
+        """``SET`` each batch's ``(key, value)`` records in Redis together with a "last batch
+        written" marker, in one MULTI/EXEC: a batch replayed after a crash is skipped
+        (``dstream.streaming.sinks.redis_sink``). The marker is named by ``name`` or
+        ``<appName>/<output stream id>``.
+
+        >>> from dstream import Context, StreamingContext
+        >>> with Context("local", "wordcount") as ctx:
+        ...     ssc = StreamingContext(ctx, 1)
+        ...     ssc.queueStream([]).saveToRedis("redis://127.0.0.1:6379/0", "count:")
+        ...     ssc._graph.outputs[0].func.marker_key
+        'dstream:sink:wordcount/queueStream-0.saveToRedis:last-batch-ms'
+        """
+        from .sinks.redis_sink import RedisSink
+
+        sink = RedisSink(url, name or "unnamed", keyPrefix)
+        out = ForEachDStream(self, sink, "saveToRedis")
+        out.closers.append(sink.close)
+        if name is None:
+            sink.set_name(f"{self._sc.appName}/{out.id}")
 
 
 class TransformedDStream(DStream):
@@ -424,6 +492,8 @@ class ForEachDStream(DStream):
 
     def __init__(self, parent: DStream, func: Callable[[Any, RDD], None], op: str) -> None:
         self.func = func
+        #: what to close when the context stops (a sink's producer or connection)
+        self.closers: list[Callable[[], None]] = []
         super().__init__(parent._ssc, [parent], op)
         self._ssc._graph.add_output(self)
 

@@ -7,6 +7,7 @@ stream over several parents names them all; ``DStream.name("...")`` sets one by 
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import TYPE_CHECKING, Callable
 
@@ -16,6 +17,8 @@ if TYPE_CHECKING:
     from .dstream import DStream, ForEachDStream
 
 __all__ = ["DStreamGraph"]
+
+log = logging.getLogger(__name__)
 
 
 class DStreamGraph:
@@ -104,6 +107,15 @@ class DStreamGraph:
     def clear_metadata(self, time_ms: int) -> None:
         for out in self.outputs:
             out.clear_metadata(time_ms)
+
+    def close_outputs(self) -> None:
+        """Close what the output operations hold open (sinks' producers and connections)."""
+        for out in self.outputs:
+            for close in out.closers:
+                try:
+                    close()
+                except Exception:
+                    log.exception("closing output %s (%s) failed", out.id, out.op)
 
     def all_streams(self) -> list[DStream]:
         with self._lock:

@@ -27,6 +27,7 @@ from .inputs import InputDStream
 from .listener import BatchInfo, ListenerBus, ReceiverInfo, StreamingListener
 from .log_records import encode_block
 from .rate import PIDRateEstimator
+from .sinks.batch_offsets import BatchOffsets
 
 if TYPE_CHECKING:
     from .context import StreamingContext
@@ -53,6 +54,20 @@ class ReceiverInputDStream(InputDStream):
     def compute(self, time_ms: int) -> RDD | None:
         blocks = self._ssc._receiver_tracker.tracker.blocks_of(time_ms, self.stream_id)
         return BlockRDD(self._sc, [b.block_id for b in blocks])
+
+    def kafka_batch_offsets(self, time_ms: int) -> BatchOffsets | None:
+        """The Kafka offsets this batch's blocks reached, for a transactional sink to commit
+        with its output (``sinks.batch_offsets``). Only with the write-ahead log on: without it
+        the blocks die with the driver, and their offsets must wait for the checkpoint."""
+        group = getattr(self.receiver, "group_id", None)
+        if not isinstance(group, str) or self._ssc._receiver_tracker.sink.wal is None:
+            return None
+        offsets: dict[tuple[str, int], int] = {}
+        for block in self._ssc._receiver_tracker.tracker.blocks_of(time_ms, self.stream_id):
+            for partition, offset in (block.metadata.get("kafka_offsets") or {}).items():
+                key = (partition[0], partition[1])
+                offsets[key] = max(offset, offsets.get(key, 0))
+        return BatchOffsets(group, offsets) if offsets else None
 
     def _on_forget(self, time_ms: int, rdd: Any) -> None:
         super()._on_forget(time_ms, rdd)

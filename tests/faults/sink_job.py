@@ -1,0 +1,65 @@
+"""The job the exactly-once sink test kills and restarts: Kafka words -> running totals ->
+the transactional Kafka sink, saveAsTextFiles and the Redis sink.
+
+    python -m tests.faults.sink_job INPUT BOOTSTRAP IN_TOPIC OUT_TOPIC GROUP CHECKPOINT OUT_DIR REDIS_URL
+
+``INPUT`` chooses the source: ``receiver`` (``KafkaUtils.createStream`` with the write-ahead
+log) or ``direct`` (``KafkaUtils.createDirectStream``, Kafka's own offsets per batch).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+
+from dstream import Conf, Context, KafkaUtils, StreamingContext
+from dstream.streaming import DStream
+
+
+def words_from(kind: str, ssc: StreamingContext, bootstrap: str, topic: str, group: str) -> DStream:
+    """``(word, 1)`` pairs from the input topic, read the way ``kind`` says."""
+    if kind == "receiver":
+        pairs = KafkaUtils.createStream(ssc, bootstrap, group, [topic],
+                                        {"session_timeout_ms": 6000, "heartbeat_interval_ms": 2000})
+    elif kind == "direct":
+        pairs = KafkaUtils.createDirectStream(ssc, [topic], {"bootstrap.servers": bootstrap,
+                                                             "group.id": group,
+                                                             "auto.offset.reset": "smallest"})
+    else:
+        raise ValueError(f"input must be 'receiver' or 'direct', got {kind!r}")
+    return pairs.map(lambda kv: (kv[1], 1))
+
+
+def main() -> None:
+    kind, bootstrap, in_topic, out_topic, group, checkpoint, out_dir, redis_url = sys.argv[1:9]
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("dstream.streaming.sinks").setLevel(logging.INFO)   # batches skipped
+    conf = (Conf().set("dstream.streaming.receiver.writeAheadLog.enable", "true")
+            .set("dstream.checkpoint.key", "sink-fault-test-secret"))
+
+    def setup() -> StreamingContext:
+        ctx = Context("local[2]", "sink-crash", conf=conf)
+        ssc = StreamingContext(ctx, 0.5)
+        ssc.checkpoint(checkpoint)
+        totals = (words_from(kind, ssc, bootstrap, in_topic, group)
+                  .updateStateByKey(lambda new, old: sum(new) + (old or 0)))
+        totals.saveToKafka(bootstrap, out_topic, {"linger.ms": "5"})
+        totals.saveAsTextFiles(os.path.join(out_dir, "totals"), skipEmpty=True)
+        totals.saveToRedis(redis_url, f"{group}:", name=group)
+        return ssc
+
+    ssc = StreamingContext.getOrCreate(checkpoint, setup)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    ssc.start()
+    print("started", flush=True)
+    stop.wait()
+    ssc.stop(stopSparkContext=True, stopGraceFully=True)
+    print("stopped", flush=True)
+
+
+if __name__ == "__main__":
+    main()
