@@ -241,6 +241,12 @@ class EventWindowDStream(TransformedDStream):
         stamped = TransformedDStream(self.state, _late, "lateRecords")
         return EventTimeDStream(stamped, self.state.spec)
 
+    def checkpoint(self, interval: float) -> DStream:
+        """Save the operator's state every ``interval`` seconds (a multiple of the batch
+        duration; default: the smallest multiple at least 10 s)."""
+        self.state.checkpoint(interval)
+        return self
+
     def name(self, name: str) -> DStream:
         """Name the results; the state is saved under ``<name>.state``."""
         self.state.name(f"{name}.state")
