@@ -178,3 +178,21 @@ def test_a_bad_event_time_names_the_stream_and_the_record(run: Runner, checkpoin
     with pytest.raises(TypeError, match=r"withEventTime: .*record \('a', 'noon'\).*datetime or epoch"):
         run([[("a", "noon")]], lambda s: s.withEventTime(ts, 0).countByKeyAndEventWindow(10),
             checkpoint=checkpoint_dir)
+
+
+@pytest.mark.parametrize("ctx", ["local", "local[2]", "dask-local[2]"], indirect=True)
+def test_the_same_results_on_every_master(ctx: Any) -> None:
+    import random
+
+    from .test_event_time_properties import reference_windows, run_event_job
+    rng = random.Random(14)
+    batches = [[(rng.choice("abcd"), 2 * b + rng.randrange(-40, 20) / 10) for _ in range(12)]
+               for b in range(8)]
+    batches[5].append(("a", 0.5))                  # far behind the watermark: late
+    times, emitted, late, infos = run_event_job(
+        ctx, batches, lambda ev: ev.countByKeyAndEventWindow(4, 2, 1, numPartitions=3), 3, 6, 2, 2)
+    expected, expected_late = reference_windows(batches + [[]] * 6, times, 4000, 2000, 1000, 2000, 2)
+    assert [sorted((k, round(s.timestamp() * 1000), round(e.timestamp() * 1000), v)
+                   for (k, s, e), v in b) for b in emitted] == [sorted(b) for b in expected]
+    assert [sorted(b) for b in late] == [sorted(b) for b in expected_late]
+    assert sum(len(b) for b in expected_late) >= 1 and sum(len(b) for b in expected) >= 8

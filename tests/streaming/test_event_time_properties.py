@@ -51,16 +51,23 @@ class Reference:
         self.wm = candidate if self.wm is None else max(self.wm, candidate)
 
 
-def _run(batches: list[list[tuple[str, float]]], build: Any, parts: int, extra: int
+def _run(batches: list[list[tuple[str, float]]], build: Any, parts: int, extra: int,
+         delay: float, idle: float | None
          ) -> tuple[list[int], list[list[Any]], list[list[Any]], list[Any]]:
+    with Context("local") as ctx:
+        return run_event_job(ctx, batches, build, parts, extra, delay, idle)
+
+
+def run_event_job(ctx: Context, batches: list[list[tuple[str, float]]], build: Any, parts: int,
+                  extra: int, delay: float, idle: float | None
+                  ) -> tuple[list[int], list[list[Any]], list[list[Any]], list[Any]]:
     """Run ``build(events)`` over the batches (plus ``extra`` empty ones); the batch times,
-    the emitted results and late records of each batch, and the BatchInfos' late counts."""
-    with Context("local") as ctx, tempfile.TemporaryDirectory() as tmp:
+    the emitted results and late records of each batch, and the BatchInfos."""
+    with tempfile.TemporaryDirectory() as tmp:
         ssc = StreamingContext(ctx, 1, clock="manual")
         ssc.checkpoint(tmp)
         rdds = [ctx.parallelize(b, parts) for b in batches]
-        events = ssc.queueStream(rdds).withEventTime(lambda kv: kv[1], DELAY[0],
-                                                     idleTimeout=IDLE[0])
+        events = ssc.queueStream(rdds).withEventTime(lambda kv: kv[1], delay, idleTimeout=idle)
         out = build(events)
         times: list[int] = []
         emitted: list[list[Any]] = []
@@ -86,10 +93,6 @@ def _run(batches: list[list[tuple[str, float]]], build: Any, parts: int, extra: 
         return times, emitted, late, infos
 
 
-DELAY = [0.0]
-IDLE: list[float | None] = [None]
-
-
 def _window_key(r: Any) -> tuple:
     (k, s, e), v = r
     return (k, _ms(s.timestamp()), _ms(e.timestamp()), v)
@@ -108,42 +111,53 @@ def test_event_windows_equal_the_brute_force_reference(batches: list, p: dict) -
     size = p["size"] * 1000
     slide = size // p["slide_div"] if size % p["slide_div"] == 0 else size
     lateness = p["lateness"] * 1000
-    DELAY[0], IDLE[0] = p["delay"], p["idle"]
     extra = 12 if p["idle"] else 0
     times, emitted, late, infos = _run(
         batches, lambda ev: ev.countByKeyAndEventWindow(size / 1000, slide / 1000, lateness / 1000,
                                                         numPartitions=p["key_parts"]),
-        p["parts"], extra)
-    ref = Reference(p["delay"] * 1000, None if p["idle"] is None else p["idle"] * 1000)
+        p["parts"], extra, p["delay"], p["idle"])
+    inputs = batches + [[]] * extra
+    expected, expected_late = reference_windows(inputs, times, size, slide, lateness,
+                                                p["delay"] * 1000, p["idle"])
+    seen: set = set()
+    for i in range(len(inputs)):
+        got = [_window_key(r) for r in emitted[i]]
+        assert sorted(got) == sorted(expected[i]), f"batch {i} at {times[i]} ms"
+        assert not seen & set(got), "a window was emitted twice"
+        seen |= set(got)
+        assert Counter(late[i]) == Counter(expected_late[i]), f"late records of batch {i}"
+        reported = sum(e.late_records for e in infos[i].event_time.values())
+        assert reported == len(expected_late[i])
+
+
+def reference_windows(inputs: list[list[tuple[str, float]]], times: list[int], size: int,
+                      slide: int, lateness: int, delay: int, idle: int | None
+                      ) -> tuple[list[list[tuple]], list[list[tuple]]]:
+    """Per batch: the windows ``(key, start ms, end ms, count)`` that close, and the late
+    records, by brute force over every window seen so far."""
+    ref = Reference(delay, None if idle is None else idle * 1000)
     counts: Counter = Counter()
     done: set = set()
-    seen: set = set()
-    inputs = batches + [[]] * extra
+    expected, late = [], []
     for i, batch in enumerate(inputs):
         before = ref.wm
-        expected_late = []
+        late.append([])
         for k, t in batch:
             tm = _ms(t)
             starts = [s for s in range((tm // slide) * slide, tm - size, -slide)]
             if before is not None and min(starts) + size + lateness <= before:
-                expected_late.append((k, t))
+                late[-1].append((k, t))
             for s in starts:
                 if before is None or s + size + lateness > before:
                     counts[(k, s)] += 1
         ref.advance(batch, times[i])
-        expected = []
+        expected.append([])
         if ref.wm is not None:
             for (k, s), n in counts.items():
                 if (k, s) not in done and s + size + lateness <= ref.wm:
                     done.add((k, s))
-                    expected.append((k, s, s + size, n))
-        got = [_window_key(r) for r in emitted[i]]
-        assert sorted(got) == sorted(expected), f"batch {i} at {times[i]} ms"
-        assert not seen & set(got), "a window was emitted twice"
-        seen |= set(got)
-        assert Counter(late[i]) == Counter(expected_late), f"late records of batch {i}"
-        reported = sum(e.late_records for e in infos[i].event_time.values())
-        assert reported == len(expected_late)
+                    expected[-1].append((k, s, s + size, n))
+    return expected, late
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -151,12 +165,11 @@ def test_event_windows_equal_the_brute_force_reference(batches: list, p: dict) -
 def test_sessions_equal_the_brute_force_reference(batches: list, p: dict) -> None:
     gap = p["size"] * 1000
     lateness = p["lateness"] * 1000
-    DELAY[0], IDLE[0] = p["delay"], p["idle"]
     extra = 12 if p["idle"] else 0
     times, emitted, late, _infos = _run(
         batches, lambda ev: ev.mapValues(lambda t: [t]).reduceByKeyAndSessionWindow(
             operator.add, gap / 1000, lateness / 1000, numPartitions=p["key_parts"]),
-        p["parts"], extra)
+        p["parts"], extra, p["delay"], p["idle"])
     ref = Reference(p["delay"] * 1000, None if p["idle"] is None else p["idle"] * 1000)
     on_time: dict[str, list[int]] = defaultdict(list)
     emitted_all: list[tuple] = []
