@@ -293,6 +293,9 @@ class BatchHistory(StreamingListener):
         self.total_records = 0
         self.receivers: dict[int, ReceiverInfo] = {}
         self.start_time_ms: int | None = None
+        #: event-time operator id -> its report after the last batch, and its late records so far
+        self.event_time: dict[str, EventTimeInfo] = {}
+        self.late_totals: dict[str, int] = {}
 
     def onStreamingStarted(self, event: Any) -> None:
         self.start_time_ms = event.time()
@@ -313,6 +316,9 @@ class BatchHistory(StreamingListener):
             self.total_completed += 1
             self.total_failed += int(info.failed)
             self.total_records += info.num_records
+            for op, report in info.event_time.items():
+                self.event_time[op] = report
+                self.late_totals[op] = self.late_totals.get(op, 0) + report.late_records
 
     def onReceiverStarted(self, event: Any) -> None:
         info = event.receiverInfo()
