@@ -179,7 +179,11 @@ class EventTimeDStream(TransformedDStream):
         def stamp_all(_split: int, records: Iterator[Any]) -> Iterator[tuple[int, Any]]:
             for r in records:
                 try:
-                    yield event_ms(timestampFunc(r)), r
+                    x = timestampFunc(r)
+                    if type(x) is float and -1e15 < x < 1e15:        # the common case, inline
+                        yield round(x * 1000), r
+                    else:
+                        yield event_ms(x), r
                 except (TypeError, ValueError) as e:
                     raise type(e)(f"{sid}.withEventTime: the timestamp function gave a bad event "
                                   f"time for record {r!r:.120}: {e}") from e

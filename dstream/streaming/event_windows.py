@@ -21,6 +21,8 @@ end plus ``allowedLateness``. ``mode="final"`` emits a window once, when it clos
 from __future__ import annotations
 
 import copy
+import math
+import operator
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol
 
 from ..accumulators import Accumulator
@@ -61,8 +63,10 @@ class Aggregation:
     """
 
     def __init__(self, create: Callable[[Any], Any], add: Callable[[Any, Any], Any],
-                 combine: Callable[[Any, Any], Any], copies: bool) -> None:
+                 combine: Callable[[Any, Any], Any], copies: bool, counts: bool = False) -> None:
         self.create, self.add, self.combine, self.copies = create, add, combine, copies
+        #: counting records: the map side adds 1 per record without a function call
+        self.counts = counts
 
     @staticmethod
     def reducing(func: Callable[[Any, Any], Any]) -> Aggregation:
@@ -70,16 +74,13 @@ class Aggregation:
 
     @staticmethod
     def counting() -> Aggregation:
-        return Aggregation(_one, _plus_one, _add, False)
+        return Aggregation(_one, _plus_one, operator.add, False, counts=True)
 
     @staticmethod
     def aggregating(zero: Any, seq: Callable[[Any, Any], Any], comb: Callable[[Any, Any], Any]
                     ) -> Aggregation:
         return Aggregation(lambda v: seq(copy.deepcopy(zero), v), seq, comb, True)
 
-    def combine_owned(self, state_acc: Any, batch_acc: Any) -> Any:
-        """Combine into an accumulator the previous batch's state still holds."""
-        return self.combine(copy.deepcopy(state_acc) if self.copies else state_acc, batch_acc)
 
 
 def _identity(v: Any) -> Any:
@@ -94,25 +95,36 @@ def _plus_one(acc: int, _v: Any) -> int:
     return acc + 1
 
 
-def _add(a: int, b: int) -> int:
-    return a + b
-
-
 class Windows:
     """Tumbling (``slide == size``) or sliding windows ``[start, start + size)`` in ms.
 
-    The open windows are ``{start: {key: accumulator}}``; a record is *late* when the first of
-    its windows had closed (it still counts in those of its windows that are open).
+    The map side combines each key's records per *pane* (``gcd(size, slide)`` long, so that
+    every record of a pane lies in the same windows): one update per record, whatever the
+    overlap. The reduce side adds each pane into its open windows, kept as
+    ``{start: {key: accumulator}}``. A record is *late* when the first of its windows had
+    closed; it still counts in those of its windows that are open.
     """
 
     def __init__(self, size: int, slide: int, lateness: int, mode: str, agg: Aggregation) -> None:
         self.size, self.slide, self.lateness, self.mode, self.agg = size, slide, lateness, mode, agg
+        self.pane = math.gcd(size, slide)
+
+    def _pane_status(self, pane: int, closed: int | None) -> int:
+        """0: every window of the pane is open; 1: its first is closed (its records are
+        late) but not its last; 2: all are closed."""
+        if closed is None:
+            return 0
+        starts = window_starts(pane, self.size, self.slide)
+        if starts[0] + self.size <= closed:
+            return 2
+        return 1 if starts[-1] + self.size <= closed else 0
 
     def pre_aggregate(self, records: Iterator[tuple[int, Any]], wm: int | None
                       ) -> tuple[list[tuple[Any, Any]], int | None, int]:
-        size, slide = self.size, self.slide
-        create, add = self.agg.create, self.agg.add
+        g = self.pane
+        create, add, counts = self.agg.create, self.agg.add, self.agg.counts
         closed = None if wm is None else wm - self.lateness    # windows ending here are closed
+        status: dict[int, int] = {}
         groups: dict[tuple[Any, int], Any] = {}
         late: list[tuple[Any, Any]] = []
         max_event, count = None, 0
@@ -121,41 +133,54 @@ class Windows:
             if max_event is None or t > max_event:
                 max_event = t
             k, v = kv
-            starts = [t - t % size] if slide == size else window_starts(t, size, slide)
-            if closed is not None and starts[-1] + size <= closed:
+            p = t - t % g
+            s = status.get(p)
+            if s is None:
+                s = status[p] = self._pane_status(p, closed)
+            if s:
                 late.append((k, (None, (t, v))))
-            for s in starts:
-                if closed is not None and s + size <= closed:
-                    break                                   # this and earlier windows closed
-                g = (k, s)
-                if g in groups:
-                    groups[g] = add(groups[g], v)
-                else:
-                    groups[g] = create(v)
-        entries = [(g[0], (g[1], acc)) for g, acc in groups.items()]
+                if s == 2:
+                    continue
+            key = (k, p)
+            if counts:
+                groups[key] = groups.get(key, 0) + 1
+            elif key in groups:
+                groups[key] = add(groups[key], v)
+            else:
+                groups[key] = create(v)
+        entries = [(key[0], (key[1], acc)) for key, acc in groups.items()]
         entries.extend(late)
         return entries, max_event, count
 
     def merge(self, previous: dict[int, dict[Any, Any]] | None, entries: Iterator[tuple[Any, Any]],
               wm_before: int | None, wm_after: int | None) -> KeyedState:
+        late: list[tuple[int, Any]] = []
+        panes: dict[int, list[tuple[Any, Any]]] = {}
+        for k, (p, x) in entries:
+            if p is None:
+                late.append((x[0], (k, x[1])))
+            elif p in panes:
+                panes[p].append((k, x))
+            else:
+                panes[p] = [(k, x)]
         opened = dict(previous) if previous else {}
         copied: set[int] = set()
         changed: dict[tuple[int, Any], None] = {}
-        late: list[tuple[int, Any]] = []
-        combine, update = self.agg.combine_owned, self.mode == "update"
-        for k, (s, x) in entries:
-            if s is None:
-                late.append((x[0], (k, x[1])))
-                continue
-            if s in copied:
-                bucket = opened[s]
-            else:
-                old = opened.get(s)
-                bucket = opened[s] = dict(old) if old else {}
-                copied.add(s)
-            bucket[k] = combine(bucket[k], x) if k in bucket else x
-            if update:
-                changed[(s, k)] = None
+        size, agg, update = self.size, self.agg, self.mode == "update"
+        closed = None if wm_before is None else wm_before - self.lateness
+        for p, items in panes.items():
+            for i, s in enumerate(window_starts(p, size, self.slide)):
+                if closed is not None and s + size <= closed:
+                    break                                   # this and earlier windows closed
+                if s in copied:
+                    bucket = opened[s]
+                else:
+                    old = opened.get(s)
+                    bucket = opened[s] = dict(old) if old else {}
+                    copied.add(s)
+                self._add_pane(bucket, items, agg, i > 0)
+                if update:
+                    changed.update(((s, k), None) for k, _x in items)
         emitted = [self._result(k, s, opened[s][k]) for s, k in changed]
         if wm_after is not None:
             limit = wm_after - self.lateness
@@ -164,8 +189,28 @@ class Windows:
                     break
                 bucket = opened.pop(s)
                 if not update:
-                    emitted.extend(self._result(k, s, v) for k, v in bucket.items())
+                    window = (ms_datetime(s), ms_datetime(s + size))
+                    emitted.extend(((k, *window), v) for k, v in bucket.items())
         return KeyedState(opened, emitted, late)
+
+    @staticmethod
+    def _add_pane(bucket: dict[Any, Any], items: list[tuple[Any, Any]], agg: Aggregation,
+                  again: bool) -> None:
+        """Each ``(key, accumulator)`` of a pane into one window's ``bucket``; ``again``:
+        the accumulators went into another window already (copied if they may change)."""
+        combine = agg.combine
+        if agg.counts:
+            for k, x in items:
+                bucket[k] = bucket.get(k, 0) + x
+            return
+        copies = agg.copies
+        for k, x in items:
+            if copies and again:
+                x = copy.deepcopy(x)
+            if k in bucket:
+                bucket[k] = combine(copy.deepcopy(bucket[k]) if copies else bucket[k], x)
+            else:
+                bucket[k] = x
 
     def _result(self, k: Any, s: int, value: Any) -> tuple[tuple[Any, Any, Any], Any]:
         return (k, ms_datetime(s), ms_datetime(s + self.size)), value
