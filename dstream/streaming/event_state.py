@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 from ..accumulators import Accumulator, AccumulatorParam
 from ..dependency import NarrowDependency, OneToOneDependency
-from ..hashing import portable_hash
+from ..hashing import BUILTIN_HASH_IS_PORTABLE, portable_hash
 from ..partitioner import Partitioner
 from ..rdd import RDD
 from .event_time import EventTimeSpec, Watermark
@@ -61,6 +61,8 @@ class EventRoute(Partitioner):
     def __call__(self, key: Any) -> int:
         if key is MARKER:
             return self.keyed
+        if BUILTIN_HASH_IS_PORTABLE and (type(key) is str or type(key) is int):
+            return hash(key) % self.keyed
         return portable_hash(key) % self.keyed
 
 

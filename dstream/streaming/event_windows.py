@@ -23,6 +23,7 @@ from __future__ import annotations
 import copy
 import math
 import operator
+from collections import defaultdict
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol
 
 from ..accumulators import Accumulator
@@ -124,30 +125,28 @@ class Windows:
         g = self.pane
         create, add, counts = self.agg.create, self.agg.add, self.agg.counts
         closed = None if wm is None else wm - self.lateness    # windows ending here are closed
-        status: dict[int, int] = {}
-        groups: dict[tuple[Any, int], Any] = {}
+        groups: dict[tuple[Any, int], Any] = defaultdict(int) if counts else {}
         late: list[tuple[Any, Any]] = []
         max_event, count = None, 0
+        last_pane, last_status = None, 0        # records come mostly in few panes
         for t, kv in records:
             count += 1
             if max_event is None or t > max_event:
                 max_event = t
-            k, v = kv
+            k = kv[0]
             p = t - t % g
-            s = status.get(p)
-            if s is None:
-                s = status[p] = self._pane_status(p, closed)
-            if s:
-                late.append((k, (None, (t, v))))
-                if s == 2:
+            if p != last_pane:
+                last_pane, last_status = p, self._pane_status(p, closed)
+            if last_status:
+                late.append((k, (None, (t, kv[1]))))
+                if last_status == 2:
                     continue
-            key = (k, p)
             if counts:
-                groups[key] = groups.get(key, 0) + 1
-            elif key in groups:
-                groups[key] = add(groups[key], v)
+                groups[k, p] += 1
+            elif (k, p) in groups:
+                groups[k, p] = add(groups[k, p], kv[1])
             else:
-                groups[key] = create(v)
+                groups[k, p] = create(kv[1])
         entries = [(key[0], (key[1], acc)) for key, acc in groups.items()]
         entries.extend(late)
         return entries, max_event, count
@@ -200,8 +199,9 @@ class Windows:
         the accumulators went into another window already (copied if they may change)."""
         combine = agg.combine
         if agg.counts:
+            get = bucket.get
             for k, x in items:
-                bucket[k] = bucket.get(k, 0) + x
+                bucket[k] = get(k, 0) + x
             return
         copies = agg.copies
         for k, x in items:
