@@ -230,7 +230,8 @@ class EventTimeDStream(TransformedDStream):
         from .event_windows import Aggregation, event_windows
         _check_function(self, func, "reduceByKeyAndEventWindow")
         return event_windows(self, "reduceByKeyAndEventWindow", Aggregation.reducing(func),
-                             windowDuration, slideDuration, allowedLateness, mode, numPartitions)
+                             windowDuration, slideDuration, allowedLateness, mode, numPartitions,
+                             func)
 
     def countByKeyAndEventWindow(self, windowDuration: float, slideDuration: float | None = None,
                                  allowedLateness: float = 0, mode: str = "final",
@@ -253,7 +254,8 @@ class EventTimeDStream(TransformedDStream):
         _check_function(self, combFunc, "aggregateByKeyAndEventWindow")
         return event_windows(self, "aggregateByKeyAndEventWindow",
                              Aggregation.aggregating(zeroValue, seqFunc, combFunc),
-                             windowDuration, slideDuration, allowedLateness, mode, numPartitions)
+                             windowDuration, slideDuration, allowedLateness, mode, numPartitions,
+                             seqFunc, combFunc)
 
     def reduceByKeyAndSessionWindow(self, func: Callable[[Any, Any], Any], gap: float,
                                     allowedLateness: float = 0, numPartitions: int | None = None
@@ -281,6 +283,7 @@ class EventTimeDStream(TransformedDStream):
         n = self._partitions(numPartitions)
         state = EventStateDStream(self, Sessions(gap_ms, lateness, func), n,
                                   "reduceByKeyAndSessionWindow")
+        state._user(func)
         return EventWindowDStream(state)
 
 

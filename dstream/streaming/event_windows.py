@@ -316,7 +316,7 @@ def _late_of(record: Any) -> list[Any]:
 
 def event_windows(events: EventTimeDStream, op: str, agg: Aggregation, windowDuration: float,
                   slideDuration: float | None, allowedLateness: float, mode: str,
-                  numPartitions: int | None) -> EventWindowDStream:
+                  numPartitions: int | None, *user_funcs: Callable[..., Any]) -> EventWindowDStream:
     """Build a tumbling or sliding event-time window operator (arguments checked here)."""
     size = duration_ms(windowDuration, f"{events.id}: {op} windowDuration", allow_zero=False)
     slide = size if slideDuration is None else duration_ms(
@@ -329,4 +329,5 @@ def event_windows(events: EventTimeDStream, op: str, agg: Aggregation, windowDur
         raise ValueError(f"{events.id}: {op} mode must be 'final' or 'update', got {mode!r}")
     n = events._partitions(numPartitions)
     state = EventStateDStream(events, Windows(size, slide, lateness, mode, agg), n, op)
+    state._user(*user_funcs)
     return EventWindowDStream(state)

@@ -196,3 +196,13 @@ def test_the_same_results_on_every_master(ctx: Any) -> None:
                    for (k, s, e), v in b) for b in emitted] == [sorted(b) for b in expected]
     assert [sorted(b) for b in late] == [sorted(b) for b in expected_late]
     assert sum(len(b) for b in expected_late) >= 1 and sum(len(b) for b in expected) >= 8
+
+
+def test_an_error_in_the_users_function_names_the_operator(run: Runner, checkpoint_dir: str) -> None:
+    def boom(a: Any, b: Any) -> Any:
+        raise ZeroDivisionError("boom")
+
+    with pytest.raises(ZeroDivisionError) as info:
+        run([[("a", 1.0), ("a", 2.0)]], lambda s: s.withEventTime(ts, 0).reduceByKeyAndEventWindow(
+            boom, 10), checkpoint=checkpoint_dir)
+    assert any("reduceByKeyAndEventWindow" in note for note in info.value.__notes__)
