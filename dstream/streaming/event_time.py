@@ -141,6 +141,14 @@ class Watermark:
         return Watermark(wm, max_event, last_data)
 
 
+def _checked_ms(sid: str, value: Any, record: Any) -> int:
+    try:
+        return event_ms(value)
+    except (TypeError, ValueError) as e:
+        raise type(e)(f"{sid}.withEventTime: the timestamp function gave a bad event time for "
+                      f"record {record!r:.120}: {e}") from e
+
+
 # ---------------------------------------------------------------------- the stream
 def _strip(_time: Any, rdd: Any) -> Any:
     return rdd.map(_record_of, True)
@@ -177,16 +185,14 @@ class EventTimeDStream(TransformedDStream):
         sid = parent.id
 
         def stamp_all(_split: int, records: Iterator[Any]) -> Iterator[tuple[int, Any]]:
-            for r in records:
+            batch = list(records)
+            times = list(map(timestampFunc, batch))
+            if set(map(type, times)) <= {float, int}:         # the common case, in bulk
                 try:
-                    x = timestampFunc(r)
-                    if type(x) is float and -1e15 < x < 1e15:        # the common case, inline
-                        yield round(x * 1000), r
-                    else:
-                        yield event_ms(x), r
-                except (TypeError, ValueError) as e:
-                    raise type(e)(f"{sid}.withEventTime: the timestamp function gave a bad event "
-                                  f"time for record {r!r:.120}: {e}") from e
+                    return zip([round(x * 1000) for x in times], batch)
+                except (OverflowError, ValueError):              # inf or nan: say which
+                    pass
+            return zip([_checked_ms(sid, x, r) for x, r in zip(times, batch)], batch)
 
         stamped = parent._narrow("withEventTime", stamp_all, True, timestampFunc)
         return EventTimeDStream(stamped, spec)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import copy
 import math
 import operator
-from collections import defaultdict
+from collections import Counter, defaultdict
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol
 
 from ..accumulators import Accumulator
@@ -84,6 +84,10 @@ class Aggregation:
 
 
 
+_time = _key = operator.itemgetter(0)
+_record = operator.itemgetter(1)
+
+
 def _identity(v: Any) -> Any:
     return v
 
@@ -123,32 +127,30 @@ class Windows:
     def pre_aggregate(self, records: Iterator[tuple[int, Any]], wm: int | None
                       ) -> tuple[list[tuple[Any, Any]], int | None, int]:
         g = self.pane
-        create, add, counts = self.agg.create, self.agg.add, self.agg.counts
+        by_pane: dict[int, list[tuple[int, Any]]] = defaultdict(list)
+        for record in records:                     # the only loop in Python over every record
+            t = record[0]
+            by_pane[t - t % g].append(record)
+        if not by_pane:
+            return [], None, 0
+        count = sum(map(len, by_pane.values()))
+        max_event = max(map(_time, by_pane[max(by_pane)]))
         closed = None if wm is None else wm - self.lateness    # windows ending here are closed
-        groups: dict[tuple[Any, int], Any] = defaultdict(int) if counts else {}
-        late: list[tuple[Any, Any]] = []
-        max_event, count = None, 0
-        last_pane, last_status = None, 0        # records come mostly in few panes
-        for t, kv in records:
-            count += 1
-            if max_event is None or t > max_event:
-                max_event = t
-            k = kv[0]
-            p = t - t % g
-            if p != last_pane:
-                last_pane, last_status = p, self._pane_status(p, closed)
-            if last_status:
-                late.append((k, (None, (t, kv[1]))))
-                if last_status == 2:
+        create, add, counts = self.agg.create, self.agg.add, self.agg.counts
+        entries: list[tuple[Any, Any]] = []
+        for p, stamped in by_pane.items():
+            status = self._pane_status(p, closed)
+            if status:
+                entries.extend((kv[0], (None, (t, kv[1]))) for t, kv in stamped)
+                if status == 2:
                     continue
             if counts:
-                groups[k, p] += 1
-            elif (k, p) in groups:
-                groups[k, p] = add(groups[k, p], kv[1])
+                group: dict[Any, Any] = Counter(map(_key, map(_record, stamped)))
             else:
-                groups[k, p] = create(kv[1])
-        entries = [(key[0], (key[1], acc)) for key, acc in groups.items()]
-        entries.extend(late)
+                group = {}
+                for _t, (k, v) in stamped:
+                    group[k] = add(group[k], v) if k in group else create(v)
+            entries.extend([(k, (p, acc)) for k, acc in group.items()])
         return entries, max_event, count
 
     def merge(self, previous: dict[int, dict[Any, Any]] | None, entries: Iterator[tuple[Any, Any]],
