@@ -194,13 +194,13 @@ class EventTimeDStream(TransformedDStream):
                     pass
             return zip([_checked_ms(sid, x, r) for x, r in zip(times, batch)], batch)
 
-        stamped = parent._narrow("withEventTime", stamp_all, True, timestampFunc)
+        # (event ms, record) pairs are not partitioned by their first element: no partitioner
+        stamped = parent._narrow("withEventTime", stamp_all, False, timestampFunc)
         return EventTimeDStream(stamped, spec)
 
     def _keep_time(self, op: str, f: Callable[[Iterator[tuple[int, Any]]], Iterable[Any]],
                    user: Callable[..., Any]) -> EventTimeDStream:
-        stamped = self.stamped._narrow(op, lambda _, it: f(it), op in ("filter", "mapValues",
-                                                                       "flatMapValues"), user)
+        stamped = self.stamped._narrow(op, lambda _, it: f(it), False, user)
         return EventTimeDStream(stamped, self.event_time)
 
     def name(self, name: str) -> DStream:
