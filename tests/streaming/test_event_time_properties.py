@@ -131,10 +131,10 @@ def test_event_windows_equal_the_brute_force_reference(batches: list, p: dict) -
 
 
 def reference_windows(inputs: list[list[tuple[str, float]]], times: list[int], size: int,
-                      slide: int, lateness: int, delay: int, idle: int | None
-                      ) -> tuple[list[list[tuple]], list[list[tuple]]]:
-    """Per batch: the windows ``(key, start ms, end ms, count)`` that close, and the late
-    records, by brute force over every window seen so far."""
+                      slide: int, lateness: int, delay: int, idle: int | None,
+                      mode: str = "final") -> tuple[list[list[tuple]], list[list[tuple]]]:
+    """Per batch: the windows ``(key, start ms, end ms, count)`` that close (``final``) or
+    that changed (``update``), and the late records, by brute force over every window."""
     ref = Reference(delay, None if idle is None else idle * 1000)
     counts: Counter = Counter()
     done: set = set()
@@ -142,6 +142,7 @@ def reference_windows(inputs: list[list[tuple[str, float]]], times: list[int], s
     for i, batch in enumerate(inputs):
         before = ref.wm
         late.append([])
+        touched = set()
         for k, t in batch:
             tm = _ms(t)
             starts = [s for s in range((tm // slide) * slide, tm - size, -slide)]
@@ -150,14 +151,34 @@ def reference_windows(inputs: list[list[tuple[str, float]]], times: list[int], s
             for s in starts:
                 if before is None or s + size + lateness > before:
                     counts[(k, s)] += 1
+                    touched.add((k, s))
         ref.advance(batch, times[i])
         expected.append([])
-        if ref.wm is not None:
+        if mode == "update":
+            expected[-1] = [(k, s, s + size, counts[(k, s)]) for k, s in touched]
+        elif ref.wm is not None:
             for (k, s), n in counts.items():
                 if (k, s) not in done and s + size + lateness <= ref.wm:
                     done.add((k, s))
                     expected[-1].append((k, s, s + size, n))
     return expected, late
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(batches=batches_strategy, p=params)
+def test_update_mode_emits_each_changed_window_with_its_value(batches: list, p: dict) -> None:
+    size = p["size"] * 1000
+    slide = size // p["slide_div"] if size % p["slide_div"] == 0 else size
+    lateness = p["lateness"] * 1000
+    times, emitted, late, _infos = _run(
+        batches, lambda ev: ev.countByKeyAndEventWindow(size / 1000, slide / 1000, lateness / 1000,
+                                                        mode="update", numPartitions=p["key_parts"]),
+        p["parts"], 0, p["delay"], p["idle"])
+    expected, expected_late = reference_windows(batches, times, size, slide, lateness,
+                                                p["delay"] * 1000, p["idle"], mode="update")
+    for i in range(len(batches)):
+        assert sorted(_window_key(r) for r in emitted[i]) == sorted(expected[i]), f"batch {i}"
+        assert Counter(late[i]) == Counter(expected_late[i])
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
