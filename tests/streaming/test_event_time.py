@@ -206,3 +206,41 @@ def test_an_error_in_the_users_function_names_the_operator(run: Runner, checkpoi
         run([[("a", 1.0), ("a", 2.0)]], lambda s: s.withEventTime(ts, 0).reduceByKeyAndEventWindow(
             boom, 10), checkpoint=checkpoint_dir)
     assert any("reduceByKeyAndEventWindow" in note for note in info.value.__notes__)
+
+
+def test_datetimes_as_event_times(run: Runner, checkpoint_dir: str) -> None:
+    import datetime as dt
+    utc = dt.timezone.utc
+    inputs = [[("a", dt.datetime(2026, 1, 1, 0, 0, 1, tzinfo=utc)),
+               ("a", dt.datetime.fromtimestamp(dt.datetime(2026, 1, 1, 0, 0, 9, tzinfo=utc).timestamp()))],
+              [("a", dt.datetime(2026, 1, 1, 0, 0, 10, tzinfo=utc))]]
+    out = run(inputs, lambda s: s.withEventTime(ts, 0).countByKeyAndEventWindow(10),
+              checkpoint=checkpoint_dir)
+    start = dt.datetime(2026, 1, 1, tzinfo=utc).timestamp()
+    assert secs(out) == [[], [("a", start, start + 10, 2)]]
+
+
+def test_open_windows_survive_a_restart_with_get_or_create(ctx: Any, checkpoint_dir: str) -> None:
+    def setup(inputs: list) -> StreamingContext:
+        ssc = StreamingContext(ctx, 1, clock="manual")
+        ssc.checkpoint(checkpoint_dir)
+        counts = (ssc.queueStream(inputs).withEventTime(ts, 0)
+                  .countByKeyAndEventWindow(10).checkpoint(1))
+        batches.append(collect_batches(counts))
+        return ssc
+
+    batches: list[list] = []
+    first = StreamingContext.getOrCreate(checkpoint_dir, lambda: setup([[("a", 1.0)], [("a", 2.0)]]))
+    first.start()
+    advance_batch(first)
+    advance_batch(first)
+    first.stop(stopSparkContext=False, stopGraceFully=True)
+    second = StreamingContext.getOrCreate(checkpoint_dir, lambda: setup([[("a", 3.0), ("b", 15.0)]]))
+    second._clock.set_time(2000)           # the recovered batch grid goes on at 3 s
+    second.start()
+    try:
+        advance_batch(second)
+    finally:
+        second.stop(stopSparkContext=False)
+    assert secs(batches[0]) == [[], []]
+    assert secs(batches[1]) == [[("a", 0.0, 10.0, 3)]]
