@@ -24,7 +24,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from dstream.streaming.listener import BatchInfo, ReceiverInfo, StreamingListener
+from dstream.streaming.listener import BatchInfo, EventTimeInfo, ReceiverInfo, StreamingListener
 
 if TYPE_CHECKING:
     from dstream import StreamingContext
@@ -54,6 +54,8 @@ class Snapshot:
     receiver_streams: dict[int, str]
     #: stream id -> reason -> count of records receivers dropped or repaired
     bad_records: dict[int, dict[str, int]] = field(default_factory=dict)
+    #: event-time operator id -> (its report after the last batch, late records so far)
+    event_time: dict[str, tuple[EventTimeInfo, int]] = field(default_factory=dict)
 
     @property
     def received_records(self) -> int:
@@ -138,9 +140,12 @@ class StreamingSource:
             totals = (history.total_completed, history.total_failed, history.total_records)
             receivers = {sid: ReceiverInfo(**vars(info)) for sid, info in history.receivers.items()}
             start = history.start_time_ms
+            event_time = {op: (report, history.late_totals.get(op, 0))
+                          for op, report in history.event_time.items()}
         streams = {s.stream_id: s.id for s in list(self._ssc._graph.inputs) if hasattr(s, "receiver")}
         return Snapshot(
             app_name=self.app_name, state=self.state(), batch_duration_ms=self.batch_duration_ms,
             now_ms=self._clock.now_ms(), start_time_ms=start, completed=completed, active=active,
             total_completed=totals[0], total_failed=totals[1], total_records=totals[2],
-            receivers=receivers, receiver_streams=streams, bad_records=self._bad_records.copy())
+            receivers=receivers, receiver_streams=streams, bad_records=self._bad_records.copy(),
+            event_time=event_time)

@@ -3,8 +3,11 @@
 from .clock import Clock, ManualClock, SystemClock
 from .context import StreamingContext
 from .dstream import DStream
-from .listener import BatchInfo, OutputOperationInfo, ReceiverInfo, StreamingListener
+from .event_time import EventTimeDStream
+from .event_windows import EventWindowDStream
+from .listener import BatchInfo, EventTimeInfo, OutputOperationInfo, ReceiverInfo, StreamingListener
 from .stateful import State, StateSpec
 
-__all__ = ["BatchInfo", "Clock", "DStream", "ManualClock", "OutputOperationInfo", "ReceiverInfo",
+__all__ = ["BatchInfo", "Clock", "DStream", "EventTimeDStream", "EventTimeInfo",
+           "EventWindowDStream", "ManualClock", "OutputOperationInfo", "ReceiverInfo",
            "State", "StateSpec", "StreamingContext", "StreamingListener", "SystemClock"]

@@ -26,6 +26,7 @@ from ..callsite import call_site_override, user_call_site
 from ..rdd import RDD
 from ..storagelevel import StorageLevel
 from .durations import batch_datetime, check_multiple, to_ms
+from .event_ops import EventTimeOperations
 from .failures import user_codes
 from .pair_ops import PairDStreamOperations
 from .state_ops import StateOperations
@@ -74,7 +75,8 @@ def adapt_time_func(func: Callable[..., Any], plain_arity: int, what: str) -> Ca
                     f"{plain_arity + 1} (time, rdd); {func!r} takes {len(positional)}")
 
 
-class DStream(PairDStreamOperations, WindowOperations, StateOperations, Generic[T]):
+class DStream(PairDStreamOperations, WindowOperations, StateOperations, EventTimeOperations,
+              Generic[T]):
     """A discretized stream. Subclasses define ``compute(time_ms)``; everything users call is
     here and in the operation mixins.
 

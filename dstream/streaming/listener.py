@@ -19,7 +19,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["StreamingListener", "BatchInfo", "OutputOperationInfo", "ReceiverInfo", "Time",
+__all__ = ["StreamingListener", "BatchInfo", "EventTimeInfo", "OutputOperationInfo", "ReceiverInfo", "Time",
            "ListenerBus", "BatchHistory"]
 
 log = logging.getLogger(__name__)
@@ -77,6 +77,24 @@ class OutputOperationInfo:
 
 
 @dataclass
+class EventTimeInfo:
+    """An event-time windowed operator after one batch (beyond PySpark).
+
+    >>> EventTimeInfo("clicks", 5000, 2, 7).late_records
+    2
+    """
+
+    #: id of the event-time stream the operator reads
+    events_id: str
+    #: the watermark after the batch (ms since the epoch), None before any record
+    watermark_ms: int | None
+    #: records of this batch left out as late
+    late_records: int
+    #: windows (or sessions) open after the batch
+    open_windows: int
+
+
+@dataclass
 class BatchInfo:
     """Timings of one batch (all in ms); delays are None until known."""
 
@@ -88,6 +106,8 @@ class BatchInfo:
     #: records per input stream id
     input_records: dict[int, int] = field(default_factory=dict)
     output_operations: dict[int, OutputOperationInfo] = field(default_factory=dict)
+    #: event-time windowed operators, by operator id (beyond PySpark)
+    event_time: dict[str, EventTimeInfo] = field(default_factory=dict)
 
     # PySpark / Spark accessors
     def batchTime(self) -> Time:
@@ -137,6 +157,7 @@ class BatchInfo:
     def copy(self) -> BatchInfo:
         clone = dataclasses.replace(self)
         clone.input_records = dict(self.input_records)
+        clone.event_time = dict(self.event_time)
         clone.output_operations = {k: dataclasses.replace(v) for k, v in self.output_operations.items()}
         return clone
 
@@ -272,6 +293,9 @@ class BatchHistory(StreamingListener):
         self.total_records = 0
         self.receivers: dict[int, ReceiverInfo] = {}
         self.start_time_ms: int | None = None
+        #: event-time operator id -> its report after the last batch, and its late records so far
+        self.event_time: dict[str, EventTimeInfo] = {}
+        self.late_totals: dict[str, int] = {}
 
     def onStreamingStarted(self, event: Any) -> None:
         self.start_time_ms = event.time()
@@ -292,6 +316,9 @@ class BatchHistory(StreamingListener):
             self.total_completed += 1
             self.total_failed += int(info.failed)
             self.total_records += info.num_records
+            for op, report in info.event_time.items():
+                self.event_time[op] = report
+                self.late_totals[op] = self.late_totals.get(op, 0) + report.late_records
 
     def onReceiverStarted(self, event: Any) -> None:
         info = event.receiverInfo()

@@ -67,6 +67,8 @@ class JobScheduler:
         self.next_batch_ms: int | None = None
         #: hooks the context adds: called with a batch time after the batch completed
         self.after_batch: list[Callable[[JobSet], None]] = []
+        #: hooks called with a batch after its jobs ran, before it is reported completed
+        self.before_complete: list[Callable[[JobSet], None]] = []
         #: hooks called with a batch time before its jobs are generated (block allocation)
         self.before_generate: list[Callable[[int, BatchInfo], None]] = []
 
@@ -208,6 +210,11 @@ class JobScheduler:
                 self._ssc._report_error(error)
             bus.post("onOutputOperationCompleted", output_operation_info=_copy(op))
         info.processing_end_time_ms = self._clock.now_ms()
+        for hook in self.before_complete:
+            try:
+                hook(jobset)
+            except Exception:
+                log.exception("reporting batch %s failed", jobset.time_ms)
         bus.post("onBatchCompleted", batch_info=info.copy())
         for hook in self.after_batch:
             try:

@@ -35,6 +35,7 @@ from .auth import TokenAuth
 from .docs import render_docs
 from .metrics import StreamingMetrics
 from .models import ErrorBody, Health, Readiness
+from .event_time import add_event_time_routes
 from .streaming import add_streaming_routes
 
 __all__ = ["create_app"]
@@ -87,6 +88,7 @@ def create_app(source: StreamingSource, token: str | None = None, *,
         return JSONResponse({"detail": "; ".join(_describe(e) for e in exc.errors())}, status_code=400)
 
     add_streaming_routes(app, source.snapshot)
+    add_event_time_routes(app, source.snapshot)
     _add_operations_routes(app, source, int(ready_max_lag_batches * source.batch_duration_ms))
     _add_pages(app, source, refresh_ms)
 

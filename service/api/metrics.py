@@ -4,7 +4,8 @@ Histograms (scheduling delay, processing time, total delay, in seconds) are obse
 a listener as batches complete, so they count every batch since the app was made.
 Counters and gauges are read from the context's history at scrape time, so they are
 exact and never counted twice: records in, batches completed and failed, bad records,
-active batches, receivers up.
+active batches, receivers up, and each event-time operator's watermark, open windows and
+late records.
 """
 
 from __future__ import annotations
@@ -79,6 +80,26 @@ class _FromSnapshot:
             name = info.name if info is not None else snap.receiver_streams.get(sid, "")
             up.add_metric([str(sid), name], 1.0 if info is not None and info.active else 0.0)
         yield up
+        yield from _event_time_metrics(snap)
+
+
+def _event_time_metrics(snap: Snapshot) -> Iterator[Metric]:
+    """Per event-time windowed operator: watermark, open windows, late records so far."""
+    labels = ["operator", "stream"]
+    watermark = GaugeMetricFamily("dstream_event_time_watermark_seconds",
+                                  "Watermark after the last batch, epoch seconds", labels=labels)
+    open_windows = GaugeMetricFamily("dstream_event_time_open_windows",
+                                     "Windows or sessions open after the last batch", labels=labels)
+    late = CounterMetricFamily("dstream_event_time_late_records",
+                               "Records left out of a closed window", labels=labels)
+    for op, (report, late_total) in sorted(snap.event_time.items()):
+        if report.watermark_ms is not None:
+            watermark.add_metric([op, report.events_id], report.watermark_ms / 1000.0)
+        open_windows.add_metric([op, report.events_id], report.open_windows)
+        late.add_metric([op, report.events_id], late_total)
+    yield watermark
+    yield open_windows
+    yield late
 
 
 class StreamingMetrics:

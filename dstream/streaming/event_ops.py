@@ -1,0 +1,42 @@
+"""``withEventTime``: mixed into ``DStream`` (the event-time operators are on the stream it
+returns, ``EventTimeDStream``).
+
+>>> from dstream import Context, StreamingContext
+>>> with Context("local") as ctx:
+...     ssc = StreamingContext(ctx, 1)
+...     events = ssc.queueStream([]).withEventTime(lambda r: r[1], 5, idleTimeout=30)
+...     events.event_time
+EventTimeSpec(delay_ms=5000, idle_ms=30000)
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
+
+if TYPE_CHECKING:
+    from .dstream import DStream
+    from .event_time import EventTimeDStream
+
+__all__ = ["EventTimeOperations"]
+
+T = TypeVar("T")
+
+
+class EventTimeOperations:
+    """Mixed into ``DStream``."""
+
+    def withEventTime(self: DStream[T], timestampFunc: Callable[[T], Any],
+                      maxOutOfOrderness: float, idleTimeout: float | None = None
+                      ) -> EventTimeDStream:
+        """This stream's records with the event time ``timestampFunc(record)`` gives (a
+        ``datetime`` or epoch seconds). The watermark after each batch is the largest event
+        time seen so far minus ``maxOutOfOrderness`` seconds; with ``idleTimeout`` seconds,
+        once no record came for that long it runs on with the batch clock."""
+        from .event_time import EventTimeDStream, EventTimeSpec, duration_ms
+        if not callable(timestampFunc):
+            raise TypeError(f"{self.id}: withEventTime needs a timestamp function, "
+                            f"got {type(timestampFunc).__name__}")
+        delay = duration_ms(maxOutOfOrderness, f"{self.id}: withEventTime maxOutOfOrderness")
+        idle = None if idleTimeout is None else duration_ms(
+            idleTimeout, f"{self.id}: withEventTime idleTimeout", allow_zero=False)
+        return EventTimeDStream.stamp(self, timestampFunc, EventTimeSpec(delay, idle))

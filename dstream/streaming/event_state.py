@@ -1,0 +1,160 @@
+"""The RDDs of an event-time windowed operator, one batch at a time.
+
+The operator's state RDD has ``n + 1`` partitions: partitions ``0..n-1`` hold the open windows
+(or sessions) of the keys that hash there, partition ``n`` the stream's ``Watermark``. A batch is
+one shuffle:
+
+1. map side (``PreAggregateRDD``), per input partition: read the watermark after the previous
+   batch (partition ``n`` of the previous state, a few bytes), set aside the records that are
+   late for it, combine the others per key and window, and send one marker (largest event
+   time, records) to the extra bucket ``n``;
+2. reduce side (``EventStateRDD``), per key partition: the new watermark from the markers
+   (every task computes the same value), the batch's entries merged into the open windows,
+   and the windows the new watermark closes emitted and dropped.
+
+Only the keys and windows a batch touches cost work; the state of the previous batch is
+never changed in place (it may still be cached, or being written to a checkpoint).
+
+>>> route = EventRoute(3)
+>>> route(MARKER), route("a") == route("a") < 3
+(3, True)
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Iterator
+
+from ..accumulators import Accumulator, AccumulatorParam
+from ..dependency import NarrowDependency, OneToOneDependency
+from ..hashing import BUILTIN_HASH_IS_PORTABLE, portable_hash
+from ..partitioner import Partitioner
+from ..rdd import RDD
+from .event_time import EventTimeSpec, Watermark
+
+if TYPE_CHECKING:
+    from ..taskcontext import TaskContext
+    from .event_windows import Strategy
+
+__all__ = ["MARKER", "EventRoute", "PreAggregateRDD", "EventStateRDD", "KeyedState", "StatsParam"]
+
+
+class _Marker:
+    """The shuffle key of a map task's marker (a singleton, also after unpickling)."""
+
+    def __reduce__(self) -> str:
+        return "MARKER"
+
+    def __repr__(self) -> str:
+        return "MARKER"
+
+
+MARKER = _Marker()
+
+
+class EventRoute(Partitioner):
+    """Keys by their portable hash over ``n`` partitions; the marker to partition ``n``."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__(n + 1, portable_hash)
+        self.keyed = n
+
+    def __call__(self, key: Any) -> int:
+        if key is MARKER:
+            return self.keyed
+        if BUILTIN_HASH_IS_PORTABLE and (type(key) is str or type(key) is int):
+            return hash(key) % self.keyed
+        return portable_hash(key) % self.keyed
+
+
+class _Fixed(NarrowDependency):
+    """Every child partition reads the parent partitions ``extra`` (plus its own if ``own``)."""
+
+    def __init__(self, rdd: RDD, extra: list[int], own_below: int = 0) -> None:
+        super().__init__(rdd)
+        self.extra, self.own_below = extra, own_below
+
+    def parents(self, split: int) -> list[int]:
+        own = [split] if split < self.own_below else []
+        return own + [p for p in self.extra if p not in own]
+
+
+class KeyedState:
+    """One key partition of the state after a batch: the open windows or sessions (owned by
+    the strategy), and what the batch gave: emitted results and late ``(ms, record)``s."""
+
+    __slots__ = ("open", "emitted", "late")
+
+    def __init__(self, open: Any, emitted: list[Any], late: list[tuple[int, Any]]) -> None:
+        self.open, self.emitted, self.late = open, emitted, late
+
+    def __reduce__(self) -> tuple:
+        return (KeyedState, (self.open, self.emitted, self.late))
+
+
+class StatsParam(AccumulatorParam):
+    """Per-batch statistics from the tasks, keyed ``(batch ms, partition)``; a recomputed
+    partition overwrites its own entry, so nothing counts twice."""
+
+    def zero(self, value: dict) -> dict:
+        return {}
+
+    def addInPlace(self, value1: dict, value2: dict) -> dict:
+        value1.update(value2)
+        return value1
+
+
+def _watermark_of(previous: RDD | None, n: int, task: TaskContext) -> Watermark:
+    if previous is None:
+        return Watermark.initial()
+    return next(iter(previous.iterator(n, task)))
+
+
+class PreAggregateRDD(RDD):
+    """Map side of a batch: late records set aside, the others combined per key and window,
+    one marker per partition."""
+
+    def __init__(self, batch: RDD, previous: RDD | None, strategy: Strategy, n: int) -> None:
+        self.batch, self.previous, self.strategy, self.n = batch, previous, strategy, n
+        deps: list[Any] = [OneToOneDependency(batch)]
+        if previous is not None:
+            deps.append(_Fixed(previous, [n]))
+        super().__init__(batch.ctx, deps, batch.getNumPartitions())
+
+    def compute(self, split: int, task: TaskContext) -> Iterator[tuple[Any, Any]]:
+        wm = _watermark_of(self.previous, self.n, task).watermark_ms
+        entries, max_event, count = self.strategy.pre_aggregate(self.batch.iterator(split, task), wm)
+        entries.append((MARKER, (max_event, count)))
+        return iter(entries)
+
+
+class EventStateRDD(RDD):
+    """Reduce side of a batch: partition ``n`` is the new ``Watermark``, the others the new
+    ``KeyedState`` of their keys."""
+
+    def __init__(self, previous: RDD | None, shuffled: RDD, strategy: Strategy, n: int,
+                 time_ms: int, spec: EventTimeSpec, stats: Accumulator) -> None:
+        self.previous, self.shuffled, self.strategy, self.n = previous, shuffled, strategy, n
+        self.time_ms, self.spec, self.stats = time_ms, spec, stats
+        deps: list[Any] = [_Fixed(shuffled, [n], own_below=n)]
+        if previous is not None:
+            deps.append(_Fixed(previous, [n], own_below=n))
+        super().__init__(shuffled.ctx, deps, n + 1)
+
+    def _watermarks(self, task: TaskContext) -> tuple[Watermark, Watermark]:
+        before = _watermark_of(self.previous, self.n, task)
+        markers = (v for _k, v in self.shuffled.iterator(self.n, task))
+        after = before.advance(markers, self.time_ms, delay_ms=self.spec.delay_ms,
+                               idle_ms=self.spec.idle_ms)
+        return before, after
+
+    def compute(self, split: int, task: TaskContext) -> Iterator[Any]:
+        before, after = self._watermarks(task)
+        if split == self.n:
+            self.stats.add({(self.time_ms, split): after})
+            return iter([after])
+        previous = None if self.previous is None else next(iter(self.previous.iterator(split, task)))
+        state = self.strategy.merge(previous.open if previous is not None else None,
+                                    self.shuffled.iterator(split, task), before.watermark_ms,
+                                    after.watermark_ms)
+        self.stats.add({(self.time_ms, split): (len(state.late), self.strategy.open_count(state.open))})
+        return iter([state])

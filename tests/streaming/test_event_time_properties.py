@@ -1,0 +1,236 @@
+"""Event-time windows and sessions against a brute-force reference, on random input.
+
+Random timestamps (out of order, duplicated, some far behind the watermark), empty batches
+(idle gaps), random batch splits and partition counts: the emitted windows and sessions equal
+the reference computed from the whole input, each in the batch whose watermark closes it,
+none twice, and every late record is counted as late and appears in ``lateRecords()``.
+"""
+
+from __future__ import annotations
+
+import operator
+import tempfile
+from collections import Counter, defaultdict
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from dstream import Context, StreamingContext
+from dstream.streaming.testing import advance_batch
+
+KEYS = ["a", "b", "c"]
+
+record = st.tuples(st.sampled_from(KEYS), st.integers(0, 80).map(lambda t: t / 2))
+batches_strategy = st.lists(st.lists(record, max_size=8), min_size=1, max_size=9)
+
+
+def _ms(t: float) -> int:
+    return round(t * 1000)
+
+
+class Reference:
+    """The semantics written out plainly: the watermark per batch, lateness per record."""
+
+    def __init__(self, delay: int, idle: int | None) -> None:
+        self.delay, self.idle = delay, idle
+        self.wm: int | None = None
+        self.max_event: int | None = None
+        self.last_data: int | None = None
+
+    def advance(self, batch: list[tuple[str, float]], batch_ms: int) -> None:
+        times = [_ms(t) for _, t in batch]
+        if times:
+            self.last_data = batch_ms
+            self.max_event = max(times + ([self.max_event] if self.max_event is not None else []))
+        if self.max_event is None:
+            return
+        candidate = self.max_event - self.delay
+        if self.idle is not None and batch_ms - self.last_data >= self.idle:
+            candidate += batch_ms - self.last_data
+        self.wm = candidate if self.wm is None else max(self.wm, candidate)
+
+
+def _run(batches: list[list[tuple[str, float]]], build: Any, parts: int, extra: int,
+         delay: float, idle: float | None
+         ) -> tuple[list[int], list[list[Any]], list[list[Any]], list[Any]]:
+    with Context("local") as ctx:
+        return run_event_job(ctx, batches, build, parts, extra, delay, idle)
+
+
+def run_event_job(ctx: Context, batches: list[list[tuple[str, float]]], build: Any, parts: int,
+                  extra: int, delay: float, idle: float | None
+                  ) -> tuple[list[int], list[list[Any]], list[list[Any]], list[Any]]:
+    """Run ``build(events)`` over the batches (plus ``extra`` empty ones); the batch times,
+    the emitted results and late records of each batch, and the BatchInfos."""
+    with tempfile.TemporaryDirectory() as tmp:
+        ssc = StreamingContext(ctx, 1, clock="manual")
+        ssc.checkpoint(tmp)
+        rdds = [ctx.parallelize(b, parts) for b in batches]
+        events = ssc.queueStream(rdds).withEventTime(lambda kv: kv[1], delay, idleTimeout=idle)
+        out = build(events)
+        times: list[int] = []
+        emitted: list[list[Any]] = []
+        late: list[list[Any]] = []
+        infos: list[Any] = []
+        out.foreachRDD(lambda t, rdd: (times.append(round(t.timestamp() * 1000)),
+                                       emitted.append(rdd.collect())))
+        out.lateRecords().foreachRDD(lambda rdd: late.append(rdd.collect()))
+        from dstream.streaming import StreamingListener
+
+        class Infos(StreamingListener):
+            def onBatchCompleted(self, event: Any) -> None:
+                infos.append(event.batchInfo())
+
+        ssc.addStreamingListener(Infos())
+        ssc.start()
+        try:
+            for _ in range(len(batches) + extra):
+                advance_batch(ssc)
+            ssc.awaitTerminationOrTimeout(0)
+        finally:
+            ssc.stop(stopSparkContext=False)
+        return times, emitted, late, infos
+
+
+def _window_key(r: Any) -> tuple:
+    (k, s, e), v = r
+    return (k, _ms(s.timestamp()), _ms(e.timestamp()), v)
+
+
+params = st.fixed_dictionaries({
+    "size": st.integers(1, 6), "slide_div": st.sampled_from([1, 2, 3]),
+    "lateness": st.integers(0, 3), "delay": st.integers(0, 4),
+    "idle": st.sampled_from([None, 2, 3]), "parts": st.integers(1, 3),
+    "key_parts": st.integers(1, 3)})
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(batches=batches_strategy, p=params)
+def test_event_windows_equal_the_brute_force_reference(batches: list, p: dict) -> None:
+    size = p["size"] * 1000
+    slide = size // p["slide_div"] if size % p["slide_div"] == 0 else size
+    lateness = p["lateness"] * 1000
+    extra = 12 if p["idle"] else 0
+    times, emitted, late, infos = _run(
+        batches, lambda ev: ev.countByKeyAndEventWindow(size / 1000, slide / 1000, lateness / 1000,
+                                                        numPartitions=p["key_parts"]),
+        p["parts"], extra, p["delay"], p["idle"])
+    inputs = batches + [[]] * extra
+    expected, expected_late = reference_windows(inputs, times, size, slide, lateness,
+                                                p["delay"] * 1000, p["idle"])
+    seen: set = set()
+    for i in range(len(inputs)):
+        got = [_window_key(r) for r in emitted[i]]
+        assert sorted(got) == sorted(expected[i]), f"batch {i} at {times[i]} ms"
+        assert not seen & set(got), "a window was emitted twice"
+        seen |= set(got)
+        assert Counter(late[i]) == Counter(expected_late[i]), f"late records of batch {i}"
+        reported = sum(e.late_records for e in infos[i].event_time.values())
+        assert reported == len(expected_late[i])
+
+
+def reference_windows(inputs: list[list[tuple[str, float]]], times: list[int], size: int,
+                      slide: int, lateness: int, delay: int, idle: int | None,
+                      mode: str = "final") -> tuple[list[list[tuple]], list[list[tuple]]]:
+    """Per batch: the windows ``(key, start ms, end ms, count)`` that close (``final``) or
+    that changed (``update``), and the late records, by brute force over every window."""
+    ref = Reference(delay, None if idle is None else idle * 1000)
+    counts: Counter = Counter()
+    done: set = set()
+    expected, late = [], []
+    for i, batch in enumerate(inputs):
+        before = ref.wm
+        late.append([])
+        touched = set()
+        for k, t in batch:
+            tm = _ms(t)
+            starts = [s for s in range((tm // slide) * slide, tm - size, -slide)]
+            if before is not None and min(starts) + size + lateness <= before:
+                late[-1].append((k, t))
+            for s in starts:
+                if before is None or s + size + lateness > before:
+                    counts[(k, s)] += 1
+                    touched.add((k, s))
+        ref.advance(batch, times[i])
+        expected.append([])
+        if mode == "update":
+            expected[-1] = [(k, s, s + size, counts[(k, s)]) for k, s in touched]
+        elif ref.wm is not None:
+            for (k, s), n in counts.items():
+                if (k, s) not in done and s + size + lateness <= ref.wm:
+                    done.add((k, s))
+                    expected[-1].append((k, s, s + size, n))
+    return expected, late
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(batches=batches_strategy, p=params)
+def test_update_mode_emits_each_changed_window_with_its_value(batches: list, p: dict) -> None:
+    size = p["size"] * 1000
+    slide = size // p["slide_div"] if size % p["slide_div"] == 0 else size
+    lateness = p["lateness"] * 1000
+    times, emitted, late, _infos = _run(
+        batches, lambda ev: ev.countByKeyAndEventWindow(size / 1000, slide / 1000, lateness / 1000,
+                                                        mode="update", numPartitions=p["key_parts"]),
+        p["parts"], 0, p["delay"], p["idle"])
+    expected, expected_late = reference_windows(batches, times, size, slide, lateness,
+                                                p["delay"] * 1000, p["idle"], mode="update")
+    for i in range(len(batches)):
+        assert sorted(_window_key(r) for r in emitted[i]) == sorted(expected[i]), f"batch {i}"
+        assert Counter(late[i]) == Counter(expected_late[i])
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(batches=batches_strategy, p=params)
+def test_sessions_equal_the_brute_force_reference(batches: list, p: dict) -> None:
+    gap = p["size"] * 1000
+    lateness = p["lateness"] * 1000
+    extra = 12 if p["idle"] else 0
+    times, emitted, late, _infos = _run(
+        batches, lambda ev: ev.mapValues(lambda t: [t]).reduceByKeyAndSessionWindow(
+            operator.add, gap / 1000, lateness / 1000, numPartitions=p["key_parts"]),
+        p["parts"], extra, p["delay"], p["idle"])
+    ref = Reference(p["delay"] * 1000, None if p["idle"] is None else p["idle"] * 1000)
+    on_time: dict[str, list[int]] = defaultdict(list)
+    emitted_all: list[tuple] = []
+    done: set = set()
+    inputs = batches + [[]] * extra
+    for i, batch in enumerate(inputs):
+        before = ref.wm
+        expected_late = []
+        for k, t in batch:
+            if before is not None and _ms(t) < before - lateness:
+                expected_late.append((k, [t]))
+            else:
+                on_time[k].append(_ms(t))
+        ref.advance(batch, times[i])
+        expected = [s for s in _sessions(on_time, gap)
+                    if ref.wm is not None and s[2] + lateness <= ref.wm and s[:3] not in done]
+        done |= {s[:3] for s in expected}
+        got = [(k, _ms(s.timestamp()), _ms(e.timestamp()), sorted(v)) for (k, s, e), v in emitted[i]]
+        assert sorted(got) == sorted(expected), f"batch {i} at {times[i]} ms"
+        emitted_all.extend(got)
+        assert Counter(map(repr, late[i])) == Counter(map(repr, expected_late))
+    # every emitted session is a session of the whole on-time input, and none came twice
+    whole = {repr(s) for s in _sessions(on_time, gap)}
+    assert all(repr(s) in whole for s in emitted_all)
+    assert len({s[:3] for s in emitted_all}) == len(emitted_all)
+
+
+def _sessions(on_time: dict[str, list[int]], gap: int) -> list[tuple]:
+    out = []
+    for k, times in on_time.items():
+        times = sorted(times)
+        first = last = times[0]
+        members = [times[0]]
+        for t in times[1:]:
+            if t - last < gap:
+                last = t
+                members.append(t)
+            else:
+                out.append((k, first, last + gap, sorted(m / 1000 for m in members)))
+                first = last = t
+                members = [t]
+        out.append((k, first, last + gap, sorted(m / 1000 for m in members)))
+    return out
