@@ -63,6 +63,11 @@ class StorageLevel:
 
     @property
     def isValid(self) -> bool:
+        """Whether the level keeps data anywhere (disk, memory or off-heap).
+
+        >>> StorageLevel.MEMORY_ONLY.isValid, StorageLevel.DISK_ONLY.isValid, StorageLevel.NONE.isValid
+        (True, True, False)
+        """
         return self.useDisk or self.useMemory or self.useOffHeap
 
 
