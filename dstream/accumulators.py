@@ -86,7 +86,8 @@ class Accumulator(Generic[T]):
                 _registry[self.aid] = self
 
     def add(self, term: T) -> None:
-        """Add ``term`` (in a task, to the task's update that the driver merges when the task succeeds).
+        """Add ``term``; in a task, to the task's update, which the driver merges when the task
+        succeeds.
 
         >>> acc = sc.accumulator(0)
         >>> acc.add(5)
@@ -109,7 +110,8 @@ class Accumulator(Generic[T]):
 
     @property
     def value(self) -> T:
-        """The value so far; a task that reads it fails (``RuntimeError``). May be set on the driver.
+        """The value so far, set or read on the driver (a task that reads it fails with
+        ``RuntimeError``).
 
         >>> acc = sc.accumulator(10)
         >>> acc.value

@@ -203,8 +203,10 @@ class Conf:
     def set(self, key: str, value: object) -> Conf:
         """Set ``key`` to ``str(value)`` (booleans as ``true``/``false``); returns this Conf.
 
-        >>> conf = Conf().set("spark.app.name", "demo").set("dstream.streaming.backpressure.enabled", True)
-        >>> conf.get("spark.app.name"), conf.get("dstream.streaming.backpressure.enabled")
+        >>> conf = Conf().set("spark.app.name", "demo")
+        >>> conf.set("spark.streaming.backpressure.enabled", True) is conf
+        True
+        >>> conf.get("spark.app.name"), conf.get("spark.streaming.backpressure.enabled")
         ('demo', 'true')
         """
         if not isinstance(key, str) or not key:
@@ -216,8 +218,8 @@ class Conf:
         """Set ``key`` unless it has a value (under its own or its Spark name); returns this Conf.
 
         >>> conf = Conf().set("spark.app.name", "demo")
-        >>> conf.setIfMissing("spark.app.name", "other").setIfMissing("spark.master", "local").getAll()
-        [('spark.app.name', 'demo'), ('spark.master', 'local')]
+        >>> conf.setIfMissing("spark.app.name", "other").setIfMissing("spark.master", "local")
+        Conf({'spark.app.name': 'demo', 'spark.master': 'local'})
         """
         if self._raw(key) is None:
             self.set(key, value)
@@ -234,7 +236,8 @@ class Conf:
         return self
 
     def setMaster(self, value: str) -> Conf:
-        """Set ``spark.master``: ``local``, ``local[N]``, ``local[*]``, ``dask://HOST:PORT`` or ``dask-local[N]``.
+        """Set ``spark.master``: ``local``, ``local[N]``, ``local[*]``, ``dask://HOST:PORT`` or
+        ``dask-local[N]``.
 
         >>> Conf().setMaster("local[2]").get("spark.master")
         'local[2]'
@@ -302,9 +305,11 @@ class Conf:
     def getFloat(self, key: str, default: object = _NO_DEFAULT) -> float:
         """``key`` as a float; without ``default``, the registry's default for an unset key.
 
-        >>> conf = Conf().set("dstream.streaming.backpressure.pid.integral", "0.5")
-        >>> conf.getFloat("dstream.streaming.backpressure.pid.integral"), conf.getFloat("dstream.streaming.backpressure.pid.minRate")
-        (0.5, 100.0)
+        >>> conf = Conf().set("spark.streaming.backpressure.pid.integral", "0.5")
+        >>> conf.getFloat("dstream.streaming.backpressure.pid.integral")
+        0.5
+        >>> conf.getFloat("dstream.streaming.backpressure.pid.minRate"), conf.getFloat("my.x", 1.5)
+        (100.0, 1.5)
         """
         raw = self._raw(key)
         if raw is None:
@@ -318,8 +323,10 @@ class Conf:
         """``key`` as a bool (``true``/``false``, ``1``/``0``, ``yes``/``no``, ``on``/``off``).
 
         >>> conf = Conf().set("spark.streaming.backpressure.enabled", "true")
-        >>> conf.getBoolean("dstream.streaming.backpressure.enabled"), conf.getBoolean("dstream.checkpoint.discardState")
-        (True, False)
+        >>> conf.getBoolean("dstream.streaming.backpressure.enabled")
+        True
+        >>> conf.getBoolean("dstream.checkpoint.discardState"), conf.getBoolean("my.flag", True)
+        (False, True)
         """
         raw = self._raw(key)
         if raw is None:
@@ -334,8 +341,10 @@ class Conf:
         """A duration in seconds; accepts ``200ms``, ``2s``, ``1min`` or a bare number of seconds.
 
         >>> conf = Conf().set("dstream.streaming.stopTimeout", "2min")
-        >>> conf.getSeconds("dstream.streaming.stopTimeout"), conf.getSeconds("dstream.streaming.blockInterval")
-        (120.0, 0.2)
+        >>> conf.getSeconds("dstream.streaming.stopTimeout")
+        120.0
+        >>> conf.getSeconds("dstream.streaming.blockInterval")
+        0.2
         """
         raw = self._raw(key)
         if raw is None:

@@ -70,7 +70,7 @@ class PairOperations:
         return self.flatMap(lambda kv: ((kv[0], x) for x in f(kv[1])), True)
 
     def collectAsMap(self: RDD[tuple[K, V]]) -> dict[K, V]:
-        """The pairs as a dict on the driver (a later pair wins over an earlier one of the same key).
+        """The pairs as a dict on the driver (of two pairs with one key, the later wins).
 
         >>> m = sc.parallelize([(1, 2), (3, 4)]).collectAsMap()
         >>> m[1], m[3]
@@ -178,7 +178,8 @@ class PairOperations:
     def aggregateByKey(self: RDD[tuple[K, V]], zeroValue: U, seqFunc: Callable[[U, V], U],
                        combFunc: Callable[[U, U], U], numPartitions: int | None = None,
                        partitionFunc: Callable[[K], int] | None = None) -> RDD[tuple[K, U]]:
-        """Each key's values folded from ``zeroValue`` with ``seqFunc`` per partition, then merged with ``combFunc``.
+        """Each key's values folded from ``zeroValue`` with ``seqFunc`` in each partition, then
+        merged across partitions with ``combFunc``.
 
         >>> rdd = sc.parallelize([("a", 1), ("b", 1), ("a", 2)])
         >>> seqFunc = lambda acc, v: (acc[0] + v, acc[1] + 1)
@@ -262,7 +263,8 @@ class PairOperations:
             lambda tagged: _split_tagged(tagged, 2))
 
     def groupWith(self: RDD[tuple[K, V]], other: RDD[tuple[K, W]], *others: RDD) -> RDD:
-        """``cogroup`` over any number of RDDs: each key with a tuple of value iterables, one per RDD.
+        """``cogroup`` of any number of RDDs: each key with a tuple of value iterables, one per
+        RDD.
 
         >>> w = sc.parallelize([("a", 5), ("b", 6)])
         >>> x = sc.parallelize([("a", 1), ("b", 4)])

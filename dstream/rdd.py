@@ -102,8 +102,10 @@ class RDD(PairOperations, Generic[T]):
     def driver_input(self, split: int) -> Any:
         """Data the driver ships with a task to compute ``split`` (source RDDs); None if none.
 
-        >>> sc.parallelize([1, 2, 3], 2).driver_input(1), sc.parallelize([1]).map(str).driver_input(0)
-        ([2, 3], None)
+        >>> sc.parallelize([1, 2, 3], 2).driver_input(1)
+        [2, 3]
+        >>> sc.parallelize([1, 2, 3], 2).map(str).driver_input(1) is None
+        True
         """
         return None
 
@@ -429,7 +431,8 @@ class RDD(PairOperations, Generic[T]):
         return self.mapPartitionsWithIndex(lambda i, it: zip(it, itertools.count(starts[i])))
 
     def zipWithUniqueId(self) -> RDD[tuple[T, int]]:
-        """Pairs ``(x, id)``: the i-th element of partition k gets ``i * n + k`` (n partitions); no job is run.
+        """Pairs ``(x, id)``: the i-th element of partition k of n gets ``i * n + k``; no job
+        is run.
 
         >>> sc.parallelize(["a", "b", "c", "d", "e"], 3).zipWithUniqueId().collect()
         [('a', 0), ('b', 1), ('c', 4), ('d', 2), ('e', 5)]
@@ -829,7 +832,8 @@ class RDD(PairOperations, Generic[T]):
         save_as_text_file(self, path, compressionCodecClass)
 
     def saveAsPickleFile(self, path: str, batchSize: int = 10) -> None:
-        """One pickled ``part-NNNNN`` file per partition under directory ``path``, then ``_SUCCESS``.
+        """One pickled ``part-NNNNN`` file per partition under directory ``path``, then
+        ``_SUCCESS``.
 
         Each part holds its partition's elements as one pickled list (``batchSize`` is accepted for
         PySpark's signature and not used):

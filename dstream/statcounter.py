@@ -156,8 +156,11 @@ class StatCounter:
     def asDict(self, sample: bool = False) -> dict[str, float]:
         """The statistics as a dict; ``sample=True`` gives the sample stdev and variance.
 
-        >>> StatCounter([1.0, 2.0, 3.0]).asDict()
-        {'count': 3, 'mean': 2.0, 'sum': 6.0, 'min': 1.0, 'max': 3.0, 'stdev': 0.816496580927726, 'variance': 0.6666666666666666}
+        >>> d = StatCounter([1.0, 2.0, 3.0]).asDict()
+        >>> sorted(d)
+        ['count', 'max', 'mean', 'min', 'stdev', 'sum', 'variance']
+        >>> d["count"], d["sum"], d["stdev"], d["variance"]
+        (3, 6.0, 0.816496580927726, 0.6666666666666666)
         >>> sc.parallelize([1.0, 2.0, 3.0]).stats().asDict(sample=True)["stdev"]
         1.0
         """

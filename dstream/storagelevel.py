@@ -65,8 +65,10 @@ class StorageLevel:
     def isValid(self) -> bool:
         """Whether the level keeps data anywhere (disk, memory or off-heap).
 
-        >>> StorageLevel.MEMORY_ONLY.isValid, StorageLevel.DISK_ONLY.isValid, StorageLevel.NONE.isValid
-        (True, True, False)
+        >>> StorageLevel.MEMORY_ONLY.isValid, StorageLevel.DISK_ONLY.isValid
+        (True, True)
+        >>> StorageLevel.NONE.isValid
+        False
         """
         return self.useDisk or self.useMemory or self.useOffHeap
 
