@@ -1,10 +1,8 @@
 """Accumulators: values that tasks add to and the driver reads.
 
->>> from dstream import Context
->>> with Context("local") as ctx:
-...     acc = ctx.accumulator(0)
-...     ctx.parallelize([1, 2, 3]).foreach(lambda x: acc.add(x))
-...     acc.value
+>>> acc = sc.accumulator(0)
+>>> sc.parallelize([1, 2, 3]).foreach(lambda x: acc.add(x))
+>>> acc.value
 6
 """
 

@@ -1,9 +1,7 @@
 """Broadcast variables: a read-only value shipped to every worker once.
 
->>> from dstream import Context
->>> with Context("local") as ctx:
-...     lookup = ctx.broadcast({"a": 1})
-...     ctx.parallelize(["a", "a"]).map(lambda k: lookup.value[k]).collect()
+>>> lookup = sc.broadcast({"a": 1})
+>>> sc.parallelize(["a", "a"]).map(lambda k: lookup.value[k]).collect()
 [1, 1]
 """
 

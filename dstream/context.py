@@ -190,9 +190,8 @@ class Context:
         """The level of dstream's log lines: PySpark's names (ALL, DEBUG, ERROR, FATAL, INFO,
         OFF, TRACE, WARN) or Python's, any case.
 
-        >>> with Context("local") as ctx:
-        ...     ctx.setLogLevel("error")
-        ...     logging.getLogger("dstream").level == logging.ERROR
+        >>> sc.setLogLevel("error")
+        >>> logging.getLogger("dstream").level == logging.ERROR
         True
         """
         console_log.set_level(logLevel)
@@ -226,8 +225,7 @@ class Context:
         """Slices of a collection, cut exactly as PySpark cuts them (lists are sliced in
         batches of ``len // numSlices`` elements; ranges arithmetically).
 
-        >>> with Context("local") as ctx:
-        ...     ctx.parallelize([1, 2, 3], 5).glom().collect()
+        >>> sc.parallelize([1, 2, 3], 5).glom().collect()
         [[], [1], [], [2], [3]]
         """
         self._check_running()
@@ -242,8 +240,7 @@ class Context:
               numSlices: int | None = None) -> RDD[int]:
         """Integers from ``start`` (or 0) to ``end`` by ``step``, sliced like ``parallelize(range(...))``.
 
-        >>> with Context("local") as ctx:
-        ...     ctx.range(1, 7, 2).collect()
+        >>> sc.range(1, 7, 2).collect()
         [1, 3, 5]
         """
         if end is None:
@@ -293,8 +290,7 @@ class Context:
     def union(self, rdds: list[RDD[T]]) -> RDD[T]:
         """The partitions of each RDD, one after another (kept aligned when all share a partitioner).
 
-        >>> with Context("local") as ctx:
-        ...     ctx.union([ctx.parallelize([1]), ctx.parallelize([2, 3])]).collect()
+        >>> sc.union([sc.parallelize([1]), sc.parallelize([2, 3])]).collect()
         [1, 2, 3]
         """
         self._check_running()

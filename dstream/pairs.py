@@ -3,10 +3,8 @@
 They follow PySpark's construction (combine locally, ``partitionBy``, merge), so partition
 counts and the order of results match PySpark's.
 
->>> from dstream import Context
->>> with Context("local") as ctx:
-...     pairs = ctx.parallelize([("a", 1), ("b", 2), ("a", 3)], 2)
-...     sorted(pairs.reduceByKey(lambda x, y: x + y).collect())
+>>> pairs = sc.parallelize([("a", 1), ("b", 2), ("a", 3)], 2)
+>>> sorted(pairs.reduceByKey(lambda x, y: x + y).collect())
 [('a', 4), ('b', 2)]
 """
 
@@ -53,9 +51,9 @@ class PairOperations:
         return self.map(lambda kv: kv[1])
 
     def mapValues(self: RDD[tuple[K, V]], f: Callable[[V], U]) -> RDD[tuple[K, U]]:
-        """>>> from dstream import Context
-        >>> with Context("local") as ctx:
-        ...     ctx.parallelize([("a", 1)]).mapValues(lambda v: v * 10).collect()
+        """Apply ``f`` to each value, keeping the key and the partitioning.
+
+        >>> sc.parallelize([("a", 1)]).mapValues(lambda v: v * 10).collect()
         [('a', 10)]
         """
         return self.map(lambda kv: (kv[0], f(kv[1])), True)
@@ -113,9 +111,7 @@ class PairOperations:
                     partitionFunc: Callable[[K], int] | None = None) -> RDD[tuple[K, V]]:
         """Send each pair to partition ``partitionFunc(key) % numPartitions``.
 
-        >>> from dstream import Context
-        >>> with Context("local") as ctx:
-        ...     ctx.parallelize([(0, "x"), (1, "y"), (2, "z")]).partitionBy(2).glom().collect()
+        >>> sc.parallelize([(0, "x"), (1, "y"), (2, "z")]).partitionBy(2).glom().collect()
         [[(0, 'x'), (2, 'z')], [(1, 'y')]]
         """
         from .rdd_kinds import ShuffledRDD
@@ -133,10 +129,9 @@ class PairOperations:
                      partitionFunc: Callable[[K], int] | None = None) -> RDD[tuple[K, C]]:
         """The general by-key aggregation; combines on the map side before the shuffle.
 
-        >>> from dstream import Context
-        >>> with Context("local") as ctx:
-        ...     pairs = ctx.parallelize([("a", 1), ("a", 2), ("b", 3)], 2)
-        ...     sorted(pairs.combineByKey(lambda v: [v], lambda c, v: c + [v], lambda a, b: a + b).collect())
+        >>> pairs = sc.parallelize([("a", 1), ("a", 2), ("b", 3)], 2)
+        >>> to_list, append, extend = (lambda v: [v]), (lambda c, v: c + [v]), (lambda a, b: a + b)
+        >>> sorted(pairs.combineByKey(to_list, append, extend).collect())
         [('a', [1, 2]), ('b', [3])]
         """
         if numPartitions is None:
@@ -163,9 +158,7 @@ class PairOperations:
         """Each key's values reduced into a dict on the driver. As in PySpark the partitions'
         dicts are merged with ``reduce``, so ``emptyRDD()`` raises ``ValueError``.
 
-        >>> from dstream import Context
-        >>> with Context("local") as ctx:
-        ...     ctx.parallelize([("a", 1), ("a", 2)], 2).reduceByKeyLocally(lambda x, y: x + y)
+        >>> sc.parallelize([("a", 1), ("a", 2)], 2).reduceByKeyLocally(lambda x, y: x + y)
         {'a': 3}
         """
         def merge(a: dict[K, V], b: dict[K, V]) -> dict[K, V]:
@@ -206,10 +199,12 @@ class PairOperations:
     def groupByKey(self: RDD[tuple[K, V]], numPartitions: int | None = None,
                    partitionFunc: Callable[[K], int] | None = None
                    ) -> RDD[tuple[K, ResultIterable[V]]]:
-        """>>> from dstream import Context
-        >>> with Context("local") as ctx:
-        ...     sorted((k, list(v)) for k, v in ctx.parallelize([("a", 1), ("a", 2)]).groupByKey().collect())
-        [('a', [1, 2])]
+        """Each key with an iterable of its values (to aggregate them, ``reduceByKey`` or
+        ``aggregateByKey`` ship less data).
+
+        >>> pairs = sc.parallelize([("a", 1), ("b", 3), ("a", 2)], 2)
+        >>> sorted((k, list(v)) for k, v in pairs.groupByKey().collect())
+        [('a', [1, 2]), ('b', [3])]
         """
         if numPartitions is None:
             numPartitions = self._defaultReducePartitions()
@@ -223,9 +218,7 @@ class PairOperations:
         """Sort by key; range-partitioned from a sample, so partition ``i`` holds smaller keys
         than partition ``i + 1``.
 
-        >>> from dstream import Context
-        >>> with Context("local") as ctx:
-        ...     ctx.parallelize([(3, "c"), (1, "a"), (2, "b")], 2).sortByKey().collect()
+        >>> sc.parallelize([(3, "c"), (1, "a"), (2, "b")], 2).sortByKey().collect()
         [(1, 'a'), (2, 'b'), (3, 'c')]
         """
         if numPartitions is None:
@@ -253,10 +246,11 @@ class PairOperations:
     # ------------------------------------------------------------------ joins
     def cogroup(self: RDD[tuple[K, V]], other: RDD[tuple[K, W]], numPartitions: int | None = None
                 ) -> RDD[tuple[K, tuple[ResultIterable[V], ResultIterable[W]]]]:
-        """>>> from dstream import Context
-        >>> with Context("local") as ctx:
-        ...     a, b = ctx.parallelize([("k", 1)]), ctx.parallelize([("k", 2), ("j", 3)])
-        ...     sorted((k, tuple(map(list, vs))) for k, vs in a.cogroup(b).collect())
+        """Each key of either RDD with a pair of iterables: its values in this RDD and in
+        ``other``.
+
+        >>> a, b = sc.parallelize([("k", 1)]), sc.parallelize([("k", 2), ("j", 3)])
+        >>> sorted((k, tuple(map(list, vs))) for k, vs in a.cogroup(b).collect())
         [('j', ([], [3])), ('k', ([1], [2]))]
         """
         return _tagged_groups((self, other), numPartitions).mapValues(
@@ -280,9 +274,7 @@ class PairOperations:
              numPartitions: int | None = None) -> RDD[tuple[K, tuple[V, W]]]:
         """Inner join; partitions default to the sum of both sides' counts.
 
-        >>> from dstream import Context
-        >>> with Context("local") as ctx:
-        ...     ctx.parallelize([("a", 1)]).join(ctx.parallelize([("a", 2), ("b", 3)])).collect()
+        >>> sc.parallelize([("a", 1)]).join(sc.parallelize([("a", 2), ("b", 3)])).collect()
         [('a', (1, 2))]
         """
         return _tagged_groups((self, other), numPartitions).flatMapValues(
@@ -327,9 +319,9 @@ class PairOperations:
 
     def subtractByKey(self: RDD[tuple[K, V]], other: RDD[tuple[K, Any]],
                       numPartitions: int | None = None) -> RDD[tuple[K, V]]:
-        """>>> from dstream import Context
-        >>> with Context("local") as ctx:
-        ...     ctx.parallelize([("a", 1), ("b", 2)]).subtractByKey(ctx.parallelize([("b", 0)])).collect()
+        """The pairs of this RDD whose key is not in ``other``.
+
+        >>> sc.parallelize([("a", 1), ("b", 2)]).subtractByKey(sc.parallelize([("b", 0)])).collect()
         [('a', 1)]
         """
         return (self.cogroup(other, numPartitions)

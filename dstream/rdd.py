@@ -68,9 +68,7 @@ class RDD(PairOperations, Generic[T]):
     def context(self) -> Context:
         """The ``Context`` that made this RDD (PySpark's ``rdd.context``; also ``rdd.ctx``).
 
-        >>> from dstream import Context
-        >>> with Context("local") as ctx:
-        ...     ctx.parallelize([1]).context is ctx
+        >>> sc.parallelize([1]).context is sc
         True
         """
         return self.ctx
@@ -78,9 +76,7 @@ class RDD(PairOperations, Generic[T]):
     def getNumPartitions(self) -> int:
         """The number of partitions.
 
-        >>> from dstream import Context
-        >>> with Context("local") as ctx:
-        ...     ctx.parallelize([1, 2, 3], 3).getNumPartitions()
+        >>> sc.parallelize([1, 2, 3], 3).getNumPartitions()
         3
         """
         return self._num_partitions
@@ -172,9 +168,7 @@ class RDD(PairOperations, Generic[T]):
     def toDebugString(self) -> bytes:
         """The lineage, one RDD a line, with ``+-`` where a shuffle starts a new stage.
 
-        >>> from dstream import Context
-        >>> with Context("local") as ctx:
-        ...     text = ctx.parallelize([("a", 1)]).reduceByKey(lambda a, b: a + b).toDebugString()
+        >>> text = sc.parallelize([("a", 1)]).reduceByKey(lambda a, b: a + b).toDebugString()
         >>> b"+-" in text
         True
         """
@@ -308,9 +302,8 @@ class RDD(PairOperations, Generic[T]):
                                preservesPartitioning: bool = False) -> RDD[U]:
         """The primitive every narrow transformation is built on.
 
-        >>> from dstream import Context
-        >>> with Context("local") as ctx:
-        ...     ctx.parallelize([1, 2, 3, 4], 2).mapPartitionsWithIndex(lambda i, it: [(i, sum(it))]).collect()
+        >>> rdd = sc.parallelize([1, 2, 3, 4], 2)
+        >>> rdd.mapPartitionsWithIndex(lambda i, it: [(i, sum(it))]).collect()
         [(0, 3), (1, 7)]
         """
         return PipelinedRDD(self, f, preservesPartitioning)
@@ -327,17 +320,17 @@ class RDD(PairOperations, Generic[T]):
         return self.mapPartitionsWithIndex(lambda _, it: f(it), preservesPartitioning)
 
     def map(self, f: Callable[[T], U], preservesPartitioning: bool = False) -> RDD[U]:
-        """>>> from dstream import Context
-        >>> with Context("local") as ctx:
-        ...     ctx.parallelize([1, 2]).map(str).collect()
+        """Apply ``f`` to each element.
+
+        >>> sc.parallelize([1, 2]).map(str).collect()
         ['1', '2']
         """
         return self.mapPartitionsWithIndex(lambda _, it: map(f, it), preservesPartitioning)
 
     def flatMap(self, f: Callable[[T], Iterable[U]], preservesPartitioning: bool = False) -> RDD[U]:
-        """>>> from dstream import Context
-        >>> with Context("local") as ctx:
-        ...     ctx.parallelize(["a b", "c"]).flatMap(str.split).collect()
+        """Apply ``f`` to each element and flatten the iterables it returns.
+
+        >>> sc.parallelize(["a b", "c"]).flatMap(str.split).collect()
         ['a', 'b', 'c']
         """
         return self.mapPartitionsWithIndex(
@@ -352,9 +345,9 @@ class RDD(PairOperations, Generic[T]):
         return self.mapPartitionsWithIndex(lambda _, it: filter(f, it), True)
 
     def glom(self) -> RDD[list[T]]:
-        """>>> from dstream import Context
-        >>> with Context("local") as ctx:
-        ...     ctx.parallelize([1, 2, 3], 2).glom().collect()
+        """Each partition as one list.
+
+        >>> sc.parallelize([1, 2, 3], 2).glom().collect()
         [[1], [2, 3]]
         """
         return self.mapPartitionsWithIndex(lambda _, it: [list(it)])
@@ -383,9 +376,9 @@ class RDD(PairOperations, Generic[T]):
         return self.mapPartitionsWithIndex(RDDSampler(withReplacement, fraction, seed).func, True)
 
     def union(self, other: RDD[U]) -> RDD[T | U]:
-        """>>> from dstream import Context
-        >>> with Context("local") as ctx:
-        ...     ctx.parallelize([1]).union(ctx.parallelize([2])).collect()
+        """The elements of both RDDs (duplicates kept).
+
+        >>> sc.parallelize([1]).union(sc.parallelize([2])).collect()
         [1, 2]
         """
         return self.ctx.union([self, other])
@@ -418,9 +411,10 @@ class RDD(PairOperations, Generic[T]):
         return ZippedRDD(self, other)
 
     def zipWithIndex(self) -> RDD[tuple[T, int]]:
-        """>>> from dstream import Context
-        >>> with Context("local") as ctx:
-        ...     ctx.parallelize(["a", "b", "c"], 2).zipWithIndex().collect()
+        """Pairs ``(x, index)`` in partition order; runs a job first when there is more
+        than one partition.
+
+        >>> sc.parallelize(["a", "b", "c"], 2).zipWithIndex().collect()
         [('a', 0), ('b', 1), ('c', 2)]
         """
         starts = [0]
@@ -473,9 +467,9 @@ class RDD(PairOperations, Generic[T]):
                 .partitionBy(numPartitions, _identity_partition).values())
 
     def distinct(self, numPartitions: int | None = None) -> RDD[T]:
-        """>>> from dstream import Context
-        >>> with Context("local") as ctx:
-        ...     sorted(ctx.parallelize([1, 1, 2, 3, 3]).distinct().collect())
+        """The elements without duplicates (through a shuffle).
+
+        >>> sorted(sc.parallelize([1, 1, 2, 3, 3]).distinct().collect())
         [1, 2, 3]
         """
         return (self.map(lambda x: (x, None))
@@ -515,18 +509,18 @@ class RDD(PairOperations, Generic[T]):
 
     def sortBy(self, keyfunc: Callable[[T], Any], ascending: bool = True,
                numPartitions: int | None = None) -> RDD[T]:
-        """>>> from dstream import Context
-        >>> with Context("local") as ctx:
-        ...     ctx.parallelize([3, 1, 2], 2).sortBy(lambda x: -x).collect()
+        """The elements sorted by ``keyfunc`` (range-partitioned, as ``sortByKey``).
+
+        >>> sc.parallelize([3, 1, 2], 2).sortBy(lambda x: -x).collect()
         [3, 2, 1]
         """
         return self.keyBy(keyfunc).sortByKey(ascending, numPartitions).values()
 
     # ------------------------------------------------------------------ actions
     def collect(self) -> list[T]:
-        """>>> from dstream import Context
-        >>> with Context("local") as ctx:
-        ...     ctx.parallelize(range(3)).collect()
+        """All elements, as a list on the driver, in partition order.
+
+        >>> sc.parallelize(range(3)).collect()
         [0, 1, 2]
         """
         return list(itertools.chain.from_iterable(self.ctx._run_job(self, _to_list)))
@@ -557,9 +551,7 @@ class RDD(PairOperations, Generic[T]):
     def take(self, num: int) -> list[T]:
         """The first ``num`` elements, scanning as few partitions as it can.
 
-        >>> from dstream import Context
-        >>> with Context("local") as ctx:
-        ...     ctx.parallelize(range(100), 10).take(3)
+        >>> sc.parallelize(range(100), 10).take(3)
         [0, 1, 2]
         """
         items: list[T] = []
@@ -586,9 +578,10 @@ class RDD(PairOperations, Generic[T]):
         return self.getNumPartitions() == 0 or len(self.take(1)) == 0
 
     def reduce(self, f: Callable[[T, T], T]) -> T:
-        """>>> from dstream import Context
-        >>> with Context("local") as ctx:
-        ...     ctx.parallelize([1, 2, 3, 4], 2).reduce(lambda a, b: a + b)
+        """The elements merged with ``f`` (commutative and associative); ``ValueError`` if
+        the RDD is empty.
+
+        >>> sc.parallelize([1, 2, 3, 4], 2).reduce(lambda a, b: a + b)
         10
         """
         vals = self._reduced_partitions(f)
@@ -607,9 +600,7 @@ class RDD(PairOperations, Generic[T]):
     def fold(self, zeroValue: T, op: Callable[[T, T], T]) -> T:
         """The zero value is used once per partition and once more on the driver.
 
-        >>> from dstream import Context
-        >>> with Context("local") as ctx:
-        ...     ctx.parallelize([1, 2, 3, 4], 2).fold(10, lambda a, b: a + b)
+        >>> sc.parallelize([1, 2, 3, 4], 2).fold(10, lambda a, b: a + b)
         40
         """
         vals = self.ctx._run_job(
@@ -617,10 +608,12 @@ class RDD(PairOperations, Generic[T]):
         return functools.reduce(op, vals, zeroValue)
 
     def aggregate(self, zeroValue: U, seqOp: Callable[[U, T], U], combOp: Callable[[U, U], U]) -> U:
-        """>>> from dstream import Context
-        >>> with Context("local") as ctx:
-        ...     ctx.parallelize([1, 2, 3, 4], 2).aggregate((0, 0), lambda a, x: (a[0] + x, a[1] + 1),
-        ...                                             lambda a, b: (a[0] + b[0], a[1] + b[1]))
+        """Fold each partition with ``seqOp`` from ``zeroValue``, then merge the results
+        with ``combOp`` from ``zeroValue`` on the driver.
+
+        >>> seqOp = lambda acc, x: (acc[0] + x, acc[1] + 1)
+        >>> combOp = lambda a, b: (a[0] + b[0], a[1] + b[1])
+        >>> sc.parallelize([1, 2, 3, 4], 2).aggregate((0, 0), seqOp, combOp)
         (10, 4)
         """
         vals = self.ctx._run_job(
@@ -631,9 +624,7 @@ class RDD(PairOperations, Generic[T]):
         """Like ``reduce`` (the partial results are few here, so there is no tree to build);
         an empty RDD raises PySpark's own message for this method.
 
-        >>> from dstream import Context
-        >>> with Context("local") as ctx:
-        ...     ctx.parallelize([1, 2, 3], 2).treeReduce(lambda a, b: a + b)
+        >>> sc.parallelize([1, 2, 3], 2).treeReduce(lambda a, b: a + b)
         6
         """
         _check_depth(depth)
@@ -647,9 +638,7 @@ class RDD(PairOperations, Generic[T]):
         """Like ``aggregate``, but as in PySpark the zero value is used once per partition
         only (not once more on the driver); an RDD without partitions gives ``zeroValue``.
 
-        >>> from dstream import Context
-        >>> with Context("local") as ctx:
-        ...     ctx.parallelize([1, 2, 3], 2).treeAggregate(10, lambda a, x: a + x, lambda a, b: a + b)
+        >>> sc.parallelize([1, 2, 3], 2).treeAggregate(10, lambda a, x: a + x, lambda a, b: a + b)
         26
         """
         _check_depth(depth)
@@ -688,9 +677,7 @@ class RDD(PairOperations, Generic[T]):
     def stats(self) -> StatCounter:
         """Count, mean, variance, max and min in one pass.
 
-        >>> from dstream import Context
-        >>> with Context("local") as ctx:
-        ...     ctx.parallelize([1.0, 2.0, 3.0]).stats()
+        >>> sc.parallelize([1.0, 2.0, 3.0]).stats()
         (count: 3, mean: 2.0, stdev: 0.816496580927726, max: 3.0, min: 1.0)
         """
         return self.mapPartitions(lambda it: [StatCounter(it)]).reduce(StatCounter.mergeStats)
@@ -739,9 +726,7 @@ class RDD(PairOperations, Generic[T]):
         """Each value's count. As in PySpark the per-partition counts are merged with
         ``reduce``, so an RDD without partitions (``emptyRDD()``) raises ``ValueError``.
 
-        >>> from dstream import Context
-        >>> with Context("local") as ctx:
-        ...     sorted(ctx.parallelize([1, 2, 1]).countByValue().items())
+        >>> sorted(sc.parallelize([1, 2, 1]).countByValue().items())
         [(1, 2), (2, 1)]
         """
         def count_partition(it: Iterator[T]) -> list[dict[T, int]]:
@@ -756,9 +741,7 @@ class RDD(PairOperations, Generic[T]):
         """The ``num`` smallest elements (by ``key``), in ascending order; ``[]`` for
         ``num == 0`` or an RDD without partitions, as in PySpark.
 
-        >>> from dstream import Context
-        >>> with Context("local") as ctx:
-        ...     ctx.parallelize([5, 1, 4, 2], 2).takeOrdered(2), ctx.emptyRDD().takeOrdered(2)
+        >>> sc.parallelize([5, 1, 4, 2], 2).takeOrdered(2), sc.emptyRDD().takeOrdered(2)
         ([1, 2], [])
         """
         if num < 0:
@@ -773,9 +756,7 @@ class RDD(PairOperations, Generic[T]):
         per-partition tops are merged with ``reduce``: an RDD without partitions
         (``emptyRDD()``) raises ``ValueError``, and a negative ``num`` gives ``[]``.
 
-        >>> from dstream import Context
-        >>> with Context("local") as ctx:
-        ...     ctx.parallelize([5, 1, 4, 2], 2).top(2)
+        >>> sc.parallelize([5, 1, 4, 2], 2).top(2)
         [5, 4]
         """
         return (self.mapPartitions(lambda it: [heapq.nlargest(num, it, key)])
@@ -799,15 +780,13 @@ class RDD(PairOperations, Generic[T]):
         """Call ``f`` on each partition's iterator; like PySpark, an iterable that ``f``
         returns (e.g. ``f`` is a generator function) is run to its end, then dropped.
 
-        >>> from dstream import Context
-        >>> with Context("local") as ctx:
-        ...     seen = ctx.accumulator(0)
-        ...     def count(it):
-        ...         for x in it:
-        ...             seen.add(1)
-        ...             yield x
-        ...     ctx.parallelize([1, 2, 3], 2).foreachPartition(count)
-        ...     seen.value
+        >>> seen = sc.accumulator(0)
+        >>> def count(it):
+        ...     for x in it:
+        ...         seen.add(1)
+        ...         yield x
+        >>> sc.parallelize([1, 2, 3], 2).foreachPartition(count)
+        >>> seen.value
         3
         """
         def run(_: int, it: Iterator[T]) -> None:
