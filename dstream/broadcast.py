@@ -42,9 +42,8 @@ class Broadcast(Generic[T]):
         return self._value
 
     def unpersist(self, blocking: bool = False) -> None:
-        """Workers drop their copy when they next need the memory (kept for API parity).
-
-        The value stays usable:
+        """Does nothing, kept for API parity: a worker keeps the value it has read for the
+        rest of its life, and the value stays usable:
 
         >>> b = sc.broadcast([1, 2])
         >>> b.unpersist()
