@@ -4,19 +4,32 @@ installs (``dstream.receivers``, ``dstream.checkpoint``, ``dstream.service``).
 pytest would import ``checkpoint/wal.py`` as a top-level ``checkpoint.wal``: a second copy of the
 module under a name nothing else uses. Here each doctest module under those folders imports its
 module by the ``dstream.…`` name instead.
+
+The doctests of the batch engine's API modules (``SC_DOCTEST_MODULES``) may use ``sc``, a
+``local`` Context, as PySpark's docstrings do: each docstring whose examples name ``sc`` gets a
+fresh one, stopped when that docstring's examples end. Only one Context may be active in a
+process, so a docstring that makes its own Context does not name ``sc``.
 """
 
 from __future__ import annotations
 
 import importlib
+import re
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
 import pytest
-from _pytest.doctest import DoctestModule
+from _pytest.doctest import DoctestItem, DoctestModule
 
 _ROOT = Path(__file__).resolve().parent
 _MAPPED_FOLDERS = {"receivers", "checkpoint", "service"}
+#: modules whose doctests get ``sc`` (paths from the repository root)
+SC_DOCTEST_MODULES = {
+    "dstream/accumulators.py", "dstream/broadcast.py", "dstream/context.py", "dstream/pairs.py",
+    "dstream/rdd.py", "dstream/statcounter.py", "dstream/storagelevel.py",
+}
+_NAMES_SC = re.compile(r"\bsc\b")
 
 
 def installed_module_name(path: Path) -> str | None:
@@ -52,3 +65,32 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector):  # type: ign
         if type(node) is DoctestModule else node
         for node in collected
     ]
+
+
+def _wants_sc(item: pytest.Item) -> bool:
+    if not isinstance(item, DoctestItem) or item.dtest is None:
+        return False
+    try:
+        where = item.path.resolve().relative_to(_ROOT).as_posix()
+    except ValueError:
+        return False
+    return where in SC_DOCTEST_MODULES and any(
+        _NAMES_SC.search(example.source) for example in item.dtest.examples)
+
+
+@pytest.fixture(autouse=True)
+def _doctest_sc(request: pytest.FixtureRequest) -> Iterator[None]:
+    """``sc`` for a docstring of ``SC_DOCTEST_MODULES`` that names it; stopped at its end."""
+    if not _wants_sc(request.node):
+        yield
+        return
+    from dstream import Context
+
+    namespace = request.getfixturevalue("doctest_namespace")
+    sc = Context("local", "doctest")
+    namespace["sc"] = sc
+    try:
+        yield
+    finally:
+        namespace.pop("sc", None)
+        sc.stop()

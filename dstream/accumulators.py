@@ -1,10 +1,8 @@
 """Accumulators: values that tasks add to and the driver reads.
 
->>> from dstream import Context
->>> with Context("local") as ctx:
-...     acc = ctx.accumulator(0)
-...     ctx.parallelize([1, 2, 3]).foreach(lambda x: acc.add(x))
-...     acc.value
+>>> acc = sc.accumulator(0)
+>>> sc.parallelize([1, 2, 3]).foreach(lambda x: acc.add(x))
+>>> acc.value
 6
 """
 
@@ -30,9 +28,33 @@ class AccumulatorParam(Generic[T]):
     """How to make a zero and add two values (PySpark's ``AccumulatorParam``)."""
 
     def zero(self, value: T) -> T:
+        """The zero of this type shaped like ``value``: what each task starts adding from.
+
+        A parameter that accumulates lists:
+
+        >>> class ListParam(AccumulatorParam):
+        ...     def zero(self, value):
+        ...         return []
+        ...     def addInPlace(self, value1, value2):
+        ...         return value1 + value2
+        >>> ListParam().zero([1, 2])
+        []
+        """
         raise NotImplementedError
 
     def addInPlace(self, value1: T, value2: T) -> T:
+        """``value1`` and ``value2`` added (``value1`` may be changed and returned).
+
+        >>> class ListParam(AccumulatorParam):
+        ...     def zero(self, value):
+        ...         return []
+        ...     def addInPlace(self, value1, value2):
+        ...         return value1 + value2
+        >>> acc = sc.accumulator([], ListParam())
+        >>> sc.parallelize([1, 2, 3], 2).foreach(lambda x: acc.add([x]))
+        >>> sorted(acc.value)
+        [1, 2, 3]
+        """
         raise NotImplementedError
 
 
@@ -62,6 +84,15 @@ class Accumulator(Generic[T]):
                 _registry[self.aid] = self
 
     def add(self, term: T) -> None:
+        """Add ``term``; in a task, to the task's update, which the driver merges when the task
+        succeeds.
+
+        >>> acc = sc.accumulator(0)
+        >>> acc.add(5)
+        >>> sc.parallelize([1, 2, 3]).foreach(lambda x: acc.add(x))
+        >>> acc.value
+        11
+        """
         task = TaskContext.get()
         if task is None:
             with self._lock:
@@ -77,6 +108,17 @@ class Accumulator(Generic[T]):
 
     @property
     def value(self) -> T:
+        """The value so far, set or read on the driver (a task that reads it fails with
+        ``RuntimeError``).
+
+        >>> acc = sc.accumulator(10)
+        >>> acc.value
+        10
+        >>> acc.value = 0
+        >>> sc.parallelize([1, 2]).foreach(lambda x: acc.add(x))
+        >>> acc.value
+        3
+        """
         if TaskContext.get() is not None:
             raise RuntimeError("Accumulator.value cannot be read inside a task; read it on the driver")
         return self._value

@@ -1,9 +1,7 @@
 """Broadcast variables: a read-only value shipped to every worker once.
 
->>> from dstream import Context
->>> with Context("local") as ctx:
-...     lookup = ctx.broadcast({"a": 1})
-...     ctx.parallelize(["a", "a"]).map(lambda k: lookup.value[k]).collect()
+>>> lookup = sc.broadcast({"a": 1})
+>>> sc.parallelize(["a", "a"]).map(lambda k: lookup.value[k]).collect()
 [1, 1]
 """
 
@@ -35,12 +33,37 @@ class Broadcast(Generic[T]):
 
     @property
     def value(self) -> T:
+        """The broadcast value (on the driver, and in tasks once the worker has read it).
+
+        >>> b = sc.broadcast({"a": 1, "b": 2})
+        >>> b.value["b"], sc.parallelize(["a", "b", "a"]).map(lambda k: b.value[k]).collect()
+        (2, [1, 2, 1])
+        """
         return self._value
 
     def unpersist(self, blocking: bool = False) -> None:
-        """Workers drop their copy when they next need the memory (kept for API parity)."""
+        """Does nothing, kept for API parity: a worker keeps the value it has read for the
+        rest of its life, and the value stays usable:
+
+        >>> b = sc.broadcast([1, 2])
+        >>> b.unpersist()
+        >>> sc.parallelize([0]).flatMap(lambda _: b.value).collect()
+        [1, 2]
+        """
 
     def destroy(self, blocking: bool = False) -> None:
+        """Delete the value's file: a worker process that has not read the value yet can no
+        longer get it (its tasks fail). Destroying twice is fine; the driver keeps its own
+        ``value``, and so do tasks under ``local``, which run in the driver's thread:
+
+        >>> b = sc.broadcast([1, 2])
+        >>> sc.parallelize([0]).flatMap(lambda _: b.value).collect()
+        [1, 2]
+        >>> b.destroy()
+        >>> b.destroy()
+        >>> b.value
+        [1, 2]
+        """
         try:
             os.unlink(self._path)
         except FileNotFoundError:

@@ -201,25 +201,55 @@ class Conf:
             self.set(key, value)
 
     def set(self, key: str, value: object) -> Conf:
+        """Set ``key`` to ``str(value)`` (booleans as ``true``/``false``); returns this Conf.
+
+        >>> conf = Conf().set("spark.app.name", "demo")
+        >>> conf.set("spark.streaming.backpressure.enabled", True) is conf
+        True
+        >>> conf.get("spark.app.name"), conf.get("spark.streaming.backpressure.enabled")
+        ('demo', 'true')
+        """
         if not isinstance(key, str) or not key:
             raise TypeError(f"configuration keys are non-empty strings, got {key!r}")
         self._settings[key] = str(value).lower() if isinstance(value, bool) else str(value)
         return self
 
     def setIfMissing(self, key: str, value: object) -> Conf:
+        """Set ``key`` unless it has a value (under its own or its Spark name); returns this Conf.
+
+        >>> conf = Conf().set("spark.app.name", "demo")
+        >>> conf.setIfMissing("spark.app.name", "other").setIfMissing("spark.master", "local")
+        Conf({'spark.app.name': 'demo', 'spark.master': 'local'})
+        """
         if self._raw(key) is None:
             self.set(key, value)
         return self
 
     def setAll(self, pairs: Iterable[tuple[str, object]]) -> Conf:
+        """Set each ``(key, value)`` of ``pairs``; returns this Conf.
+
+        >>> Conf().setAll([("spark.master", "local[2]"), ("spark.app.name", "demo")]).getAll()
+        [('spark.app.name', 'demo'), ('spark.master', 'local[2]')]
+        """
         for key, value in pairs:
             self.set(key, value)
         return self
 
     def setMaster(self, value: str) -> Conf:
+        """Set ``spark.master``: ``local``, ``local[N]``, ``local[*]``, ``dask://HOST:PORT`` or
+        ``dask-local[N]``.
+
+        >>> Conf().setMaster("local[2]").get("spark.master")
+        'local[2]'
+        """
         return self.set(MASTER_KEY, value)
 
     def setAppName(self, value: str) -> Conf:
+        """Set ``spark.app.name``.
+
+        >>> Conf().setAppName("wordcount").get("spark.app.name")
+        'wordcount'
+        """
         return self.set(APP_NAME_KEY, value)
 
     def _raw(self, key: str) -> str | None:
@@ -244,10 +274,26 @@ class Conf:
         return setting.default
 
     def get(self, key: str, defaultValue: str | None = None) -> str | None:
+        """The value of ``key`` as set (a string), or ``defaultValue``.
+
+        >>> conf = Conf().set("spark.streaming.blockInterval", "50")
+        >>> conf.get("spark.streaming.blockInterval"), conf.get("dstream.streaming.blockInterval")
+        ('50', '50ms')
+        >>> conf.get("spark.executor.memory") is None, conf.get("spark.executor.memory", "1g")
+        (True, '1g')
+        """
         raw = self._raw(key)
         return defaultValue if raw is None else raw
 
     def getInt(self, key: str, default: object = _NO_DEFAULT) -> int:
+        """``key`` as an int; without ``default``, the registry's default for an unset key.
+
+        >>> conf = Conf().set("spark.task.maxFailures", "8")
+        >>> conf.getInt("dstream.task.maxFailures"), conf.getInt("dstream.streaming.concurrentJobs")
+        (8, 1)
+        >>> conf.getInt("my.key", 3)
+        3
+        """
         raw = self._raw(key)
         if raw is None:
             return self._default(key, default)  # type: ignore[return-value]
@@ -257,6 +303,14 @@ class Conf:
             raise ConfError(f"configuration {key}={raw!r} is not an integer") from None
 
     def getFloat(self, key: str, default: object = _NO_DEFAULT) -> float:
+        """``key`` as a float; without ``default``, the registry's default for an unset key.
+
+        >>> conf = Conf().set("spark.streaming.backpressure.pid.integral", "0.5")
+        >>> conf.getFloat("dstream.streaming.backpressure.pid.integral")
+        0.5
+        >>> conf.getFloat("dstream.streaming.backpressure.pid.minRate"), conf.getFloat("my.x", 1.5)
+        (100.0, 1.5)
+        """
         raw = self._raw(key)
         if raw is None:
             return self._default(key, default)  # type: ignore[return-value]
@@ -266,6 +320,14 @@ class Conf:
             raise ConfError(f"configuration {key}={raw!r} is not a number") from None
 
     def getBoolean(self, key: str, default: object = _NO_DEFAULT) -> bool:
+        """``key`` as a bool (``true``/``false``, ``1``/``0``, ``yes``/``no``, ``on``/``off``).
+
+        >>> conf = Conf().set("spark.streaming.backpressure.enabled", "true")
+        >>> conf.getBoolean("dstream.streaming.backpressure.enabled")
+        True
+        >>> conf.getBoolean("dstream.checkpoint.discardState"), conf.getBoolean("my.flag", True)
+        (False, True)
+        """
         raw = self._raw(key)
         if raw is None:
             return self._default(key, default)  # type: ignore[return-value]
@@ -276,19 +338,44 @@ class Conf:
         raise ConfError(f"configuration {key}={raw!r} is not a boolean (use true or false)")
 
     def getSeconds(self, key: str, default: object = _NO_DEFAULT) -> float:
-        """A duration in seconds; accepts ``200ms``, ``2s``, ``1min`` or a bare number of seconds."""
+        """A duration in seconds; accepts ``200ms``, ``2s``, ``1min`` or a bare number of seconds.
+
+        >>> conf = Conf().set("dstream.streaming.stopTimeout", "2min")
+        >>> conf.getSeconds("dstream.streaming.stopTimeout")
+        120.0
+        >>> conf.getSeconds("dstream.streaming.blockInterval")
+        0.2
+        """
         raw = self._raw(key)
         if raw is None:
             return self._default(key, default)  # type: ignore[return-value]
         return parse_duration(raw, key)
 
     def contains(self, key: str) -> bool:
+        """Whether ``key`` has a value (set under its own or its Spark name).
+
+        >>> conf = Conf().set("spark.task.maxFailures", "8")
+        >>> conf.contains("dstream.task.maxFailures"), conf.contains("spark.master")
+        (True, False)
+        """
         return self._raw(key) is not None
 
     def getAll(self) -> list[tuple[str, str]]:
+        """The ``(key, value)`` pairs as set, sorted by key.
+
+        >>> Conf().setAppName("demo").setMaster("local").getAll()
+        [('spark.app.name', 'demo'), ('spark.master', 'local')]
+        """
         return sorted(self._settings.items())
 
     def copy(self) -> Conf:
+        """An independent copy of this Conf.
+
+        >>> conf = Conf().setAppName("demo")
+        >>> clone = conf.copy().setAppName("other")
+        >>> conf.get("spark.app.name"), clone.get("spark.app.name")
+        ('demo', 'other')
+        """
         return Conf(pairs=self._settings.items())
 
     def validate(self, log_ignored: bool = True) -> list[str]:
@@ -323,6 +410,12 @@ class Conf:
         return ignored
 
     def toDebugString(self) -> str:
+        """The settings, one ``key=value`` a line, sorted by key.
+
+        >>> print(Conf().setAppName("demo").setMaster("local").toDebugString())
+        spark.app.name=demo
+        spark.master=local
+        """
         return "\n".join(f"{k}={v}" for k, v in self.getAll())
 
     def __repr__(self) -> str:

@@ -89,6 +89,15 @@ class Context:
     # ------------------------------------------------------------------ lifecycle
     @classmethod
     def getOrCreate(cls, conf: Conf | None = None) -> Context:
+        """The active Context, or a new one made from ``conf``.
+
+        >>> Context.getOrCreate() is sc
+        True
+        >>> Context("local[2]")      # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+            ...
+        ValueError: Cannot run multiple Contexts at once; existing Context(app=doctest, ...
+        """
         with _active_lock:
             return _active if _active is not None else cls(conf=conf)
 
@@ -97,7 +106,15 @@ class Context:
         return _active
 
     def stop(self) -> None:
-        """Stop the executors and release the context's files; safe to call twice."""
+        """Stop the executors and release the context's files; safe to call twice.
+
+        >>> sc.stop()
+        >>> sc.stop()            # a second stop does nothing
+        >>> sc.parallelize([1])
+        Traceback (most recent call last):
+            ...
+        dstream.errors.ContextStateError: this Context has been stopped; create a new one
+        """
         if self._stopped:
             return
         self._stopped = True
@@ -132,17 +149,40 @@ class Context:
     # ------------------------------------------------------------------ properties
     @property
     def defaultParallelism(self) -> int:
+        """Partitions of ``parallelize`` without ``numSlices``: ``spark.default.parallelism``,
+        else the executors' cores.
+
+        >>> sc.defaultParallelism, sc.parallelize([1, 2, 3]).getNumPartitions()
+        (1, 1)
+        """
         return self._conf.getInt("spark.default.parallelism", self._parallelism)
 
     @property
     def defaultMinPartitions(self) -> int:
+        """Partitions of ``textFile`` without ``minPartitions``: ``min(defaultParallelism, 2)``.
+
+        >>> sc.defaultMinPartitions
+        1
+        """
         return min(self.defaultParallelism, 2)
 
     def getConf(self) -> Conf:
+        """A copy of this Context's configuration.
+
+        >>> conf = sc.getConf()
+        >>> conf.get("spark.master"), conf.get("spark.app.name")
+        ('local', 'doctest')
+        """
         return self._conf.copy()
 
     @property
     def version(self) -> str:
+        """The version of dstream this Context runs.
+
+        >>> from dstream import __version__
+        >>> sc.version == __version__
+        True
+        """
         from . import __version__
         return __version__
 
@@ -150,18 +190,34 @@ class Context:
         """The level of dstream's log lines: PySpark's names (ALL, DEBUG, ERROR, FATAL, INFO,
         OFF, TRACE, WARN) or Python's, any case.
 
-        >>> with Context("local") as ctx:
-        ...     ctx.setLogLevel("error")
-        ...     logging.getLogger("dstream").level == logging.ERROR
+        >>> sc.setLogLevel("error")
+        >>> logging.getLogger("dstream").level == logging.ERROR
         True
         """
         console_log.set_level(logLevel)
 
     def setCheckpointDir(self, dirName: str) -> None:
+        """The directory where ``RDD.checkpoint`` writes (made if missing).
+
+        >>> import os, tempfile
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     sc.setCheckpointDir(os.path.join(tmp, "checkpoints"))
+        ...     sc.getCheckpointDir() == os.path.join(os.path.abspath(tmp), "checkpoints")
+        True
+        """
         os.makedirs(dirName, exist_ok=True)
         self._checkpoint_dir = os.path.abspath(dirName)
 
     def getCheckpointDir(self) -> str | None:
+        """The directory set with ``setCheckpointDir`` (made absolute), or None.
+
+        >>> import os, tempfile
+        >>> before = sc.getCheckpointDir()
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     sc.setCheckpointDir(tmp)
+        ...     before, sc.getCheckpointDir() == os.path.abspath(tmp)
+        (None, True)
+        """
         return self._checkpoint_dir
 
     # ------------------------------------------------------------------ making RDDs
@@ -169,8 +225,7 @@ class Context:
         """Slices of a collection, cut exactly as PySpark cuts them (lists are sliced in
         batches of ``len // numSlices`` elements; ranges arithmetically).
 
-        >>> with Context("local") as ctx:
-        ...     ctx.parallelize([1, 2, 3], 5).glom().collect()
+        >>> sc.parallelize([1, 2, 3], 5).glom().collect()
         [[], [1], [], [2], [3]]
         """
         self._check_running()
@@ -185,8 +240,7 @@ class Context:
               numSlices: int | None = None) -> RDD[int]:
         """Integers from ``start`` (or 0) to ``end`` by ``step``, sliced like ``parallelize(range(...))``.
 
-        >>> with Context("local") as ctx:
-        ...     ctx.range(1, 7, 2).collect()
+        >>> sc.range(1, 7, 2).collect()
         [1, 3, 5]
         """
         if end is None:
@@ -194,24 +248,49 @@ class Context:
         return self.parallelize(range(start, end, step), numSlices)
 
     def emptyRDD(self) -> RDD[Any]:
+        """An RDD with no partitions and no elements.
+
+        >>> rdd = sc.emptyRDD()
+        >>> rdd.getNumPartitions(), rdd.collect(), rdd.isEmpty()
+        (0, [], True)
+        """
         self._check_running()
         return EmptyRDD(self)
 
     def textFile(self, name: str, minPartitions: int | None = None, use_unicode: bool = True) -> RDD[str]:
-        """Lines of a text file, a directory of them, or a glob (UTF-8)."""
+        """Lines of a text file, a directory of them, or a glob (UTF-8).
+
+        >>> import os, tempfile
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     path = os.path.join(tmp, "sample.txt")
+        ...     with open(path, "w") as f:
+        ...         _ = f.write("Hello world!\\nsecond line\\n")
+        ...     sc.textFile(path).collect()
+        ['Hello world!', 'second line']
+        """
         self._check_running()
         return TextFileRDD(self, name, self.defaultMinPartitions if minPartitions is None else minPartitions)
 
     def wholeTextFiles(self, path: str, minPartitions: int | None = None,
                        use_unicode: bool = True) -> RDD[tuple[str, str]]:
+        """Pairs ``(path, content)``, one per file of a directory or glob (UTF-8).
+
+        >>> import os, tempfile
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     for name, text in [("1.txt", "1"), ("2.txt", "2")]:
+        ...         with open(os.path.join(tmp, name), "w") as f:
+        ...             _ = f.write(text)
+        ...     files = sorted(sc.wholeTextFiles(tmp).collect())
+        >>> [(path.startswith("file:/"), os.path.basename(path), text) for path, text in files]
+        [(True, '1.txt', '1'), (True, '2.txt', '2')]
+        """
         self._check_running()
         return WholeTextFilesRDD(self, path, self.defaultMinPartitions if minPartitions is None else minPartitions)
 
     def union(self, rdds: list[RDD[T]]) -> RDD[T]:
         """The partitions of each RDD, one after another (kept aligned when all share a partitioner).
 
-        >>> with Context("local") as ctx:
-        ...     ctx.union([ctx.parallelize([1]), ctx.parallelize([2, 3])]).collect()
+        >>> sc.union([sc.parallelize([1]), sc.parallelize([2, 3])]).collect()
         [1, 2, 3]
         """
         self._check_running()
@@ -227,18 +306,41 @@ class Context:
         return UnionRDD(self, rdds)
 
     def broadcast(self, value: T) -> Broadcast[T]:
+        """A read-only ``Broadcast`` of ``value``, shipped to each worker once.
+
+        >>> b = sc.broadcast([1, 2, 3])
+        >>> b.value
+        [1, 2, 3]
+        >>> sc.parallelize([0, 0]).flatMap(lambda x: b.value).collect()
+        [1, 2, 3, 1, 2, 3]
+        """
         self._check_running()
         fd, path = tempfile.mkstemp(prefix="broadcast-", dir=self._local_dir)
         os.close(fd)
         return Broadcast(value, path)
 
     def accumulator(self, value: T, accum_param: AccumulatorParam | None = None) -> Accumulator[T]:
+        """An ``Accumulator`` starting at ``value``; ``accum_param`` says how to add (``+`` by
+        default).
+
+        >>> acc = sc.accumulator(0)
+        >>> sc.parallelize([1, 2, 3, 4]).foreach(lambda x: acc.add(x))
+        >>> acc.value
+        10
+        """
         return Accumulator(value, accum_param) if accum_param is not None else Accumulator(value)
 
     # ------------------------------------------------------------------ running jobs
     def runJob(self, rdd: RDD[T], partitionFunc: Callable[[Iterator[T]], Iterable[Any]],
                partitions: list[int] | None = None, allowLocal: bool = False) -> list[Any]:
-        """PySpark's ``runJob``: apply ``partitionFunc`` to partitions, results concatenated."""
+        """PySpark's ``runJob``: apply ``partitionFunc`` to partitions, results concatenated.
+
+        >>> rdd = sc.parallelize(range(6), 3)
+        >>> sc.runJob(rdd, lambda part: [x * x for x in part])
+        [0, 1, 4, 9, 16, 25]
+        >>> sc.runJob(rdd, lambda part: [x * x for x in part], [0, 2], True)
+        [0, 1, 16, 25]
+        """
         results = self._run_job(rdd, lambda _, it: list(partitionFunc(it)), partitions)
         return [x for part in results for x in part]
 

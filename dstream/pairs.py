@@ -3,10 +3,8 @@
 They follow PySpark's construction (combine locally, ``partitionBy``, merge), so partition
 counts and the order of results match PySpark's.
 
->>> from dstream import Context
->>> with Context("local") as ctx:
-...     pairs = ctx.parallelize([("a", 1), ("b", 2), ("a", 3)], 2)
-...     sorted(pairs.reduceByKey(lambda x, y: x + y).collect())
+>>> pairs = sc.parallelize([("a", 1), ("b", 2), ("a", 3)], 2)
+>>> sorted(pairs.reduceByKey(lambda x, y: x + y).collect())
 [('a', 4), ('b', 2)]
 """
 
@@ -37,29 +35,66 @@ class PairOperations:
 
     # ------------------------------------------------------------------ simple
     def keys(self: RDD[tuple[K, V]]) -> RDD[K]:
+        """The key of each pair.
+
+        >>> sc.parallelize([(1, 2), (3, 4)]).keys().collect()
+        [1, 3]
+        """
         return self.map(lambda kv: kv[0])
 
     def values(self: RDD[tuple[K, V]]) -> RDD[V]:
+        """The value of each pair.
+
+        >>> sc.parallelize([(1, 2), (3, 4)]).values().collect()
+        [2, 4]
+        """
         return self.map(lambda kv: kv[1])
 
     def mapValues(self: RDD[tuple[K, V]], f: Callable[[V], U]) -> RDD[tuple[K, U]]:
-        """>>> from dstream import Context
-        >>> with Context("local") as ctx:
-        ...     ctx.parallelize([("a", 1)]).mapValues(lambda v: v * 10).collect()
+        """Apply ``f`` to each value, keeping the key and the partitioning.
+
+        >>> sc.parallelize([("a", 1)]).mapValues(lambda v: v * 10).collect()
         [('a', 10)]
         """
         return self.map(lambda kv: (kv[0], f(kv[1])), True)
 
     def flatMapValues(self: RDD[tuple[K, V]], f: Callable[[V], Iterable[U]]) -> RDD[tuple[K, U]]:
+        """Pairs ``(k, x)`` for each ``x`` in ``f(v)``, keeping the partitioning.
+
+        >>> x = sc.parallelize([("a", ["x", "y", "z"]), ("b", ["p", "r"])])
+        >>> x.flatMapValues(lambda v: v).collect()
+        [('a', 'x'), ('a', 'y'), ('a', 'z'), ('b', 'p'), ('b', 'r')]
+        """
         return self.flatMap(lambda kv: ((kv[0], x) for x in f(kv[1])), True)
 
     def collectAsMap(self: RDD[tuple[K, V]]) -> dict[K, V]:
+        """The pairs as a dict on the driver (of two pairs with one key, the later wins).
+
+        >>> m = sc.parallelize([(1, 2), (3, 4)]).collectAsMap()
+        >>> m[1], m[3]
+        (2, 4)
+        """
         return dict(self.collect())
 
     def countByKey(self: RDD[tuple[K, V]]) -> dict[K, int]:
+        """Each key's number of pairs, as a dict.
+
+        >>> rdd = sc.parallelize([("a", 1), ("b", 1), ("a", 1)])
+        >>> sorted(rdd.countByKey().items())
+        [('a', 2), ('b', 1)]
+        """
         return self.map(lambda kv: kv[0]).countByValue()
 
     def lookup(self: RDD[tuple[K, V]], key: K) -> list[V]:
+        """The values of ``key``; reads one partition only when the RDD has a partitioner.
+
+        >>> rdd = sc.parallelize(zip(range(1000), range(1000)), 10)
+        >>> rdd.lookup(42)
+        [42]
+        >>> sorted_rdd = rdd.sortByKey()
+        >>> sorted_rdd.lookup(42), sorted_rdd.lookup(1024)
+        ([42], [])
+        """
         values = self.filter(lambda kv: kv[0] == key).values()
         if self.partitioner is not None and self.getNumPartitions() > 0:
             split = self.partitioner(key)
@@ -76,9 +111,7 @@ class PairOperations:
                     partitionFunc: Callable[[K], int] | None = None) -> RDD[tuple[K, V]]:
         """Send each pair to partition ``partitionFunc(key) % numPartitions``.
 
-        >>> from dstream import Context
-        >>> with Context("local") as ctx:
-        ...     ctx.parallelize([(0, "x"), (1, "y"), (2, "z")]).partitionBy(2).glom().collect()
+        >>> sc.parallelize([(0, "x"), (1, "y"), (2, "z")]).partitionBy(2).glom().collect()
         [[(0, 'x'), (2, 'z')], [(1, 'y')]]
         """
         from .rdd_kinds import ShuffledRDD
@@ -96,10 +129,9 @@ class PairOperations:
                      partitionFunc: Callable[[K], int] | None = None) -> RDD[tuple[K, C]]:
         """The general by-key aggregation; combines on the map side before the shuffle.
 
-        >>> from dstream import Context
-        >>> with Context("local") as ctx:
-        ...     pairs = ctx.parallelize([("a", 1), ("a", 2), ("b", 3)], 2)
-        ...     sorted(pairs.combineByKey(lambda v: [v], lambda c, v: c + [v], lambda a, b: a + b).collect())
+        >>> pairs = sc.parallelize([("a", 1), ("a", 2), ("b", 3)], 2)
+        >>> to_list, append, extend = (lambda v: [v]), (lambda c, v: c + [v]), (lambda a, b: a + b)
+        >>> sorted(pairs.combineByKey(to_list, append, extend).collect())
         [('a', [1, 2]), ('b', [3])]
         """
         if numPartitions is None:
@@ -113,15 +145,20 @@ class PairOperations:
     def reduceByKey(self: RDD[tuple[K, V]], func: Callable[[V, V], V],
                     numPartitions: int | None = None,
                     partitionFunc: Callable[[K], int] | None = None) -> RDD[tuple[K, V]]:
+        """Each key's values merged with ``func`` (on the map side first, then after the shuffle).
+
+        >>> from operator import add
+        >>> rdd = sc.parallelize([("a", 1), ("b", 1), ("a", 1)])
+        >>> sorted(rdd.reduceByKey(add).collect())
+        [('a', 2), ('b', 1)]
+        """
         return self.combineByKey(identity, func, func, numPartitions, partitionFunc)
 
     def reduceByKeyLocally(self: RDD[tuple[K, V]], func: Callable[[V, V], V]) -> dict[K, V]:
         """Each key's values reduced into a dict on the driver. As in PySpark the partitions'
         dicts are merged with ``reduce``, so ``emptyRDD()`` raises ``ValueError``.
 
-        >>> from dstream import Context
-        >>> with Context("local") as ctx:
-        ...     ctx.parallelize([("a", 1), ("a", 2)], 2).reduceByKeyLocally(lambda x, y: x + y)
+        >>> sc.parallelize([("a", 1), ("a", 2)], 2).reduceByKeyLocally(lambda x, y: x + y)
         {'a': 3}
         """
         def merge(a: dict[K, V], b: dict[K, V]) -> dict[K, V]:
@@ -134,22 +171,40 @@ class PairOperations:
     def aggregateByKey(self: RDD[tuple[K, V]], zeroValue: U, seqFunc: Callable[[U, V], U],
                        combFunc: Callable[[U, U], U], numPartitions: int | None = None,
                        partitionFunc: Callable[[K], int] | None = None) -> RDD[tuple[K, U]]:
+        """Each key's values folded from ``zeroValue`` with ``seqFunc`` in each partition, then
+        merged across partitions with ``combFunc``.
+
+        >>> rdd = sc.parallelize([("a", 1), ("b", 1), ("a", 2)])
+        >>> seqFunc = lambda acc, v: (acc[0] + v, acc[1] + 1)
+        >>> combFunc = lambda a, b: (a[0] + b[0], a[1] + b[1])
+        >>> sorted(rdd.aggregateByKey((0, 0), seqFunc, combFunc).collect())
+        [('a', (3, 2)), ('b', (1, 1))]
+        """
         return self.combineByKey(lambda v: seqFunc(copy.deepcopy(zeroValue), v), seqFunc,
                                  combFunc, numPartitions, partitionFunc)
 
     def foldByKey(self: RDD[tuple[K, V]], zeroValue: V, func: Callable[[V, V], V],
                   numPartitions: int | None = None,
                   partitionFunc: Callable[[K], int] | None = None) -> RDD[tuple[K, V]]:
+        """Each key's values folded with ``func`` from ``zeroValue`` (once per key and partition).
+
+        >>> from operator import add
+        >>> rdd = sc.parallelize([("a", 1), ("b", 1), ("a", 1)])
+        >>> sorted(rdd.foldByKey(0, add).collect())
+        [('a', 2), ('b', 1)]
+        """
         return self.combineByKey(lambda v: func(copy.deepcopy(zeroValue), v), func, func,
                                  numPartitions, partitionFunc)
 
     def groupByKey(self: RDD[tuple[K, V]], numPartitions: int | None = None,
                    partitionFunc: Callable[[K], int] | None = None
                    ) -> RDD[tuple[K, ResultIterable[V]]]:
-        """>>> from dstream import Context
-        >>> with Context("local") as ctx:
-        ...     sorted((k, list(v)) for k, v in ctx.parallelize([("a", 1), ("a", 2)]).groupByKey().collect())
-        [('a', [1, 2])]
+        """Each key with an iterable of its values (to aggregate them, ``reduceByKey`` or
+        ``aggregateByKey`` ship less data).
+
+        >>> pairs = sc.parallelize([("a", 1), ("b", 3), ("a", 2)], 2)
+        >>> sorted((k, list(v)) for k, v in pairs.groupByKey().collect())
+        [('a', [1, 2]), ('b', [3])]
         """
         if numPartitions is None:
             numPartitions = self._defaultReducePartitions()
@@ -163,9 +218,7 @@ class PairOperations:
         """Sort by key; range-partitioned from a sample, so partition ``i`` holds smaller keys
         than partition ``i + 1``.
 
-        >>> from dstream import Context
-        >>> with Context("local") as ctx:
-        ...     ctx.parallelize([(3, "c"), (1, "a"), (2, "b")], 2).sortByKey().collect()
+        >>> sc.parallelize([(3, "c"), (1, "a"), (2, "b")], 2).sortByKey().collect()
         [(1, 'a'), (2, 'b'), (3, 'c')]
         """
         if numPartitions is None:
@@ -193,16 +246,27 @@ class PairOperations:
     # ------------------------------------------------------------------ joins
     def cogroup(self: RDD[tuple[K, V]], other: RDD[tuple[K, W]], numPartitions: int | None = None
                 ) -> RDD[tuple[K, tuple[ResultIterable[V], ResultIterable[W]]]]:
-        """>>> from dstream import Context
-        >>> with Context("local") as ctx:
-        ...     a, b = ctx.parallelize([("k", 1)]), ctx.parallelize([("k", 2), ("j", 3)])
-        ...     sorted((k, tuple(map(list, vs))) for k, vs in a.cogroup(b).collect())
+        """Each key of either RDD with a pair of iterables: its values in this RDD and in
+        ``other``.
+
+        >>> a, b = sc.parallelize([("k", 1)]), sc.parallelize([("k", 2), ("j", 3)])
+        >>> sorted((k, tuple(map(list, vs))) for k, vs in a.cogroup(b).collect())
         [('j', ([], [3])), ('k', ([1], [2]))]
         """
         return _tagged_groups((self, other), numPartitions).mapValues(
             lambda tagged: _split_tagged(tagged, 2))
 
     def groupWith(self: RDD[tuple[K, V]], other: RDD[tuple[K, W]], *others: RDD) -> RDD:
+        """``cogroup`` of any number of RDDs: each key with a tuple of value iterables, one per
+        RDD.
+
+        >>> w = sc.parallelize([("a", 5), ("b", 6)])
+        >>> x = sc.parallelize([("a", 1), ("b", 4)])
+        >>> y = sc.parallelize([("a", 2)])
+        >>> z = sc.parallelize([("b", 42)])
+        >>> [(k, tuple(map(list, vs))) for k, vs in sorted(w.groupWith(x, y, z).collect())]
+        [('a', ([5], [1], [2], [])), ('b', ([6], [4], [], [42]))]
+        """
         rdds = (self, other, *others)
         return _tagged_groups(rdds, None).mapValues(lambda t: _split_tagged(t, len(rdds)))
 
@@ -210,9 +274,7 @@ class PairOperations:
              numPartitions: int | None = None) -> RDD[tuple[K, tuple[V, W]]]:
         """Inner join; partitions default to the sum of both sides' counts.
 
-        >>> from dstream import Context
-        >>> with Context("local") as ctx:
-        ...     ctx.parallelize([("a", 1)]).join(ctx.parallelize([("a", 2), ("b", 3)])).collect()
+        >>> sc.parallelize([("a", 1)]).join(sc.parallelize([("a", 2), ("b", 3)])).collect()
         [('a', (1, 2))]
         """
         return _tagged_groups((self, other), numPartitions).flatMapValues(
@@ -220,25 +282,46 @@ class PairOperations:
 
     def leftOuterJoin(self: RDD[tuple[K, V]], other: RDD[tuple[K, W]],
                       numPartitions: int | None = None) -> RDD[tuple[K, tuple[V, W | None]]]:
+        """Every pair of this RDD, with each matching value of ``other`` or None.
+
+        >>> x = sc.parallelize([("a", 1), ("b", 4)])
+        >>> y = sc.parallelize([("a", 2)])
+        >>> sorted(x.leftOuterJoin(y).collect())
+        [('a', (1, 2)), ('b', (4, None))]
+        """
         return _tagged_groups((self, other), numPartitions).flatMapValues(
             lambda t: _dispatch_join(t, True, False))
 
     def rightOuterJoin(self: RDD[tuple[K, V]], other: RDD[tuple[K, W]],
                        numPartitions: int | None = None) -> RDD[tuple[K, tuple[V | None, W]]]:
+        """Every pair of ``other``, with each matching value of this RDD or None.
+
+        >>> x = sc.parallelize([("a", 1), ("b", 4)])
+        >>> y = sc.parallelize([("a", 2)])
+        >>> sorted(y.rightOuterJoin(x).collect())
+        [('a', (2, 1)), ('b', (None, 4))]
+        """
         return _tagged_groups((self, other), numPartitions).flatMapValues(
             lambda t: _dispatch_join(t, False, True))
 
     def fullOuterJoin(self: RDD[tuple[K, V]], other: RDD[tuple[K, W]],
                       numPartitions: int | None = None
                       ) -> RDD[tuple[K, tuple[V | None, W | None]]]:
+        """Every key of either side, with None for the side that lacks it.
+
+        >>> x = sc.parallelize([("a", 1), ("b", 4)])
+        >>> y = sc.parallelize([("a", 2), ("c", 8)])
+        >>> sorted(x.fullOuterJoin(y).collect())
+        [('a', (1, 2)), ('b', (4, None)), ('c', (None, 8))]
+        """
         return _tagged_groups((self, other), numPartitions).flatMapValues(
             lambda t: _dispatch_join(t, True, True))
 
     def subtractByKey(self: RDD[tuple[K, V]], other: RDD[tuple[K, Any]],
                       numPartitions: int | None = None) -> RDD[tuple[K, V]]:
-        """>>> from dstream import Context
-        >>> with Context("local") as ctx:
-        ...     ctx.parallelize([("a", 1), ("b", 2)]).subtractByKey(ctx.parallelize([("b", 0)])).collect()
+        """The pairs of this RDD whose key is not in ``other``.
+
+        >>> sc.parallelize([("a", 1), ("b", 2)]).subtractByKey(sc.parallelize([("b", 0)])).collect()
         [('a', 1)]
         """
         return (self.cogroup(other, numPartitions)

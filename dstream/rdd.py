@@ -68,9 +68,7 @@ class RDD(PairOperations, Generic[T]):
     def context(self) -> Context:
         """The ``Context`` that made this RDD (PySpark's ``rdd.context``; also ``rdd.ctx``).
 
-        >>> from dstream import Context
-        >>> with Context("local") as ctx:
-        ...     ctx.parallelize([1]).context is ctx
+        >>> sc.parallelize([1]).context is sc
         True
         """
         return self.ctx
@@ -78,29 +76,57 @@ class RDD(PairOperations, Generic[T]):
     def getNumPartitions(self) -> int:
         """The number of partitions.
 
-        >>> from dstream import Context
-        >>> with Context("local") as ctx:
-        ...     ctx.parallelize([1, 2, 3], 3).getNumPartitions()
+        >>> sc.parallelize([1, 2, 3], 3).getNumPartitions()
         3
         """
         return self._num_partitions
 
     def narrow_parents(self, split: int) -> Iterator[tuple[RDD, int]]:
-        """The ``(parent, parent_split)`` pairs that partition ``split`` reads without a shuffle."""
+        """The ``(parent, parent_split)`` pairs that partition ``split`` reads without a shuffle.
+
+        The engine's interface (the scheduler walks it to build a stage):
+
+        >>> src = sc.parallelize([1, 2, 3], 2)
+        >>> [(parent is src, split) for parent, split in src.map(str).narrow_parents(1)]
+        [(True, 1)]
+        """
         for dep in self.deps:
             if isinstance(dep, NarrowDependency):
                 for parent_split in dep.parents(split):
                     yield dep.rdd, parent_split
 
     def driver_input(self, split: int) -> Any:
-        """Data the driver ships with a task to compute ``split`` (source RDDs); None if none."""
+        """Data the driver ships with a task to compute ``split`` (source RDDs); None if none.
+
+        >>> sc.parallelize([1, 2, 3], 2).driver_input(1)
+        [2, 3]
+        >>> sc.parallelize([1, 2, 3], 2).map(str).driver_input(1) is None
+        True
+        """
         return None
 
     def compute(self, split: int, task: TaskContext) -> Iterable[T]:
+        """Partition ``split``'s elements, computed inside ``task`` (each RDD kind defines it).
+
+        The engine's interface; ``task`` holds the inputs the driver shipped:
+
+        >>> from dstream.taskcontext import TaskContext
+        >>> src = sc.parallelize([1, 2, 3], 2)
+        >>> task = TaskContext(0, 1, 0, {(src.id, 1): src.driver_input(1)}, False)
+        >>> list(src.map(lambda x: x * 10).compute(1, task))
+        [20, 30]
+        """
         raise NotImplementedError(f"{type(self).__name__} does not define compute()")
 
     def iterator(self, split: int, task: TaskContext) -> Iterator[T]:
-        """Partition ``split``: from the cache or a checkpoint when there, else computed."""
+        """Partition ``split``: from the cache or a checkpoint when there, else computed.
+
+        >>> from dstream.taskcontext import TaskContext
+        >>> src = sc.parallelize([1, 2, 3], 2)
+        >>> task = TaskContext(0, 0, 0, {(src.id, 0): src.driver_input(0)}, False)
+        >>> list(src.iterator(0, task))
+        [1]
+        """
         if self.is_cached or self._checkpointed:
             key = (self.id, split)
             if task.has_input(key):
@@ -118,9 +144,20 @@ class RDD(PairOperations, Generic[T]):
 
     # ------------------------------------------------------------------ naming
     def name(self) -> str | None:
+        """The name given with ``setName``, or None.
+
+        >>> rdd = sc.parallelize([1, 2])
+        >>> rdd.name() is None, rdd.setName("numbers").name()
+        (True, 'numbers')
+        """
         return self._name
 
     def setName(self, name: str) -> RDD[T]:
+        """Name this RDD (shown by ``repr`` and ``toDebugString``); returns it.
+
+        >>> sc.parallelize([1, 2]).setName("RDD1").name()
+        'RDD1'
+        """
         self._name = name
         return self
 
@@ -131,9 +168,7 @@ class RDD(PairOperations, Generic[T]):
     def toDebugString(self) -> bytes:
         """The lineage, one RDD a line, with ``+-`` where a shuffle starts a new stage.
 
-        >>> from dstream import Context
-        >>> with Context("local") as ctx:
-        ...     text = ctx.parallelize([("a", 1)]).reduceByKey(lambda a, b: a + b).toDebugString()
+        >>> text = sc.parallelize([("a", 1)]).reduceByKey(lambda a, b: a + b).toDebugString()
         >>> b"+-" in text
         True
         """
@@ -142,10 +177,22 @@ class RDD(PairOperations, Generic[T]):
 
     # ------------------------------------------------------------------ persistence
     def cache(self) -> RDD[T]:
-        """Keep partitions in memory once computed (``MEMORY_ONLY``)."""
+        """Keep partitions in memory once computed (``MEMORY_ONLY``).
+
+        >>> rdd = sc.parallelize(["b", "a", "c"]).cache()
+        >>> rdd.is_cached, str(rdd.getStorageLevel())
+        (True, 'Memory Serialized 1x Replicated')
+        """
         return self.persist(StorageLevel.MEMORY_ONLY)
 
     def persist(self, storageLevel: StorageLevel = StorageLevel.MEMORY_ONLY) -> RDD[T]:
+        """Keep partitions once computed, at ``storageLevel``; returns this RDD.
+
+        >>> from dstream import StorageLevel
+        >>> rdd = sc.parallelize(["b", "a", "c"]).persist(StorageLevel.MEMORY_AND_DISK)
+        >>> rdd.is_cached, rdd.getStorageLevel()
+        (True, StorageLevel(True, True, False, False, 1))
+        """
         if self.is_cached and storageLevel != self.storage_level:
             raise ValueError(f"{self!r} is already persisted at {self.storage_level}; "
                              "unpersist() it before choosing another storage level")
@@ -154,24 +201,54 @@ class RDD(PairOperations, Generic[T]):
         return self
 
     def unpersist(self, blocking: bool = False) -> RDD[T]:
+        """Stop keeping this RDD and drop its cached partitions; returns it.
+
+        >>> rdd = sc.parallelize([1, 2]).cache()
+        >>> rdd.collect()
+        [1, 2]
+        >>> rdd.unpersist().is_cached, rdd.getStorageLevel()
+        (False, StorageLevel(False, False, False, False, 1))
+        """
         self.is_cached = False
         self.storage_level = StorageLevel.NONE
         self.ctx._block_manager.remove_rdd(self.id)
         return self
 
     def getStorageLevel(self) -> StorageLevel:
+        """The level this RDD is persisted at (``StorageLevel.NONE`` if it is not).
+
+        >>> rdd = sc.parallelize([1, 2])
+        >>> str(rdd.getStorageLevel()), str(rdd.cache().getStorageLevel())
+        ('Serialized 1x Replicated', 'Memory Serialized 1x Replicated')
+        """
         return self.storage_level
 
     def checkpoint(self) -> None:
         """Save this RDD to the context's checkpoint directory after the next job that
-        computes it, and cut its lineage there."""
+        computes it, and cut its lineage there.
+
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     sc.setCheckpointDir(tmp)
+        ...     rdd = sc.parallelize(range(4), 2).map(lambda x: x + 1)
+        ...     rdd.checkpoint()
+        ...     before = rdd.isCheckpointed()
+        ...     rdd.sum(), before, rdd.isCheckpointed(), rdd.collect()
+        (10, False, True, [1, 2, 3, 4])
+        """
         if self.ctx._checkpoint_dir is None:
             raise ValueError("Checkpoint directory has not been set in the Context: "
                              "call ctx.setCheckpointDir(path) first")
         self._request_checkpoint("reliable")
 
     def localCheckpoint(self) -> None:
-        """Keep this RDD's partitions in the block manager and cut its lineage there."""
+        """Keep this RDD's partitions in the block manager and cut its lineage there.
+
+        >>> rdd = sc.parallelize([1, 2, 3]).map(lambda x: x * 2)
+        >>> rdd.localCheckpoint()
+        >>> rdd.count(), rdd.isLocallyCheckpointed(), rdd.collect()
+        (3, True, [2, 4, 6])
+        """
         self._request_checkpoint("local")
 
     def _request_checkpoint(self, kind: str) -> None:
@@ -184,12 +261,38 @@ class RDD(PairOperations, Generic[T]):
         return checkpoint_input(self, split)
 
     def isCheckpointed(self) -> bool:
+        """Whether a checkpoint of this RDD (reliable or local) has been written.
+
+        >>> rdd = sc.parallelize([1, 2])
+        >>> rdd.localCheckpoint()
+        >>> before = rdd.isCheckpointed()
+        >>> rdd.count(), before, rdd.isCheckpointed()
+        (2, False, True)
+        """
         return self._checkpointed
 
     def isLocallyCheckpointed(self) -> bool:
+        """Whether this RDD has been checkpointed with ``localCheckpoint``.
+
+        >>> rdd = sc.parallelize([1, 2])
+        >>> rdd.localCheckpoint()
+        >>> rdd.count(), rdd.isLocallyCheckpointed(), rdd.getCheckpointFile()
+        (2, True, None)
+        """
         return self._checkpointed and self._checkpoint_requested == "local"
 
     def getCheckpointFile(self) -> str | None:
+        """Where this RDD's reliable checkpoint was written; None until then.
+
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     sc.setCheckpointDir(tmp)
+        ...     rdd = sc.parallelize([1, 2])
+        ...     rdd.checkpoint()
+        ...     before = rdd.getCheckpointFile()
+        ...     rdd.count(), before, rdd.getCheckpointFile().startswith(sc.getCheckpointDir())
+        (2, None, True)
+        """
         if self._checkpointed and self._checkpoint_requested == "reliable":
             return os.path.join(self.ctx._checkpoint_dir or "", f"rdd-{self.id}")
         return None
@@ -199,58 +302,83 @@ class RDD(PairOperations, Generic[T]):
                                preservesPartitioning: bool = False) -> RDD[U]:
         """The primitive every narrow transformation is built on.
 
-        >>> from dstream import Context
-        >>> with Context("local") as ctx:
-        ...     ctx.parallelize([1, 2, 3, 4], 2).mapPartitionsWithIndex(lambda i, it: [(i, sum(it))]).collect()
+        >>> rdd = sc.parallelize([1, 2, 3, 4], 2)
+        >>> rdd.mapPartitionsWithIndex(lambda i, it: [(i, sum(it))]).collect()
         [(0, 3), (1, 7)]
         """
         return PipelinedRDD(self, f, preservesPartitioning)
 
     def mapPartitions(self, f: Callable[[Iterator[T]], Iterable[U]],
                       preservesPartitioning: bool = False) -> RDD[U]:
+        """Apply ``f`` to each partition's iterator.
+
+        >>> def f(iterator):
+        ...     yield sum(iterator)
+        >>> sc.parallelize([1, 2, 3, 4], 2).mapPartitions(f).collect()
+        [3, 7]
+        """
         return self.mapPartitionsWithIndex(lambda _, it: f(it), preservesPartitioning)
 
     def map(self, f: Callable[[T], U], preservesPartitioning: bool = False) -> RDD[U]:
-        """>>> from dstream import Context
-        >>> with Context("local") as ctx:
-        ...     ctx.parallelize([1, 2]).map(str).collect()
+        """Apply ``f`` to each element.
+
+        >>> sc.parallelize([1, 2]).map(str).collect()
         ['1', '2']
         """
         return self.mapPartitionsWithIndex(lambda _, it: map(f, it), preservesPartitioning)
 
     def flatMap(self, f: Callable[[T], Iterable[U]], preservesPartitioning: bool = False) -> RDD[U]:
-        """>>> from dstream import Context
-        >>> with Context("local") as ctx:
-        ...     ctx.parallelize(["a b", "c"]).flatMap(str.split).collect()
+        """Apply ``f`` to each element and flatten the iterables it returns.
+
+        >>> sc.parallelize(["a b", "c"]).flatMap(str.split).collect()
         ['a', 'b', 'c']
         """
         return self.mapPartitionsWithIndex(
             lambda _, it: itertools.chain.from_iterable(map(f, it)), preservesPartitioning)
 
     def filter(self, f: Callable[[T], bool]) -> RDD[T]:
+        """The elements for which ``f`` is true.
+
+        >>> sc.parallelize([1, 2, 3, 4, 5]).filter(lambda x: x % 2 == 0).collect()
+        [2, 4]
+        """
         return self.mapPartitionsWithIndex(lambda _, it: filter(f, it), True)
 
     def glom(self) -> RDD[list[T]]:
-        """>>> from dstream import Context
-        >>> with Context("local") as ctx:
-        ...     ctx.parallelize([1, 2, 3], 2).glom().collect()
+        """Each partition as one list.
+
+        >>> sc.parallelize([1, 2, 3], 2).glom().collect()
         [[1], [2, 3]]
         """
         return self.mapPartitionsWithIndex(lambda _, it: [list(it)])
 
     def keyBy(self, f: Callable[[T], K]) -> RDD[tuple[K, T]]:
+        """Pairs ``(f(x), x)``.
+
+        >>> sc.parallelize([1, 2, 3]).keyBy(lambda x: x * x).collect()
+        [(1, 1), (4, 2), (9, 3)]
+        """
         return self.map(lambda x: (f(x), x))
 
     def sample(self, withReplacement: bool, fraction: float, seed: int | None = None) -> RDD[T]:
-        """A random sample, drawn per partition exactly as PySpark draws it."""
+        """A random sample, drawn per partition exactly as PySpark draws it.
+
+        The sample depends on the seed and the partitioning, not on the size asked for exactly:
+
+        >>> rdd = sc.parallelize(range(100), 4)
+        >>> 6 <= rdd.sample(False, 0.1, 81).count() <= 14
+        True
+        >>> rdd.sample(False, 0.1, 81).collect() == rdd.sample(False, 0.1, 81).collect()
+        True
+        """
         if not fraction >= 0:
             raise ValueError(f"Fraction must be nonnegative, got {fraction!r}")
         return self.mapPartitionsWithIndex(RDDSampler(withReplacement, fraction, seed).func, True)
 
     def union(self, other: RDD[U]) -> RDD[T | U]:
-        """>>> from dstream import Context
-        >>> with Context("local") as ctx:
-        ...     ctx.parallelize([1]).union(ctx.parallelize([2])).collect()
+        """The elements of both RDDs (duplicates kept).
+
+        >>> sc.parallelize([1]).union(sc.parallelize([2])).collect()
         [1, 2]
         """
         return self.ctx.union([self, other])
@@ -261,19 +389,32 @@ class RDD(PairOperations, Generic[T]):
         return self.union(other)
 
     def cartesian(self, other: RDD[U]) -> RDD[tuple[T, U]]:
+        """Every pair ``(a, b)`` of an element of this RDD and one of ``other``.
+
+        >>> rdd = sc.parallelize([1, 2])
+        >>> sorted(rdd.cartesian(rdd).collect())
+        [(1, 1), (1, 2), (2, 1), (2, 2)]
+        """
         return CartesianRDD(self, other)
 
     def zip(self, other: RDD[U]) -> RDD[tuple[T, U]]:
-        """Pairs of elements at the same position; both sides need the same partition sizes."""
+        """Pairs of elements at the same position; both sides need the same partition sizes.
+
+        >>> x = sc.parallelize(range(0, 5))
+        >>> y = sc.parallelize(range(1000, 1005))
+        >>> x.zip(y).collect()
+        [(0, 1000), (1, 1001), (2, 1002), (3, 1003), (4, 1004)]
+        """
         if self.getNumPartitions() != other.getNumPartitions():
             raise ValueError("Can only zip RDDs with the same number of partitions: "
                              f"{self.getNumPartitions()} vs {other.getNumPartitions()}")
         return ZippedRDD(self, other)
 
     def zipWithIndex(self) -> RDD[tuple[T, int]]:
-        """>>> from dstream import Context
-        >>> with Context("local") as ctx:
-        ...     ctx.parallelize(["a", "b", "c"], 2).zipWithIndex().collect()
+        """Pairs ``(x, index)`` in partition order; runs a job first when there is more
+        than one partition.
+
+        >>> sc.parallelize(["a", "b", "c"], 2).zipWithIndex().collect()
         [('a', 0), ('b', 1), ('c', 2)]
         """
         starts = [0]
@@ -284,19 +425,38 @@ class RDD(PairOperations, Generic[T]):
         return self.mapPartitionsWithIndex(lambda i, it: zip(it, itertools.count(starts[i])))
 
     def zipWithUniqueId(self) -> RDD[tuple[T, int]]:
+        """Pairs ``(x, id)``: the i-th element of partition k of n gets ``i * n + k``; no job
+        is run.
+
+        >>> sc.parallelize(["a", "b", "c", "d", "e"], 3).zipWithUniqueId().collect()
+        [('a', 0), ('b', 1), ('c', 4), ('d', 2), ('e', 5)]
+        """
         n = self.getNumPartitions()
         return self.mapPartitionsWithIndex(
             lambda k, it: ((x, i * n + k) for i, x in enumerate(it)))
 
     def coalesce(self, numPartitions: int, shuffle: bool = False) -> RDD[T]:
-        """Fewer partitions without a shuffle (or any number with ``shuffle=True``)."""
+        """Fewer partitions without a shuffle (or any number with ``shuffle=True``).
+
+        >>> sc.parallelize([1, 2, 3, 4, 5], 3).glom().collect()
+        [[1], [2, 3], [4, 5]]
+        >>> sc.parallelize([1, 2, 3, 4, 5], 3).coalesce(1).glom().collect()
+        [[1, 2, 3, 4, 5]]
+        """
         _check_partitions(numPartitions, "coalesce")
         if shuffle:
             return self.repartition(numPartitions)
         return CoalescedRDD(self, numPartitions)
 
     def repartition(self, numPartitions: int) -> RDD[T]:
-        """Exactly ``numPartitions`` partitions, rebalanced round-robin through a shuffle."""
+        """Exactly ``numPartitions`` partitions, rebalanced round-robin through a shuffle.
+
+        >>> rdd = sc.parallelize([1, 2, 3, 4, 5, 6, 7], 4)
+        >>> rdd.glom().collect()
+        [[1], [2, 3], [4, 5], [6, 7]]
+        >>> len(rdd.repartition(2).glom().collect()), sorted(rdd.repartition(10).collect())
+        (2, [1, 2, 3, 4, 5, 6, 7])
+        """
         _check_partitions(numPartitions, "repartition")
 
         def keyed(split: int, it: Iterator[T]) -> Iterator[tuple[int, T]]:
@@ -307,9 +467,9 @@ class RDD(PairOperations, Generic[T]):
                 .partitionBy(numPartitions, _identity_partition).values())
 
     def distinct(self, numPartitions: int | None = None) -> RDD[T]:
-        """>>> from dstream import Context
-        >>> with Context("local") as ctx:
-        ...     sorted(ctx.parallelize([1, 1, 2, 3, 3]).distinct().collect())
+        """The elements without duplicates (through a shuffle).
+
+        >>> sorted(sc.parallelize([1, 1, 2, 3, 3]).distinct().collect())
         [1, 2, 3]
         """
         return (self.map(lambda x: (x, None))
@@ -317,38 +477,72 @@ class RDD(PairOperations, Generic[T]):
 
     def groupBy(self, f: Callable[[T], K], numPartitions: int | None = None,
                 partitionFunc: Callable[[K], int] | None = None) -> RDD[tuple[K, Iterable[T]]]:
+        """Elements grouped by ``f(x)``: pairs ``(key, iterable of elements)``.
+
+        >>> result = sc.parallelize([1, 1, 2, 3, 5, 8]).groupBy(lambda x: x % 2).collect()
+        >>> sorted((k, sorted(v)) for k, v in result)
+        [(0, [2, 8]), (1, [1, 1, 3, 5])]
+        """
         return self.map(lambda x: (f(x), x)).groupByKey(numPartitions, partitionFunc)
 
     def intersection(self, other: RDD[T]) -> RDD[T]:
+        """The elements of both RDDs, without duplicates (through a shuffle).
+
+        >>> rdd1 = sc.parallelize([1, 10, 2, 3, 4, 5])
+        >>> rdd2 = sc.parallelize([1, 6, 2, 3, 7, 8])
+        >>> sorted(rdd1.intersection(rdd2).collect())
+        [1, 2, 3]
+        """
         return (self.map(lambda v: (v, None)).cogroup(other.map(lambda v: (v, None)))
                 .filter(lambda kvs: all(kvs[1])).keys())
 
     def subtract(self, other: RDD[T], numPartitions: int | None = None) -> RDD[T]:
+        """The elements of this RDD that are not in ``other`` (duplicates kept).
+
+        >>> x = sc.parallelize([("a", 1), ("b", 4), ("b", 5), ("a", 3)])
+        >>> y = sc.parallelize([("a", 3), ("c", None)])
+        >>> sorted(x.subtract(y).collect())
+        [('a', 1), ('b', 4), ('b', 5)]
+        """
         rdd = other.map(lambda x: (x, True))
         return self.map(lambda x: (x, True)).subtractByKey(rdd, numPartitions).keys()
 
     def sortBy(self, keyfunc: Callable[[T], Any], ascending: bool = True,
                numPartitions: int | None = None) -> RDD[T]:
-        """>>> from dstream import Context
-        >>> with Context("local") as ctx:
-        ...     ctx.parallelize([3, 1, 2], 2).sortBy(lambda x: -x).collect()
+        """The elements sorted by ``keyfunc`` (range-partitioned, as ``sortByKey``).
+
+        >>> sc.parallelize([3, 1, 2], 2).sortBy(lambda x: -x).collect()
         [3, 2, 1]
         """
         return self.keyBy(keyfunc).sortByKey(ascending, numPartitions).values()
 
     # ------------------------------------------------------------------ actions
     def collect(self) -> list[T]:
-        """>>> from dstream import Context
-        >>> with Context("local") as ctx:
-        ...     ctx.parallelize(range(3)).collect()
+        """All elements, as a list on the driver, in partition order.
+
+        >>> sc.parallelize(range(3)).collect()
         [0, 1, 2]
         """
         return list(itertools.chain.from_iterable(self.ctx._run_job(self, _to_list)))
 
     def count(self) -> int:
+        """The number of elements.
+
+        >>> sc.parallelize([2, 3, 4]).count()
+        3
+        """
         return sum(self.ctx._run_job(self, _count_partition))
 
     def first(self) -> T:
+        """The first element; ``ValueError`` if the RDD is empty.
+
+        >>> sc.parallelize([2, 3, 4]).first()
+        2
+        >>> sc.parallelize([]).first()
+        Traceback (most recent call last):
+            ...
+        ValueError: RDD is empty
+        """
         rows = self.take(1)
         if rows:
             return rows[0]
@@ -357,9 +551,7 @@ class RDD(PairOperations, Generic[T]):
     def take(self, num: int) -> list[T]:
         """The first ``num`` elements, scanning as few partitions as it can.
 
-        >>> from dstream import Context
-        >>> with Context("local") as ctx:
-        ...     ctx.parallelize(range(100), 10).take(3)
+        >>> sc.parallelize(range(100), 10).take(3)
         [0, 1, 2]
         """
         items: list[T] = []
@@ -378,12 +570,18 @@ class RDD(PairOperations, Generic[T]):
         return items[:num]
 
     def isEmpty(self) -> bool:
+        """Whether the RDD has no elements.
+
+        >>> sc.parallelize([]).isEmpty(), sc.parallelize([1]).isEmpty(), sc.emptyRDD().isEmpty()
+        (True, False, True)
+        """
         return self.getNumPartitions() == 0 or len(self.take(1)) == 0
 
     def reduce(self, f: Callable[[T, T], T]) -> T:
-        """>>> from dstream import Context
-        >>> with Context("local") as ctx:
-        ...     ctx.parallelize([1, 2, 3, 4], 2).reduce(lambda a, b: a + b)
+        """The elements merged with ``f`` (commutative and associative); ``ValueError`` if
+        the RDD is empty.
+
+        >>> sc.parallelize([1, 2, 3, 4], 2).reduce(lambda a, b: a + b)
         10
         """
         vals = self._reduced_partitions(f)
@@ -402,9 +600,7 @@ class RDD(PairOperations, Generic[T]):
     def fold(self, zeroValue: T, op: Callable[[T, T], T]) -> T:
         """The zero value is used once per partition and once more on the driver.
 
-        >>> from dstream import Context
-        >>> with Context("local") as ctx:
-        ...     ctx.parallelize([1, 2, 3, 4], 2).fold(10, lambda a, b: a + b)
+        >>> sc.parallelize([1, 2, 3, 4], 2).fold(10, lambda a, b: a + b)
         40
         """
         vals = self.ctx._run_job(
@@ -412,10 +608,12 @@ class RDD(PairOperations, Generic[T]):
         return functools.reduce(op, vals, zeroValue)
 
     def aggregate(self, zeroValue: U, seqOp: Callable[[U, T], U], combOp: Callable[[U, U], U]) -> U:
-        """>>> from dstream import Context
-        >>> with Context("local") as ctx:
-        ...     ctx.parallelize([1, 2, 3, 4], 2).aggregate((0, 0), lambda a, x: (a[0] + x, a[1] + 1),
-        ...                                             lambda a, b: (a[0] + b[0], a[1] + b[1]))
+        """Fold each partition with ``seqOp`` from ``zeroValue``, then merge the results
+        with ``combOp`` from ``zeroValue`` on the driver.
+
+        >>> seqOp = lambda acc, x: (acc[0] + x, acc[1] + 1)
+        >>> combOp = lambda a, b: (a[0] + b[0], a[1] + b[1])
+        >>> sc.parallelize([1, 2, 3, 4], 2).aggregate((0, 0), seqOp, combOp)
         (10, 4)
         """
         vals = self.ctx._run_job(
@@ -426,9 +624,7 @@ class RDD(PairOperations, Generic[T]):
         """Like ``reduce`` (the partial results are few here, so there is no tree to build);
         an empty RDD raises PySpark's own message for this method.
 
-        >>> from dstream import Context
-        >>> with Context("local") as ctx:
-        ...     ctx.parallelize([1, 2, 3], 2).treeReduce(lambda a, b: a + b)
+        >>> sc.parallelize([1, 2, 3], 2).treeReduce(lambda a, b: a + b)
         6
         """
         _check_depth(depth)
@@ -442,9 +638,7 @@ class RDD(PairOperations, Generic[T]):
         """Like ``aggregate``, but as in PySpark the zero value is used once per partition
         only (not once more on the driver); an RDD without partitions gives ``zeroValue``.
 
-        >>> from dstream import Context
-        >>> with Context("local") as ctx:
-        ...     ctx.parallelize([1, 2, 3], 2).treeAggregate(10, lambda a, x: a + x, lambda a, b: a + b)
+        >>> sc.parallelize([1, 2, 3], 2).treeAggregate(10, lambda a, x: a + x, lambda a, b: a + b)
         26
         """
         _check_depth(depth)
@@ -455,46 +649,84 @@ class RDD(PairOperations, Generic[T]):
         return functools.reduce(combOp, vals)
 
     def sum(self) -> Any:
+        """The sum of the elements.
+
+        >>> sc.parallelize([1.0, 2.0, 3.0]).sum()
+        6.0
+        """
         return self.mapPartitions(lambda it: [sum(it)]).fold(0, operator.add)
 
     def max(self, key: Callable[[T], Any] | None = None) -> T:
+        """The largest element (by ``key`` if given).
+
+        >>> rdd = sc.parallelize([1.0, 5.0, 43.0, 10.0])
+        >>> rdd.max(), rdd.max(key=str)
+        (43.0, 5.0)
+        """
         return self.reduce(max if key is None else lambda a, b: max(a, b, key=key))
 
     def min(self, key: Callable[[T], Any] | None = None) -> T:
+        """The smallest element (by ``key`` if given).
+
+        >>> rdd = sc.parallelize([2.0, 5.0, 43.0, 10.0])
+        >>> rdd.min(), rdd.min(key=str)
+        (2.0, 10.0)
+        """
         return self.reduce(min if key is None else lambda a, b: min(a, b, key=key))
 
     def stats(self) -> StatCounter:
         """Count, mean, variance, max and min in one pass.
 
-        >>> from dstream import Context
-        >>> with Context("local") as ctx:
-        ...     ctx.parallelize([1.0, 2.0, 3.0]).stats()
+        >>> sc.parallelize([1.0, 2.0, 3.0]).stats()
         (count: 3, mean: 2.0, stdev: 0.816496580927726, max: 3.0, min: 1.0)
         """
         return self.mapPartitions(lambda it: [StatCounter(it)]).reduce(StatCounter.mergeStats)
 
     def mean(self) -> float:
+        """The mean of the elements.
+
+        >>> sc.parallelize([1, 2, 3]).mean()
+        2.0
+        """
         return self.stats().mean()
 
     def variance(self) -> float:
+        """The variance of the elements (divided by n).
+
+        >>> sc.parallelize([1, 2, 3]).variance()
+        0.6666666666666666
+        """
         return self.stats().variance()
 
     def stdev(self) -> float:
+        """The standard deviation of the elements (divided by n).
+
+        >>> sc.parallelize([1, 2, 3]).stdev()
+        0.816496580927726
+        """
         return self.stats().stdev()
 
     def sampleStdev(self) -> float:
+        """The sample standard deviation (divided by n - 1).
+
+        >>> sc.parallelize([1, 2, 3]).sampleStdev()
+        1.0
+        """
         return self.stats().sampleStdev()
 
     def sampleVariance(self) -> float:
+        """The sample variance (divided by n - 1).
+
+        >>> sc.parallelize([1, 2, 3]).sampleVariance()
+        1.0
+        """
         return self.stats().sampleVariance()
 
     def countByValue(self) -> dict[T, int]:
         """Each value's count. As in PySpark the per-partition counts are merged with
         ``reduce``, so an RDD without partitions (``emptyRDD()``) raises ``ValueError``.
 
-        >>> from dstream import Context
-        >>> with Context("local") as ctx:
-        ...     sorted(ctx.parallelize([1, 2, 1]).countByValue().items())
+        >>> sorted(sc.parallelize([1, 2, 1]).countByValue().items())
         [(1, 2), (2, 1)]
         """
         def count_partition(it: Iterator[T]) -> list[dict[T, int]]:
@@ -509,9 +741,7 @@ class RDD(PairOperations, Generic[T]):
         """The ``num`` smallest elements (by ``key``), in ascending order; ``[]`` for
         ``num == 0`` or an RDD without partitions, as in PySpark.
 
-        >>> from dstream import Context
-        >>> with Context("local") as ctx:
-        ...     ctx.parallelize([5, 1, 4, 2], 2).takeOrdered(2), ctx.emptyRDD().takeOrdered(2)
+        >>> sc.parallelize([5, 1, 4, 2], 2).takeOrdered(2), sc.emptyRDD().takeOrdered(2)
         ([1, 2], [])
         """
         if num < 0:
@@ -526,15 +756,20 @@ class RDD(PairOperations, Generic[T]):
         per-partition tops are merged with ``reduce``: an RDD without partitions
         (``emptyRDD()``) raises ``ValueError``, and a negative ``num`` gives ``[]``.
 
-        >>> from dstream import Context
-        >>> with Context("local") as ctx:
-        ...     ctx.parallelize([5, 1, 4, 2], 2).top(2)
+        >>> sc.parallelize([5, 1, 4, 2], 2).top(2)
         [5, 4]
         """
         return (self.mapPartitions(lambda it: [heapq.nlargest(num, it, key)])
                 .reduce(lambda a, b: heapq.nlargest(num, a + b, key)))
 
     def foreach(self, f: Callable[[T], None]) -> None:
+        """Call ``f`` on each element, in the tasks (use an accumulator to see a result).
+
+        >>> total = sc.accumulator(0)
+        >>> sc.parallelize([1, 2, 3, 4]).foreach(lambda x: total.add(x))
+        >>> total.value
+        10
+        """
         def run(_: int, it: Iterator[T]) -> None:
             for x in it:
                 f(x)
@@ -545,15 +780,13 @@ class RDD(PairOperations, Generic[T]):
         """Call ``f`` on each partition's iterator; like PySpark, an iterable that ``f``
         returns (e.g. ``f`` is a generator function) is run to its end, then dropped.
 
-        >>> from dstream import Context
-        >>> with Context("local") as ctx:
-        ...     seen = ctx.accumulator(0)
-        ...     def count(it):
-        ...         for x in it:
-        ...             seen.add(1)
-        ...             yield x
-        ...     ctx.parallelize([1, 2, 3], 2).foreachPartition(count)
-        ...     seen.value
+        >>> seen = sc.accumulator(0)
+        >>> def count(it):
+        ...     for x in it:
+        ...         seen.add(1)
+        ...         yield x
+        >>> sc.parallelize([1, 2, 3], 2).foreachPartition(count)
+        >>> seen.value
         3
         """
         def run(_: int, it: Iterator[T]) -> None:
@@ -565,11 +798,33 @@ class RDD(PairOperations, Generic[T]):
         self.ctx._run_job(self, run)
 
     def saveAsTextFile(self, path: str, compressionCodecClass: str | None = None) -> None:
-        """One ``part-NNNNN`` file per partition under directory ``path``, then ``_SUCCESS``."""
+        """One ``part-NNNNN`` file per partition under directory ``path``, then ``_SUCCESS``.
+
+        >>> import os, tempfile
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     path = os.path.join(tmp, "out")
+        ...     sc.parallelize(["a", "b", "c"], 2).saveAsTextFile(path)
+        ...     sorted(os.listdir(path)), sorted(sc.textFile(path).collect())
+        (['_SUCCESS', 'part-00000', 'part-00001'], ['a', 'b', 'c'])
+        """
         from .textfiles import save_as_text_file
         save_as_text_file(self, path, compressionCodecClass)
 
     def saveAsPickleFile(self, path: str, batchSize: int = 10) -> None:
+        """One pickled ``part-NNNNN`` file per partition under directory ``path``, then
+        ``_SUCCESS``.
+
+        Each part holds its partition's elements as one pickled list (``batchSize`` is accepted for
+        PySpark's signature and not used):
+
+        >>> import os, pickle, tempfile
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     path = os.path.join(tmp, "out")
+        ...     sc.parallelize([1, 2, 3], 2).saveAsPickleFile(path)
+        ...     with open(os.path.join(path, "part-00001"), "rb") as f:
+        ...         sorted(os.listdir(path)), pickle.load(f)
+        (['_SUCCESS', 'part-00000', 'part-00001'], [2, 3])
+        """
         from .textfiles import save_as_pickle_file
         save_as_pickle_file(self, path)
 

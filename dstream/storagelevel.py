@@ -63,6 +63,13 @@ class StorageLevel:
 
     @property
     def isValid(self) -> bool:
+        """Whether the level keeps data anywhere (disk, memory or off-heap).
+
+        >>> StorageLevel.MEMORY_ONLY.isValid, StorageLevel.DISK_ONLY.isValid
+        (True, True)
+        >>> StorageLevel.NONE.isValid
+        False
+        """
         return self.useDisk or self.useMemory or self.useOffHeap
 
 
