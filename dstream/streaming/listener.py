@@ -88,6 +88,9 @@ class BatchInfo:
     #: records per input stream id
     input_records: dict[int, int] = field(default_factory=dict)
     output_operations: dict[int, OutputOperationInfo] = field(default_factory=dict)
+    #: per input stream id, what it read (a Kafka direct stream: ``offsetRanges``, as Spark's
+    #: ``StreamInputInfo.metadata``)
+    input_metadata: dict[int, dict[str, Any]] = field(default_factory=dict)
 
     # PySpark / Spark accessors
     def batchTime(self) -> Time:
@@ -137,6 +140,7 @@ class BatchInfo:
     def copy(self) -> BatchInfo:
         clone = dataclasses.replace(self)
         clone.input_records = dict(self.input_records)
+        clone.input_metadata = {k: dict(v) for k, v in self.input_metadata.items()}
         clone.output_operations = {k: dataclasses.replace(v) for k, v in self.output_operations.items()}
         return clone
 
