@@ -66,7 +66,9 @@ def _batch(info: EngineBatch, status: BatchStatus, batch_ms: int) -> BatchInfo:
         numActiveOutputOps=sum(1 for op in ops if op.end_time_ms is None),
         numCompletedOutputOps=sum(1 for op in ops if op.end_time_ms is not None and not op.failure_reason),
         numFailedOutputOps=len(failures), numTotalOutputOps=len(ops),
-        firstFailureReason=failures[0] if failures else None)
+        firstFailureReason=failures[0] if failures else None,
+        offsetRanges=[dict(r) for meta in getattr(info, "input_metadata", {}).values()
+                      for r in meta.get("offsetRanges", ())])
 
 
 def batches(snap: Snapshot, statuses: set[BatchStatus] | None = None) -> list[BatchInfo]:
