@@ -213,7 +213,8 @@ class DirectKafkaInputDStream(InputDStream):
         from kafka import TopicPartition
 
         parts = self._partitions()
-        new = [tp for tp in parts if tp not in self.next_offsets]
+        known = self.next_offsets.copy()
+        new = [tp for tp in parts if tp not in known]
         if not new:
             return
         first_time = not self._started_partitions
@@ -304,7 +305,9 @@ class DirectKafkaInputDStream(InputDStream):
 
         self._initial_offsets()
         consumer = self._consumer
-        parts = sorted(self.next_offsets, key=lambda tp: (tp.topic, tp.partition))
+        # copies: the batch thread reads these dicts (source_state) while this thread plans;
+        # dict.copy() is atomic under the GIL, iterating a dict another thread changes is not
+        parts = sorted(self.next_offsets.copy(), key=lambda tp: (tp.topic, tp.partition))
         tps = {tp: TopicPartition(tp.topic, tp.partition) for tp in parts}
         latest = consumer.end_offsets(list(tps.values()))
         earliest = consumer.beginning_offsets(list(tps.values()))
@@ -356,7 +359,7 @@ class DirectKafkaInputDStream(InputDStream):
 
     def _forget_old(self, time_ms: int) -> None:
         keep_ms = max(self.remember_ms or 0, self.slide_ms) + self.slide_ms
-        for t in [t for t in self.batch_ranges if t < time_ms - keep_ms and t not in self.generated]:
+        for t in [t for t in self.batch_ranges.copy() if t < time_ms - keep_ms and t not in self.generated]:
             self.batch_ranges.pop(t, None)
             self._skipped_by_batch.pop(t, None)
 
@@ -410,9 +413,10 @@ class DirectKafkaInputDStream(InputDStream):
     def source_state(self) -> dict[str, Any]:
         """Plain data for the metadata checkpoint: the next offsets and every remembered
         batch's ranges."""
+        next_offsets, batch_ranges = self.next_offsets.copy(), self.batch_ranges.copy()
         return {"next": [[tp.topic, tp.partition, o] for tp, o in sorted(
-                    self.next_offsets.items(), key=lambda kv: (kv[0].topic, kv[0].partition))],
-                "batches": {str(t): [r.as_dict() for r in rs] for t, rs in sorted(self.batch_ranges.items())},
+                    next_offsets.items(), key=lambda kv: (kv[0].topic, kv[0].partition))],
+                "batches": {str(t): [r.as_dict() for r in rs] for t, rs in sorted(batch_ranges.items())},
                 "skipped": self.skipped_offsets}
 
     def _planned_name(self) -> str:

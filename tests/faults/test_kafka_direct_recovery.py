@@ -50,11 +50,11 @@ class Producer(threading.Thread):
         producer = KafkaProducer(bootstrap_servers=self.bootstrap, linger_ms=20)
         try:
             while not self.halt.is_set():
-                for _ in range(200):
+                for _ in range(100):
                     producer.send(self.topic, self.rng.choice(WORDS).encode())
                 producer.flush()
-                self.sent += 200
-                self.halt.wait(0.05)      # a steady feed, not synchronisation
+                self.sent += 100
+                self.halt.wait(0.2)       # a steady feed (at most 500 records/s), not synchronisation
         except BaseException as e:       # reported by the test
             self.error = e
         finally:
@@ -103,12 +103,13 @@ def run_crashes(master: str, bootstrap: str, tmp_path: Any, seed: int,
     log_path = os.fspath(tmp_path / "job.log")
     producer = Producer(bootstrap, topic, seed)
     producer.start()
+    proc: subprocess.Popen | None = None
     try:
         with open(log_path, "ab") as log:
             for crash in range(3):
                 before = len(batch_files(out_dir, "totals"))
                 proc = start_job(master, bootstrap, topic, checkpoint, out_dir, log)
-                wait = rng.randint(3, 10)
+                wait = rng.randint(3, 8)
                 wait_for(lambda: len(batch_files(out_dir, "totals")) >= before + wait, 120,
                          f"{wait} batches before crash {crash + 1}", proc, log_path)
                 if kill_worker and crash == 0:
@@ -139,6 +140,9 @@ def run_crashes(master: str, bootstrap: str, tmp_path: Any, seed: int,
     finally:
         producer.halt.set()
         producer.join(30)
+        if proc is not None and proc.poll() is None:     # a failed wait: leave no job behind
+            proc.kill()
+            proc.wait(30)
     return log_path, expected
 
 
