@@ -444,3 +444,37 @@ def test_definition_errors_name_the_argument(context: Any) -> None:
                                       fromOffsets={TopicAndPartition("t", 0): -1})
     with pytest.raises(ValueError, match="untilOffset 1 is before fromOffset 5"):
         OffsetRange("t", 0, 5, 1)
+
+
+def test_read_committed_ranges_end_by_position_past_markers_and_aborted_records(
+        apache_kafka_bootstrap: str, context: Any) -> None:
+    from kafka import KafkaProducer
+
+    topic = servers.create_topic(apache_kafka_bootstrap, "direct-txn", 1)
+    producer = KafkaProducer(bootstrap_servers=apache_kafka_bootstrap,
+                             transactional_id=f"direct-test-{topic}")
+    try:
+        producer.init_transactions()
+        for kept, values in ((True, range(10)), (False, range(100, 105)), (True, range(10, 20))):
+            producer.begin_transaction()
+            for v in values:
+                producer.send(topic, str(v).encode())
+            producer.flush()
+            producer.commit_transaction() if kept else producer.abort_transaction()
+    finally:
+        producer.close()
+    ssc = StreamingContext(context("local[2]"), 1, clock="manual")
+    stream = KafkaUtils.createDirectStream(ssc, [topic], {"bootstrap.servers": apache_kafka_bootstrap,
+                                                          "auto.offset.reset": "smallest",
+                                                          "isolation.level": "read_committed"})
+    seen: list[list[Any]] = []
+    ranges: list[OffsetRange] = []
+    stream.foreachRDD(lambda rdd: (seen.append(rdd.values().collect()), ranges.extend(rdd.offsetRanges())))
+    ssc.start()
+    try:
+        advance_batch(ssc)
+    finally:
+        ssc.stop(stopSparkContext=False)
+    assert seen == [[str(v) for v in range(20)]]
+    # 25 records and 3 transaction markers: the range is longer than what it holds
+    assert ranges == [OffsetRange(topic, 0, 0, 28)]
