@@ -96,10 +96,11 @@ class BatchInfo(BaseModel):
     numFailedOutputOps: int
     numTotalOutputOps: int
     firstFailureReason: str | None = None
-    offsetRanges: list[dict[str, Any]] = Field(
-        default_factory=list,
+    offsetRanges: list[dict[str, Any]] | None = Field(
+        None,
         description="Kafka direct streams: the offset ranges the batch read "
-                    "(topic, partition, fromOffset, untilOffset), as in the batch's metadata checkpoint")
+                    "(topic, partition, fromOffset, untilOffset), as in the batch's metadata "
+                    "checkpoint; absent when the job has no direct stream (Spark's shape)")
 
 
 class OutputOperationInfo(BaseModel):

@@ -67,8 +67,15 @@ def _batch(info: EngineBatch, status: BatchStatus, batch_ms: int) -> BatchInfo:
         numCompletedOutputOps=sum(1 for op in ops if op.end_time_ms is not None and not op.failure_reason),
         numFailedOutputOps=len(failures), numTotalOutputOps=len(ops),
         firstFailureReason=failures[0] if failures else None,
-        offsetRanges=[dict(r) for meta in getattr(info, "input_metadata", {}).values()
-                      for r in meta.get("offsetRanges", ())])
+        offsetRanges=_offset_ranges(info))
+
+
+def _offset_ranges(info: EngineBatch) -> list[dict[str, Any]] | None:
+    """The offset ranges of the batch's Kafka direct streams; None when it has none."""
+    metas = [m for m in getattr(info, "input_metadata", {}).values() if "offsetRanges" in m]
+    if not metas:
+        return None
+    return [dict(r) for m in metas for r in m["offsetRanges"]]
 
 
 def batches(snap: Snapshot, statuses: set[BatchStatus] | None = None) -> list[BatchInfo]:
