@@ -156,7 +156,6 @@ class DirectKafkaInputDStream(InputDStream):
         self._started_partitions = False
         self._restored = False
         self.reads = ssc.sparkContext.accumulator([])
-        self._reads_logged = 0
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -373,8 +372,8 @@ class DirectKafkaInputDStream(InputDStream):
         self._skipped_by_batch.pop(time_ms, None)
 
     def _log_reads(self, time_ms: int) -> None:
-        reads = self.reads.value
-        new, self._reads_logged = reads[self._reads_logged:], len(reads)
+        new = self.reads.value
+        self.reads.value = []        # emptied each batch: it must not grow with the job's life
         for data, host, pid in new:
             log.info("%s batch %d: %s read by process %d on %s", self.id, time_ms,
                      OffsetRange.from_dict(data), pid, host)

@@ -13,6 +13,7 @@ import logging
 import operator
 import os
 import random
+import socket
 import threading
 from typing import Any, Iterator
 
@@ -143,7 +144,8 @@ def test_counts_200000_records_exactly_with_a_window_and_running_totals(
 
 
 def test_ranges_are_read_by_tasks_in_the_worker_processes(apache_kafka_bootstrap: str,
-                                                          context: Any) -> None:
+                                                          context: Any, caplog: Any) -> None:
+    caplog.set_level(logging.INFO, logger="dstream.streaming.kafka_direct")
     topic = servers.create_topic(apache_kafka_bootstrap, "direct-workers", 3)
     produce(apache_kafka_bootstrap, topic, 3000, partitions=3)
     ssc = StreamingContext(context("local[2]"), 1, clock="manual")
@@ -162,10 +164,12 @@ def test_ranges_are_read_by_tasks_in_the_worker_processes(apache_kafka_bootstrap
     records = seen[0]
     assert sorted((t, p, o) for t, p, o, _ in records) == [(topic, p, o) for p in range(3) for o in range(1000)]
     assert os.getpid() not in {pid for *_, pid in records}
-    reads = stream.reads.value
-    assert sorted((d["partition"], d["fromOffset"], d["untilOffset"]) for d, _, _ in reads) == [
-        (p, 0, 1000) for p in range(3)]
-    assert os.getpid() not in {pid for _, _, pid in reads}
+    read_lines = [r.getMessage() for r in caplog.records if "read by process" in r.getMessage()]
+    assert sorted(read_lines) == sorted(
+        f"directKafkaStream-0 batch 1000: OffsetRange(topic: {topic}, partition: {p}, range: [0 -> 1000]) "
+        f"read by process {pid} on {socket.gethostname()}" for p, pid in
+        sorted({(p, pid) for _, p, _, pid in records}))
+    assert stream.reads.value == []            # logged, then emptied
 
 
 def test_max_rate_bounds_every_batch_and_the_first_after_a_restart(
