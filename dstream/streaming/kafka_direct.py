@@ -179,6 +179,22 @@ class DirectKafkaInputDStream(InputDStream):
             self._stopped = True
         self._drop_consumer()
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without its driver consumer (a runtime object: sockets and a thread); a
+        copy opens its own when it plans. (For a graph saved whole, e.g. PySpark-style recovery.)
+
+        >>> import pickle
+        >>> from dstream import Context, StreamingContext, KafkaUtils
+        >>> with Context("local") as ctx:
+        ...     s = KafkaUtils.createDirectStream(StreamingContext(ctx, 1), "t", {"bootstrap.servers": "h:9"})
+        ...     s._consumer = object()
+        ...     s.__getstate__()["_consumer"] is None
+        True
+        """
+        state = self.__dict__.copy()
+        state["_consumer"] = None
+        return state
+
     def _driver_consumer(self) -> Any:
         if self._consumer is None:
             from kafka import KafkaConsumer
