@@ -22,7 +22,7 @@ from .storagelevel import StorageLevel
 from .taskcontext import TaskContext
 from .streaming import (BatchInfo, DStream, ManualClock, State, StateSpec, StreamingContext,
                         StreamingListener)
-from .streaming.kafka import KafkaUtils
+from .streaming.kafka import Broker, KafkaUtils, OffsetRange, TopicAndPartition
 from dstream.receivers import Receiver
 
 __version__ = "0.1.0"
@@ -36,5 +36,5 @@ __all__ = [
     "DStreamError", "HashPartitioner", "InputDecodeError", "Partitioner", "RDD", "RangePartitioner",
     "SparkConf", "SparkContext", "StatCounter", "StorageLevel", "TaskContext", "WorkerLostError",
     "portable_hash", "BatchInfo", "DStream", "ManualClock", "State", "StateSpec", "StreamingContext",
-    "StreamingListener", "KafkaUtils", "Receiver",
+    "StreamingListener", "KafkaUtils", "Receiver", "OffsetRange", "TopicAndPartition", "Broker",
 ]

@@ -413,13 +413,22 @@ class StreamingContext(InputStreams):
     # ------------------------------------------------------------------ per batch
     def _after_batch(self, jobset: Any) -> None:
         succeeded = jobset.error is None and not jobset.info.failed
-        commits = self._receiver_tracker.source_commits(jobset.time_ms) if succeeded else None
+        commits = self._source_commits(jobset.time_ms) if succeeded else None
         if self._checkpoints is not None:
             # offsets are committed in the same step as the checkpoint, once it is written
             self._checkpoints.after_batch(jobset.time_ms, succeeded, commits)
         elif commits is not None:
             commits()
         self._graph.clear_metadata(jobset.time_ms)
+
+    def _source_commits(self, time_ms: int) -> Callable[[], None] | None:
+        """Receivers' and direct streams' offset commits for a batch whose outputs succeeded."""
+        commits = [self._receiver_tracker.source_commits(time_ms)]
+        commits += [s.source_commits(time_ms) for s in self._graph.inputs if hasattr(s, "source_commits")]
+        commits = [c for c in commits if c is not None]
+        if not commits:
+            return None
+        return lambda: [commit() for commit in commits] and None
 
     def _note_checkpoint_due(self, stream: DStream, time_ms: int, rdd: RDD) -> None:
         if self._checkpoints is not None:

@@ -14,14 +14,16 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 from dstream.receivers import KafkaReceiver
 
+from ..kafka_rdd import Broker, KafkaMessageAndMetadata, KafkaRDD, OffsetRange, TopicAndPartition
 from ..storagelevel import StorageLevel
 from .receiver_input import DEFAULT_RECEIVER_LEVEL, ReceiverInputDStream
 
 if TYPE_CHECKING:
+    from ..rdd import RDD
     from .context import StreamingContext
     from .dstream import DStream
 
-__all__ = ["KafkaUtils", "utf8_decoder"]
+__all__ = ["KafkaUtils", "utf8_decoder", "OffsetRange", "TopicAndPartition", "Broker"]
 
 
 def utf8_decoder(data: bytes | None) -> str | None:
@@ -57,3 +59,61 @@ class KafkaUtils:
             block_interval_ms=max(1, int(ssc.sparkContext._conf.getSeconds(
                 "dstream.streaming.blockInterval", 0.2) * 1000)))
         return ReceiverInputDStream(ssc, receiver, "kafkaStream")
+
+    @staticmethod
+    def createDirectStream(ssc: StreamingContext, topics: Iterable[str] | str,
+                           kafkaParams: Mapping[str, Any],
+                           fromOffsets: Mapping[TopicAndPartition, int] | None = None,
+                           keyDecoder: Callable[[bytes | None], Any] = utf8_decoder,
+                           valueDecoder: Callable[[bytes | None], Any] = utf8_decoder,
+                           messageHandler: Callable[[KafkaMessageAndMetadata], Any] | None = None
+                           ) -> DStream:
+        """PySpark 2's direct stream: no receiver, no write-ahead log; each batch's RDD has one
+        partition per topic-partition with data, read by its task where it runs, and
+        ``rdd.offsetRanges()`` gives the ranges. Elements are ``(key, value)`` pairs, or what
+        ``messageHandler`` returns for a ``KafkaMessageAndMetadata``. ``kafkaParams`` names the
+        brokers (``metadata.broker.list`` or ``bootstrap.servers``) and may give ``group.id``
+        (offsets are committed to it after each batch) and ``auto.offset.reset``. Rate limits,
+        recovery and errors: ``dstream.streaming.kafka_direct``.
+
+        >>> from dstream import Context, StreamingContext, KafkaUtils, TopicAndPartition
+        >>> with Context("local") as ctx:
+        ...     ssc = StreamingContext(ctx, 1)
+        ...     KafkaUtils.createDirectStream(ssc, ["events"], {"metadata.broker.list": "127.0.0.1:9"},
+        ...                                   fromOffsets={TopicAndPartition("events", 0): 5}).id
+        'directKafkaStream-0'
+        """
+        from .kafka_direct import DirectKafkaInputDStream
+
+        return DirectKafkaInputDStream(ssc, topics, kafkaParams, fromOffsets, keyDecoder,
+                                       valueDecoder, messageHandler)
+
+    @staticmethod
+    def createRDD(sc: Any, kafkaParams: Mapping[str, Any], offsetRanges: list[OffsetRange],
+                  leaders: Mapping[TopicAndPartition, Broker] | None = None,
+                  keyDecoder: Callable[[bytes | None], Any] = utf8_decoder,
+                  valueDecoder: Callable[[bytes | None], Any] = utf8_decoder,
+                  messageHandler: Callable[[KafkaMessageAndMetadata], Any] | None = None) -> RDD:
+        """An RDD of the given offset ranges (PySpark 2's ``createRDD``), one partition per
+        range, each read by its task. ``leaders`` is accepted and unused: the client finds
+        the leaders itself.
+
+        >>> from dstream import Context, KafkaUtils, OffsetRange
+        >>> with Context("local") as ctx:
+        ...     rdd = KafkaUtils.createRDD(ctx, {"bootstrap.servers": "127.0.0.1:9"},
+        ...                                [OffsetRange("t", 0, 3, 3)])
+        ...     rdd.offsetRanges(), rdd.collect()
+        ([OffsetRange(topic: t, partition: 0, range: [3 -> 3])], [])
+        """
+        from dstream.receivers.kafka_params import consumer_config
+
+        if not isinstance(offsetRanges, (list, tuple)):
+            raise TypeError(f"createRDD: offsetRanges must be a list of OffsetRange, got {offsetRanges!r}")
+        config = consumer_config(kafkaParams)
+        if not config.get("bootstrap_servers"):
+            raise ValueError("createRDD: kafkaParams names no broker: set 'metadata.broker.list' "
+                             "or 'bootstrap.servers' (\"host:9092,...\")")
+        for name in ("group_id", "auto_offset_reset", "enable_auto_commit", "auto_commit_interval_ms",
+                     "key_deserializer", "value_deserializer"):
+            config.pop(name, None)
+        return KafkaRDD(sc, config, list(offsetRanges), keyDecoder, valueDecoder, messageHandler)

@@ -108,6 +108,9 @@ class BatchInfo:
     output_operations: dict[int, OutputOperationInfo] = field(default_factory=dict)
     #: event-time windowed operators, by operator id (beyond PySpark)
     event_time: dict[str, EventTimeInfo] = field(default_factory=dict)
+    #: per input stream id, what it read (a Kafka direct stream: ``offsetRanges``, as Spark's
+    #: ``StreamInputInfo.metadata``)
+    input_metadata: dict[int, dict[str, Any]] = field(default_factory=dict)
 
     # PySpark / Spark accessors
     def batchTime(self) -> Time:
@@ -158,6 +161,7 @@ class BatchInfo:
         clone = dataclasses.replace(self)
         clone.input_records = dict(self.input_records)
         clone.event_time = dict(self.event_time)
+        clone.input_metadata = {k: dict(v) for k, v in self.input_metadata.items()}
         clone.output_operations = {k: dataclasses.replace(v) for k, v in self.output_operations.items()}
         return clone
 

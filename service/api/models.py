@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import Enum
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, WithJsonSchema
 
@@ -96,6 +96,11 @@ class BatchInfo(BaseModel):
     numFailedOutputOps: int
     numTotalOutputOps: int
     firstFailureReason: str | None = None
+    offsetRanges: list[dict[str, Any]] | None = Field(
+        None,
+        description="Kafka direct streams: the offset ranges the batch read "
+                    "(topic, partition, fromOffset, untilOffset), as in the batch's metadata "
+                    "checkpoint; absent when the job has no direct stream (Spark's shape)")
 
 
 class OutputOperationInfo(BaseModel):

@@ -66,7 +66,16 @@ def _batch(info: EngineBatch, status: BatchStatus, batch_ms: int) -> BatchInfo:
         numActiveOutputOps=sum(1 for op in ops if op.end_time_ms is None),
         numCompletedOutputOps=sum(1 for op in ops if op.end_time_ms is not None and not op.failure_reason),
         numFailedOutputOps=len(failures), numTotalOutputOps=len(ops),
-        firstFailureReason=failures[0] if failures else None)
+        firstFailureReason=failures[0] if failures else None,
+        offsetRanges=_offset_ranges(info))
+
+
+def _offset_ranges(info: EngineBatch) -> list[dict[str, Any]] | None:
+    """The offset ranges of the batch's Kafka direct streams; None when it has none."""
+    metas = [m for m in getattr(info, "input_metadata", {}).values() if "offsetRanges" in m]
+    if not metas:
+        return None
+    return [dict(r) for m in metas for r in m["offsetRanges"]]
 
 
 def batches(snap: Snapshot, statuses: set[BatchStatus] | None = None) -> list[BatchInfo]:
