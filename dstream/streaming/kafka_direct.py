@@ -54,6 +54,7 @@ from ..rdd import RDD
 from .inputs import InputDStream
 from .listener import BatchInfo, StreamingListener
 from .rate import PIDRateEstimator
+from .sinks.batch_offsets import BatchOffsets
 
 if TYPE_CHECKING:
     from .context import StreamingContext
@@ -395,14 +396,22 @@ class DirectKafkaInputDStream(InputDStream):
                      OffsetRange.from_dict(data), pid, host)
 
     # ------------------------------------------------------------------ commits
-    def source_commits(self, time_ms: int) -> Callable[[], None] | None:
-        """Commits batch ``time_ms``'s ``until`` offsets to the consumer group (lag monitoring);
-        run once the batch's outputs succeeded and its checkpoint is written."""
+    def kafka_batch_offsets(self, time_ms: int) -> BatchOffsets | None:
+        """What batch ``time_ms`` read, as its consumer group would commit it (each range's
+        ``until``): what a transactional sink commits in the batch's own transaction. The
+        saved ranges make the answer the same when the batch runs again after recovery."""
         ranges = self.batch_ranges.get(time_ms)
         if not self.group_id or not ranges:
             return None
-        offsets = {(r.topic, r.partition): r.untilOffset for r in ranges}
-        return lambda: self._commit(time_ms, offsets)
+        return BatchOffsets(self.group_id, {(r.topic, r.partition): r.untilOffset for r in ranges})
+
+    def source_commits(self, time_ms: int) -> Callable[[], None] | None:
+        """Commits batch ``time_ms``'s ``until`` offsets to the consumer group (lag monitoring);
+        run once the batch's outputs succeeded and its checkpoint is written."""
+        read = self.kafka_batch_offsets(time_ms)
+        if read is None:
+            return None
+        return lambda: self._commit(time_ms, read.offsets)
 
     def _commit(self, time_ms: int, offsets: dict[tuple[str, int], int]) -> None:
         from kafka import TopicPartition

@@ -9,8 +9,8 @@ partial or hidden leftovers), both name the same batches, and the last batch's t
 count made from the input topic; so do Redis's keys, under the marker of that last batch.
 
 The input is a parameter: ``receiver`` (``KafkaUtils.createStream`` with the write-ahead log)
-runs now; add ``direct`` (``KafkaUtils.createDirectStream``) to the list once the direct stream
-is merged: the job (``tests/faults/sink_job.py``) already builds it.
+and ``direct`` (``KafkaUtils.createDirectStream``, whose batches commit their offset ranges in
+the sink's transaction); the job is ``tests/faults/sink_job.py``.
 
 Kill moments are drawn from the batches the job has completed (a seeded choice of how many
 batch directories to wait for), so the test waits on what the job wrote, never on a timer.
@@ -41,7 +41,7 @@ from tests.faults.test_kafka_recovery import wait_for
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 WORDS = [f"w{i}" for i in range(12)]
-INPUTS = ["receiver"]          # + "direct" once KafkaUtils.createDirectStream is merged
+INPUTS = ["receiver", "direct"]
 
 
 class Producer:
