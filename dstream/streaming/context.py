@@ -28,7 +28,7 @@ from ..errors import ContextStateError
 from ..rdd import RDD
 from .clock import Clock, ManualClock, SystemClock
 from .dstream import DStream, MultiTransformedDStream, UnionDStream, adapt_time_func
-from .durations import to_ms
+from .arguments import check_duration, check_function
 from .graph import DStreamGraph
 from .input_streams import InputStreams
 from .inputs import QueueInputDStream
@@ -65,7 +65,7 @@ class StreamingContext(InputStreams):
         if batchDuration is None:
             raise ValueError("StreamingContext needs batchDuration (seconds)")
         self._sc = sparkContext
-        self._batch_ms = to_ms(batchDuration, "batchDuration")
+        self._batch_ms = check_duration("StreamingContext", "batchDuration", batchDuration)
         conf = sparkContext._conf
         self._clock = _make_clock(clock if clock is not None else conf.get("dstream.streaming.clock"))
         self._graph = DStreamGraph()
@@ -106,6 +106,7 @@ class StreamingContext(InputStreams):
     @classmethod
     def getActiveOrCreate(cls, checkpointPath: str | None,
                           setupFunc: Callable[[], StreamingContext]) -> StreamingContext:
+        check_function("StreamingContext.getActiveOrCreate", "setupFunc", setupFunc, 0)
         active = cls.getActive()
         if active is not None:
             return active
@@ -123,6 +124,7 @@ class StreamingContext(InputStreams):
         (a new map step, another output, new configuration) recovers as long as its stateful
         operators keep their ids (see ``DStream.name``).
         """
+        check_function("StreamingContext.getOrCreate", "setupFunc", setupFunc, 0)
         has_metadata, has_graph = checkpoint_contents(checkpointPath)
         StreamingContext._recovering = has_metadata
         if has_metadata and has_graph:
@@ -165,7 +167,7 @@ class StreamingContext(InputStreams):
     def remember(self, duration: float) -> None:
         """Keep each stream's RDDs at least ``duration`` seconds (for ad-hoc queries)."""
         self._graph.check_can_define("remember")
-        self._graph.remember(to_ms(duration, "remember duration"))
+        self._graph.remember(check_duration("StreamingContext.remember", "duration", duration))
 
     def checkpoint(self, directory: str) -> None:
         """Where metadata and state checkpoints go (needed by stateful operators): a directory
@@ -244,7 +246,8 @@ class StreamingContext(InputStreams):
         """
         dstreams = list(dstreams)
         self._check_streams(dstreams, "transform")
-        func = adapt_time_func(transformFunc, 1, "transform")
+        check_function("StreamingContext.transform", "transformFunc", transformFunc)
+        func = adapt_time_func(transformFunc, 1, "StreamingContext.transform")
         return MultiTransformedDStream(self, dstreams, func, "transform")._user(transformFunc)
 
     def _check_streams(self, dstreams: Any, op: str) -> None:

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Callable, Generic, Hashable, Iterable, It
 from ..callsite import call_site_override, user_call_site
 from ..rdd import RDD
 from ..storagelevel import StorageLevel
+from .arguments import check_duration, check_function, on
 from .durations import batch_datetime, check_multiple, to_ms
 from .failures import user_codes
 from .pair_ops import PairDStreamOperations
@@ -249,8 +250,8 @@ class DStream(PairDStreamOperations, WindowOperations, StateOperations, Generic[
         Like Spark, this also persists the stream (if it is not already), so that writing the
         checkpoint reads the computed partitions instead of computing them again."""
         self._ssc._graph.check_can_define("checkpoint")
-        ms = to_ms(interval, f"{self.id}: checkpoint interval")
-        check_multiple(ms, self.slide_ms, stream=self.id, what="checkpoint interval",
+        ms = check_duration(on(self, "checkpoint"), "interval", interval)
+        check_multiple(ms, self.slide_ms, stream=on(self, "checkpoint"), what="interval",
                        unit_name="slide duration")
         if self.storage_level == StorageLevel.NONE:
             self.persist(StorageLevel.MEMORY_ONLY)
@@ -270,13 +271,16 @@ class DStream(PairDStreamOperations, WindowOperations, StateOperations, Generic[
         ...     run_batches(ssc, stream, 1)
         [[1, 2, 3]]
         """
-        return TransformedDStream(self, adapt_time_func(func, 1, "transform"), "transform")._user(func)
+        check_function(on(self, "transform"), "func", func)
+        return TransformedDStream(self, adapt_time_func(func, 1, on(self, "transform")),
+                                  "transform")._user(func)
 
     def transformWith(self, func: Callable[..., RDD], other: DStream,
                       keepSerializer: bool = False) -> DStream:
         """Apply ``func(rdd_a, rdd_b)`` or ``func(time, rdd_a, rdd_b)`` to this and ``other``."""
+        check_function(on(self, "transformWith"), "func", func)
         _check_same_slide(self, other, "transformWith")
-        return TransformedWithDStream(self, other, adapt_time_func(func, 2, "transformWith"),
+        return TransformedWithDStream(self, other, adapt_time_func(func, 2, on(self, "transformWith")),
                                       "transformWith")._user(func)
 
     def _narrow(self, op: str, f: Callable[[int, Iterator], Iterable],
@@ -288,20 +292,25 @@ class DStream(PairDStreamOperations, WindowOperations, StateOperations, Generic[
 
     def mapPartitionsWithIndex(self, f: Callable[[int, Iterator[T]], Iterable[U]],
                                preservesPartitioning: bool = False) -> DStream:
+        check_function(on(self, "mapPartitionsWithIndex"), "f", f, 2)
         return self._narrow("mapPartitionsWithIndex", f, preservesPartitioning, f)
 
     def mapPartitions(self, f: Callable[[Iterator[T]], Iterable[U]],
                       preservesPartitioning: bool = False) -> DStream:
+        check_function(on(self, "mapPartitions"), "f", f, 1)
         return self._narrow("mapPartitions", lambda _, it: f(it), preservesPartitioning, f)
 
     def map(self, f: Callable[[T], U], preservesPartitioning: bool = False) -> DStream:
+        check_function(on(self, "map"), "f", f, 1)
         return self._narrow("map", lambda _, it: map(f, it), preservesPartitioning, f)
 
     def flatMap(self, f: Callable[[T], Iterable[U]], preservesPartitioning: bool = False) -> DStream:
+        check_function(on(self, "flatMap"), "f", f, 1)
         return self._narrow("flatMap", lambda _, it: itertools.chain.from_iterable(map(f, it)),
                             preservesPartitioning, f)
 
     def filter(self, f: Callable[[T], bool]) -> DStream:
+        check_function(on(self, "filter"), "f", f, 1)
         return self._narrow("filter", lambda _, it: filter(f, it), True, f)
 
     def glom(self) -> DStream:
@@ -317,10 +326,14 @@ class DStream(PairDStreamOperations, WindowOperations, StateOperations, Generic[
 
     def reduce(self, func: Callable[[T, T], T]) -> DStream:
         """One element per non-empty batch: its records reduced with ``func``."""
+        check_function(on(self, "reduce"), "func", func, 2)
         return (self.map(lambda x: (None, x)).reduceByKey(func, 1)
                 .map(lambda kv: kv[1]))
 
     def repartition(self, numPartitions: int) -> DStream:
+        if isinstance(numPartitions, bool) or not isinstance(numPartitions, int) or numPartitions < 1:
+            raise ValueError(f"{on(self, 'repartition')}: numPartitions must be an int >= 1, "
+                             f"got {numPartitions!r}")
         return TransformedDStream(self, lambda _t, rdd: rdd.repartition(numPartitions), "repartition")
 
     def union(self, other: DStream) -> DStream:
@@ -331,7 +344,8 @@ class DStream(PairDStreamOperations, WindowOperations, StateOperations, Generic[
     def foreachRDD(self, func: Callable[..., None]) -> None:
         """Run ``func(rdd)`` or ``func(time, rdd)`` for every batch (an output operation).
         A ``func`` with a ``close()`` method (a sink) is closed when the context stops."""
-        out = ForEachDStream(self, adapt_time_func(func, 1, "foreachRDD"), "foreachRDD")._user(func)
+        check_function(on(self, "foreachRDD"), "func", func)
+        out = ForEachDStream(self, adapt_time_func(func, 1, on(self, "foreachRDD")), "foreachRDD")._user(func)
         if callable(getattr(func, "close", None)):
             out.closers.append(func.close)
 
@@ -400,6 +414,8 @@ class DStream(PairDStreamOperations, WindowOperations, StateOperations, Generic[
         """
         from .sinks.kafka_sink import KafkaSink, to_bytes
 
+        check_function(on(self, "saveToKafka"), "keySerializer", keySerializer, 1, optional=True)
+        check_function(on(self, "saveToKafka"), "valueSerializer", valueSerializer, 1, optional=True)
         sink = KafkaSink(bootstrapServers, topic, transactionalId or "unnamed", kafkaParams,
                          keySerializer or to_bytes, valueSerializer or to_bytes, inputs=[self])
         out = ForEachDStream(self, sink, "saveToKafka")

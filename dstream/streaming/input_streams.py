@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Iterable
 from dstream.receivers import Receiver, SocketReceiver, SocketTextReceiver
 
 from ..storagelevel import StorageLevel
+from .arguments import check_function
 from .file_input import FileInputDStream, binary_reader, read_text
 from .receiver_input import DEFAULT_RECEIVER_LEVEL, ReceiverInputDStream
 
@@ -50,6 +51,7 @@ class InputStreams:
                      converter: Callable[[BinaryIO], Iterable[Any]],
                      storageLevel: StorageLevel = DEFAULT_RECEIVER_LEVEL) -> DStream:
         """Records that ``converter`` reads from the connection's binary stream."""
+        check_function("StreamingContext.socketStream", "converter", converter, 1)
         return ReceiverInputDStream(self, SocketReceiver(hostname, port, converter, storageLevel),
                                     "socketStream")
 
@@ -61,6 +63,7 @@ class InputStreams:
                    filter: Callable[[str], bool] | None = None,  # noqa: A002 - Spark's name
                    newFilesOnly: bool = True) -> DStream:
         """Like ``textFileStream``, choosing files with ``filter(path)``."""
+        check_function("StreamingContext.fileStream", "filter", filter, 1, optional=True)
         return FileInputDStream(self, directory, "fileStream", read_text, filter, newFilesOnly)
 
     def binaryRecordsStream(self: StreamingContext, directory: str, recordLength: int) -> DStream:

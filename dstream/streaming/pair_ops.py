@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable, Hashable, Iterable, TypeVar
 
+from .arguments import check_function, on
+
 if TYPE_CHECKING:
     from .dstream import DStream
 
@@ -47,15 +49,20 @@ class PairDStreamOperations:
         return TransformedWithDStream(self, other, lambda _t, a, b: func(a, b), op)
 
     def mapValues(self: DStream[tuple[K, V]], f: Callable[[V], U]) -> DStream[tuple[K, U]]:
+        check_function(on(self, "mapValues"), "f", f, 1)
         return self._narrow("mapValues", lambda _, it: ((kv[0], f(kv[1])) for kv in it), True, f)
 
     def flatMapValues(self: DStream[tuple[K, V]], f: Callable[[V], Iterable[U]]) -> DStream[tuple[K, U]]:
+        check_function(on(self, "flatMapValues"), "f", f, 1)
         return self._narrow("flatMapValues",
                             lambda _, it: ((kv[0], x) for kv in it for x in f(kv[1])), True, f)
 
     def combineByKey(self: DStream[tuple[K, V]], createCombiner: Callable[[V], C],
                      mergeValue: Callable[[C, V], C], mergeCombiners: Callable[[C, C], C],
                      numPartitions: int | None = None) -> DStream[tuple[K, C]]:
+        for name, func, arity in (("createCombiner", createCombiner, 1), ("mergeValue", mergeValue, 2),
+                                  ("mergeCombiners", mergeCombiners, 2)):
+            check_function(on(self, "combineByKey"), name, func, arity)
         n = self._partitions(numPartitions)
         return self._per_batch("combineByKey", lambda rdd: rdd.combineByKey(
             createCombiner, mergeValue, mergeCombiners, n))._user(createCombiner, mergeValue,
@@ -63,6 +70,7 @@ class PairDStreamOperations:
 
     def reduceByKey(self: DStream[tuple[K, V]], func: Callable[[V, V], V],
                     numPartitions: int | None = None) -> DStream[tuple[K, V]]:
+        check_function(on(self, "reduceByKey"), "func", func, 2)
         n = self._partitions(numPartitions)
         return self._per_batch("reduceByKey", lambda rdd: rdd.reduceByKey(func, n))._user(func)
 
@@ -72,6 +80,7 @@ class PairDStreamOperations:
 
     def partitionBy(self: DStream[tuple[K, V]], numPartitions: int,
                     partitionFunc: Callable[[K], int] | None = None) -> DStream[tuple[K, V]]:
+        check_function(on(self, "partitionBy"), "partitionFunc", partitionFunc, 1, optional=True)
         n = self._partitions(numPartitions)
         return self._per_batch("partitionBy",
                                lambda rdd: rdd.partitionBy(n, partitionFunc))._user(partitionFunc)

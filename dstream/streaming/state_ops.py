@@ -41,8 +41,8 @@ class StateOperations:
         None drops the key."""
         from ..rdd import RDD
         from .stateful import StateDStream
-        if not callable(updateFunc):
-            raise TypeError(f"{self.id}: updateStateByKey needs a function, got {updateFunc!r}")
+        from .arguments import check_function, on
+        check_function(on(self, "updateStateByKey"), "updateFunc", updateFunc, 2)
         n = self._partitions(numPartitions)
         if initialRDD is not None and not isinstance(initialRDD, RDD):
             initialRDD = self._sc.parallelize(list(initialRDD))

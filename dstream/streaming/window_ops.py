@@ -17,7 +17,8 @@ import operator
 from typing import TYPE_CHECKING, Callable, Hashable, TypeVar
 
 from ..aggregation import ResultIterable
-from .durations import check_multiple, to_ms
+from .arguments import check_duration, check_function, on
+from .durations import check_multiple
 
 if TYPE_CHECKING:
     from .dstream import DStream
@@ -30,13 +31,15 @@ V = TypeVar("V")
 class WindowOperations:
     """Mixed into ``DStream``."""
 
-    def _window_params(self: DStream, windowDuration: float, slideDuration: float | None
-                       ) -> tuple[int, int]:
-        window_ms = to_ms(windowDuration, f"{self.id}: windowDuration")
-        check_multiple(window_ms, self.slide_ms, stream=self.id, what="windowDuration",
+    def _window_params(self: DStream, windowDuration: float, slideDuration: float | None,
+                       method: str = "window") -> tuple[int, int]:
+        op = on(self, method)
+        window_ms = check_duration(op, "windowDuration", windowDuration)
+        check_multiple(window_ms, self.slide_ms, stream=op, what="windowDuration",
                        unit_name="slide (batch) duration")
-        slide_ms = self.slide_ms if slideDuration is None else to_ms(slideDuration, f"{self.id}: slideDuration")
-        check_multiple(slide_ms, self.slide_ms, stream=self.id, what="slideDuration",
+        slide_ms = (self.slide_ms if slideDuration is None
+                    else check_duration(op, "slideDuration", slideDuration))
+        check_multiple(slide_ms, self.slide_ms, stream=op, what="slideDuration",
                        unit_name="slide (batch) duration")
         return window_ms, slide_ms
 
@@ -66,7 +69,11 @@ class WindowOperations:
         [[('a', 1)], [('a', 2), ('b', 1)], [('a', 1), ('b', 2)]]
         """
         from .windowed import ReducedWindowedDStream, WindowedDStream
-        window_ms, slide_ms = self._window_params(windowDuration, slideDuration)
+        op = on(self, "reduceByKeyAndWindow")
+        check_function(op, "func", func, 2)
+        check_function(op, "invFunc", invFunc, 2, optional=True)
+        check_function(op, "filterFunc", filterFunc, 1, optional=True)
+        window_ms, slide_ms = self._window_params(windowDuration, slideDuration, "reduceByKeyAndWindow")
         n = self._partitions(numPartitions)
         reduced = self.reduceByKey(func, n)
         if invFunc is None:
@@ -76,16 +83,21 @@ class WindowOperations:
     def reduceByWindow(self: DStream, reduceFunc: Callable[[V, V], V],
                        invReduceFunc: Callable[[V, V], V] | None, windowDuration: float,
                        slideDuration: float) -> DStream:
+        check_function(on(self, "reduceByWindow"), "reduceFunc", reduceFunc, 2)
+        check_function(on(self, "reduceByWindow"), "invReduceFunc", invReduceFunc, 2, optional=True)
+        self._window_params(windowDuration, slideDuration, "reduceByWindow")
         keyed = self.map(lambda x: (1, x))
         reduced = keyed.reduceByKeyAndWindow(reduceFunc, invReduceFunc, windowDuration, slideDuration, 1)
         return reduced.map(lambda kv: kv[1])
 
     def countByWindow(self: DStream, windowDuration: float, slideDuration: float) -> DStream:
+        self._window_params(windowDuration, slideDuration, "countByWindow")
         return self.map(lambda x: 1).reduceByWindow(operator.add, operator.sub, windowDuration,
                                                     slideDuration)
 
     def countByValueAndWindow(self: DStream, windowDuration: float, slideDuration: float,
                               numPartitions: int | None = None) -> DStream:
+        self._window_params(windowDuration, slideDuration, "countByValueAndWindow")
         keyed = self.map(lambda x: (x, 1))
         counted = keyed.reduceByKeyAndWindow(operator.add, operator.sub, windowDuration,
                                              slideDuration, numPartitions)
@@ -93,6 +105,7 @@ class WindowOperations:
 
     def groupByKeyAndWindow(self: DStream[tuple[K, V]], windowDuration: float, slideDuration: float,
                             numPartitions: int | None = None) -> DStream:
+        self._window_params(windowDuration, slideDuration, "groupByKeyAndWindow")
         singletons = self.mapValues(lambda x: [x])
         grouped = singletons.reduceByKeyAndWindow(_concat, _drop_prefix, windowDuration,
                                                   slideDuration, numPartitions)
