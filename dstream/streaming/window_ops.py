@@ -44,7 +44,16 @@ class WindowOperations:
         return window_ms, slide_ms
 
     def window(self: DStream, windowDuration: float, slideDuration: float | None = None) -> DStream:
-        """Every ``slideDuration`` seconds, the union of the last ``windowDuration`` seconds of batches."""
+        """Every ``slideDuration`` seconds, the union of the last ``windowDuration`` seconds of batches.
+
+        >>> from dstream import Context, StreamingContext
+        >>> from dstream.streaming.testing import run_batches
+        >>> with Context("local") as ctx:
+        ...     ssc = StreamingContext(ctx, 1, clock="manual")
+        ...     windows = ssc.queueStream([[1], [2], [3], [4]]).window(2, 2)   # every 2nd batch
+        ...     run_batches(ssc, windows, 4)
+        [[1, 2], [3, 4]]
+        """
         from .windowed import WindowedDStream
         window_ms, slide_ms = self._window_params(windowDuration, slideDuration)
         return WindowedDStream(self, window_ms, slide_ms)
@@ -83,6 +92,18 @@ class WindowOperations:
     def reduceByWindow(self: DStream, reduceFunc: Callable[[V, V], V],
                        invReduceFunc: Callable[[V, V], V] | None, windowDuration: float,
                        slideDuration: float) -> DStream:
+        """The records of each window reduced with ``reduceFunc`` (``invReduceFunc`` as in
+        ``reduceByKeyAndWindow``).
+
+        >>> from dstream import Context, StreamingContext
+        >>> from dstream.streaming.testing import run_batches
+        >>> import operator
+        >>> with Context("local") as ctx:
+        ...     ssc = StreamingContext(ctx, 1, clock="manual")
+        ...     sums = ssc.queueStream([[1], [2], [3]]).reduceByWindow(operator.add, None, 2, 1)
+        ...     run_batches(ssc, sums, 3)
+        [[1], [3], [5]]
+        """
         check_function(on(self, "reduceByWindow"), "reduceFunc", reduceFunc, 2)
         check_function(on(self, "reduceByWindow"), "invReduceFunc", invReduceFunc, 2, optional=True)
         self._window_params(windowDuration, slideDuration, "reduceByWindow")
@@ -91,12 +112,35 @@ class WindowOperations:
         return reduced.map(lambda kv: kv[1])
 
     def countByWindow(self: DStream, windowDuration: float, slideDuration: float) -> DStream:
+        """The number of records in each window (needs a checkpoint directory).
+
+        >>> from dstream import Context, StreamingContext
+        >>> from dstream.streaming.testing import run_batches
+        >>> import tempfile
+        >>> with Context("local") as ctx:
+        ...     ssc = StreamingContext(ctx, 1, clock="manual"); ssc.checkpoint(tempfile.mkdtemp())
+        ...     counts = ssc.queueStream([[1, 1], [2], [3]]).countByWindow(2, 1)
+        ...     run_batches(ssc, counts, 3)
+        [[2], [3], [2]]
+        """
         self._window_params(windowDuration, slideDuration, "countByWindow")
         return self.map(lambda x: 1).reduceByWindow(operator.add, operator.sub, windowDuration,
                                                     slideDuration)
 
     def countByValueAndWindow(self: DStream, windowDuration: float, slideDuration: float,
                               numPartitions: int | None = None) -> DStream:
+        """``(value, count)`` for the distinct records of each window; zero counts are
+        dropped (needs a checkpoint directory).
+
+        >>> from dstream import Context, StreamingContext
+        >>> from dstream.streaming.testing import run_batches
+        >>> import tempfile
+        >>> with Context("local") as ctx:
+        ...     ssc = StreamingContext(ctx, 1, clock="manual"); ssc.checkpoint(tempfile.mkdtemp())
+        ...     counts = ssc.queueStream([["a"], ["a", "b"], ["b"]]).countByValueAndWindow(2, 1)
+        ...     [sorted(b) for b in run_batches(ssc, counts, 3)]
+        [[('a', 1)], [('a', 2), ('b', 1)], [('a', 1), ('b', 2)]]
+        """
         self._window_params(windowDuration, slideDuration, "countByValueAndWindow")
         keyed = self.map(lambda x: (x, 1))
         counted = keyed.reduceByKeyAndWindow(operator.add, operator.sub, windowDuration,
@@ -105,6 +149,19 @@ class WindowOperations:
 
     def groupByKeyAndWindow(self: DStream[tuple[K, V]], windowDuration: float, slideDuration: float,
                             numPartitions: int | None = None) -> DStream:
+        """Each key's values over a sliding window, as an iterable (needs a checkpoint
+        directory).
+
+        >>> from dstream import Context, StreamingContext
+        >>> from dstream.streaming.testing import run_batches
+        >>> import tempfile
+        >>> with Context("local") as ctx:
+        ...     ssc = StreamingContext(ctx, 1, clock="manual"); ssc.checkpoint(tempfile.mkdtemp())
+        ...     pairs = ssc.queueStream([[("a", 1)], [("a", 2), ("b", 3)], []])
+        ...     groups = pairs.groupByKeyAndWindow(2, 1).mapValues(sorted)
+        ...     [sorted(b) for b in run_batches(ssc, groups, 3)]
+        [[('a', [1])], [('a', [1, 2]), ('b', [3])], [('a', [2]), ('b', [3])]]
+        """
         self._window_params(windowDuration, slideDuration, "groupByKeyAndWindow")
         singletons = self.mapValues(lambda x: [x])
         grouped = singletons.reduceByKeyAndWindow(_concat, _drop_prefix, windowDuration,
