@@ -238,7 +238,8 @@ class StreamingContext(InputStreams):
         >>> from dstream.streaming.testing import run_batches
         >>> with Context("local") as ctx:
         ...     ssc = StreamingContext(ctx, 1, clock="manual"); ssc.checkpoint(tempfile.mkdtemp())
-        ...     totals = ssc.queueStream([[("a", 1)], [("a", 2)]]).updateStateByKey(lambda new, old: sum(new) + (old or 0))
+        ...     pairs = ssc.queueStream([[("a", 1)], [("a", 2)]])
+        ...     totals = pairs.updateStateByKey(lambda new, old: sum(new) + (old or 0))
         ...     run_batches(ssc, totals, 2)
         [[('a', 1)], [('a', 3)]]
         """
@@ -286,7 +287,8 @@ class StreamingContext(InputStreams):
         ...     def onBatchCompleted(self, batchCompleted): print("never printed")
         >>> with Context("local") as ctx:
         ...     ssc = StreamingContext(ctx, 1, clock="manual")
-        ...     listener = Completed(); ssc.addStreamingListener(listener); ssc.removeStreamingListener(listener)
+        ...     listener = Completed(); ssc.addStreamingListener(listener)
+        ...     ssc.removeStreamingListener(listener)
         ...     run_batches(ssc, ssc.queueStream([[1]]), 1)
         [[1]]
         """

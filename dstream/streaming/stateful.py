@@ -147,8 +147,8 @@ def _with_time(func: Callable) -> Callable:
         return func
     if len(required) in (3, 0):
         return lambda _time, key, value, state: func(key, value, state)
-    raise TypeError(f"mapWithState functions take (key, value, state) or (time, key, value, state); "
-                    f"{func!r} takes {len(required)} arguments")
+    raise TypeError(f"StateSpec.function: func must take (key, value, state) or (time, key, value, state) "
+                    f"for mapWithState; {func!r} takes {len(required)} arguments")
 
 
 class State:

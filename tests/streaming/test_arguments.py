@@ -41,7 +41,8 @@ ERRORS = [
      rf"DStream\.transformWith on {Q}: func must be callable, got int 3"),
     ("foreachRDD", lambda ssc, s: s.foreachRDD("print"), TypeError,
      rf"DStream\.foreachRDD on {Q}: func must be callable, got str 'print'"),
-    ("mapValues", lambda ssc, s: s.mapValues(2), TypeError, rf"DStream\.mapValues on {Q}: f must be callable"),
+    ("mapValues", lambda ssc, s: s.mapValues(2), TypeError,
+     rf"DStream\.mapValues on {Q}: f must be callable"),
     ("flatMapValues", lambda ssc, s: s.flatMapValues(2), TypeError,
      rf"DStream\.flatMapValues on {Q}: f must be callable"),
     ("combineByKey", lambda ssc, s: s.combineByKey(list, 1, operator.add), TypeError,
@@ -92,7 +93,8 @@ ERRORS = [
      rf"DStream\.transformWith on {Q} takes a function of 2 argument\(s\)"),
     ("foreachRDD arity", lambda ssc, s: s.foreachRDD(lambda: None), TypeError,
      rf"DStream\.foreachRDD on {Q} takes a function of 1 argument\(s\)"),
-    ("mapValues arity", lambda ssc, s: s.mapValues(TWO), TypeError, rf"DStream\.mapValues on {Q}: f must take 1"),
+    ("mapValues arity", lambda ssc, s: s.mapValues(TWO), TypeError,
+     rf"DStream\.mapValues on {Q}: f must take 1"),
     ("flatMapValues arity", lambda ssc, s: s.flatMapValues(TWO), TypeError,
      rf"DStream\.flatMapValues on {Q}: f must take 1"),
     ("combineByKey arity", lambda ssc, s: s.combineByKey(list, ONE, operator.add), TypeError,
@@ -106,11 +108,13 @@ ERRORS = [
     ("reduceByWindow arity", lambda ssc, s: s.reduceByWindow(ONE, None, 2, 1), TypeError,
      rf"DStream\.reduceByWindow on {Q}: reduceFunc must take 2"),
     ("updateStateByKey arity", lambda ssc, s: s.updateStateByKey(lambda values: 0), TypeError,
-     rf"DStream\.updateStateByKey on {Q}: updateFunc must take 2 positional arguments, got <lambda>\(values\)"),
+     rf"DStream\.updateStateByKey on {Q}: updateFunc must take 2 positional arguments, "
+     r"got <lambda>\(values\)"),
     ("StateSpec.function arity", lambda ssc, s: StateSpec.function(TWO), TypeError,
      r"take \(key, value, state\)"),
     ("StreamingContext.getOrCreate arity", lambda ssc, s: StreamingContext.getOrCreate("unused", ONE),
-     TypeError, r"StreamingContext\.getOrCreate: setupFunc must take 0 positional arguments, got <lambda>\(a\)"),
+     TypeError,
+     r"StreamingContext\.getOrCreate: setupFunc must take 0 positional arguments, got <lambda>\(a\)"),
     ("StreamingContext.fileStream arity", lambda ssc, s: ssc.fileStream("in", TWO), TypeError,
      r"StreamingContext\.fileStream: filter must take 1 positional argument"),
     # durations: not a number, not positive, not a multiple of the slide
@@ -187,8 +191,8 @@ ACCEPTED = [
     ("builtin without signature", lambda s: s.reduce(max), [[2]]),
     ("defaults", lambda s: s.map(lambda x, y=1: x + y), [[2, 3]]),
     ("varargs", lambda s: s.reduce(lambda *xs: sum(xs)), [[3]]),
-    ("partial of two", lambda s: s.mapPartitionsWithIndex(functools.partial(lambda k, i, it: [k + sum(it)], 100)),
-     [[103]]),
+    ("partial of two",
+     lambda s: s.mapPartitionsWithIndex(functools.partial(lambda k, i, it: [k + sum(it)], 100)), [[103]]),
 ]
 
 

@@ -95,7 +95,8 @@ def test_update_state_by_key_needs_a_checkpoint_directory(ssc: StreamingContext)
 
 
 def test_update_state_by_key_needs_a_function(ssc: StreamingContext) -> None:
-    with pytest.raises(TypeError, match="DStream.updateStateByKey on queueStream-0: updateFunc must be callable, got int 42"):
+    with pytest.raises(TypeError, match="DStream.updateStateByKey on queueStream-0: "
+                                        "updateFunc must be callable, got int 42"):
         ssc.queueStream([]).updateStateByKey(42)
 
 
