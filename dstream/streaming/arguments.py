@@ -23,7 +23,7 @@ from typing import Any, Callable
 
 from .durations import to_ms
 
-__all__ = ["check_function", "check_duration", "on"]
+__all__ = ["check_function", "check_duration", "check_timeout", "on"]
 
 
 def check_function(op: str, name: str, func: Any, arity: int | None = None, *,
@@ -71,6 +71,19 @@ def check_duration(op: str, name: str, value: Any) -> int:
         return to_ms(value, name)
     except ValueError:
         raise ValueError(f"{op}: {name} must be positive, got {value!r} s") from None
+
+
+def check_timeout(op: str, name: str, value: Any) -> None:
+    """``TypeError`` unless ``value`` is None (no limit) or a number of seconds.
+
+    >>> check_timeout("StreamingContext.awaitTermination", "timeout", "5")
+    Traceback (most recent call last):
+        ...
+    TypeError: StreamingContext.awaitTermination: timeout must be a number of seconds or None, got str '5'
+    """
+    if value is not None and (isinstance(value, bool) or not isinstance(value, Real)):
+        raise TypeError(f"{op}: {name} must be a number of seconds or None, got "
+                        f"{type(value).__name__} {value!r}")
 
 
 def on(stream: Any, method: str) -> str:

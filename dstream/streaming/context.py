@@ -28,7 +28,7 @@ from ..errors import ContextStateError
 from ..rdd import RDD
 from .clock import Clock, ManualClock, SystemClock
 from .dstream import DStream, MultiTransformedDStream, UnionDStream, adapt_time_func
-from .arguments import check_duration, check_function
+from .arguments import check_duration, check_function, check_timeout
 from .graph import DStreamGraph
 from .input_streams import InputStreams
 from .inputs import QueueInputDStream
@@ -537,6 +537,7 @@ class StreamingContext(InputStreams):
         ...         print("the batch failed:", error)
         the batch failed: integer division or modulo by zero
         """
+        check_timeout("StreamingContext.awaitTermination", "timeout", timeout)
         self.awaitTerminationOrTimeout(timeout)
 
     def awaitTerminationOrTimeout(self, timeout: float | None) -> bool:
@@ -551,6 +552,7 @@ class StreamingContext(InputStreams):
         ...     running, ssc.awaitTerminationOrTimeout(0.01)
         (False, True)
         """
+        check_timeout("StreamingContext.awaitTerminationOrTimeout", "timeout", timeout)
         with self._waiter:
             self._waiter.wait_for(lambda: self._state == _STOPPED or self._error is not None, timeout)
             if self._error is not None:

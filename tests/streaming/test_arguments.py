@@ -149,6 +149,10 @@ ERRORS = [
      r"StreamingContext\.remember: duration must be a number of seconds, got NoneType None"),
     ("StateSpec.timeout", lambda ssc, s: StateSpec.function(lambda k, v, st: v).timeout(-1), ValueError,
      r"StateSpec\.timeout: seconds must be positive, got -1 s"),
+    ("StreamingContext.awaitTermination", lambda ssc, s: ssc.awaitTermination("5"), TypeError,
+     r"StreamingContext\.awaitTermination: timeout must be a number of seconds or None, got str '5'"),
+    ("StreamingContext.awaitTerminationOrTimeout", lambda ssc, s: ssc.awaitTerminationOrTimeout([]),
+     TypeError, r"StreamingContext\.awaitTerminationOrTimeout: timeout must be a number of seconds or None"),
     ("repartition", lambda ssc, s: s.repartition(0), ValueError,
      rf"DStream\.repartition on {Q}: numPartitions must be an int >= 1, got 0"),
 ]
