@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable, Hashable, TypeVar
 
+from .arguments import check_function, on
+
 if TYPE_CHECKING:
     from ..rdd import RDD
     from .dstream import DStream
@@ -52,7 +54,6 @@ class StateOperations:
         """
         from ..rdd import RDD
         from .stateful import StateDStream
-        from .arguments import check_function, on
         check_function(on(self, "updateStateByKey"), "updateFunc", updateFunc, 2)
         n = self._partitions(numPartitions)
         if initialRDD is not None and not isinstance(initialRDD, RDD):
