@@ -28,7 +28,7 @@ from ..errors import ContextStateError
 from ..rdd import RDD
 from .clock import Clock, ManualClock, SystemClock
 from .dstream import DStream, MultiTransformedDStream, UnionDStream, adapt_time_func
-from .durations import to_ms
+from .arguments import check_duration, check_function, check_timeout
 from .graph import DStreamGraph
 from .input_streams import InputStreams
 from .inputs import QueueInputDStream
@@ -65,7 +65,7 @@ class StreamingContext(InputStreams):
         if batchDuration is None:
             raise ValueError("StreamingContext needs batchDuration (seconds)")
         self._sc = sparkContext
-        self._batch_ms = to_ms(batchDuration, "batchDuration")
+        self._batch_ms = check_duration("StreamingContext", "batchDuration", batchDuration)
         conf = sparkContext._conf
         self._clock = _make_clock(clock if clock is not None else conf.get("dstream.streaming.clock"))
         self._graph = DStreamGraph()
@@ -89,23 +89,67 @@ class StreamingContext(InputStreams):
     # ------------------------------------------------------------------ properties
     @property
     def sparkContext(self) -> Context:
+        """The ``Context`` (PySpark's ``SparkContext``) this streaming context runs on.
+
+        >>> from dstream import Context, StreamingContext
+        >>> with Context("local") as ctx:
+        ...     StreamingContext(ctx, 1).sparkContext is ctx
+        True
+        """
         return self._sc
 
     @property
     def batch_duration_ms(self) -> int:
+        """The batch duration, in milliseconds.
+
+        >>> from dstream import Context, StreamingContext
+        >>> with Context("local") as ctx:
+        ...     StreamingContext(ctx, 0.5).batch_duration_ms
+        500
+        """
         return self._batch_ms
 
     def getState(self) -> str:
+        """``'INITIALIZED'``, then ``'ACTIVE'`` once started, ``'STOPPED'`` once stopped.
+
+        >>> from dstream import Context, StreamingContext
+        >>> with Context("local") as ctx:
+        ...     ssc = StreamingContext(ctx, 1, clock="manual")
+        ...     ssc.queueStream([[1]]).foreachRDD(lambda rdd: None)
+        ...     before = ssc.getState(); ssc.start(); during = ssc.getState(); ssc.stop(False)
+        ...     before, during, ssc.getState()
+        ('INITIALIZED', 'ACTIVE', 'STOPPED')
+        """
         return self._state
 
     @classmethod
     def getActive(cls) -> StreamingContext | None:
+        """The started, not yet stopped, ``StreamingContext`` of this process, or None.
+
+        >>> from dstream import Context, StreamingContext
+        >>> with Context("local") as ctx:
+        ...     ssc = StreamingContext(ctx, 1, clock="manual")
+        ...     ssc.queueStream([[1]]).foreachRDD(lambda rdd: None)
+        ...     ssc.start(); active = StreamingContext.getActive() is ssc; ssc.stop(False)
+        ...     active, StreamingContext.getActive()
+        (True, None)
+        """
         with _active_lock:
             return cls._activeContext
 
     @classmethod
     def getActiveOrCreate(cls, checkpointPath: str | None,
                           setupFunc: Callable[[], StreamingContext]) -> StreamingContext:
+        """The active context if there is one, else ``getOrCreate(checkpointPath, setupFunc)``
+        (or ``setupFunc()`` when ``checkpointPath`` is None).
+
+        >>> from dstream import Context, StreamingContext
+        >>> with Context("local") as ctx:
+        ...     ssc = StreamingContext.getActiveOrCreate(None, lambda: StreamingContext(ctx, 2))
+        ...     ssc.batch_duration_ms
+        2000
+        """
+        check_function("StreamingContext.getActiveOrCreate", "setupFunc", setupFunc, 0)
         active = cls.getActive()
         if active is not None:
             return active
@@ -122,7 +166,15 @@ class StreamingContext(InputStreams):
         Unlike Spark, the graph is never unpickled from the checkpoint, so a changed job
         (a new map step, another output, new configuration) recovers as long as its stateful
         operators keep their ids (see ``DStream.name``).
+
+        >>> import tempfile
+        >>> from dstream import Context, StreamingContext
+        >>> with Context("local") as ctx:
+        ...     ssc = StreamingContext.getOrCreate(tempfile.mkdtemp(), lambda: StreamingContext(ctx, 2))
+        ...     ssc.batch_duration_ms, StreamingContext.isRecovering()    # an empty directory: a fresh start
+        (2000, False)
         """
+        check_function("StreamingContext.getOrCreate", "setupFunc", setupFunc, 0)
         has_metadata, has_graph = checkpoint_contents(checkpointPath)
         StreamingContext._recovering = has_metadata
         if has_metadata and has_graph:
@@ -163,13 +215,34 @@ class StreamingContext(InputStreams):
 
     # ------------------------------------------------------------------ configuration
     def remember(self, duration: float) -> None:
-        """Keep each stream's RDDs at least ``duration`` seconds (for ad-hoc queries)."""
+        """Keep each stream's RDDs at least ``duration`` seconds (for ad-hoc queries).
+
+        >>> from dstream import Context, StreamingContext
+        >>> from dstream.streaming.testing import run_batches
+        >>> with Context("local") as ctx:
+        ...     ssc = StreamingContext(ctx, 1, clock="manual")
+        ...     ssc.remember(60); stream = ssc.queueStream([[1], [2]])
+        ...     _ = run_batches(ssc, stream, 2)
+        ...     [rdd.collect() for rdd in stream.slice(1, 2)]    # both batches still there
+        [[1], [2]]
+        """
         self._graph.check_can_define("remember")
-        self._graph.remember(to_ms(duration, "remember duration"))
+        self._graph.remember(check_duration("StreamingContext.remember", "duration", duration))
 
     def checkpoint(self, directory: str) -> None:
         """Where metadata and state checkpoints go (needed by stateful operators): a directory
-        (the embedded default) or a ``redis://host:port/db?prefix=app`` URL."""
+        (the embedded default) or a ``redis://host:port/db?prefix=app`` URL.
+
+        >>> import tempfile
+        >>> from dstream import Context, StreamingContext
+        >>> from dstream.streaming.testing import run_batches
+        >>> with Context("local") as ctx:
+        ...     ssc = StreamingContext(ctx, 1, clock="manual"); ssc.checkpoint(tempfile.mkdtemp())
+        ...     pairs = ssc.queueStream([[("a", 1)], [("a", 2)]])
+        ...     totals = pairs.updateStateByKey(lambda new, old: sum(new) + (old or 0))
+        ...     run_batches(ssc, totals, 2)
+        [[('a', 1)], [('a', 3)]]
+        """
         if not isinstance(directory, str) or not directory:
             raise ValueError(f"checkpoint needs a directory or a redis:// URL, got {directory!r}")
         if "://" in directory and not directory.startswith("file://"):
@@ -186,11 +259,39 @@ class StreamingContext(InputStreams):
         return self._checkpoint_location or self._sc.getCheckpointDir()
 
     def addStreamingListener(self, streamingListener: StreamingListener) -> None:
+        """Deliver this context's events (batches, receivers, outputs) to ``streamingListener``.
+
+        >>> from dstream import Context, StreamingContext
+        >>> from dstream.streaming.testing import advance_batch
+        >>> from dstream.streaming import StreamingListener
+        >>> class Completed(StreamingListener):
+        ...     def onBatchCompleted(self, batchCompleted):
+        ...         print("batch", batchCompleted.batchInfo().batchTime().milliseconds(), "completed")
+        >>> with Context("local") as ctx:
+        ...     ssc = StreamingContext(ctx, 1, clock="manual")
+        ...     ssc.addStreamingListener(Completed()); ssc.queueStream([[1]]).foreachRDD(lambda rdd: None)
+        ...     ssc.start(); _ = advance_batch(ssc); ssc.stop(False)
+        batch 1000 completed
+        """
         if not isinstance(streamingListener, StreamingListener):
             raise TypeError("addStreamingListener takes a StreamingListener subclass instance")
         self._bus.add(streamingListener)
 
     def removeStreamingListener(self, streamingListener: StreamingListener) -> None:
+        """Stop delivering events to ``streamingListener``.
+
+        >>> from dstream import Context, StreamingContext
+        >>> from dstream.streaming.testing import run_batches
+        >>> from dstream.streaming import StreamingListener
+        >>> class Completed(StreamingListener):
+        ...     def onBatchCompleted(self, batchCompleted): print("never printed")
+        >>> with Context("local") as ctx:
+        ...     ssc = StreamingContext(ctx, 1, clock="manual")
+        ...     listener = Completed(); ssc.addStreamingListener(listener)
+        ...     ssc.removeStreamingListener(listener)
+        ...     run_batches(ssc, ssc.queueStream([[1]]), 1)
+        [[1]]
+        """
         self._bus.remove(streamingListener)
 
     # ------------------------------------------------------------------ inputs
@@ -244,7 +345,8 @@ class StreamingContext(InputStreams):
         """
         dstreams = list(dstreams)
         self._check_streams(dstreams, "transform")
-        func = adapt_time_func(transformFunc, 1, "transform")
+        check_function("StreamingContext.transform", "transformFunc", transformFunc)
+        func = adapt_time_func(transformFunc, 1, "StreamingContext.transform")
         return MultiTransformedDStream(self, dstreams, func, "transform")._user(transformFunc)
 
     def _check_streams(self, dstreams: Any, op: str) -> None:
@@ -262,7 +364,17 @@ class StreamingContext(InputStreams):
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
-        """Start receiving and processing. Starting an active context again only warns."""
+        """Start receiving and processing. Starting an active context again only warns.
+
+        >>> from dstream import Context, StreamingContext
+        >>> from dstream.streaming.testing import advance_batch
+        >>> with Context("local") as ctx:
+        ...     ssc = StreamingContext(ctx, 1, clock="manual")
+        ...     ssc.queueStream([[1, 2]]).foreachRDD(lambda rdd: print(rdd.collect()))
+        ...     ssc.start(); ssc.start()          # the second call only logs a warning
+        ...     _ = advance_batch(ssc); ssc.stop(False)
+        [1, 2]
+        """
         with _active_lock:
             if self._state == _ACTIVE:
                 log.warning("StreamingContext has already been started")
@@ -333,7 +445,16 @@ class StreamingContext(InputStreams):
 
     def stop(self, stopSparkContext: bool = True, stopGraceFully: bool = False) -> None:
         """Stop; graceful: receivers stop, the data they received is processed, source offsets
-        are committed and the last checkpoint written. Safe to call twice."""
+        are committed and the last checkpoint written. Safe to call twice.
+
+        >>> from dstream import Context, StreamingContext
+        >>> with Context("local") as ctx:
+        ...     ssc = StreamingContext(ctx, 1, clock="manual")
+        ...     ssc.queueStream([[1]]).foreachRDD(lambda rdd: None)
+        ...     ssc.start(); ssc.stop(stopSparkContext=False); ssc.stop(stopSparkContext=False)
+        ...     ssc.getState(), ctx.parallelize([1, 2]).count()    # the Context is still usable
+        ('STOPPED', 2)
+        """
         for _name, phase in self.stop_phases(stopGraceFully):
             phase()
         if stopSparkContext:
@@ -341,7 +462,20 @@ class StreamingContext(InputStreams):
 
     def stop_phases(self, stopGraceFully: bool = True) -> list[tuple[str, Callable[[], None]]]:
         """The steps of ``stop``, in order, for a caller that runs each with its own time limit
-        (the daemon). Calling this already marks the context stopped; run every step."""
+        (the daemon). Calling this already marks the context stopped; run every step.
+
+        >>> from dstream import Context, StreamingContext
+        >>> with Context("local") as ctx:
+        ...     ssc = StreamingContext(ctx, 1, clock="manual")
+        ...     ssc.queueStream([[1]]).foreachRDD(lambda rdd: None); ssc.start()
+        ...     for name, phase in ssc.stop_phases(stopGraceFully=False):
+        ...         phase(); print(name)
+        stop the receivers (what they buffered becomes a last block)
+        stop the batch clock
+        commit source offsets and write the last checkpoint
+        deliver the last listener events
+        mark the context stopped
+        """
         with _active_lock:
             if self._state == _STOPPED:
                 return []
@@ -389,12 +523,36 @@ class StreamingContext(InputStreams):
             self._waiter.notify_all()
 
     def awaitTermination(self, timeout: float | None = None) -> None:
-        """Wait until stopped (or ``timeout`` seconds); raise the first error a batch raised."""
+        """Wait until stopped (or ``timeout`` seconds); raise the first error a batch raised.
+
+        >>> from dstream import Context, StreamingContext
+        >>> from dstream.streaming.testing import advance_batch
+        >>> with Context("local") as ctx:
+        ...     ssc = StreamingContext(ctx, 1, clock="manual")
+        ...     ssc.queueStream([[0]]).map(lambda x: 1 // x).foreachRDD(lambda rdd: rdd.count())
+        ...     ssc.start(); _ = advance_batch(ssc); ssc.stop(False)
+        ...     try:
+        ...         ssc.awaitTermination()
+        ...     except ZeroDivisionError as error:
+        ...         print("the batch failed:", error)
+        the batch failed: integer division or modulo by zero
+        """
+        check_timeout("StreamingContext.awaitTermination", "timeout", timeout)
         self.awaitTerminationOrTimeout(timeout)
 
     def awaitTerminationOrTimeout(self, timeout: float | None) -> bool:
         """True if the context stopped within ``timeout`` seconds. Once a batch has failed,
-        raises that error (the latest one), every time it is called, as Spark does."""
+        raises that error (the latest one), every time it is called, as Spark does.
+
+        >>> from dstream import Context, StreamingContext
+        >>> with Context("local") as ctx:
+        ...     ssc = StreamingContext(ctx, 1, clock="manual")
+        ...     ssc.queueStream([[1]]).foreachRDD(lambda rdd: None)
+        ...     ssc.start(); running = ssc.awaitTerminationOrTimeout(0.01); ssc.stop(False)
+        ...     running, ssc.awaitTerminationOrTimeout(0.01)
+        (False, True)
+        """
+        check_timeout("StreamingContext.awaitTerminationOrTimeout", "timeout", timeout)
         with self._waiter:
             self._waiter.wait_for(lambda: self._state == _STOPPED or self._error is not None, timeout)
             if self._error is not None:

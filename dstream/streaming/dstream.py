@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Callable, Generic, Hashable, Iterable, It
 from ..callsite import call_site_override, user_call_site
 from ..rdd import RDD
 from ..storagelevel import StorageLevel
+from .arguments import check_duration, check_function, on
 from .durations import batch_datetime, check_multiple, to_ms
 from .event_ops import EventTimeOperations
 from .failures import user_codes
@@ -132,6 +133,14 @@ class DStream(PairDStreamOperations, WindowOperations, StateOperations, EventTim
         return self
 
     def context(self) -> StreamingContext:
+        """The ``StreamingContext`` this stream belongs to.
+
+        >>> from dstream import Context, StreamingContext
+        >>> with Context("local") as ctx:
+        ...     ssc = StreamingContext(ctx, 1)
+        ...     ssc.queueStream([]).context() is ssc
+        True
+        """
         return self._ssc
 
     @property
@@ -219,7 +228,17 @@ class DStream(PairDStreamOperations, WindowOperations, StateOperations, EventTim
         """Hook for streams that own resources per batch (e.g. received blocks)."""
 
     def slice(self, begin: Any, end: Any) -> list[RDD]:
-        """The RDDs of the batches from ``begin`` to ``end`` (datetimes or epoch seconds)."""
+        """The RDDs of the batches from ``begin`` to ``end`` (datetimes or epoch seconds).
+
+        >>> from dstream import Context, StreamingContext
+        >>> from dstream.streaming.testing import run_batches
+        >>> with Context("local") as ctx:
+        ...     ssc = StreamingContext(ctx, 1, clock="manual")
+        ...     ssc.remember(10); stream = ssc.queueStream([[1], [2], [3]])
+        ...     _ = run_batches(ssc, stream, 3)       # batches at 1 s, 2 s, 3 s on the manual clock
+        ...     [rdd.collect() for rdd in stream.slice(2, 3)]
+        [[2], [3]]
+        """
         return self.slice_ms(_to_epoch_ms(begin), _to_epoch_ms(end))
 
     def slice_ms(self, from_ms: int, to_ms_: int) -> list[RDD]:
@@ -238,21 +257,52 @@ class DStream(PairDStreamOperations, WindowOperations, StateOperations, EventTim
 
     # ------------------------------------------------------------------ persistence
     def persist(self, storageLevel: StorageLevel) -> DStream:
+        """Keep each batch's RDD at ``storageLevel`` once computed (for streams used twice).
+
+        >>> from dstream import Context, StreamingContext
+        >>> from dstream.streaming.testing import run_batches
+        >>> from dstream import StorageLevel
+        >>> with Context("local") as ctx:
+        ...     ssc = StreamingContext(ctx, 1, clock="manual")
+        ...     doubled = ssc.queueStream([[1, 2]]).map(lambda x: 2 * x).persist(StorageLevel.MEMORY_AND_DISK)
+        ...     run_batches(ssc, doubled, 1), doubled.storage_level == StorageLevel.MEMORY_AND_DISK
+        ([[2, 4]], True)
+        """
         self._ssc._graph.check_can_define("persist")
         self.is_cached = True
         self.storage_level = storageLevel
         return self
 
     def cache(self) -> DStream:
+        """``persist(StorageLevel.MEMORY_ONLY)``.
+
+        >>> from dstream import Context, StreamingContext
+        >>> from dstream.streaming.testing import run_batches
+        >>> with Context("local") as ctx:
+        ...     ssc = StreamingContext(ctx, 1, clock="manual")
+        ...     doubled = ssc.queueStream([[1, 2]]).map(lambda x: 2 * x).cache()
+        ...     run_batches(ssc, doubled, 1), doubled.is_cached
+        ([[2, 4]], True)
+        """
         return self.persist(StorageLevel.MEMORY_ONLY)
 
     def checkpoint(self, interval: float) -> DStream:
         """Checkpoint this stream's RDDs every ``interval`` seconds (a multiple of the slide).
         Like Spark, this also persists the stream (if it is not already), so that writing the
-        checkpoint reads the computed partitions instead of computing them again."""
+        checkpoint reads the computed partitions instead of computing them again.
+
+        >>> from dstream import Context, StreamingContext
+        >>> from dstream.streaming.testing import run_batches
+        >>> import tempfile
+        >>> with Context("local") as ctx:
+        ...     ssc = StreamingContext(ctx, 1, clock="manual"); ssc.checkpoint(tempfile.mkdtemp())
+        ...     stream = ssc.queueStream([[1], [2]]).map(lambda x: x + 1).checkpoint(2)
+        ...     run_batches(ssc, stream, 2), stream.checkpoint_ms
+        ([[2], [3]], 2000)
+        """
         self._ssc._graph.check_can_define("checkpoint")
-        ms = to_ms(interval, f"{self.id}: checkpoint interval")
-        check_multiple(ms, self.slide_ms, stream=self.id, what="checkpoint interval",
+        ms = check_duration(on(self, "checkpoint"), "interval", interval)
+        check_multiple(ms, self.slide_ms, stream=on(self, "checkpoint"), what="interval",
                        unit_name="slide duration")
         if self.storage_level == StorageLevel.NONE:
             self.persist(StorageLevel.MEMORY_ONLY)
@@ -272,13 +322,25 @@ class DStream(PairDStreamOperations, WindowOperations, StateOperations, EventTim
         ...     run_batches(ssc, stream, 1)
         [[1, 2, 3]]
         """
-        return TransformedDStream(self, adapt_time_func(func, 1, "transform"), "transform")._user(func)
+        check_function(on(self, "transform"), "func", func)
+        return TransformedDStream(self, adapt_time_func(func, 1, on(self, "transform")),
+                                  "transform")._user(func)
 
     def transformWith(self, func: Callable[..., RDD], other: DStream,
                       keepSerializer: bool = False) -> DStream:
-        """Apply ``func(rdd_a, rdd_b)`` or ``func(time, rdd_a, rdd_b)`` to this and ``other``."""
+        """Apply ``func(rdd_a, rdd_b)`` or ``func(time, rdd_a, rdd_b)`` to this and ``other``.
+
+        >>> from dstream import Context, StreamingContext
+        >>> from dstream.streaming.testing import run_batches
+        >>> with Context("local") as ctx:
+        ...     ssc = StreamingContext(ctx, 1, clock="manual")
+        ...     a, b = ssc.queueStream([[1, 2]]), ssc.queueStream([[2, 3]])
+        ...     run_batches(ssc, a.transformWith(lambda x, y: x.intersection(y), b), 1)
+        [[2]]
+        """
+        check_function(on(self, "transformWith"), "func", func)
         _check_same_slide(self, other, "transformWith")
-        return TransformedWithDStream(self, other, adapt_time_func(func, 2, "transformWith"),
+        return TransformedWithDStream(self, other, adapt_time_func(func, 2, on(self, "transformWith")),
                                       "transformWith")._user(func)
 
     def _narrow(self, op: str, f: Callable[[int, Iterator], Iterable],
@@ -290,55 +352,194 @@ class DStream(PairDStreamOperations, WindowOperations, StateOperations, EventTim
 
     def mapPartitionsWithIndex(self, f: Callable[[int, Iterator[T]], Iterable[U]],
                                preservesPartitioning: bool = False) -> DStream:
+        """``f(partition index, iterator)`` over each partition of each batch.
+
+        >>> from dstream import Context, StreamingContext
+        >>> from dstream.streaming.testing import run_batches
+        >>> with Context("local") as ctx:
+        ...     ssc = StreamingContext(ctx, 1, clock="manual")
+        ...     stream = ssc.queueStream([ctx.parallelize([1, 2, 3, 4], 2)])
+        ...     run_batches(ssc, stream.mapPartitionsWithIndex(lambda i, it: [(i, sum(it))]), 1)
+        [[(0, 3), (1, 7)]]
+        """
+        check_function(on(self, "mapPartitionsWithIndex"), "f", f, 2)
         return self._narrow("mapPartitionsWithIndex", f, preservesPartitioning, f)
 
     def mapPartitions(self, f: Callable[[Iterator[T]], Iterable[U]],
                       preservesPartitioning: bool = False) -> DStream:
+        """``f(iterator)`` over each partition of each batch.
+
+        >>> from dstream import Context, StreamingContext
+        >>> from dstream.streaming.testing import run_batches
+        >>> with Context("local") as ctx:
+        ...     ssc = StreamingContext(ctx, 1, clock="manual")
+        ...     stream = ssc.queueStream([ctx.parallelize([1, 2, 3, 4], 2)])
+        ...     run_batches(ssc, stream.mapPartitions(lambda it: [sum(it)]), 1)
+        [[3, 7]]
+        """
+        check_function(on(self, "mapPartitions"), "f", f, 1)
         return self._narrow("mapPartitions", lambda _, it: f(it), preservesPartitioning, f)
 
     def map(self, f: Callable[[T], U], preservesPartitioning: bool = False) -> DStream:
+        """``f`` applied to every record.
+
+        >>> from dstream import Context, StreamingContext
+        >>> from dstream.streaming.testing import run_batches
+        >>> with Context("local") as ctx:
+        ...     ssc = StreamingContext(ctx, 1, clock="manual")
+        ...     run_batches(ssc, ssc.queueStream([[1, 2], [3]]).map(lambda x: x * 10), 2)
+        [[10, 20], [30]]
+        """
+        check_function(on(self, "map"), "f", f, 1)
         return self._narrow("map", lambda _, it: map(f, it), preservesPartitioning, f)
 
     def flatMap(self, f: Callable[[T], Iterable[U]], preservesPartitioning: bool = False) -> DStream:
+        """Every record of the iterables ``f`` returns.
+
+        >>> from dstream import Context, StreamingContext
+        >>> from dstream.streaming.testing import run_batches
+        >>> with Context("local") as ctx:
+        ...     ssc = StreamingContext(ctx, 1, clock="manual")
+        ...     run_batches(ssc, ssc.queueStream([["a b", "c"], ["d"]]).flatMap(str.split), 2)
+        [['a', 'b', 'c'], ['d']]
+        """
+        check_function(on(self, "flatMap"), "f", f, 1)
         return self._narrow("flatMap", lambda _, it: itertools.chain.from_iterable(map(f, it)),
                             preservesPartitioning, f)
 
     def filter(self, f: Callable[[T], bool]) -> DStream:
+        """The records for which ``f`` is true.
+
+        >>> from dstream import Context, StreamingContext
+        >>> from dstream.streaming.testing import run_batches
+        >>> with Context("local") as ctx:
+        ...     ssc = StreamingContext(ctx, 1, clock="manual")
+        ...     run_batches(ssc, ssc.queueStream([[1, 2, 3], [4]]).filter(lambda x: x % 2), 2)
+        [[1, 3], []]
+        """
+        check_function(on(self, "filter"), "f", f, 1)
         return self._narrow("filter", lambda _, it: filter(f, it), True, f)
 
     def glom(self) -> DStream:
+        """Each partition as one list.
+
+        >>> from dstream import Context, StreamingContext
+        >>> from dstream.streaming.testing import run_batches
+        >>> with Context("local") as ctx:
+        ...     ssc = StreamingContext(ctx, 1, clock="manual")
+        ...     stream = ssc.queueStream([ctx.parallelize([1, 2, 3], 2)])
+        ...     run_batches(ssc, stream.glom(), 1)
+        [[[1], [2, 3]]]
+        """
         return self._narrow("glom", lambda _, it: [list(it)])
 
     def count(self) -> DStream:
-        """One element per batch: the number of records in it."""
+        """One element per batch: the number of records in it.
+
+        >>> from dstream import Context, StreamingContext
+        >>> from dstream.streaming.testing import run_batches
+        >>> with Context("local") as ctx:
+        ...     ssc = StreamingContext(ctx, 1, clock="manual")
+        ...     run_batches(ssc, ssc.queueStream([[1, 2, 3], ["a"], []]).count(), 3)
+        [[3], [1], [0]]
+        """
         return (self._narrow("count", lambda _, it: [sum(1 for _ in it)])
                 .reduce(operator.add))
 
     def countByValue(self) -> DStream:
+        """``(value, count)`` for every distinct record of each batch.
+
+        >>> from dstream import Context, StreamingContext
+        >>> from dstream.streaming.testing import run_batches
+        >>> with Context("local") as ctx:
+        ...     ssc = StreamingContext(ctx, 1, clock="manual")
+        ...     counts = ssc.queueStream([["a", "b", "a"]]).countByValue()
+        ...     [sorted(batch) for batch in run_batches(ssc, counts, 1)]
+        [[('a', 2), ('b', 1)]]
+        """
         return self.map(lambda x: (x, 1)).reduceByKey(operator.add)
 
     def reduce(self, func: Callable[[T, T], T]) -> DStream:
-        """One element per non-empty batch: its records reduced with ``func``."""
+        """One element per non-empty batch: its records reduced with ``func``.
+
+        >>> from dstream import Context, StreamingContext
+        >>> from dstream.streaming.testing import run_batches
+        >>> import operator
+        >>> with Context("local") as ctx:
+        ...     ssc = StreamingContext(ctx, 1, clock="manual")
+        ...     run_batches(ssc, ssc.queueStream([[1, 2, 3], [4], []]).reduce(operator.add), 3)
+        [[6], [4], []]
+        """
+        check_function(on(self, "reduce"), "func", func, 2)
         return (self.map(lambda x: (None, x)).reduceByKey(func, 1)
                 .map(lambda kv: kv[1]))
 
     def repartition(self, numPartitions: int) -> DStream:
+        """Each batch reshuffled into exactly ``numPartitions`` partitions.
+
+        >>> from dstream import Context, StreamingContext
+        >>> from dstream.streaming.testing import run_batches
+        >>> with Context("local") as ctx:
+        ...     ssc = StreamingContext(ctx, 1, clock="manual")
+        ...     stream = ssc.queueStream([[1, 2, 3, 4]]).repartition(3)
+        ...     run_batches(ssc, stream.glom().count(), 1)
+        [[3]]
+        """
+        if isinstance(numPartitions, bool) or not isinstance(numPartitions, int) or numPartitions < 1:
+            raise ValueError(f"{on(self, 'repartition')}: numPartitions must be an int >= 1, "
+                             f"got {numPartitions!r}")
         return TransformedDStream(self, lambda _t, rdd: rdd.repartition(numPartitions), "repartition")
 
     def union(self, other: DStream) -> DStream:
+        """The records of this stream and ``other`` (same slide duration), batch by batch.
+
+        >>> from dstream import Context, StreamingContext
+        >>> from dstream.streaming.testing import run_batches
+        >>> with Context("local") as ctx:
+        ...     ssc = StreamingContext(ctx, 1, clock="manual")
+        ...     a, b = ssc.queueStream([[1], [2]]), ssc.queueStream([[10], [20]])
+        ...     run_batches(ssc, a.union(b), 2)
+        [[1, 10], [2, 20]]
+        """
         _check_same_slide(self, other, "union")
         return self._ssc.union(self, other)
 
     # ------------------------------------------------------------------ outputs
     def foreachRDD(self, func: Callable[..., None]) -> None:
         """Run ``func(rdd)`` or ``func(time, rdd)`` for every batch (an output operation).
-        A ``func`` with a ``close()`` method (a sink) is closed when the context stops."""
-        out = ForEachDStream(self, adapt_time_func(func, 1, "foreachRDD"), "foreachRDD")._user(func)
+        A ``func`` with a ``close()`` method (a sink) is closed when the context stops.
+
+        >>> from dstream import Context, StreamingContext
+        >>> from dstream.streaming.testing import advance_batch
+        >>> with Context("local") as ctx:
+        ...     ssc = StreamingContext(ctx, 1, clock="manual")
+        ...     ssc.queueStream([[1, 2], [3]]).foreachRDD(lambda rdd: print(rdd.collect()))
+        ...     ssc.start(); _ = advance_batch(ssc), advance_batch(ssc); ssc.stop(False)
+        [1, 2]
+        [3]
+        """
+        check_function(on(self, "foreachRDD"), "func", func)
+        out = ForEachDStream(self, adapt_time_func(func, 1, on(self, "foreachRDD")), "foreachRDD")._user(func)
         if callable(getattr(func, "close", None)):
             out.closers.append(func.close)
 
     def pprint(self, num: int = 10) -> None:
-        """Print the first ``num`` records of every batch, under a header with its time."""
+        """Print the first ``num`` records of every batch, under a header with its time.
+
+        >>> from dstream import Context, StreamingContext
+        >>> from dstream.streaming.testing import advance_batch
+        >>> with Context("local") as ctx:
+        ...     ssc = StreamingContext(ctx, 1, clock="manual")
+        ...     ssc.queueStream([[1, 2, 3]]).pprint(2)
+        ...     ssc.start(); _ = advance_batch(ssc); ssc.stop(False)
+        -------------------------------------------
+        Time: ...
+        -------------------------------------------
+        1
+        2
+        ...
+        <BLANKLINE>
+        """
         if not isinstance(num, int) or num < 0:
             raise ValueError(f"pprint needs num as an int >= 0, got {num!r}")
 
@@ -402,6 +603,8 @@ class DStream(PairDStreamOperations, WindowOperations, StateOperations, EventTim
         """
         from .sinks.kafka_sink import KafkaSink, to_bytes
 
+        check_function(on(self, "saveToKafka"), "keySerializer", keySerializer, 1, optional=True)
+        check_function(on(self, "saveToKafka"), "valueSerializer", valueSerializer, 1, optional=True)
         sink = KafkaSink(bootstrapServers, topic, transactionalId or "unnamed", kafkaParams,
                          keySerializer or to_bytes, valueSerializer or to_bytes, inputs=[self])
         out = ForEachDStream(self, sink, "saveToKafka")

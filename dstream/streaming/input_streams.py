@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Iterable
 from dstream.receivers import Receiver, SocketReceiver, SocketTextReceiver
 
 from ..storagelevel import StorageLevel
+from .arguments import check_function
 from .file_input import FileInputDStream, binary_reader, read_text
 from .receiver_input import DEFAULT_RECEIVER_LEVEL, ReceiverInputDStream
 
@@ -28,7 +29,20 @@ class InputStreams:
     """Mixed into ``StreamingContext``."""
 
     def receiverStream(self: StreamingContext, receiver: Receiver) -> DStream:
-        """A stream of what a custom ``Receiver`` stores."""
+        """A stream of what a custom ``Receiver`` stores.
+
+        >>> from dstream import Context, Receiver, StreamingContext
+        >>> from dstream.streaming.testing import advance_batch, collect_batches
+        >>> class Pushed(Receiver):          # records come from store() calls
+        ...     def onStart(self): pass
+        ...     def onStop(self): pass
+        >>> with Context("local") as ctx:
+        ...     ssc = StreamingContext(ctx, 1, clock="manual")
+        ...     pushed = Pushed(); batches = collect_batches(ssc.receiverStream(pushed))
+        ...     ssc.start(); pushed.store([1, 2, 3]); _ = advance_batch(ssc); ssc.stop(False)
+        >>> batches
+        [[1, 2, 3]]
+        """
         return ReceiverInputDStream(self, receiver, f"receiverStream[{type(receiver).__name__}]")
 
     def socketTextStream(self: StreamingContext, hostname: str, port: int,
@@ -38,6 +52,13 @@ class InputStreams:
         Undecodable bytes are replaced and counted (``dstream.streaming.receiver.decodeErrors``:
         ``replace`` or ``strict``, which drops the line); a line longer than
         ``dstream.streaming.receiver.maxRecordBytes`` is dropped and counted.
+
+        >>> from dstream import Context, StreamingContext
+        >>> with Context("local") as ctx:
+        ...     ssc = StreamingContext(ctx, 1)
+        ...     words = ssc.socketTextStream("127.0.0.1", 9999).flatMap(str.split)   # connects at start()
+        ...     words.id
+        'socketTextStream-0.flatMap'
         """
         conf = self._sc._conf
         receiver = SocketTextReceiver(
@@ -49,22 +70,69 @@ class InputStreams:
     def socketStream(self: StreamingContext, hostname: str, port: int,
                      converter: Callable[[BinaryIO], Iterable[Any]],
                      storageLevel: StorageLevel = DEFAULT_RECEIVER_LEVEL) -> DStream:
-        """Records that ``converter`` reads from the connection's binary stream."""
+        """Records that ``converter`` reads from the connection's binary stream.
+
+        >>> from dstream import Context, StreamingContext
+        >>> with Context("local") as ctx:
+        ...     ssc = StreamingContext(ctx, 1)
+        ...     lines = ssc.socketStream("127.0.0.1", 9999, lambda binary: iter(binary.readline, b""))
+        ...     lines.id
+        'socketStream-0'
+        """
+        check_function("StreamingContext.socketStream", "converter", converter, 1)
         return ReceiverInputDStream(self, SocketReceiver(hostname, port, converter, storageLevel),
                                     "socketStream")
 
     def textFileStream(self: StreamingContext, directory: str) -> DStream:
-        """Lines of the files that appear in ``directory`` (moved in whole), each read once."""
+        """Lines of the files that appear in ``directory`` (moved in whole), each read once.
+
+        >>> import os, tempfile
+        >>> from dstream import Context, StreamingContext
+        >>> from dstream.streaming.testing import run_batches
+        >>> folder = tempfile.mkdtemp(); path = os.path.join(folder, "a.txt")
+        >>> with open(path, "w") as f: _ = f.write("hello\\nworld\\n")
+        >>> os.utime(path, (0.5, 0.5))       # modified at 0.5 s: in the first batch (1 s, manual clock)
+        >>> with Context("local") as ctx:
+        ...     ssc = StreamingContext(ctx, 1, clock="manual")
+        ...     run_batches(ssc, ssc.textFileStream(folder), 2)
+        [['hello', 'world'], []]
+        """
         return FileInputDStream(self, directory, "textFileStream", read_text)
 
     def fileStream(self: StreamingContext, directory: str,
                    filter: Callable[[str], bool] | None = None,  # noqa: A002 - Spark's name
                    newFilesOnly: bool = True) -> DStream:
-        """Like ``textFileStream``, choosing files with ``filter(path)``."""
+        """Like ``textFileStream``, choosing files with ``filter(path)``.
+
+        >>> import os, tempfile
+        >>> from dstream import Context, StreamingContext
+        >>> from dstream.streaming.testing import run_batches
+        >>> folder = tempfile.mkdtemp()
+        >>> for name in ("a.txt", "b.log"):
+        ...     with open(os.path.join(folder, name), "w") as f: _ = f.write(name + "\\n")
+        ...     os.utime(os.path.join(folder, name), (0.5, 0.5))
+        >>> with Context("local") as ctx:
+        ...     ssc = StreamingContext(ctx, 1, clock="manual")
+        ...     run_batches(ssc, ssc.fileStream(folder, lambda path: path.endswith(".txt")), 1)
+        [['a.txt']]
+        """
+        check_function("StreamingContext.fileStream", "filter", filter, 1, optional=True)
         return FileInputDStream(self, directory, "fileStream", read_text, filter, newFilesOnly)
 
     def binaryRecordsStream(self: StreamingContext, directory: str, recordLength: int) -> DStream:
-        """Fixed-length binary records of the new files in ``directory``."""
+        """Fixed-length binary records of the new files in ``directory``.
+
+        >>> import os, tempfile
+        >>> from dstream import Context, StreamingContext
+        >>> from dstream.streaming.testing import run_batches
+        >>> folder = tempfile.mkdtemp(); path = os.path.join(folder, "records.bin")
+        >>> with open(path, "wb") as f: _ = f.write(b"abcdef")
+        >>> os.utime(path, (0.5, 0.5))
+        >>> with Context("local") as ctx:
+        ...     ssc = StreamingContext(ctx, 1, clock="manual")
+        ...     run_batches(ssc, ssc.binaryRecordsStream(folder, 2), 1)
+        [[b'ab', b'cd', b'ef']]
+        """
         if not isinstance(recordLength, int) or recordLength < 1:
             raise ValueError(f"recordLength must be an int >= 1, got {recordLength!r}")
         return FileInputDStream(self, directory, "binaryRecordsStream", binary_reader(recordLength))

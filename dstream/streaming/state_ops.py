@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable, Hashable, TypeVar
 
+from .arguments import check_function, on
+
 if TYPE_CHECKING:
     from ..rdd import RDD
     from .dstream import DStream
@@ -38,11 +40,21 @@ class StateOperations:
                          initialRDD: RDD | list[tuple[K, S]] | None = None) -> DStream[tuple[K, S]]:
         """Keep a state per key: every batch ``updateFunc(new_values, state)`` runs for every
         key (``[]`` when it had no new values; ``state`` is None for a new key); returning
-        None drops the key."""
+        None drops the key.
+
+        >>> from dstream import Context, StreamingContext
+        >>> from dstream.streaming.testing import run_batches
+        >>> import tempfile
+        >>> with Context("local") as ctx:
+        ...     ssc = StreamingContext(ctx, 1, clock="manual"); ssc.checkpoint(tempfile.mkdtemp())
+        ...     pairs = ssc.queueStream([[("a", 1)], [("a", 1), ("b", 1)], [("b", 1)]])
+        ...     counts = pairs.updateStateByKey(lambda new, old: (old or 0) + len(new))
+        ...     [sorted(b) for b in run_batches(ssc, counts, 3)]
+        [[('a', 1)], [('a', 2), ('b', 1)], [('a', 2), ('b', 2)]]
+        """
         from ..rdd import RDD
         from .stateful import StateDStream
-        if not callable(updateFunc):
-            raise TypeError(f"{self.id}: updateStateByKey needs a function, got {updateFunc!r}")
+        check_function(on(self, "updateStateByKey"), "updateFunc", updateFunc, 2)
         n = self._partitions(numPartitions)
         if initialRDD is not None and not isinstance(initialRDD, RDD):
             initialRDD = self._sc.parallelize(list(initialRDD))
@@ -51,7 +63,22 @@ class StateOperations:
     def mapWithState(self: DStream[tuple[K, V]], spec: StateSpec) -> DStream:
         """Spark's ``mapWithState``: ``spec``'s function sees only keys with new data (once per
         record) or keys timing out, and returns the records of the resulting stream;
-        ``.stateSnapshots()`` on the result gives every key's state each batch."""
+        ``.stateSnapshots()`` on the result gives every key's state each batch.
+
+        >>> from dstream import Context, StreamingContext
+        >>> from dstream.streaming.testing import run_batches
+        >>> import tempfile
+        >>> from dstream.streaming import StateSpec
+        >>> def running_total(key, value, state):
+        ...     state.update((state.getOption() or 0) + value)
+        ...     return key, state.get()
+        >>> with Context("local") as ctx:
+        ...     ssc = StreamingContext(ctx, 1, clock="manual"); ssc.checkpoint(tempfile.mkdtemp())
+        ...     pairs = ssc.queueStream([[("a", 1)], [("a", 2), ("b", 5)], []])
+        ...     totals = pairs.mapWithState(StateSpec.function(running_total))
+        ...     [sorted(b) for b in run_batches(ssc, totals, 3)]
+        [[('a', 1)], [('a', 3), ('b', 5)], []]
+        """
         from .stateful import MapWithStateDStream, StateSpec
         if not isinstance(spec, StateSpec):
             raise TypeError(f"{self.id}: mapWithState takes a StateSpec "

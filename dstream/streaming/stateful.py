@@ -21,7 +21,7 @@ from ..partitioner import Partitioner
 from ..rdd import RDD
 from ..storagelevel import StorageLevel
 from .dstream import DStream, TransformedDStream
-from .durations import to_ms
+from .arguments import check_duration, check_function
 
 if TYPE_CHECKING:
     from ..taskcontext import TaskContext
@@ -111,8 +111,7 @@ class StateSpec:
     """
 
     def __init__(self, func: Callable) -> None:
-        if not callable(func):
-            raise TypeError(f"StateSpec.function needs a function, got {type(func).__name__}")
+        check_function("StateSpec.function", "func", func)
         self._func = _with_time(func)
         self._user_func = func
         self._timeout_ms: int | None = None
@@ -124,7 +123,7 @@ class StateSpec:
         return StateSpec(func)
 
     def timeout(self, seconds: float) -> StateSpec:
-        self._timeout_ms = to_ms(seconds, "StateSpec.timeout")
+        self._timeout_ms = check_duration("StateSpec.timeout", "seconds", seconds)
         return self
 
     def initialState(self, rdd: Any) -> StateSpec:
@@ -148,8 +147,8 @@ def _with_time(func: Callable) -> Callable:
         return func
     if len(required) in (3, 0):
         return lambda _time, key, value, state: func(key, value, state)
-    raise TypeError(f"mapWithState functions take (key, value, state) or (time, key, value, state); "
-                    f"{func!r} takes {len(required)} arguments")
+    raise TypeError(f"StateSpec.function: func must take (key, value, state) or (time, key, value, state) "
+                    f"for mapWithState; {func!r} takes {len(required)} arguments")
 
 
 class State:

@@ -261,7 +261,8 @@ def test_checkpoint_interval_checkpoints_every_interval(ssc: StreamingContext, c
 
 def test_checkpoint_interval_must_be_a_multiple_of_the_slide(ssc: StreamingContext) -> None:
     stream = ssc.queueStream([[1]])
-    with pytest.raises(ValueError, match=r"queueStream-0: checkpoint interval 1.5 s must be a multiple"):
+    with pytest.raises(ValueError,
+                       match=r"DStream.checkpoint on queueStream-0: interval 1.5 s must be a multiple"):
         stream.checkpoint(1.5)
 
 

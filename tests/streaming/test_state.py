@@ -95,7 +95,8 @@ def test_update_state_by_key_needs_a_checkpoint_directory(ssc: StreamingContext)
 
 
 def test_update_state_by_key_needs_a_function(ssc: StreamingContext) -> None:
-    with pytest.raises(TypeError, match="queueStream-0: updateStateByKey needs a function"):
+    with pytest.raises(TypeError, match="DStream.updateStateByKey on queueStream-0: "
+                                        "updateFunc must be callable, got int 42"):
         ssc.queueStream([]).updateStateByKey(42)
 
 
@@ -253,5 +254,5 @@ def test_state_spec_arguments() -> None:
         StateSpec.function(lambda a, b: None)
     with pytest.raises(ValueError, match="numPartitions must be an int >= 1"):
         StateSpec.function(counting).numPartitions(0)
-    with pytest.raises(ValueError, match="StateSpec.timeout must be positive"):
+    with pytest.raises(ValueError, match="StateSpec.timeout: seconds must be positive, got 0 s"):
         StateSpec.function(counting).timeout(0)
