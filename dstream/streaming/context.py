@@ -347,6 +347,23 @@ class StreamingContext(InputStreams):
                 raise self._error
             return self._state == _STOPPED
 
+    def _fail_from_receiver(self, stream_id: int, error: BaseException) -> None:
+        """A receiver's configuration can never work: stop the context (in another thread: this
+        one is the receiver's) with ``error``, which ``awaitTermination`` raises once stopped."""
+        log.error("receiver of stream %d failed for good, stopping the streaming context: %s",
+                  stream_id, error)
+        with self._waiter:
+            if self._error is None:
+                self._error = error     # waiters wake when the stop below has finished
+
+        def stop() -> None:
+            self.stop(stopSparkContext=False, stopGraceFully=False)
+            with self._waiter:
+                self._waiter.notify_all()
+
+        threading.Thread(target=stop, name=f"dstream-stop-after-receiver-{stream_id}",
+                         daemon=True).start()
+
     def _report_error(self, error: BaseException) -> None:
         log.error("batch failed: %s", error, exc_info=error)
         with self._waiter:
