@@ -61,6 +61,7 @@ from dstream.receivers.kafka_client import (
     import_kafka,
     is_configuration_error,
     open_client,
+    watch_refusals,
 )
 from dstream.receivers.kafka_params import offset_reset, receiver_params
 from dstream.receivers.receiver import Receiver
@@ -389,7 +390,8 @@ class KafkaReceiver(Receiver):
         }
         config.update(self.kafka_params)
         try:
-            consumer = open_client(kafka.KafkaConsumer, **config)
+            with watch_refusals(config["client_id"]) as watch:
+                consumer = open_client(kafka.KafkaConsumer, **config)
         except (TypeError, ValueError, AssertionError, OSError) as exc:
             if isinstance(exc, OSError) and not isinstance(exc, (FileNotFoundError, PermissionError)):
                 raise
@@ -398,10 +400,13 @@ class KafkaReceiver(Receiver):
                 f"{exc!r}"
             ) from exc
         except kafka.errors.KafkaError as exc:
-            if is_configuration_error(exc):
+            refusal = watch.refusal if watch.refusal is not None else exc
+            if is_configuration_error(refusal):
                 raise KafkaReceiverConfigError(
-                    f"{self.name}: Kafka at {self._where()} refused the consumer: {exc!r}"
-                ) from exc
+                    f"{self.name}: Kafka at {self._where()} refused the consumer: {refusal!r} "
+                    "(check security.protocol, sasl.mechanism, sasl.username and sasl.password, "
+                    "or the ssl.* settings)"
+                ) from refusal
             raise KafkaReceiverError(
                 f"{self.name}: cannot reach Kafka at {self._where()}: {exc}"
             ) from exc

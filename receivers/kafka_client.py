@@ -15,8 +15,10 @@ True
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from types import ModuleType
 from typing import Any
 
@@ -26,6 +28,7 @@ __all__ = [
     "import_kafka",
     "is_configuration_error",
     "open_client",
+    "watch_refusals",
 ]
 
 
@@ -110,3 +113,41 @@ def open_client(factory: Callable[..., Any], **config: Any) -> Any:
         for client in created:
             client.close()
         raise
+
+
+class _RefusalWatch(logging.Handler):
+    """Keeps the first configuration error kafka-python logs from one client's I/O thread."""
+
+    def __init__(self, thread_name: str) -> None:
+        super().__init__(logging.DEBUG)
+        self.thread_name = thread_name
+        self.refusal: BaseException | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.refusal is not None or record.threadName != self.thread_name:
+            return
+        args = record.args if isinstance(record.args, tuple) else ()
+        for arg in args:
+            if isinstance(arg, BaseException) and is_configuration_error(arg):
+                self.refusal = arg
+                return
+
+
+@contextlib.contextmanager
+def watch_refusals(client_id: str) -> Iterator[_RefusalWatch]:
+    """While a client with ``client_id`` bootstraps, keep the configuration error (e.g.
+    ``SaslAuthenticationFailedError``) its I/O thread logs: kafka-python retries a refused
+    bootstrap connection until its timeout and then raises only ``KafkaTimeoutError``.
+
+    >>> with watch_refusals("demo") as watch:
+    ...     pass
+    >>> watch.refusal is None
+    True
+    """
+    watch = _RefusalWatch(f"kafka-io-{client_id}")
+    logger = logging.getLogger("kafka")
+    logger.addHandler(watch)
+    try:
+        yield watch
+    finally:
+        logger.removeHandler(watch)
