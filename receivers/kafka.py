@@ -9,16 +9,29 @@ partition): next_offset}}``. Only after ``store`` returned (the engine stored
 the block durably) does it commit those offsets to Kafka; automatic commits
 are off.
 
-Delivery is at least once. A graceful stop stores and commits what was
-polled, so a receiver started again with the same group continues exactly
-where the last one stopped: no loss, no duplicates. After a crash (process
-killed, commit refused because the group rebalanced, broker gone for longer
-than ``commit_timeout_s`` between store and commit) the records of the last
-stored-but-uncommitted block are received again.
+Delivery is at least once, and a consumer that starts over never brings back
+what this receiver already stored: the receiver keeps its own position per
+partition (past every record it stored, or that ``resume_from`` says the
+engine's write-ahead log holds) and reads on from there whenever it is behind
+the group's committed offsets (after a restart of its consumer, a rebalance, a
+broker outage). A commit that fails for ``commit_timeout_s`` (broker away) is
+reported and its offsets stay pending until Kafka answers; the receiver goes on.
+A graceful stop stores and commits what was polled. What can still come twice:
+after the process was killed with the write-ahead log off, the records stored
+but not committed; in a group of several receivers, the records a partition's
+old owner stored but had not committed when it moved to another member.
 
-When the brokers cannot be reached or a topic does not exist, the receiver
-reports an ``error`` event naming the bootstrap servers and topics and
-restarts with the supervisor's backoff, so it survives a broker restart.
+Faults and errors, reported as ``error`` events (the receiver's ``lastError``):
+
+- transient (``kind="transient"``): brokers unreachable, a connection reset, a
+  failed commit; the receiver restarts with the supervisor's backoff (or, for a
+  commit, retries), so it survives a broker restart. No records and no answer
+  from the brokers for ``stall_timeout_s`` is reported once per stall.
+- configuration (``kind="fatal"``, :class:`KafkaReceiverConfigError`): a
+  login the brokers refuse, access denied, settings kafka-python rejects, a
+  topic that does not exist (looked for ``topic_wait_s``) when nothing will
+  create it. The receiver stops for good (``Receiver.fail``); the engine stops
+  its context, and ``awaitTermination`` raises the error.
 
 Records the decoder rejects follow ``bad_record_policy``:
 
