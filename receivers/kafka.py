@@ -414,6 +414,11 @@ class KafkaReceiver(Receiver):
             ) from exc
         except kafka.errors.KafkaError as exc:
             refusal = watch.refusal if watch.refusal is not None else exc
+            if type(refusal).__name__ == "KafkaConfigurationError":
+                raise KafkaReceiverConfigError(
+                    f"{self.name}: kafka-python refused the consumer's settings for "
+                    f"{self._where()}: {refusal!r}"
+                ) from refusal
             if is_configuration_error(refusal):
                 raise KafkaReceiverConfigError(
                     f"{self.name}: Kafka at {self._where()} refused the consumer: {refusal!r} "

@@ -349,15 +349,17 @@ class StreamingContext(InputStreams):
 
     def _fail_from_receiver(self, stream_id: int, error: BaseException) -> None:
         """A receiver's configuration can never work: stop the context (in another thread: this
-        one is the receiver's) with ``error``, which ``awaitTermination`` raises once stopped."""
+        one is the receiver's) with ``error``, which ``awaitTermination`` raises."""
         log.error("receiver of stream %d failed for good, stopping the streaming context: %s",
                   stream_id, error)
-        with self._waiter:
-            if self._error is None:
-                self._error = error     # waiters wake when the stop below has finished
 
         def stop() -> None:
-            self.stop(stopSparkContext=False, stopGraceFully=False)
+            phases = self.stop_phases(stopGraceFully=False)     # the state is STOPPED from here
+            with self._waiter:
+                if self._error is None:
+                    self._error = error
+            for _name, phase in phases:
+                phase()
             with self._waiter:
                 self._waiter.notify_all()
 

@@ -217,6 +217,19 @@ def sasl_ready(bootstrap: str, timeout: float = WAIT_S) -> None:
         return
 
 
+def test_a_parameter_kafka_python_refuses_when_the_receiver_starts_fails_within_seconds(
+        ssc: StreamingContext, kafka_bootstrap: str) -> None:
+    topic = servers.create_topic(kafka_bootstrap, "refused")
+    # well-formed, so createStream takes it; kafka-python's consumer rejects it when it is made
+    stream = KafkaUtils.createStream(ssc, kafka_bootstrap, "g", [topic],
+                                     {"request.timeout.ms": "400"})    # below fetch.max.wait.ms
+    error, receiver, after, took = fails_fast(ssc, stream)
+    assert "request_timeout_ms (400)" in str(error) and "KafkaConfigurationError" in str(error)
+    assert took < 10.0
+    assert receiver["lastErrorKind"] == "fatal"
+    assert after["dstream_receiver_restarts_total{stream_id=0}"] == 0
+
+
 @pytest.fixture(scope="module")
 def sasl_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     """A private Apache Kafka with a SASL/PLAIN listener knowing one user, alice:alice-secret.
