@@ -443,7 +443,9 @@ def start_apache_kafka(work_dir: str | os.PathLike[str],
         config = directory / f"server-{port}.properties"
         config.write_text(_apache_kafka_properties(directory / f"data-{port}", port,
                                                    controller_port, extra_properties or {}))
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cluster_id = "-"
+        while cluster_id.startswith("-"):   # the storage tool would take it for an option
+            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         classpath = f"{jars}{os.sep}*"
         formatted = subprocess.run(
             [java, "-Xmx256m", "-cp", classpath, "kafka.tools.StorageTool", "format",
