@@ -76,6 +76,7 @@ from dstream.receivers.kafka_client import (
     open_client,
     watch_refusals,
 )
+from dstream.receivers.kafka_bad_records import Session, bad_record
 from dstream.receivers.kafka_params import offset_reset, receiver_params
 from dstream.receivers.receiver import Receiver
 
@@ -310,7 +311,7 @@ class KafkaReceiver(Receiver):
     def _run(self) -> None:
         kafka = import_kafka()
         consumer = None
-        session = _Session()
+        session = Session()
         try:
             consumer = self._connect(kafka)
             self._check_topics(kafka, consumer, starting=True)
@@ -467,7 +468,7 @@ class KafkaReceiver(Receiver):
 
     # -- the poll loop ----------------------------------------------------------------------
 
-    def _consume(self, kafka: ModuleType, consumer: Any, session: _Session) -> None:
+    def _consume(self, kafka: ModuleType, consumer: Any, session: Session) -> None:
         last_activity = time.monotonic()
         while not self.isStopped():
             self._commit_pending(kafka, consumer, session)
@@ -509,7 +510,7 @@ class KafkaReceiver(Receiver):
             )  # graceful: what was polled is stored and committed
 
     def _take(
-        self, kafka: ModuleType, consumer: Any, batch: dict, session: _Session
+        self, kafka: ModuleType, consumer: Any, batch: dict, session: Session
     ) -> KafkaReceiverError | None:
         decoder = self.decoder
         records = session.records
@@ -530,7 +531,7 @@ class KafkaReceiver(Receiver):
                 try:
                     record = decoder(message.key, message.value)
                 except Exception as exc:  # noqa: BLE001 - a decoder failure is a bad record
-                    stop = self._bad_record(kafka, message, exc, session)
+                    stop = bad_record(self, kafka, message, exc, session)
                     if stop is not None:
                         offsets[key] = message.offset  # commit up to, not past, the bad record
                         failure = stop
@@ -540,57 +541,7 @@ class KafkaReceiver(Receiver):
                 offsets[key] = message.offset + 1
         return failure
 
-    def _bad_record(
-        self, kafka: ModuleType, message: Any, exc: Exception, session: _Session
-    ) -> KafkaReceiverError | None:
-        where = f"{message.topic}[{message.partition}]@{message.offset}"
-        details = {
-            "topic": message.topic,
-            "partition": message.partition,
-            "offset": message.offset,
-            "error": repr(exc),
-            "policy": self.bad_record_policy,
-        }
-        if self.bad_record_policy == "dead_letter":
-            producer = session.producer_for(kafka, self)
-            headers = [
-                (
-                    "dstream.source",
-                    f"{message.topic}/{message.partition}/{message.offset}".encode(),
-                ),
-                ("dstream.error", repr(exc).encode("utf-8", "replace")),
-            ]
-            session.dead_letters.append(
-                producer.send(
-                    self.dead_letter_topic, key=message.key, value=message.value, headers=headers
-                )
-            )
-            details["dead_letter_topic"] = self.dead_letter_topic
-            self.report_bad_record(
-                "undecodable",
-                f"{self.name}: record {where} could not be decoded; "
-                f"sent to dead-letter topic {self.dead_letter_topic!r}",
-                **details,
-            )
-            return None
-        if self.bad_record_policy == "skip":
-            self.report_bad_record(
-                "undecodable",
-                f"{self.name}: record {where} could not be decoded; skipped",
-                **details,
-            )
-            return None
-        self.report_bad_record(
-            "undecodable", f"{self.name}: record {where} could not be decoded", **details
-        )
-        failure = KafkaReceiverError(
-            f"{self.name}: record {where} could not be decoded (bad_record_policy='fail': the receiver "
-            f"stops before it; offsets stay committed up to it): {exc!r}"
-        )
-        failure.__cause__ = exc
-        return failure
-
-    def _flush(self, kafka: ModuleType, consumer: Any, session: _Session) -> None:
+    def _flush(self, kafka: ModuleType, consumer: Any, session: Session) -> None:
         if session.dead_letters:
             session.producer.flush(timeout=self.commit_timeout_s)
             for future in session.dead_letters:
@@ -620,7 +571,7 @@ class KafkaReceiver(Receiver):
                 self._queue_commit_locked(offsets)
             self._commit_pending(kafka, consumer, session)
 
-    def _commit_pending(self, kafka: ModuleType, consumer: Any, session: _Session) -> None:
+    def _commit_pending(self, kafka: ModuleType, consumer: Any, session: Session) -> None:
         """Commit the pending offsets of the partitions this consumer is assigned. A commit that
         fails for ``commit_timeout_s`` is reported, and its offsets stay pending (retried a
         second later): nothing is received again, since the receiver reads on from its own
@@ -679,30 +630,3 @@ class KafkaReceiver(Receiver):
                 time.sleep(delay)  # a retriable error (broker away): back off and commit again
                 delay = min(delay * 2, 2.0)
         self._committed.update(offsets)
-
-
-class _Session:
-    """What one consumer session of the receiver holds between polls."""
-
-    def __init__(self) -> None:
-        self.records: list = []
-        self.offsets: dict[tuple[str, int], int] = {}
-        self.first_at: float | None = None
-        self.producer: Any = None
-        self.dead_letters: list = []
-        self.commit_retry_at = 0.0
-
-    def producer_for(self, kafka: ModuleType, receiver: KafkaReceiver) -> Any:
-        if self.producer is None:
-            try:
-                self.producer = open_client(
-                    kafka.KafkaProducer,
-                    bootstrap_servers=receiver.bootstrap_servers,
-                    client_id=f"dstream-{receiver.name}-dead-letters",
-                )
-            except kafka.errors.KafkaError as exc:
-                raise KafkaReceiverError(
-                    f"{receiver.name}: cannot open a producer for dead-letter topic "
-                    f"{receiver.dead_letter_topic!r} at {receiver._where()}: {exc}"
-                ) from exc
-        return self.producer
