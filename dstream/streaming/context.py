@@ -356,8 +356,7 @@ class StreamingContext(InputStreams):
         def stop() -> None:
             phases = self.stop_phases(stopGraceFully=False)     # the state is STOPPED from here
             with self._waiter:
-                if self._error is None:
-                    self._error = error
+                self._error = error          # rather than an earlier batch's: it ended the context
             for _name, phase in phases:
                 phase()
             with self._waiter:
