@@ -314,7 +314,7 @@ class KafkaReceiver(Receiver):
         session = Session()
         try:
             consumer = self._connect(kafka)
-            self._check_topics(kafka, consumer, starting=True)
+            self._check_topics(kafka, consumer)
             consumer.subscribe(self.topics)
             with self._commit_lock:
                 self._consumer_live = True
@@ -432,11 +432,12 @@ class KafkaReceiver(Receiver):
         self._progress_at = time.monotonic()
         return consumer
 
-    def _check_topics(self, kafka: ModuleType, consumer: Any, starting: bool = False) -> None:
+    def _check_topics(self, kafka: ModuleType, consumer: Any) -> None:
         """Every topic exists. A missing one is looked for ``topic_wait_s`` (it may just have
         been created), then it is a configuration error, unless ``allow.auto.create.topics``
         is on (then the brokers may create it, and it is retried)."""
-        deadline = time.monotonic() + (self.topic_wait_s if starting else 0.0)
+        # looked for a while on every check: a broker that just restarted may not list it yet
+        deadline = time.monotonic() + self.topic_wait_s
         wait = threading.Event()
         while True:
             try:
