@@ -30,14 +30,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--topic", default="words", help="topic of text lines")
     parser.add_argument("--group-id", default="wordcount", help="consumer group")
     parser.add_argument("--session-timeout-ms", type=int, default=10_000)
+    parser.add_argument("--auto-offset-reset", default="smallest",
+                        choices=["smallest", "largest", "earliest", "latest"],
+                        help="where a new consumer group starts (Spark's receiver: largest)")
     add_wordcount_arguments(parser)
 
 
 def build(ssc: StreamingContext, args: argparse.Namespace) -> None:
     records = KafkaUtils.createStream(
         ssc, args.bootstrap_servers, args.group_id, [args.topic],
-        {"session_timeout_ms": args.session_timeout_ms,
-         "heartbeat_interval_ms": max(1000, args.session_timeout_ms // 3)})
+        {"session.timeout.ms": str(args.session_timeout_ms),
+         "heartbeat.interval.ms": str(max(1000, args.session_timeout_ms // 3)),
+         "auto.offset.reset": args.auto_offset_reset})
     wordcount(records.map(lambda kv: kv[1]), args)
 
 

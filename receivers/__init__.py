@@ -34,7 +34,7 @@ from dstream.receivers.blocks import (
     parse_block_id,
 )
 from dstream.receivers.files import FileScanner, read_binary_records
-from dstream.receivers.kafka import KafkaReceiver
+from dstream.receivers.kafka import KafkaReceiver, KafkaReceiverConfigError, KafkaReceiverError
 from dstream.receivers.lines import BadLine, LineSplitter
 from dstream.receivers.ratelimit import RateLimiter
 from dstream.receivers.receiver import Receiver, ReceiverNotAttachedError
@@ -52,6 +52,8 @@ __all__ = [
     "FileScanner",
     "GeneratorStoppedError",
     "KafkaReceiver",
+    "KafkaReceiverConfigError",
+    "KafkaReceiverError",
     "LineSplitter",
     "MemorySink",
     "RateLimiter",

@@ -9,16 +9,29 @@ partition): next_offset}}``. Only after ``store`` returned (the engine stored
 the block durably) does it commit those offsets to Kafka; automatic commits
 are off.
 
-Delivery is at least once. A graceful stop stores and commits what was
-polled, so a receiver started again with the same group continues exactly
-where the last one stopped: no loss, no duplicates. After a crash (process
-killed, commit refused because the group rebalanced, broker gone for longer
-than ``commit_timeout_s`` between store and commit) the records of the last
-stored-but-uncommitted block are received again.
+Delivery is at least once, and a consumer that starts over never brings back
+what this receiver already stored: the receiver keeps its own position per
+partition (past every record it stored, or that ``resume_from`` says the
+engine's write-ahead log holds) and reads on from there whenever it is behind
+the group's committed offsets (after a restart of its consumer, a rebalance, a
+broker outage). A commit that fails for ``commit_timeout_s`` (broker away) is
+reported and its offsets stay pending until Kafka answers; the receiver goes on.
+A graceful stop stores and commits what was polled. What can still come twice:
+after the process was killed with the write-ahead log off, the records stored
+but not committed; in a group of several receivers, the records a partition's
+old owner stored but had not committed when it moved to another member.
 
-When the brokers cannot be reached or a topic does not exist, the receiver
-reports an ``error`` event naming the bootstrap servers and topics and
-restarts with the supervisor's backoff, so it survives a broker restart.
+Faults and errors, reported as ``error`` events (the receiver's ``lastError``):
+
+- transient (``kind="transient"``): brokers unreachable, a connection reset, a
+  failed commit; the receiver restarts with the supervisor's backoff (or, for a
+  commit, retries), so it survives a broker restart. No records and no answer
+  from the brokers for ``stall_timeout_s`` is reported once per stall.
+- configuration (``kind="fatal"``, :class:`KafkaReceiverConfigError`): a
+  login the brokers refuse, access denied, settings kafka-python rejects, a
+  topic that does not exist (looked for ``topic_wait_s``) when nothing will
+  create it. The receiver stops for good (``Receiver.fail``); the engine stops
+  its context, and ``awaitTermination`` raises the error.
 
 Records the decoder rejects follow ``bad_record_policy``:
 
@@ -48,33 +61,38 @@ ValueError: bad_record_policy='dead_letter' needs a dead_letter_topic
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
-import warnings
 from collections.abc import Callable, Iterable, Mapping
 from types import ModuleType
 from typing import Any
 
+from dstream.receivers.kafka_client import (
+    KafkaReceiverConfigError,
+    KafkaReceiverError,
+    import_kafka,
+    is_configuration_error,
+    open_client,
+    watch_refusals,
+)
+from dstream.receivers.kafka_bad_records import Session, bad_record
+from dstream.receivers.kafka_params import offset_reset, receiver_params
 from dstream.receivers.receiver import Receiver
 
-__all__ = ["BAD_RECORD_POLICIES", "KafkaReceiver", "KafkaReceiverError", "decode_utf8_pair"]
+__all__ = [
+    "BAD_RECORD_POLICIES",
+    "KafkaReceiver",
+    "KafkaReceiverConfigError",
+    "KafkaReceiverError",
+    "decode_utf8_pair",
+]
+
+log = logging.getLogger(__name__)
 
 BAD_RECORD_POLICIES = ("fail", "skip", "dead_letter")
 
-# Chosen by the receiver; kafka_params may not change them.
-_RESERVED = {
-    "bootstrap_servers": "pass bootstrap_servers as the argument",
-    "group_id": "pass group_id as the argument",
-    "enable_auto_commit": "the receiver commits offsets itself, after each block is stored",
-    "key_deserializer": "use decoder=, which receives the raw key and value",
-    "value_deserializer": "use decoder=, which receives the raw key and value",
-}
-
 Decoder = Callable[[bytes | None, bytes | None], Any]
-
-
-class KafkaReceiverError(ConnectionError):
-    """The Kafka source cannot be read: brokers unreachable, topic missing, commit impossible."""
 
 
 def decode_utf8_pair(key: bytes | None, value: bytes | None) -> tuple[str | None, str | None]:
@@ -93,58 +111,37 @@ def decode_utf8_pair(key: bytes | None, value: bytes | None) -> tuple[str | None
     )
 
 
-def _import_kafka() -> ModuleType:
-    # kafka-python 3.0 reads its protocol schemas with importlib.resources.read_text,
-    # deprecated on Python 3.11/3.12: silence exactly those warnings for the import.
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", "read_text is deprecated", DeprecationWarning)
-        warnings.filterwarnings("ignore", "open_text is deprecated", DeprecationWarning)
-        import kafka
-        import kafka.errors
-        import kafka.structs
-    return kafka
-
-
-def _open_client(factory: Callable[..., Any], **config: Any) -> Any:
-    """``factory(**config)`` (a KafkaConsumer or KafkaProducer), leaving nothing running on failure.
-
-    kafka-python 3.0 starts a client's network I/O thread before it
-    bootstraps; when the bootstrap fails (broker unreachable) the constructor
-    raises and that thread runs on. The ``kafka_client`` setting (kafka-python's
-    hook for making that network client) lets us keep hold of it and close it.
-    """
-    make = config.pop("kafka_client", None) or factory.DEFAULT_CONFIG["kafka_client"]
-    created: list[Any] = []
-
-    def kafka_client(*args: Any, **kwargs: Any) -> Any:
-        client = make(*args, **kwargs)
-        created.append(client)
-        return client
-
-    try:
-        return factory(kafka_client=kafka_client, **config)
-    except BaseException:
-        for client in created:
-            client.close()
-        raise
-
-
 class KafkaReceiver(Receiver):
     """Receive ``(key, value)`` records of ``topics`` as member of consumer group ``group_id``.
 
     - ``topics``: topic names (a dict ``{topic: threads}`` as Spark takes is
       accepted; the thread counts are ignored: one consumer per receiver,
       run more receivers for more parallelism).
-    - ``kafka_params``: more kafka-python ``KafkaConsumer`` settings (e.g.
-      ``session_timeout_ms``); the ones the receiver owns are refused.
+    - ``kafka_params``: more consumer settings, in Kafka's dotted names with
+      string values (``{"session.timeout.ms": "6000"}``) or kafka-python's
+      (``{"session_timeout_ms": 6000}``), see :mod:`~receivers.kafka_params`;
+      an unknown one or a bad value is a ``ValueError`` naming it.
     - ``decoder(key_bytes, value_bytes) -> record``: default UTF-8 pairs.
     - ``bad_record_policy``, ``dead_letter_topic``: see the module.
-    - ``auto_offset_reset``: where a group without committed offsets starts.
+    - ``auto_offset_reset``: where a group without committed offsets starts:
+      ``latest`` (default, as Spark's receiver: ``largest``) or ``earliest``
+      (``smallest``); ``auto.offset.reset`` in ``kafka_params`` says the same,
+      and the two may not disagree.
     - ``block_interval_ms``, ``max_block_records``: a block is stored when
       its first record is this old or it has this many records.
     - ``idle_check_interval_s``: while no records come, check this often that
       the brokers answer and the topics exist.
-    - ``commit_timeout_s``: how long a failing commit is retried.
+    - ``commit_timeout_s``: how long one commit is retried before the failure
+      is reported (the offsets stay pending and are committed later).
+    - ``stall_timeout_s``: no records and no answer from the brokers for this
+      long is reported as a stall (an ``error`` event), once per stall.
+    - ``topic_wait_s``: how long a missing topic is looked for before it is
+      a configuration error (unless ``allow.auto.create.topics`` is true).
+
+    >>> KafkaReceiver("k:9092", "g", ["t"], {"auto.offset.reset": "smallest"}).auto_offset_reset
+    'earliest'
+    >>> KafkaReceiver("k:9092", "g", ["t"], {"session.timeout.ms": "6000"}).kafka_params
+    {'session_timeout_ms': 6000}
     """
 
     def __init__(
@@ -158,12 +155,14 @@ class KafkaReceiver(Receiver):
         bad_record_policy: str = "fail",
         dead_letter_topic: str | None = None,
         *,
-        auto_offset_reset: str = "earliest",
+        auto_offset_reset: str | None = None,
         block_interval_ms: int = 200,
         max_block_records: int = 10_000,
         poll_timeout_ms: int = 100,
         idle_check_interval_s: float = 2.0,
         commit_timeout_s: float = 10.0,
+        stall_timeout_s: float = 30.0,
+        topic_wait_s: float = 3.0,
     ) -> None:
         super().__init__(storageLevel)
         if not bootstrap_servers:
@@ -185,10 +184,6 @@ class KafkaReceiver(Receiver):
             raise TypeError(
                 f"decoder must be a function (key_bytes, value_bytes) -> record, got {decoder!r}"
             )
-        if auto_offset_reset not in ("earliest", "latest"):
-            raise ValueError(
-                f"auto_offset_reset must be 'earliest' or 'latest', got {auto_offset_reset!r}"
-            )
         for name, value in (
             ("block_interval_ms", block_interval_ms),
             ("max_block_records", max_block_records),
@@ -196,18 +191,16 @@ class KafkaReceiver(Receiver):
         ):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be an int >= 1, got {value!r}")
-        params = dict(kafka_params or {})
-        for key, why in _RESERVED.items():
-            if key in params and not (key == "enable_auto_commit" and params[key] is False):
-                raise ValueError(f"kafka_params may not set {key!r}: {why}")
-        params.pop("enable_auto_commit", None)
-        if params:
-            known = _import_kafka().KafkaConsumer.DEFAULT_CONFIG
-            unknown = sorted(set(params) - set(known))
-            if unknown:
-                raise ValueError(
-                    f"kafka_params has settings KafkaConsumer does not know: {unknown}"
-                )
+        for name, seconds in (
+            ("idle_check_interval_s", idle_check_interval_s),
+            ("commit_timeout_s", commit_timeout_s),
+            ("stall_timeout_s", stall_timeout_s),
+            ("topic_wait_s", topic_wait_s),
+        ):
+            if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
+                raise ValueError(f"{name} must be a number of seconds >= 0, got {seconds!r}")
+        params = receiver_params(kafka_params, bootstrap_servers, group_id)
+        self.auto_offset_reset = offset_reset(auto_offset_reset, params.pop("auto_offset_reset", None))
         self.bootstrap_servers = bootstrap_servers
         self.group_id = group_id
         self.topics = sorted(set(names))
@@ -215,31 +208,40 @@ class KafkaReceiver(Receiver):
         self.decoder: Decoder = decoder if decoder is not None else decode_utf8_pair
         self.bad_record_policy = bad_record_policy
         self.dead_letter_topic = dead_letter_topic
-        self.auto_offset_reset = auto_offset_reset
         self.block_interval_s = block_interval_ms / 1000
         self.max_block_records = max_block_records
         self.poll_timeout_ms = poll_timeout_ms
         self.idle_check_interval_s = float(idle_check_interval_s)
         self.commit_timeout_s = float(commit_timeout_s)
+        self.stall_timeout_s = float(stall_timeout_s)
+        self.topic_wait_s = float(topic_wait_s)
         self._committed: dict[tuple[str, int], int] = {}
-        self._resume: dict[tuple[str, int], int] = {}
+        # Where this receiver goes on reading each partition: past everything it stored (or the
+        # engine's log holds, see resume_from). Kept over restarts of the consumer.
+        self._positions: dict[tuple[str, int], int] = {}
+        self._positions_lock = threading.Lock()
         #: commit each block's offsets as soon as it is stored (standalone use); an engine that
         #: commits after its batches succeed sets this to False and calls ``request_commit``
         self.commit_on_store = True
         self._pending_commit: dict[tuple[str, int], int] = {}
         self._commit_lock = threading.Lock()
         self._consumer_live = False
+        self._progress_at = time.monotonic()  # the brokers last answered (records, metadata, commit)
+        self._in_store = False
 
     def request_commit(self, offsets: Mapping[tuple[str, int], int]) -> None:
         """Commit these offsets (``{(topic, partition): next_offset}``) to Kafka: the receiver's
         consumer does it on its next poll; once the receiver has stopped, a short-lived
         consumer of the same group does it now."""
         with self._commit_lock:
-            for key, offset in offsets.items():
-                self._pending_commit[key] = max(offset, self._pending_commit.get(key, 0))
+            self._queue_commit_locked(offsets)
             live = self._consumer_live
         if not live:
             self._commit_after_stop()
+
+    def _queue_commit_locked(self, offsets: Mapping[tuple[str, int], int]) -> None:
+        for key, offset in offsets.items():
+            self._pending_commit[key] = max(offset, self._pending_commit.get(key, 0))
 
     def _take_pending_commit(self) -> dict[tuple[str, int], int]:
         with self._commit_lock:
@@ -250,10 +252,17 @@ class KafkaReceiver(Receiver):
         pending = self._take_pending_commit()
         if not pending:
             return
-        kafka = _import_kafka()
-        consumer = _open_client(kafka.KafkaConsumer, bootstrap_servers=self.bootstrap_servers,
-                                group_id=self.group_id, enable_auto_commit=False,
-                                client_id=f"dstream-{self.name}-commit")
+        kafka = import_kafka()
+        config = {
+            key: value
+            for key, value in self.kafka_params.items()
+            if not key.startswith(("session_", "heartbeat_", "max_poll", "fetch_"))
+        }
+        consumer = open_client(
+            kafka.KafkaConsumer,
+            **{**config, "bootstrap_servers": self.bootstrap_servers, "group_id": self.group_id,
+               "enable_auto_commit": False, "client_id": f"dstream-{self.name}-commit"},
+        )
         try:
             self._commit(kafka, consumer, pending)
         finally:
@@ -268,12 +277,16 @@ class KafkaReceiver(Receiver):
         >>> r.resume_from({("t", 0): 42}); r.resume_offsets
         {('t', 0): 42}
         """
-        for key, offset in offsets.items():
-            self._resume[key] = max(offset, self._resume.get(key, 0))
+        with self._positions_lock:
+            for key, offset in offsets.items():
+                self._positions[key] = max(offset, self._positions.get(key, 0))
 
     @property
     def resume_offsets(self) -> dict[tuple[str, int], int]:
-        return dict(self._resume)
+        """Where this receiver reads each partition from next, ``{(topic, partition): offset}``:
+        past every record it stored (and what ``resume_from`` said is stored)."""
+        with self._positions_lock:
+            return dict(self._positions)
 
     @property
     def committed_offsets(self) -> dict[tuple[str, int], int]:
@@ -287,15 +300,18 @@ class KafkaReceiver(Receiver):
     # -- lifecycle ----------------------------------------------------------------------
 
     def onStart(self) -> None:
+        self._progress_at = time.monotonic()
         self.start_thread(self._run, name=f"{self.name}-kafka")
+        if self.stall_timeout_s > 0:
+            self.start_thread(self._watch_stall, name=f"{self.name}-kafka-stall")
 
     def onStop(self) -> None:
         pass  # the thread sees isStopped() within poll_timeout_ms, stores, commits and closes
 
     def _run(self) -> None:
-        kafka = _import_kafka()
+        kafka = import_kafka()
         consumer = None
-        session = _Session()
+        session = Session()
         try:
             consumer = self._connect(kafka)
             self._check_topics(kafka, consumer)
@@ -303,20 +319,50 @@ class KafkaReceiver(Receiver):
             with self._commit_lock:
                 self._consumer_live = True
             self._consume(kafka, consumer, session)
-        except Exception as exc:  # noqa: BLE001 - every failure restarts (or is reported when stopping)
-            message = (
-                str(exc)
-                if isinstance(exc, KafkaReceiverError)
-                else f"{self.name}: {exc!r} reading from {self._where()}"
-            )
-            error = exc.__cause__ if isinstance(exc, KafkaReceiverError) and exc.__cause__ else exc
-            if self.isStopped():
-                self.reportError(message, error)
-            else:
-                self.restart(message, error)
+        except Exception as exc:  # noqa: BLE001 - every failure restarts, fails or is reported
+            self._on_failure(exc)
         finally:
             self._finish_commits(kafka, consumer)
             self._close(session.producer, consumer)
+
+    def _on_failure(self, exc: Exception) -> None:
+        known = isinstance(exc, (KafkaReceiverError, KafkaReceiverConfigError))
+        message = str(exc) if known else f"{self.name}: {exc!r} reading from {self._where()}"
+        if is_configuration_error(exc):
+            if not isinstance(exc, KafkaReceiverConfigError):
+                fatal = KafkaReceiverConfigError(
+                    f"{message} (a configuration error: check the Kafka parameters, "
+                    "credentials and topic names)"
+                )
+                fatal.__cause__ = exc
+                exc = fatal
+            self.fail(str(exc), exc)
+            return
+        error = exc.__cause__ if known and exc.__cause__ else exc
+        if self.isStopped():
+            self.reportError(message, error)
+        else:
+            self.restart(message, error)
+
+    def _watch_stall(self) -> None:
+        """Report a stall: no records and no answer from the brokers for ``stall_timeout_s``."""
+        stalled = False
+        check = threading.Event()
+        while not self.isStopped():
+            check.wait(min(0.25, self.stall_timeout_s / 4))
+            quiet = time.monotonic() - self._progress_at
+            if self._in_store:
+                continue
+            if not stalled and quiet >= self.stall_timeout_s:
+                stalled = True
+                self.reportError(
+                    f"{self.name}: stalled: no records and no answer from Kafka at "
+                    f"{self._where()} for {quiet:.1f} s (stall timeout {self.stall_timeout_s:g} s)",
+                    None,
+                )
+            elif stalled and quiet < self.stall_timeout_s:
+                stalled = False
+                log.warning("%s: Kafka at %s answers again", self.name, self._where())
 
     def _finish_commits(self, kafka: ModuleType, consumer: Any) -> None:
         """Commit what was requested while this consumer lived; later requests commit alone."""
@@ -327,8 +373,11 @@ class KafkaReceiver(Receiver):
             try:
                 self._commit(kafka, consumer, pending)
             except Exception as exc:  # noqa: BLE001 - kept for the next commit, reported
-                self.request_commit(pending)
-                self.reportError(f"{self.name}: committing offsets {pending} failed", exc)
+                with self._commit_lock:
+                    self._queue_commit_locked(pending)
+                self.reportError(
+                    f"{self.name}: committing offsets {pending} failed; they stay pending", exc
+                )
 
     def _close(self, producer: Any, consumer: Any) -> None:
         try:
@@ -355,34 +404,75 @@ class KafkaReceiver(Receiver):
         }
         config.update(self.kafka_params)
         try:
-            return _open_client(kafka.KafkaConsumer, **config)
+            with watch_refusals(config["client_id"]) as watch:
+                consumer = open_client(kafka.KafkaConsumer, **config)
+        except (TypeError, ValueError, AssertionError, OSError) as exc:
+            if isinstance(exc, OSError) and not isinstance(exc, (FileNotFoundError, PermissionError)):
+                raise
+            raise KafkaReceiverConfigError(
+                f"{self.name}: kafka-python refused the consumer's settings for {self._where()}: "
+                f"{exc!r}"
+            ) from exc
         except kafka.errors.KafkaError as exc:
+            refusal = watch.refusal if watch.refusal is not None else exc
+            if type(refusal).__name__ == "KafkaConfigurationError":
+                raise KafkaReceiverConfigError(
+                    f"{self.name}: kafka-python refused the consumer's settings for "
+                    f"{self._where()}: {refusal!r}"
+                ) from refusal
+            if is_configuration_error(refusal):
+                raise KafkaReceiverConfigError(
+                    f"{self.name}: Kafka at {self._where()} refused the consumer: {refusal!r} "
+                    "(check security.protocol, sasl.mechanism, sasl.username and sasl.password, "
+                    "or the ssl.* settings)"
+                ) from refusal
             raise KafkaReceiverError(
                 f"{self.name}: cannot reach Kafka at {self._where()}: {exc}"
             ) from exc
+        self._progress_at = time.monotonic()
+        return consumer
 
     def _check_topics(self, kafka: ModuleType, consumer: Any) -> None:
-        try:
-            available = consumer.topics()
-        except kafka.errors.KafkaError as exc:
-            raise KafkaReceiverError(
-                f"{self.name}: Kafka at {self._where()} does not answer: {exc}"
-            ) from exc
-        missing = [topic for topic in self.topics if topic not in available]
-        if missing:
-            raise KafkaReceiverError(
-                f"{self.name}: Kafka topic(s) {missing} not found at bootstrap servers "
-                f"{self.bootstrap_servers!r} (group {self.group_id!r}); create them or fix the topic names"
-            )
+        """Every topic exists. A missing one is looked for ``topic_wait_s`` (it may just have
+        been created), then it is a configuration error, unless ``allow.auto.create.topics``
+        is on (then the brokers may create it, and it is retried)."""
+        # looked for a while on every check: a broker that just restarted may not list it yet
+        deadline = time.monotonic() + self.topic_wait_s
+        wait = threading.Event()
+        while True:
+            try:
+                available = consumer.topics()
+            except kafka.errors.KafkaError as exc:
+                if is_configuration_error(exc):
+                    raise KafkaReceiverConfigError(
+                        f"{self.name}: Kafka at {self._where()} refused the metadata request: {exc!r}"
+                    ) from exc
+                raise KafkaReceiverError(
+                    f"{self.name}: Kafka at {self._where()} does not answer: {exc}"
+                ) from exc
+            self._progress_at = time.monotonic()
+            missing = [topic for topic in self.topics if topic not in available]
+            if not missing:
+                return
+            if time.monotonic() >= deadline or self.isStopped():
+                break
+            wait.wait(0.25)
+        where = (f"bootstrap servers {self.bootstrap_servers!r} (group {self.group_id!r}); "
+                 "create them or fix the topic names")
+        if self.kafka_params.get("allow_auto_create_topics"):
+            raise KafkaReceiverError(f"{self.name}: Kafka topic(s) {missing} not found at {where}")
+        raise KafkaReceiverConfigError(
+            f"{self.name}: Kafka topic(s) {missing} not found at {where} (the receiver does not "
+            "create topics: set allow.auto.create.topics=true in kafkaParams to let brokers "
+            "that auto-create topics make them)"
+        )
 
     # -- the poll loop ----------------------------------------------------------------------
 
-    def _consume(self, kafka: ModuleType, consumer: Any, session: _Session) -> None:
+    def _consume(self, kafka: ModuleType, consumer: Any, session: Session) -> None:
         last_activity = time.monotonic()
         while not self.isStopped():
-            pending = self._take_pending_commit()
-            if pending:
-                self._commit(kafka, consumer, pending)
+            self._commit_pending(kafka, consumer, session)
             now = time.monotonic()
             timeout_ms = self.poll_timeout_ms
             if session.first_at is not None:
@@ -400,10 +490,10 @@ class KafkaReceiver(Receiver):
             )
             now = time.monotonic()
             if batch:
-                last_activity = now
-                if session.first_at is None:
+                last_activity = self._progress_at = now
+                failure = self._take(kafka, consumer, batch, session)
+                if session.first_at is None and session.offsets:
                     session.first_at = now
-                failure = self._take(kafka, batch, session)
                 if failure is not None:
                     self._flush(kafka, consumer, session)
                     raise failure
@@ -420,22 +510,29 @@ class KafkaReceiver(Receiver):
                 kafka, consumer, session
             )  # graceful: what was polled is stored and committed
 
-    def _take(self, kafka: ModuleType, batch: dict, session: _Session) -> KafkaReceiverError | None:
+    def _take(
+        self, kafka: ModuleType, consumer: Any, batch: dict, session: Session
+    ) -> KafkaReceiverError | None:
         decoder = self.decoder
         records = session.records
         offsets = session.offsets
         failure = None
+        positions = self.resume_offsets
         for tp, messages in batch.items():
             key = (tp.topic, tp.partition)
-            stored_below = self._resume.get(key, 0)
+            stored_below = positions.get(key, 0)
+            if messages and messages[-1].offset < stored_below:
+                # A consumer that started from the group's committed offsets (a restart, a
+                # rebalance) behind what this receiver stored: go on from its own position.
+                consumer.seek(tp, stored_below)
+                continue
             for message in messages:
-                if message.offset < stored_below:      # already stored before a crash
-                    offsets[key] = message.offset + 1
+                if message.offset < stored_below:      # already stored
                     continue
                 try:
                     record = decoder(message.key, message.value)
                 except Exception as exc:  # noqa: BLE001 - a decoder failure is a bad record
-                    stop = self._bad_record(kafka, message, exc, session)
+                    stop = bad_record(self, kafka, message, exc, session)
                     if stop is not None:
                         offsets[key] = message.offset  # commit up to, not past, the bad record
                         failure = stop
@@ -445,57 +542,7 @@ class KafkaReceiver(Receiver):
                 offsets[key] = message.offset + 1
         return failure
 
-    def _bad_record(
-        self, kafka: ModuleType, message: Any, exc: Exception, session: _Session
-    ) -> KafkaReceiverError | None:
-        where = f"{message.topic}[{message.partition}]@{message.offset}"
-        details = {
-            "topic": message.topic,
-            "partition": message.partition,
-            "offset": message.offset,
-            "error": repr(exc),
-            "policy": self.bad_record_policy,
-        }
-        if self.bad_record_policy == "dead_letter":
-            producer = session.producer_for(kafka, self)
-            headers = [
-                (
-                    "dstream.source",
-                    f"{message.topic}/{message.partition}/{message.offset}".encode(),
-                ),
-                ("dstream.error", repr(exc).encode("utf-8", "replace")),
-            ]
-            session.dead_letters.append(
-                producer.send(
-                    self.dead_letter_topic, key=message.key, value=message.value, headers=headers
-                )
-            )
-            details["dead_letter_topic"] = self.dead_letter_topic
-            self.report_bad_record(
-                "undecodable",
-                f"{self.name}: record {where} could not be decoded; "
-                f"sent to dead-letter topic {self.dead_letter_topic!r}",
-                **details,
-            )
-            return None
-        if self.bad_record_policy == "skip":
-            self.report_bad_record(
-                "undecodable",
-                f"{self.name}: record {where} could not be decoded; skipped",
-                **details,
-            )
-            return None
-        self.report_bad_record(
-            "undecodable", f"{self.name}: record {where} could not be decoded", **details
-        )
-        failure = KafkaReceiverError(
-            f"{self.name}: record {where} could not be decoded (bad_record_policy='fail': the receiver "
-            f"stops before it; offsets stay committed up to it): {exc!r}"
-        )
-        failure.__cause__ = exc
-        return failure
-
-    def _flush(self, kafka: ModuleType, consumer: Any, session: _Session) -> None:
+    def _flush(self, kafka: ModuleType, consumer: Any, session: Session) -> None:
         if session.dead_letters:
             session.producer.flush(timeout=self.commit_timeout_s)
             for future in session.dead_letters:
@@ -510,12 +557,52 @@ class KafkaReceiver(Receiver):
         offsets = dict(session.offsets)
         stored = bool(session.records)
         if stored:
-            self.store(session.records, {"kafka_offsets": offsets})  # returns once stored durably
+            self._in_store = True
+            try:
+                self.store(session.records, {"kafka_offsets": offsets})  # returns once stored durably
+            finally:
+                self._in_store = False
+                self._progress_at = time.monotonic()
+        self.resume_from(offsets)  # stored (or only skipped bad records): never read again
         session.records = []
         session.offsets = {}
         session.first_at = None
         if self.commit_on_store or not stored:   # else the engine commits once the batch succeeded
-            self._commit(kafka, consumer, offsets)
+            with self._commit_lock:
+                self._queue_commit_locked(offsets)
+            self._commit_pending(kafka, consumer, session)
+
+    def _commit_pending(self, kafka: ModuleType, consumer: Any, session: Session) -> None:
+        """Commit the pending offsets of the partitions this consumer is assigned. A commit that
+        fails for ``commit_timeout_s`` is reported, and its offsets stay pending (retried a
+        second later): nothing is received again, since the receiver reads on from its own
+        positions, whatever the group's committed offsets say."""
+        now = time.monotonic()
+        if now < session.commit_retry_at:
+            return
+        pending = self._take_pending_commit()
+        if not pending:
+            return
+        assigned = {(tp.topic, tp.partition) for tp in consumer.assignment()}
+        ready = {key: offset for key, offset in pending.items() if key in assigned}
+        held = {key: offset for key, offset in pending.items() if key not in assigned}
+        if held:  # not ours now (joining, or moved to another member): kept, not committed here
+            with self._commit_lock:
+                self._queue_commit_locked(held)
+        if not ready:
+            return
+        try:
+            self._commit(kafka, consumer, ready)
+        except KafkaReceiverError as exc:
+            with self._commit_lock:
+                self._queue_commit_locked(ready)
+            session.commit_retry_at = time.monotonic() + 1.0
+            if is_configuration_error(exc.__cause__):
+                raise KafkaReceiverConfigError(str(exc)) from exc.__cause__
+            self.reportError(str(exc), exc.__cause__)
+        else:
+            session.commit_retry_at = 0.0
+            self._progress_at = time.monotonic()
 
     def _commit(
         self, kafka: ModuleType, consumer: Any, offsets: dict[tuple[str, int], int]
@@ -536,35 +623,11 @@ class KafkaReceiver(Receiver):
             except kafka.errors.KafkaError as exc:
                 if not getattr(exc, "retriable", False) or time.monotonic() + delay > deadline:
                     raise KafkaReceiverError(
-                        f"{self.name}: stored a block but could not commit offsets {offsets} at "
-                        f"{self._where()}; its records will be received again: {exc!r}"
+                        f"{self.name}: could not commit offsets {offsets} at {self._where()} "
+                        f"within {self.commit_timeout_s:g} s: {exc!r}; they stay pending and are "
+                        "committed once Kafka answers (the receiver reads on from what it stored, "
+                        "so nothing is received twice)"
                     ) from exc
                 time.sleep(delay)  # a retriable error (broker away): back off and commit again
                 delay = min(delay * 2, 2.0)
         self._committed.update(offsets)
-
-
-class _Session:
-    """What one consumer session of the receiver holds between polls."""
-
-    def __init__(self) -> None:
-        self.records: list = []
-        self.offsets: dict[tuple[str, int], int] = {}
-        self.first_at: float | None = None
-        self.producer: Any = None
-        self.dead_letters: list = []
-
-    def producer_for(self, kafka: ModuleType, receiver: KafkaReceiver) -> Any:
-        if self.producer is None:
-            try:
-                self.producer = _open_client(
-                    kafka.KafkaProducer,
-                    bootstrap_servers=receiver.bootstrap_servers,
-                    client_id=f"dstream-{receiver.name}-dead-letters",
-                )
-            except kafka.errors.KafkaError as exc:
-                raise KafkaReceiverError(
-                    f"{receiver.name}: cannot open a producer for dead-letter topic "
-                    f"{receiver.dead_letter_topic!r} at {receiver._where()}: {exc}"
-                ) from exc
-        return self.producer

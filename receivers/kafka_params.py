@@ -30,12 +30,14 @@ from __future__ import annotations
 
 import difflib
 import logging
+import os
 import threading
 import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["consumer_config", "producer_config", "ZOOKEEPER_PARAMS", "bootstrap_from_params"]
+__all__ = ["consumer_config", "producer_config", "ZOOKEEPER_PARAMS", "bootstrap_from_params",
+           "receiver_params", "offset_reset", "looks_like_zookeeper"]
 
 log = logging.getLogger(__name__)
 
@@ -341,3 +343,118 @@ def bootstrap_from_params(params: Mapping[str, object] | None) -> str | list[str
                 raise ValueError(f"Kafka parameter {key!r} has a bad value "
                                  f"{params[key]!r}: {exc}") from None
     return None
+
+
+# Chosen by the Kafka receiver; its kafka_params may not change them (kafka-python names).
+_RESERVED = {
+    "enable_auto_commit": "the receiver commits offsets itself, after each block is stored",
+    "key_deserializer": "use decoder=, which receives the raw key and value",
+    "value_deserializer": "use decoder=, which receives the raw key and value",
+}
+_FILES = ("ssl_cafile", "ssl_certfile", "ssl_keyfile", "ssl_crlfile")
+
+
+def receiver_params(
+    kafka_params: Mapping[str, Any] | None, bootstrap_servers: str | list[str], group_id: str
+) -> dict[str, Any]:
+    """The Kafka receiver's ``kafka_params`` (either spelling) as kafka-python settings, checked
+    against its arguments and the settings it owns; every error names the parameter as written.
+    ``group.id`` and the brokers may be repeated in ``params`` only with the same value.
+
+    >>> receiver_params({"group.id": "g", "session.timeout.ms": "6000"}, "k:9092", "g")
+    {'session_timeout_ms': 6000}
+    >>> receiver_params({"enable.auto.commit": "true"}, "k:9092", "g")
+    Traceback (most recent call last):
+    ...
+    ValueError: kafka_params may not set 'enable.auto.commit': the receiver commits offsets itself, after each block is stored
+    """
+    params: dict[str, Any] = {}
+    written: dict[str, str] = {}
+    for key, value in (kafka_params or {}).items():
+        converted = consumer_config({key: value})  # ValueError naming the key when it is bad
+        for name, setting in converted.items():
+            if name in params:
+                raise ValueError(
+                    f"Kafka parameter {key!r} is given twice (also as {written[name]!r})"
+                )
+            params[name], written[name] = setting, key
+    for name, why in _RESERVED.items():
+        if name in params and not (name == "enable_auto_commit" and params[name] is False):
+            raise ValueError(f"kafka_params may not set {written[name]!r}: {why}")
+    params.pop("enable_auto_commit", None)
+    if "group_id" in params:
+        if params["group_id"] != group_id:
+            raise ValueError(
+                f"Kafka parameter {written['group_id']!r} is {params['group_id']!r} but the group "
+                f"id argument is {group_id!r}: give the group once"
+            )
+        del params["group_id"]
+    if "bootstrap_servers" in params:
+        given = params.pop("bootstrap_servers")
+        as_list = [given] if isinstance(given, str) else list(given)
+        wanted = [bootstrap_servers] if isinstance(bootstrap_servers, str) else list(bootstrap_servers)
+        if sorted(as_list) != sorted(wanted):
+            raise ValueError(
+                f"Kafka parameter {written['bootstrap_servers']!r} names brokers {given!r} but the "
+                f"bootstrap servers argument is {bootstrap_servers!r}: give the brokers once"
+            )
+    for name in _FILES:
+        if name in params and not os.path.isfile(params[name]):
+            raise ValueError(
+                f"Kafka parameter {written[name]!r} names {params[name]!r}, which is not a file"
+            )
+    session = params.get("session_timeout_ms", 45_000)
+    heartbeat = params.get("heartbeat_interval_ms", 3_000)
+    if heartbeat >= session:
+        raise ValueError(
+            f"Kafka parameter {written.get('heartbeat_interval_ms', 'heartbeat.interval.ms')!r} "
+            f"({heartbeat} ms) must be below {written.get('session_timeout_ms', 'session.timeout.ms')!r} "
+            f"({session} ms); a third of it is usual"
+        )
+    return params
+
+
+def offset_reset(argument: str | None, param: str | None) -> str:
+    """Where a new group starts: ``argument`` or the converted ``auto.offset.reset``
+    (``param``); they must agree. Neither: ``latest``, as Spark's receiver (``largest``).
+
+    >>> offset_reset(None, None), offset_reset("smallest", None), offset_reset(None, "earliest")
+    ('latest', 'earliest', 'earliest')
+    """
+    names = {"earliest": "earliest", "smallest": "earliest", "latest": "latest", "largest": "latest"}
+    chosen = None
+    if argument is not None:
+        if argument not in names:
+            raise ValueError(
+                f"auto_offset_reset must be 'earliest' ('smallest') or 'latest' ('largest'), "
+                f"got {argument!r}"
+            )
+        chosen = names[argument]
+    if param is not None and chosen is not None and param != chosen:
+        raise ValueError(
+            f"auto_offset_reset={argument!r} disagrees with Kafka parameter auto.offset.reset "
+            f"({param!r}): give it once"
+        )
+    return chosen or param or "latest"
+
+
+def looks_like_zookeeper(address: str | list[str], params: Mapping[str, object] | None = None) -> bool:
+    """True when ``address`` (the Kafka 0.8 API's first argument) is a ZooKeeper quorum rather
+    than brokers: port 2181, a ``host:port/chroot`` path, or the ``zookeeper.connect`` of ``params``.
+
+    >>> looks_like_zookeeper("localhost:2181"), looks_like_zookeeper("zk1:2222,zk2:2222/kafka")
+    (True, True)
+    >>> looks_like_zookeeper("k1:9092,k2:9092")
+    False
+    >>> looks_like_zookeeper("zk:3000", {"zookeeper.connect": "zk:3000"})
+    True
+    """
+    hosts = address.split(",") if isinstance(address, str) else list(address)
+    hosts = [h.strip() for h in hosts if isinstance(h, str) and h.strip()]
+    if any("/" in h or h.rpartition(":")[2] == "2181" for h in hosts):
+        return True
+    zookeeper = (params or {}).get("zookeeper.connect")
+    if isinstance(zookeeper, str) and zookeeper.strip():
+        quorum = {h.strip() for h in zookeeper.split("/")[0].split(",") if h.strip()}
+        return bool(hosts) and set(hosts) <= quorum
+    return False

@@ -182,6 +182,13 @@ class Receiver(abc.ABC):
         """
         self._attached().report_bad_record(reason, message, details)
 
+    def fail(self, message: str, error: BaseException | None = None) -> None:
+        """Stop for good because the configuration can never work (bad setting, authentication
+        refused, source missing): a ``fatal`` error event; an engine stops its context with it.
+        Returns at once. Use ``restart`` for faults that may pass (source down, connection reset).
+        """
+        self._attached().fail_receiver(message, error)
+
     def stop(self, message: str, error: BaseException | None = None) -> None:
         """Stop receiving for good: the supervisor stops gracefully (returns at once)."""
         self._attached().stop_from_receiver(message, error)

@@ -59,7 +59,8 @@ class EventSink(Protocol):
 
     def receiver_event(self, kind: str, stream_id: int, info: dict) -> None:
         """kind in {"started", "error", "stopped", "bad_record"}; info has name, message, error (repr),
-        counts ... Called from receiver threads; must not block long."""
+        counts ...; an error's ``kind`` is "transient" or "fatal" (the receiver stopped for good).
+        Called from receiver threads; must not block long."""
 
 
 @dataclass(frozen=True)

@@ -11,15 +11,20 @@ happens is reported to the :class:`~receivers.sink.EventSink`:
 
 - ``started``: ``onStart`` returned (after every restart too); info ``attempt``.
 - ``error``: a restart (info ``restart_in_s``, ``attempt``), ``reportError``,
-  a failed ``onStop``, a thread that would not stop, a block the sink refused.
+  a failed ``onStop``, a thread that would not stop, a block the sink refused;
+  info ``kind`` is ``"transient"`` (the receiver goes on or restarts) or
+  ``"fatal"`` (``Receiver.fail``: a configuration that can never work; the
+  receiver stops for good and ``fatal`` is True).
 - ``bad_record``: ``report_bad_record`` (info ``reason`` and the receiver's
   details; at most ``bad_record_events_per_s`` per reason and second, the rest
   counted in the next event's ``suppressed``).
-- ``stopped``: the supervisor stopped (info ``graceful``, ``flushed``).
+- ``stopped``: the supervisor stopped (info ``graceful``, ``flushed``, and
+  ``fatal`` when ``Receiver.fail`` stopped it).
 
 Every event's info has ``name``, ``message``, ``error`` (repr or None) and
 the counters (``records_received``, ``records_stored``, ``blocks_stored``,
-``records_dropped``, ``bad_records`` by reason, ``restarts``).
+``records_dropped``, ``bad_records`` by reason, ``restarts``, ``errors`` by
+kind).
 
 >>> from dstream.receivers import MemorySink, Receiver
 >>> class Flaky(Receiver):
@@ -150,6 +155,8 @@ class ReceiverSupervisor:
         self._starts = 0
         self._restarts = 0
         self._bad_records: dict[str, int] = {}
+        self._errors: dict[str, int] = {}  # error events by kind
+        self._fatal: tuple[str, BaseException | None] | None = None
         self._bad_windows: dict[
             str, list[float]
         ] = {}  # reason -> [window start, emitted, suppressed]
@@ -223,7 +230,14 @@ class ReceiverSupervisor:
         with self._lock:
             counts["bad_records"] = dict(self._bad_records)
             counts["restarts"] = self._restarts
+            counts["errors"] = dict(self._errors)
         return counts
+
+    @property
+    def fatal_error(self) -> tuple[str, BaseException | None] | None:
+        """``(message, error)`` of the ``Receiver.fail`` call that stopped the receiver, or None."""
+        with self._lock:
+            return self._fatal
 
     # -- the receiver's side (called through Receiver) ---------------------------------------
 
@@ -260,6 +274,22 @@ class ReceiverSupervisor:
 
     def report_error(self, message: str, error: BaseException | None) -> None:
         self._emit("error", message, error)
+
+    def fail_receiver(self, message: str, error: BaseException | None) -> None:
+        """A configuration error: report it as fatal and stop for good (in another thread)."""
+        with self._lock:
+            stopping = self._stop_requested.is_set() or self._fatal is not None
+            if self._fatal is None:
+                self._fatal = (message, error)
+            self.receiver._started = False
+        self._emit("error", message, error, {"kind": "fatal", "fatal": True})
+        if not stopping:
+            threading.Thread(
+                target=self._stop,
+                args=(True, None, message, error),
+                name=f"stop-{self.receiver.name}",
+                daemon=True,
+            ).start()
 
     def report_bad_record(self, reason: str, message: str, details: dict) -> None:
         now = time.monotonic()
@@ -425,12 +455,10 @@ class ReceiverSupervisor:
     def _finish_stop(
         self, flushed: bool, graceful: bool, message: str, error: BaseException | None
     ) -> None:
-        self._emit(
-            "stopped",
-            f"{self.receiver.name} {message}",
-            error,
-            {"graceful": graceful, "flushed": flushed},
-        )
+        extra: dict[str, Any] = {"graceful": graceful, "flushed": flushed}
+        if self._fatal is not None:
+            extra["fatal"] = True
+        self._emit("stopped", f"{self.receiver.name} {message}", error, extra)
         with self._lock:
             self._state = "stopped"
             self._stop_result = flushed
@@ -445,6 +473,11 @@ class ReceiverSupervisor:
         self, kind: str, message: str, error: BaseException | None, extra: dict | None = None
     ) -> None:
         info: dict[str, Any] = dict(extra or {})
+        if kind == "error":
+            info.setdefault("kind", "transient")
+            info.setdefault("fatal", info["kind"] == "fatal")
+            with self._lock:
+                self._errors[info["kind"]] = self._errors.get(info["kind"], 0) + 1
         info.update(self.counters())
         info.update(name=self.receiver.name, message=message, error=describe_error(error))
         level = logging.INFO if kind in ("started", "stopped") else logging.WARNING

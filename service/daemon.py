@@ -4,7 +4,8 @@
 
 - 0: stopped on request (SIGTERM, SIGINT, ``stop_after``) and every drain phase finished
   within its time limit;
-- 1: stopped because a batch failed (``on_batch_error = "stop"``), or a drain phase
+- 1: stopped because a batch failed (``on_batch_error = "stop"``) or the context stopped by
+  itself (a receiver whose configuration can never work: a refused login, a missing topic), or a drain phase
   overran its limit or failed (reported, and the stop went on);
 - 128 + signal number: a second signal during the stop ended the process at once.
 """
@@ -149,9 +150,8 @@ class Daemon:
         log.info("started %s: batches of %g s, master %s%s", s.app_name, s.batch_seconds,
                  ssc.sparkContext.master,
                  f", checkpoint {s.checkpoint}" if s.checkpoint else "")
-        if s.on_batch_error == "stop":
-            threading.Thread(target=self._watch_errors, args=(ssc,), name="dstream-error-watch",
-                             daemon=True).start()
+        threading.Thread(target=self._watch_errors, args=(ssc, s.on_batch_error == "stop"),
+                         name="dstream-error-watch", daemon=True).start()
         self._wait()
         log.info("stopping (%s): graceful drain", self._stop_reason)
         clean = run_phases(self._phases(ssc), log)
@@ -160,11 +160,23 @@ class Daemon:
         self.clean = clean
         return code
 
-    def _watch_errors(self, ssc: StreamingContext) -> None:
+    def _watch_errors(self, ssc: StreamingContext, stop_on_batch_error: bool) -> None:
+        """Stop the daemon when the context stopped by itself (a receiver whose configuration
+        can never work stops it), and, with ``on_batch_error = "stop"``, when a batch failed."""
         try:
             ssc.awaitTermination()
+            return
         except BaseException as e:
-            self.request_stop(f"a batch failed: {type(e).__name__}: {e}", failed=True)
+            error = e
+        while ssc.getState() != "STOPPED" and not stop_on_batch_error:
+            if self._stop.wait(0.25):       # stopping anyway; the error was logged with its batch
+                return
+        if ssc.getState() == "STOPPED" and not self._stop.is_set():
+            error = getattr(ssc, "_error", None) or error     # a receiver's error wins
+            self.request_stop(f"the streaming context stopped: {type(error).__name__}: {error}",
+                              failed=True)
+        elif stop_on_batch_error:
+            self.request_stop(f"a batch failed: {type(error).__name__}: {error}", failed=True)
 
     def _wait(self) -> None:
         deadline = None if self.settings.stop_after is None else time.monotonic() + self.settings.stop_after

@@ -414,7 +414,8 @@ def _apache_kafka_properties(data_dir: Path, port: int, controller_port: int,
         "share.coordinator.state.topic.min.isr": "1",
         "group.initial.rebalance.delay.ms": "0",
         "auto.create.topics.enable": "true",
-        **extra,
+        **{key: value.replace("{port}", str(port)).replace("{controller_port}", str(controller_port))
+           for key, value in extra.items()},
     }
     return "".join(f"{key}={value}\n" for key, value in settings.items())
 
@@ -424,8 +425,10 @@ def start_apache_kafka(work_dir: str | os.PathLike[str],
     """Start Apache Kafka (KRaft, one process, data under ``work_dir``) on free loopback ports.
 
     Ready when a kafka-python metadata request succeeds. ``extra_properties`` add to or override
-    the broker's ``server.properties`` (e.g. ``{"log.retention.ms": "1000"}``). A restart keeps
-    the data (it lives on disk, in ``work_dir``).
+    the broker's ``server.properties`` (e.g. ``{"log.retention.ms": "1000"}``); ``{port}`` and
+    ``{controller_port}`` in their values stand for the ports chosen here (to add a listener:
+    ``{"listeners": "PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port},..."}``).
+    A restart keeps the data (it lives on disk, in ``work_dir``).
     """
     import base64
 
@@ -440,7 +443,9 @@ def start_apache_kafka(work_dir: str | os.PathLike[str],
         config = directory / f"server-{port}.properties"
         config.write_text(_apache_kafka_properties(directory / f"data-{port}", port,
                                                    controller_port, extra_properties or {}))
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cluster_id = "-"
+        while cluster_id.startswith("-"):   # the storage tool would take it for an option
+            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         classpath = f"{jars}{os.sep}*"
         formatted = subprocess.run(
             [java, "-Xmx256m", "-cp", classpath, "kafka.tools.StorageTool", "format",

@@ -559,6 +559,24 @@ class StreamingContext(InputStreams):
                 raise self._error
             return self._state == _STOPPED
 
+    def _fail_from_receiver(self, stream_id: int, error: BaseException) -> None:
+        """A receiver's configuration can never work: stop the context (in another thread: this
+        one is the receiver's) with ``error``, which ``awaitTermination`` raises."""
+        log.error("receiver of stream %d failed for good, stopping the streaming context: %s",
+                  stream_id, error)
+
+        def stop() -> None:
+            phases = self.stop_phases(stopGraceFully=False)     # the state is STOPPED from here
+            with self._waiter:
+                self._error = error          # rather than an earlier batch's: it ended the context
+            for _name, phase in phases:
+                phase()
+            with self._waiter:
+                self._waiter.notify_all()
+
+        threading.Thread(target=stop, name=f"dstream-stop-after-receiver-{stream_id}",
+                         daemon=True).start()
+
     def _report_error(self, error: BaseException) -> None:
         # one line here; the traceback goes with the error, which awaitTermination raises
         # (printed once, where the program lets it end or logs it)

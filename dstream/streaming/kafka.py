@@ -10,9 +10,11 @@ of Spark's Scala ``KafkaUtils``), read with kafka-python.
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 from dstream.receivers import KafkaReceiver
+from dstream.receivers.kafka_params import bootstrap_from_params, looks_like_zookeeper
 
 from ..kafka_rdd import Broker, KafkaMessageAndMetadata, KafkaRDD, OffsetRange, TopicAndPartition
 from ..storagelevel import StorageLevel
@@ -23,7 +25,10 @@ if TYPE_CHECKING:
     from .context import StreamingContext
     from .dstream import DStream
 
-__all__ = ["KafkaUtils", "utf8_decoder", "OffsetRange", "TopicAndPartition", "Broker"]
+__all__ = ["KafkaUtils", "utf8_decoder", "OffsetRange", "TopicAndPartition", "Broker",
+           "COMMIT_TIMEOUT_CONF", "STALL_TIMEOUT_CONF"]
+
+log = logging.getLogger(__name__)
 
 
 def utf8_decoder(data: bytes | None) -> str | None:
@@ -35,29 +40,58 @@ class KafkaUtils:
     """Kafka input streams."""
 
     @staticmethod
-    def createStream(ssc: StreamingContext, bootstrap_servers: str | list[str], groupId: str,
+    def createStream(ssc: StreamingContext, zkQuorum: str | list[str], groupId: str,
                      topics: Iterable[str] | Mapping[str, int] | str,
                      kafkaParams: Mapping[str, Any] | None = None,
                      storageLevel: StorageLevel = DEFAULT_RECEIVER_LEVEL,
                      keyDecoder: Callable[[bytes | None], Any] = utf8_decoder,
                      valueDecoder: Callable[[bytes | None], Any] = utf8_decoder,
                      badRecordPolicy: str = "fail", deadLetterTopic: str | None = None,
-                     autoOffsetReset: str = "earliest") -> DStream:
+                     autoOffsetReset: str | None = None) -> DStream:
         """A receiver-based stream of ``(key, value)`` records of ``topics``, read by one member
-        of consumer group ``groupId``. Offsets are committed only once a block is stored (and
-        written ahead to the log when the write-ahead log is on). Records the decoders reject
+        of consumer group ``groupId``.
+
+        - ``zkQuorum``: the brokers (``"host:9092,host2:9092"``). PySpark's first argument
+          was a ZooKeeper quorum; one given here (port 2181, a ``/chroot``, or
+          ``kafkaParams["zookeeper.connect"]``) is refused unless ``kafkaParams`` names the
+          brokers (``metadata.broker.list`` or ``bootstrap.servers``), which are then used.
+        - ``kafkaParams``: Kafka's dotted names with string values, as PySpark users wrote
+          them, or kafka-python's names; an unknown key or a bad value raises ``ValueError``
+          here, naming it. ZooKeeper settings are accepted and logged once as unused.
+        - a new group starts at the latest offset (Spark's ``largest``) unless
+          ``auto.offset.reset`` or ``autoOffsetReset`` says ``smallest``/``earliest``
+          (both given: they must agree).
+
+        Offsets are committed only once a block is stored (and written ahead to the log when
+        the write-ahead log is on), and once its batch succeeded. Records the decoders reject
         follow ``badRecordPolicy``: ``fail`` (stall and report), ``skip`` (count and report)
-        or ``dead_letter`` (produce the raw record to ``deadLetterTopic``)."""
+        or ``dead_letter`` (produce the raw record to ``deadLetterTopic``). A configuration
+        that can never work (authentication refused, a missing topic) stops the context:
+        ``awaitTermination`` raises it. Settings (conf): ``dstream.streaming.kafka.receiver.
+        commitTimeout`` (10s), ``dstream.streaming.kafka.receiver.stallTimeout`` (30s).
+
+        >>> from dstream import Context, StreamingContext
+        >>> with Context("local") as ctx:
+        ...     KafkaUtils.createStream(StreamingContext(ctx, 1), "localhost:2181", "g", ["t"])
+        Traceback (most recent call last):
+        ...
+        ValueError: KafkaUtils.createStream: 'localhost:2181' looks like a ZooKeeper address (the Kafka 0.8 API's zkQuorum); Kafka's consumers talk to the brokers: pass them instead (e.g. 'localhost:9092'), or name them in kafkaParams['metadata.broker.list']
+        """
         def decoder(key: bytes | None, value: bytes | None) -> tuple[Any, Any]:
             return keyDecoder(key), valueDecoder(value)
 
+        brokers = _brokers(zkQuorum, kafkaParams)
+        params = {k: v for k, v in (kafkaParams or {}).items()
+                  if k not in ("metadata.broker.list", "bootstrap.servers", "bootstrap_servers")}
+        conf = ssc.sparkContext._conf
         receiver = KafkaReceiver(
-            bootstrap_servers, groupId, topics, kafkaParams, storageLevel,
+            brokers, groupId, topics, params, storageLevel,
             decoder=None if keyDecoder is utf8_decoder and valueDecoder is utf8_decoder else decoder,
             bad_record_policy=badRecordPolicy, dead_letter_topic=deadLetterTopic,
             auto_offset_reset=autoOffsetReset,
-            block_interval_ms=max(1, int(ssc.sparkContext._conf.getSeconds(
-                "dstream.streaming.blockInterval", 0.2) * 1000)))
+            block_interval_ms=max(1, int(conf.getSeconds("dstream.streaming.blockInterval", 0.2) * 1000)),
+            commit_timeout_s=conf.getSeconds(COMMIT_TIMEOUT_CONF, 10.0),
+            stall_timeout_s=conf.getSeconds(STALL_TIMEOUT_CONF, 30.0))
         return ReceiverInputDStream(ssc, receiver, "kafkaStream")
 
     @staticmethod
@@ -117,3 +151,31 @@ class KafkaUtils:
                      "key_deserializer", "value_deserializer"):
             config.pop(name, None)
         return KafkaRDD(sc, config, list(offsetRanges), keyDecoder, valueDecoder, messageHandler)
+
+#: how long one offset commit is retried before the failure is reported (it is retried later)
+COMMIT_TIMEOUT_CONF = "dstream.streaming.kafka.receiver.commitTimeout"
+#: no records and no answer from the brokers this long is reported as a stall (0: never)
+STALL_TIMEOUT_CONF = "dstream.streaming.kafka.receiver.stallTimeout"
+
+
+def _brokers(address: str | list[str], params: Mapping[str, Any] | None) -> str | list[str]:
+    """The brokers to bootstrap from: ``address``, unless it is a ZooKeeper quorum, then the
+    brokers ``params`` name; brokers given both ways must be the same."""
+    named = bootstrap_from_params(params)
+    if looks_like_zookeeper(address, params):
+        if named is None:
+            raise ValueError(
+                f"KafkaUtils.createStream: {address!r} looks like a ZooKeeper address (the Kafka "
+                "0.8 API's zkQuorum); Kafka's consumers talk to the brokers: pass them instead "
+                "(e.g. 'localhost:9092'), or name them in kafkaParams['metadata.broker.list']")
+        log.warning("KafkaUtils.createStream: %r is a ZooKeeper address, not used; reading "
+                    "from the brokers kafkaParams names: %r", address, named)
+        return named
+    if named is not None:
+        given = sorted([named] if isinstance(named, str) else named)
+        wanted = sorted(a.strip() for a in (address.split(",") if isinstance(address, str) else address))
+        if given != wanted:
+            raise ValueError(
+                f"KafkaUtils.createStream: the brokers {address!r} and those kafkaParams names "
+                f"({named!r}) differ: give them once")
+    return address

@@ -177,6 +177,12 @@ class ReceiverInfo:
     last_error_message: str = ""
     last_error: str = ""
     last_error_time_ms: int | None = None
+    #: ``transient`` (the receiver goes on or restarts) or ``fatal`` (it stopped the context)
+    last_error_kind: str = ""
+    #: error events so far: transient ones and fatal ones; restarts with backoff
+    transient_errors: int = 0
+    fatal_errors: int = 0
+    restarts: int = 0
 
     def streamId(self) -> int:
         return self.stream_id

@@ -32,11 +32,16 @@ from .sinks.batch_offsets import BatchOffsets
 if TYPE_CHECKING:
     from .context import StreamingContext
 
-__all__ = ["ReceiverInputDStream", "ReceiverTracker", "EngineBlockSink", "DEFAULT_RECEIVER_LEVEL"]
+__all__ = ["ReceiverInputDStream", "ReceiverTracker", "EngineBlockSink", "DEFAULT_RECEIVER_LEVEL",
+           "ReceiverFailedError"]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_RECEIVER_LEVEL = StorageLevel.MEMORY_AND_DISK_2
+
+
+class ReceiverFailedError(RuntimeError):
+    """A receiver stopped for good (``Receiver.fail``) without an exception of its own."""
 
 
 class ReceiverInputDStream(InputDStream):
@@ -146,6 +151,8 @@ class _EventBridge:
     def __init__(self, bus: ListenerBus, clock_ms: Any) -> None:
         self._bus = bus
         self._clock_ms = clock_ms
+        #: called with the stream id when a receiver failed for good (a configuration error)
+        self.on_fatal: Callable[[int], None] | None = None
         self.infos: dict[int, ReceiverInfo] = {}
         self.bad_records: dict[int, dict[str, int]] = {}
         self._lock = threading.Lock()
@@ -161,8 +168,16 @@ class _EventBridge:
                 current.last_error_message = str(info.get("message", ""))
                 current.last_error = str(info.get("error", ""))
                 current.last_error_time_ms = self._clock_ms()
+                current.last_error_kind = str(info.get("kind", "transient"))
+            errors = info.get("errors")
+            if isinstance(errors, dict):     # running totals: the newest event knows them all
+                current.transient_errors = max(current.transient_errors, int(errors.get("transient", 0)))
+                current.fatal_errors = max(current.fatal_errors, int(errors.get("fatal", 0)))
+            current.restarts = max(current.restarts, int(info.get("restarts", 0) or 0))
             current.active = kind != "stopped"
             snapshot = ReceiverInfo(**vars(current))
+        if kind == "error" and info.get("fatal") and self.on_fatal is not None:
+            self.on_fatal(stream_id)
         callback = self._CALLBACKS.get(kind)
         if callback is not None:
             self._bus.post(callback, receiver_info=snapshot)
@@ -201,6 +216,7 @@ class ReceiverTracker:
         self._supervisors: dict[int, ReceiverSupervisor] = {}
         self._levels: dict[int, StorageLevel] = {}
         self.events = _EventBridge(ssc._bus, ssc._clock.now_ms)
+        self.events.on_fatal = self._on_fatal
         self.sink = EngineBlockSink(ssc.sparkContext._block_manager, self.tracker, self._levels,
                                     clock_ms=ssc._clock.now_ms, backend=ssc.sparkContext._backend)
         self._lock = threading.Lock()
@@ -256,6 +272,15 @@ class ReceiverTracker:
             with self._lock:
                 self._supervisors[stream.stream_id] = supervisor
             supervisor.start()
+
+    def _on_fatal(self, stream_id: int) -> None:
+        """A receiver stopped on a configuration error: the context stops with that error."""
+        supervisor = self._supervisors.get(stream_id)
+        fatal = supervisor.fatal_error if supervisor is not None else None
+        message, error = fatal if fatal is not None else (f"receiver of stream {stream_id} failed", None)
+        if not isinstance(error, Exception):
+            error = ReceiverFailedError(message)
+        self._ssc._fail_from_receiver(stream_id, error)
 
     def source_commits(self, time_ms: int) -> Callable[[], None] | None:
         """What acknowledges the batch's input to its sources (Kafka offsets of its blocks),

@@ -4,8 +4,8 @@ Histograms (scheduling delay, processing time, total delay, in seconds) are obse
 a listener as batches complete, so they count every batch since the app was made.
 Counters and gauges are read from the context's history at scrape time, so they are
 exact and never counted twice: records in, batches completed and failed, bad records,
-active batches, receivers up, and each event-time operator's watermark, open windows and
-late records.
+active batches, receivers up, receiver errors by kind and restarts, and each event-time
+operator's watermark, open windows and late records.
 """
 
 from __future__ import annotations
@@ -80,6 +80,18 @@ class _FromSnapshot:
             name = info.name if info is not None else snap.receiver_streams.get(sid, "")
             up.add_metric([str(sid), name], 1.0 if info is not None and info.active else 0.0)
         yield up
+        errors = CounterMetricFamily("dstream_receiver_errors",
+                                     "Errors receivers reported, by stream and kind (transient: "
+                                     "retried or restarted; fatal: stopped the context)",
+                                     labels=["stream_id", "kind"])
+        restarts = CounterMetricFamily("dstream_receiver_restarts",
+                                       "Receiver restarts with backoff, by stream", labels=["stream_id"])
+        for sid, info in sorted(snap.receivers.items()):
+            errors.add_metric([str(sid), "transient"], info.transient_errors)
+            errors.add_metric([str(sid), "fatal"], info.fatal_errors)
+            restarts.add_metric([str(sid)], info.restarts)
+        yield errors
+        yield restarts
         yield from _event_time_metrics(snap)
 
 

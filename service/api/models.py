@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import Enum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, WithJsonSchema
 
@@ -71,6 +71,9 @@ class ReceiverInfo(BaseModel):
     lastErrorTime: str | None = None
     lastErrorMessage: str | None = None
     lastError: str | None = None
+    lastErrorKind: Literal["transient", "fatal"] | None = Field(
+        None, description="transient: the receiver goes on or restarts with backoff; "
+                          "fatal: a configuration that can never work, the context stopped")
     avgEventRate: float | None = Field(None, description="records/s over the retained batches")
     #: Spark's Seq[(Long, Double)], which Jackson writes as two-element arrays. Described
     #: without prefixItems, which some OpenAPI tools still reject.

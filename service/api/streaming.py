@@ -107,6 +107,7 @@ def receivers(snap: Snapshot) -> list[ReceiverInfo]:
                            if info is not None and info.last_error_time_ms is not None else None),
             lastErrorMessage=(info.last_error_message or None) if info is not None else None,
             lastError=(info.last_error or None) if info is not None else None,
+            lastErrorKind=(info.last_error_kind or None) if info is not None else None,
             avgEventRate=sum(r for _, r in rates) / len(rates) if rates else None,
             eventRates=rates))
     return out

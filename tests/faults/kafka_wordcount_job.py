@@ -38,7 +38,8 @@ def main() -> None:
         ssc.checkpoint(checkpoint)
         words = KafkaUtils.createStream(
             ssc, bootstrap, "fault-wordcount", [topic],
-            {"session_timeout_ms": 6000, "heartbeat_interval_ms": 2000}).map(lambda kv: (kv[1], 1))
+            {"session.timeout.ms": "6000", "heartbeat.interval.ms": "2000",
+             "auto.offset.reset": "smallest"}).map(lambda kv: (kv[1], 1))
         totals = words.updateStateByKey(lambda new, old: sum(new) + (old or 0))
         window = words.reduceByKeyAndWindow(operator.add, operator.sub, 5, 0.5)
 

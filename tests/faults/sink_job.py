@@ -23,7 +23,8 @@ def words_from(kind: str, ssc: StreamingContext, bootstrap: str, topic: str, gro
     """``(word, 1)`` pairs from the input topic, read the way ``kind`` says."""
     if kind == "receiver":
         pairs = KafkaUtils.createStream(ssc, bootstrap, group, [topic],
-                                        {"session_timeout_ms": 6000, "heartbeat_interval_ms": 2000})
+                                        {"session_timeout_ms": 6000, "heartbeat_interval_ms": 2000,
+                                         "auto.offset.reset": "smallest"})
     elif kind == "direct":
         pairs = KafkaUtils.createDirectStream(ssc, [topic], {"bootstrap.servers": bootstrap,
                                                              "group.id": group,

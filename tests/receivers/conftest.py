@@ -135,8 +135,9 @@ def consume_all(bootstrap: str, topic: str, expected: int, timeout_s: float = 30
         consumer.close()
 
 
-FAST_GROUP = {"session_timeout_ms": 6000, "heartbeat_interval_ms": 2000}
-"""kafka_params for tests: a group join takes about half the session timeout on tansu."""
+FAST_GROUP = {"session_timeout_ms": 6000, "heartbeat_interval_ms": 2000, "auto_offset_reset": "earliest"}
+"""kafka_params for tests: a group join takes about half the session timeout on tansu; new
+groups read from the start (records are produced before the receivers start)."""
 
 
 # -- a tansu broker that keeps its data over a restart -----------------------------------

@@ -156,24 +156,30 @@ def test_a_broker_restart_is_survived_without_loss(
     assert supervisor.counters()["restarts"] >= 1
 
 
-def test_a_missing_topic_is_a_clear_error_and_is_retried(
+def test_a_missing_topic_is_a_configuration_error_that_stops_the_receiver(
     sink: CollectingSink, kafka_bootstrap: str
 ) -> None:
-    topic = unique("not-created-yet")
-    receiver = KafkaReceiver(kafka_bootstrap, unique("group"), [topic], kafka_params=FAST_GROUP)
+    topic = unique("never-created")
+    receiver = KafkaReceiver(
+        kafka_bootstrap, unique("group"), [topic], kafka_params=FAST_GROUP, topic_wait_s=1.0
+    )
     supervisor = supervise(receiver, sink)
     try:
         error = sink.wait_for_event("error", 20)
-        assert error.info["message"] == (
-            f"KafkaReceiver-0: Kafka topic(s) [{topic!r}] not found at bootstrap servers {kafka_bootstrap!r} "
-            f"(group {receiver.group_id!r}); create them or fix the topic names"
-        )
-        assert error.info["restart_in_s"] == 0.2
-        create_topic(kafka_bootstrap, topic, partitions=1)
-        produce(kafka_bootstrap, topic, [(b"k", b"now it exists")])
-        assert sink.wait_for_records(1, timeout=30) == [("k", "now it exists")]
+        stopped = sink.wait_for_event("stopped", 20)
     finally:
         assert supervisor.stop(graceful=True, timeout=20)
+    assert error.info["message"].startswith(
+        f"KafkaReceiver-0: Kafka topic(s) [{topic!r}] not found at bootstrap servers "
+        f"{kafka_bootstrap!r} (group {receiver.group_id!r}); create them or fix the topic names"
+    )
+    assert "allow.auto.create.topics=true" in error.info["message"]
+    assert (error.info["kind"], error.info["fatal"]) == ("fatal", True)
+    assert "restart_in_s" not in error.info          # no restart loop
+    assert stopped.info["fatal"] is True and supervisor.state == "stopped"
+    assert supervisor.counters()["restarts"] == 0
+    message, cause = supervisor.fatal_error
+    assert topic in message and topic in str(cause)
 
 
 def test_an_unreachable_broker_is_a_clear_error(sink: CollectingSink) -> None:
@@ -261,17 +267,29 @@ def test_bad_records_follow_the_policy(kafka_bootstrap: str) -> None:
     ("kwargs", "message"),
     [
         ({"kafka_params": {"enable_auto_commit": True}}, "may not set 'enable_auto_commit'"),
+        ({"kafka_params": {"enable.auto.commit": "true"}}, "may not set 'enable.auto.commit'"),
         ({"kafka_params": {"value_deserializer": bytes}}, "use decoder="),
+        ({"kafka_params": {"no_such_setting": 1}}, "unknown Kafka parameter 'no_such_setting'"),
         (
-            {"kafka_params": {"no_such_setting": 1}},
-            r"KafkaConsumer does not know: \['no_such_setting'\]",
+            {"kafka_params": {"session.timeout.ms": "six"}},
+            "Kafka parameter 'session.timeout.ms' has a bad value 'six': expected an integer",
+        ),
+        (
+            {"kafka_params": {"heartbeat.interval.ms": "7000", "session.timeout.ms": "6000"}},
+            r"'heartbeat.interval.ms' \(7000 ms\) must be below 'session.timeout.ms'",
+        ),
+        ({"kafka_params": {"group.id": "other"}}, "'group.id' is 'other' but the group id"),
+        ({"kafka_params": {"ssl.ca.location": "/no/such/ca.pem"}}, "'ssl.ca.location' names"),
+        (
+            {"kafka_params": {"auto.offset.reset": "largest"}, "auto_offset_reset": "earliest"},
+            "disagrees with Kafka parameter auto.offset.reset",
         ),
         ({"bad_record_policy": "ignore"}, "bad_record_policy must be one of"),
         (
             {"dead_letter_topic": "t", "bad_record_policy": "dead_letter"},
             "is one of the topics read",
         ),
-        ({"auto_offset_reset": "smallest"}, "auto_offset_reset must be 'earliest' or 'latest'"),
+        ({"auto_offset_reset": "oldest"}, "auto_offset_reset must be 'earliest'"),
     ],
 )
 def test_bad_arguments_are_rejected_when_the_receiver_is_made(kwargs: dict, message: str) -> None:

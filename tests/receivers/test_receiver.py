@@ -293,3 +293,36 @@ def test_a_receiver_belongs_to_one_running_supervisor(sink: CollectingSink) -> N
     assert again.stop()
     with pytest.raises(RuntimeError, match="already started"):
         again.start()
+
+
+class Misconfigured(Receiver):
+    """Stores one record, then finds its configuration can never work."""
+
+    def onStart(self) -> None:
+        self.start_thread(self.run)
+
+    def onStop(self) -> None:
+        pass
+
+    def run(self) -> None:
+        self.store(["before"])
+        self.reportError("the source hiccuped")                  # transient: goes on
+        self.fail("password refused", PermissionError("bad password"))
+
+
+def test_fail_stops_the_receiver_for_good_with_a_fatal_error_and_no_restart(sink: CollectingSink) -> None:
+    supervisor = supervise(Misconfigured(), sink, restart_delay_s=0.01)
+    stopped = sink.wait_for_event("stopped", 10)
+    assert supervisor.stop(graceful=True, timeout=10)
+    transient, fatal = sink.events_of("error")
+    assert (transient.info["kind"], transient.info["fatal"]) == ("transient", False)
+    assert (fatal.info["kind"], fatal.info["fatal"], fatal.info["message"]) == ("fatal", True, "password refused")
+    assert "restart_in_s" not in fatal.info
+    assert stopped.info["fatal"] is True
+    kinds = sink.event_kinds()     # "started" too, unless fail() came before onStart returned
+    assert kinds.count("error") == 2 and kinds[-1] == "stopped" and kinds.count("stopped") == 1
+    assert supervisor.state == "stopped" and sink.records() == ["before"]
+    counters = supervisor.counters()
+    assert counters["restarts"] == 0 and counters["errors"] == {"transient": 1, "fatal": 1}
+    message, error = supervisor.fatal_error
+    assert message == "password refused" and isinstance(error, PermissionError)

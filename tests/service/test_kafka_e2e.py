@@ -296,3 +296,22 @@ def test_kafka_wordcount_daemon_resumes_exact_totals_after_a_restart(
     assert_drained_cleanly(log)
     assert logged_records(log) == len(lines[1]) + len(lines[2])
     assert second.newest_result()["totals_top"] == top_of(rounds[0] + rounds[1] + rounds[2])
+
+
+def test_kafka_wordcount_daemon_exits_1_at_once_when_its_topic_does_not_exist(
+        kafka_bootstrap: str, tmp_path: Path) -> None:
+    topic = f"never-created-{uuid.uuid4().hex[:8]}"
+    daemon = Daemon(tmp_path, "missing", bootstrap=kafka_bootstrap, topic=topic,
+                    group=f"g-{uuid.uuid4().hex[:8]}", checkpoint=tmp_path / "checkpoints",
+                    output=tmp_path / "out")
+    try:
+        code = daemon.proc.wait(WAIT_S)     # no restart loop: the configuration error ends it
+    except subprocess.TimeoutExpired:
+        raise daemon._fail(f"still running {WAIT_S:g} s after start with a missing topic") from None
+    finally:
+        daemon.kill()
+    log = daemon.log()
+    assert code == 1, log[-4000:]
+    assert (f"stopping (the streaming context stopped: KafkaReceiverConfigError: KafkaReceiver-0: "
+            f"Kafka topic(s) [{topic!r}] not found") in log, log[-4000:]
+    assert "restart_in_s" not in log and log.rstrip().endswith("exit code 1"), log[-4000:]

@@ -209,7 +209,8 @@ def test_kafka_stream_counts_200000_records_exactly_in_a_window(kafka_bootstrap:
         ssc = StreamingContext(ctx, 1, clock="manual")
         ssc.checkpoint(os.fspath(__import__("tempfile").mkdtemp()))
         pairs = KafkaUtils.createStream(ssc, kafka_bootstrap, f"g-{topic}", [topic],
-                                        {"session_timeout_ms": 6000, "heartbeat_interval_ms": 2000})
+                                        {"session_timeout_ms": 6000, "heartbeat_interval_ms": 2000,
+                                         "auto_offset_reset": "earliest"})
         words = pairs.map(lambda kv: (kv[1], 1))
         window = collect_batches(words.reduceByKeyAndWindow(operator.add, operator.sub, 600, 1))
         ssc.start()
@@ -269,7 +270,8 @@ def test_kafka_offsets_are_committed_by_the_engine_after_the_batches_including_a
     with Context("local", "commits") as ctx:
         ssc = StreamingContext(ctx, 1, clock="manual")
         stream = KafkaUtils.createStream(ssc, kafka_bootstrap, group, [topic],
-                                         {"session_timeout_ms": 6000, "heartbeat_interval_ms": 2000})
+                                         {"session_timeout_ms": 6000, "heartbeat_interval_ms": 2000,
+                                         "auto_offset_reset": "earliest"})
         counts = collect_batches(stream.count())
         ssc.start()
         try:

@@ -64,7 +64,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from dstream.receivers.kafka import _import_kafka, _open_client
+from dstream.receivers.kafka_client import import_kafka, open_client
 from dstream.receivers.kafka_params import producer_config
 
 from .batch_offsets import BatchOffsets, kafka_offsets_of_batch
@@ -244,12 +244,12 @@ class KafkaSink:
     def _open(self) -> Any:
         if self._producer is not None:
             return self._producer
-        kafka = self._kafka = _import_kafka()
+        kafka = self._kafka = import_kafka()
         config = {"client_id": f"dstream-sink-{self.transactional_id}", **self.config,
                   "bootstrap_servers": self.bootstrap_servers,
                   "transactional_id": self.transactional_id}
         try:
-            producer = _open_client(kafka.KafkaProducer, **config)
+            producer = open_client(kafka.KafkaProducer, **config)
         except kafka.errors.KafkaError as exc:
             raise KafkaSinkError(f"KafkaSink {self.transactional_id!r}: cannot reach Kafka at "
                                  f"{self.bootstrap_servers!r}: {exc}") from exc
@@ -265,7 +265,7 @@ class KafkaSink:
         return producer
 
     def _read_marker(self, kafka: Any) -> int | None:
-        consumer = _open_client(kafka.KafkaConsumer, bootstrap_servers=self.bootstrap_servers,
+        consumer = open_client(kafka.KafkaConsumer, bootstrap_servers=self.bootstrap_servers,
                                 group_id=self.marker_group, enable_auto_commit=False,
                                 isolation_level="read_committed",
                                 client_id=f"dstream-sink-{self.transactional_id}-marker")
