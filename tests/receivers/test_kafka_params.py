@@ -7,6 +7,7 @@ import logging
 
 import pytest
 
+from dstream.receivers import kafka_params
 from dstream.receivers.kafka_params import (
     bootstrap_from_params,
     consumer_config,
@@ -81,7 +82,9 @@ def test_bad_params_name_the_parameter(params: dict, message: str) -> None:
     assert message in str(caught.value)
 
 
-def test_zookeeper_params_are_accepted_and_logged_once(caplog: pytest.LogCaptureFixture) -> None:
+def test_zookeeper_params_are_accepted_and_logged_once(caplog: pytest.LogCaptureFixture,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(kafka_params, "_logged", set())  # as if no test had logged them yet
     caplog.set_level(logging.WARNING, "dstream.receivers.kafka_params")
     params = {"zookeeper.connect": "zk:2181", "zookeeper.connection.timeout.ms": "10000",
               "group.id": "g"}
