@@ -6,7 +6,9 @@ checkpoint, whose lineage is cut right there) and hands it to the writer thread.
 saves data first, then the metadata that refers to it, then runs the commit actions
 (e.g. cleaning the write-ahead log). When the store is down it retries with backoff; the
 batches go on, newer snapshots replace older queued ones, and the next successful write
-catches up. Failures are counted and posted as ``onCheckpointError`` events.
+catches up. Every write is posted as ``onCheckpointWritten``, every failed attempt as
+``onCheckpointError``; ``CheckpointManager.health()`` holds the figures the service shows
+(checkpoint age, last error, consecutive failures).
 """
 
 from __future__ import annotations
@@ -123,9 +125,17 @@ class CheckpointManager:
         self._busy = False
         self._stopping = False
         self.failures = 0
+        self.consecutive_failures = 0
         self.written = 0
         self.last_error: str | None = None
+        self.last_error_time_s: float | None = None
         self.last_written_ms: int | None = None
+        #: wall-clock time of the last metadata checkpoint written (or of the start)
+        self.last_success_time_s = time.time()
+        self.started_time_s = self.last_success_time_s
+        #: called with the metadata right after each metadata generation is saved
+        self.on_saved: Callable[[dict[str, Any]], None] | None = None
+        self._stats_lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="dstream-checkpoint-writer", daemon=True)
         self._thread.start()
 
@@ -208,11 +218,7 @@ class CheckpointManager:
                 self._write(request)
                 return
             except Exception as e:   # store down, or a bug: report, retry, never drop silently
-                self.failures += 1
-                self.last_error = f"{type(e).__name__}: {e}"
-                log.warning("checkpoint of batch %d failed (attempt %d), retrying in %.1f s: %s",
-                            request.time_ms, self.failures, delay, e)
-                self._ssc._bus.post("onCheckpointError", time_ms=request.time_ms, error=self.last_error)
+                self.record_failure(request.time_ms, e, f"writing (retry in {delay:.1f} s)")
                 with self._cond:
                     if self._stopping:
                         log.error("checkpoint of batch %d abandoned at stop: %s", request.time_ms, e)
@@ -234,15 +240,57 @@ class CheckpointManager:
         if request.metadata is not None:
             save_generation(self.store, METADATA_KIND, request.metadata["time_ms"],
                             encode_metadata(request.metadata), retained=self.retained)
+            if self.on_saved is not None:
+                self.on_saved(request.metadata)
             for action in request.on_commit:
                 action()
             self._delete_old_data(request.metadata.get("state", {}))
         request.data = []
-        self.written += 1
-        self.last_written_ms = request.time_ms
-        self.last_error = None
-        log.debug("checkpoint of batch %d written in %.1f ms", request.time_ms,
-                  (time.perf_counter() - started) * 1000)
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        with self._stats_lock:
+            self.written += 1
+            self.consecutive_failures = 0
+            self.last_error = None          # the error of the failing streak, if one is on
+            if request.metadata is not None:
+                self.last_written_ms = request.time_ms
+                self.last_success_time_s = time.time()
+        self._ssc._bus.post("onCheckpointWritten", time_ms=request.time_ms,
+                            metadata=request.metadata is not None, duration_ms=elapsed_ms)
+        log.debug("checkpoint of batch %d written in %.1f ms", request.time_ms, elapsed_ms)
+
+    def record_failure(self, time_ms: int, error: BaseException, step: str) -> None:
+        """A checkpoint step failed: counted, kept as the last error, posted as
+        ``onCheckpointError``; the caller retries."""
+        message = f"{type(error).__name__}: {error}"
+        with self._stats_lock:
+            self.failures += 1
+            self.consecutive_failures += 1
+            self.last_error = message
+            self.last_error_time_s = time.time()
+            attempt = self.consecutive_failures
+        log.warning("checkpoint of batch %d failed %s (failure %d in a row): %s",
+                    time_ms, step, attempt, message)
+        self._ssc._bus.post("onCheckpointError", time_ms=time_ms, error=message,
+                            consecutive_failures=attempt)
+
+    def health(self, now_s: float | None = None) -> dict[str, Any]:
+        """The checkpoint figures the service shows (plain data).
+
+        ``age_s`` is how long ago the last metadata checkpoint was written (since the start
+        when none was yet)."""
+        now = time.time() if now_s is None else now_s
+        with self._stats_lock:
+            return {
+                "location": _public(self.location),
+                "written": self.written,
+                "failures": self.failures,
+                "consecutive_failures": self.consecutive_failures,
+                "last_error": self.last_error,
+                "last_error_time_s": self.last_error_time_s,
+                "last_batch_time_ms": self.last_written_ms,
+                "last_success_time_s": self.last_success_time_s,
+                "age_s": max(0.0, now - self.last_success_time_s),
+            }
 
     def _delete_old_data(self, state: dict[str, dict[str, Any]]) -> None:
         """Keep the data checkpoints the retained metadata generations may refer to."""

@@ -276,6 +276,9 @@ class StreamingContext(InputStreams):
             recovery.restore_state(self, checkpoints, keys)
         recovery.restore_sources(self)
         recovery.restore_blocks(self, checkpoints.manager, keep_batches=keep_state)
+        self._bus.post("onRecoveryCompleted", time_ms=recovery.meta["time_ms"],
+                       checkpoint=checkpoints.manager.health()["location"],
+                       replayed=dict(recovery.replayed), state_restored=keep_state)
 
     def _scheduler_first_time(self) -> int:
         return (self._clock.now_ms() // self._batch_ms + 1) * self._batch_ms

@@ -20,6 +20,7 @@ from ..rdd_checkpoint import truncate_to
 from ..rdd_kinds import ParallelCollectionRDD
 from .blocks import ReceivedBlock
 from .checkpointing import METADATA_KIND, CheckpointManager, DataSnapshot
+from .log_ledger import LogCleaner, settled_ids, settled_to_data
 from .log_records import decode_block
 from .recovery_format import data_partition_name, decode_metadata, state_keys
 
@@ -40,8 +41,9 @@ class IncompatibleCheckpointError(ValueError):
 
 
 def _block_to_data(b: ReceivedBlock) -> dict[str, Any]:
-    pointer = None if b.wal_pointer is None else [b.wal_pointer.segment, b.wal_pointer.index,
-                                                   b.wal_pointer.time_ms]
+    """A block as plain data; ``wal`` is ``[segment, index, time]`` of its log record."""
+    p = b.wal_pointer
+    pointer = None if p is None else [p.segment, p.index, p.time_ms]
     return {"stream": b.stream_id, "id": b.block_id, "records": b.num_records,
             "metadata": b.metadata, "wal": pointer}
 
@@ -50,6 +52,23 @@ def _merge_positions(positions: dict[Any, int], metadata: dict[str, Any]) -> Non
     """The furthest source position a logged block reached (Kafka: next offset per partition)."""
     for partition, offset in (metadata.get("kafka_offsets") or {}).items():
         positions[partition] = max(offset, positions.get(partition, 0))
+
+
+def _fate(block_id: str, batch_ms: int | None, settled: bool, checkpoint_ms: int,
+          keep_batches: bool) -> str:
+    """What recovery does with a logged block: ``batch`` (back to its batch), ``settled``
+    (a completed batch consumed it: skipped) or ``new`` (no completed batch took it).
+
+    >>> _fate("input-0-1", None, True, 5000, True), _fate("input-0-2", 6000, False, 5000, False)
+    ('settled', 'new')
+    """
+    if settled:
+        return "settled"
+    if batch_ms is None:
+        return "new"
+    if keep_batches:
+        return "batch"
+    return "settled" if batch_ms <= checkpoint_ms else "new"
 
 
 class StreamCheckpoints:
@@ -61,6 +80,10 @@ class StreamCheckpoints:
         self.due: list[tuple[DStream, int, RDD]] = []
         self.state_index: dict[str, dict[str, Any]] = {}
         self._keys: dict[int, str] = {}
+        wal = self.manager.wal
+        self.cleaner = None if wal is None else LogCleaner(wal, self.manager.retained)
+        if self.cleaner is not None:
+            self.manager.on_saved = self.cleaner.saved
 
     def start(self) -> None:
         self._keys = {id(stream): key for key, stream in self.keys().items()}
@@ -78,7 +101,16 @@ class StreamCheckpoints:
 
     def after_batch(self, time_ms: int, succeeded: bool,
                     source_commits: Callable[[], None] | None = None) -> None:
-        """Batch thread: capture due state and the metadata, hand both to the writer."""
+        """Batch thread: capture due state and the metadata, hand both to the writer. A
+        capture that fails is a failed checkpoint (counted, posted, retried at the next batch),
+        never only a log line."""
+        try:
+            self._capture_and_submit(time_ms, succeeded, source_commits)
+        except Exception as e:   # noqa: BLE001 - reported as a checkpoint failure, retried
+            self.manager.record_failure(time_ms, e, "capturing the checkpoint")
+
+    def _capture_and_submit(self, time_ms: int, succeeded: bool,
+                            source_commits: Callable[[], None] | None) -> None:
         due = [d for d in self.due if d[1] <= time_ms]
         self.due = [d for d in self.due if d[1] > time_ms]
         snapshots = []
@@ -94,9 +126,7 @@ class StreamCheckpoints:
             if snapshots:
                 self.manager.submit_data_only(snapshots)
             return
-        actions = self._commit_actions(time_ms)
-        if source_commits is not None:
-            actions.append(source_commits)
+        actions = [source_commits] if source_commits is not None else []
         self.manager.submit(time_ms, self.metadata(time_ms), snapshots, actions)
 
     def _index(self, snapshot: DataSnapshot) -> None:
@@ -107,9 +137,12 @@ class StreamCheckpoints:
 
     def metadata(self, time_ms: int) -> dict[str, Any]:
         ssc = self._ssc
-        tracker = ssc._receiver_tracker
+        tracker = ssc._receiver_tracker.tracker
+        if self.cleaner is not None:
+            tracker.drop_settled(self.cleaner.take_cleaned())
+        batches, unallocated, settled = tracker.snapshot()
         allocations = {t: [_block_to_data(b) for blocks in per.values() for b in blocks]
-                       for t, per in tracker.tracker.allocated_batches().items()}
+                       for t, per in batches.items()}
         sources = {s.id: s.source_state() for s in ssc._graph.inputs if hasattr(s, "source_state")}
         return {
             "app": ssc.sparkContext.appName,
@@ -119,23 +152,11 @@ class StreamCheckpoints:
             "streams": sorted(s.id for s in ssc._graph.all_streams()),
             "state": {k: dict(v) for k, v in self.state_index.items()},
             "allocated": allocations,
-            "unallocated": [_block_to_data(b) for b in tracker.tracker.unallocated()],
+            "unallocated": [_block_to_data(b) for b in unallocated],
+            # logged blocks completed batches consumed: never replayed as new data
+            "settled": settled_to_data(settled),
             "sources": sources,
         }
-
-    def _commit_actions(self, time_ms: int) -> list[Any]:
-        wal = self.manager.wal
-        if wal is None:
-            return []
-        oldest = self._oldest_needed_wal_ms()
-        return [lambda: wal.clean(oldest)] if oldest is not None else []
-
-    def _oldest_needed_wal_ms(self) -> int | None:
-        tracker = self._ssc._receiver_tracker.tracker
-        blocks = [b for per in tracker.allocated_batches().values() for bs in per.values() for b in bs]
-        blocks += tracker.unallocated()
-        times = [b.wal_pointer.time_ms for b in blocks if b.wal_pointer is not None]
-        return min(times) if times else None
 
     def stop(self, timeout: float) -> bool:
         return self.manager.stop(timeout)
@@ -147,6 +168,8 @@ class Recovery:
     def __init__(self, meta: dict[str, Any], seq: int) -> None:
         self.meta = meta
         self.seq = seq
+        #: blocks of the log by fate, once ``restore_blocks`` ran
+        self.replayed: dict[str, int] = {}
 
     @staticmethod
     def load(manager: CheckpointManager) -> Recovery | None:
@@ -223,33 +246,52 @@ class Recovery:
 
     def restore_blocks(self, ssc: StreamingContext, manager: CheckpointManager,
                        keep_batches: bool = True) -> None:
-        """Batches get their blocks back; blocks in the log are put back in the block manager;
-        blocks logged after this checkpoint (received, not yet allocated) are unallocated again.
-        Without ``keep_batches`` (a fresh start) the blocks of processed batches are skipped."""
+        """Replay the write-ahead log by the checkpoint's account of every block in it.
+
+        A block the checkpoint allocates to a batch goes back to that batch (its records to
+        the block manager); a block a completed batch consumed (settled, or allocated to a
+        batch at or before the checkpoint's) is skipped; any other block no completed batch
+        took, so it is new data, unallocated again for the next batch. Without
+        ``keep_batches`` (a fresh start) no batch is restored: blocks of batches after the
+        checkpoint are new data, the rest are skipped."""
         tracker = ssc._receiver_tracker
+        checkpoint_ms = int(self.meta["time_ms"])
+        batch_of: dict[str, int] = {}
         known: dict[str, ReceivedBlock] = {}
         for t, blocks in self.meta.get("allocated", {}).items():
             per: dict[int, list[ReceivedBlock]] = {}
             for data in blocks:
                 block = ReceivedBlock(data["stream"], data["id"], data["records"], data["metadata"])
                 known[block.block_id] = block
+                batch_of[block.block_id] = int(t)
                 per.setdefault(block.stream_id, []).append(block)
             if keep_batches:
                 tracker.tracker.restore_allocation(int(t), per)
-        processed = {b for b in known}
-        replayed = 0
+        settled = settled_ids(self.meta.get("settled") or {})
+        counts = {"batch": 0, "settled": 0, "new": 0, "duplicate": 0}
         positions: dict[int, dict[Any, int]] = {}
         if manager.wal is not None:
-            for _time, signed in manager.wal.read_all():
+            seen: set[str] = set()
+            for pointer, signed in manager.wal.read_with_pointers():
                 stream_id, block_id, data, num_records, metadata = decode_block(
                     manager.signer.verify(signed, "write-ahead log record"))
                 tracker.block_ids.advance_past(block_id)
                 _merge_positions(positions.setdefault(stream_id, {}), metadata)
-                if block_id in processed and not keep_batches:
+                if block_id in seen:        # logged twice by an older version: replay it once
+                    counts["duplicate"] += 1
                     continue
-                tracker.sink.restore(stream_id, block_id, data, num_records, metadata,
-                                     allocated=block_id in processed, logged_at_ms=_time)
-                replayed += 1
+                seen.add(block_id)
+                block = ReceivedBlock(stream_id, block_id, num_records, metadata, pointer)
+                fate = _fate(block_id, batch_of.get(block_id), block_id in settled,
+                             checkpoint_ms, keep_batches)
+                counts[fate] += 1
+                if fate == "settled":
+                    tracker.tracker.restore_settled(block)
+                elif fate == "batch":
+                    known[block_id].wal_pointer = pointer
+                    tracker.sink.restore(known[block_id], data, allocated=True)
+                else:
+                    tracker.sink.restore(block, data, allocated=False)
         for stream in ssc._graph.inputs:
             resume = getattr(getattr(stream, "receiver", None), "resume_from", None)
             if resume is not None and positions.get(stream.stream_id):
@@ -262,8 +304,10 @@ class Recovery:
             tracker.tracker.drop_blocks(set(missing))
         for block_id in known:
             tracker.block_ids.advance_past(block_id)
-        log.info("recovery: %d batches' block allocations restored, %d blocks replayed from the log",
-                 len(self.meta.get("allocated", {})), replayed)
+        self.replayed = counts
+        log.info("recovery: %d batches' block allocations restored; from the log %d blocks went "
+                 "back to their batches, %d were already consumed, %d are new data",
+                 len(self.meta.get("allocated", {})), counts["batch"], counts["settled"], counts["new"])
 
     def restore_sources(self, ssc: StreamingContext) -> None:
         sources = self.meta.get("sources", {})
