@@ -33,9 +33,10 @@ from typing import Any, Union
 
 from dstream.receivers.blocks import parse_block_id
 
-from .blocks import ReceivedBlock
+from .blocks import ReceivedBlock, ReceivedBlockTracker
 
-__all__ = ["settled_to_data", "settled_ids", "settled_counts", "LogCleaner"]
+__all__ = ["settled_to_data", "settled_ids", "settled_counts", "LogCleaner", "ledger_of",
+           "ReplayPlan", "block_to_data"]
 
 log = logging.getLogger(__name__)
 
@@ -151,3 +152,92 @@ class LogCleaner:
         with self._lock:
             cleaned, self._cleaned = self._cleaned, set()
             return cleaned
+
+
+def block_to_data(b: ReceivedBlock) -> dict[str, Any]:
+    """A block as plain data; ``wal`` is ``[segment, index, time]`` of its log record.
+
+    >>> block_to_data(ReceivedBlock(0, "input-0-3", 2, {}))["id"]
+    'input-0-3'
+    """
+    p = b.wal_pointer
+    pointer = None if p is None else [p.segment, p.index, p.time_ms]
+    return {"stream": b.stream_id, "id": b.block_id, "records": b.num_records,
+            "metadata": b.metadata, "wal": pointer}
+
+
+def ledger_of(tracker: ReceivedBlockTracker, cleaned: set[str]) -> dict[str, Any]:
+    """The checkpoint's account of received blocks, read at one instant: blocks of each
+    remembered batch (``allocated``), blocks no batch took yet (``unallocated``, for the
+    record) and the logged blocks of forgotten batches (``settled``), once the settled blocks
+    of the segments in ``cleaned`` (deleted) are dropped.
+
+    >>> tracker = ReceivedBlockTracker()
+    >>> tracker.add(ReceivedBlock(0, "input-0-0", 1, {}))
+    >>> sorted(ledger_of(tracker, set()))
+    ['allocated', 'settled', 'unallocated']
+    """
+    tracker.drop_settled(cleaned)
+    batches, unallocated, settled = tracker.snapshot()
+    return {
+        "allocated": {t: [block_to_data(b) for blocks in per.values() for b in blocks]
+                      for t, per in batches.items()},
+        "unallocated": [block_to_data(b) for b in unallocated],
+        # logged blocks completed batches consumed: never replayed as new data
+        "settled": settled_to_data(settled),
+    }
+
+
+class ReplayPlan:
+    """What recovery does with each logged block, by a checkpoint's ledger.
+
+    ``batches`` are the allocations to restore (none on a fresh start); ``fate`` classifies
+    one logged block: ``batch`` (back to the batch the checkpoint gives it), ``settled`` (a
+    completed batch consumed it: skipped), ``new`` (no completed batch took it: unallocated
+    again) or ``duplicate`` (a second record of a block already replayed).
+
+    >>> plan = ReplayPlan({"time_ms": 2000, "allocated": {3000: [{"stream": 0, "id": "input-0-5",
+    ...                    "records": 1, "metadata": {}}]}, "settled": {"wal/s": [[0, 0, 4]]}})
+    >>> [plan.fate(f"input-0-{i}") for i in (4, 5, 6, 6)]
+    ['settled', 'batch', 'new', 'duplicate']
+    >>> ReplayPlan(plan.meta, keep_batches=False).fate("input-0-5")   # a batch after the checkpoint
+    'new'
+    """
+
+    def __init__(self, meta: dict[str, Any], keep_batches: bool = True) -> None:
+        self.meta = meta
+        self.keep_batches = keep_batches
+        self.checkpoint_ms = int(meta["time_ms"])
+        self.known: dict[str, ReceivedBlock] = {}
+        self._batch_of: dict[str, int] = {}
+        self.batches: dict[int, dict[int, list[ReceivedBlock]]] = {}
+        for t, blocks in (meta.get("allocated") or {}).items():
+            per: dict[int, list[ReceivedBlock]] = {}
+            for data in blocks:
+                block = ReceivedBlock(data["stream"], data["id"], data["records"], data["metadata"])
+                self.known[block.block_id] = block
+                self._batch_of[block.block_id] = int(t)
+                per.setdefault(block.stream_id, []).append(block)
+            if keep_batches:
+                self.batches[int(t)] = per
+        self._settled = settled_ids(meta.get("settled") or {})
+        self._seen: set[str] = set()
+        self.counts = {"batch": 0, "settled": 0, "new": 0, "duplicate": 0}
+
+    def fate(self, block_id: str) -> str:
+        """The fate of the next logged record of ``block_id`` (counted in ``counts``)."""
+        if block_id in self._seen:
+            fate = "duplicate"
+        else:
+            self._seen.add(block_id)
+            batch_ms = self._batch_of.get(block_id)
+            if block_id in self._settled:
+                fate = "settled"
+            elif batch_ms is None:
+                fate = "new"
+            elif self.keep_batches:
+                fate = "batch"
+            else:
+                fate = "settled" if batch_ms <= self.checkpoint_ms else "new"
+        self.counts[fate] += 1
+        return fate

@@ -20,7 +20,7 @@ from ..rdd_checkpoint import truncate_to
 from ..rdd_kinds import ParallelCollectionRDD
 from .blocks import ReceivedBlock
 from .checkpointing import METADATA_KIND, CheckpointManager, DataSnapshot
-from .log_ledger import LogCleaner, settled_ids, settled_to_data
+from .log_ledger import LogCleaner, ReplayPlan, ledger_of
 from .log_records import decode_block
 from .recovery_format import data_partition_name, decode_metadata, state_keys
 
@@ -40,35 +40,10 @@ class IncompatibleCheckpointError(ValueError):
     """The saved state does not fit the job's current definition."""
 
 
-def _block_to_data(b: ReceivedBlock) -> dict[str, Any]:
-    """A block as plain data; ``wal`` is ``[segment, index, time]`` of its log record."""
-    p = b.wal_pointer
-    pointer = None if p is None else [p.segment, p.index, p.time_ms]
-    return {"stream": b.stream_id, "id": b.block_id, "records": b.num_records,
-            "metadata": b.metadata, "wal": pointer}
-
-
 def _merge_positions(positions: dict[Any, int], metadata: dict[str, Any]) -> None:
     """The furthest source position a logged block reached (Kafka: next offset per partition)."""
     for partition, offset in (metadata.get("kafka_offsets") or {}).items():
         positions[partition] = max(offset, positions.get(partition, 0))
-
-
-def _fate(block_id: str, batch_ms: int | None, settled: bool, checkpoint_ms: int,
-          keep_batches: bool) -> str:
-    """What recovery does with a logged block: ``batch`` (back to its batch), ``settled``
-    (a completed batch consumed it: skipped) or ``new`` (no completed batch took it).
-
-    >>> _fate("input-0-1", None, True, 5000, True), _fate("input-0-2", 6000, False, 5000, False)
-    ('settled', 'new')
-    """
-    if settled:
-        return "settled"
-    if batch_ms is None:
-        return "new"
-    if keep_batches:
-        return "batch"
-    return "settled" if batch_ms <= checkpoint_ms else "new"
 
 
 class StreamCheckpoints:
@@ -137,12 +112,8 @@ class StreamCheckpoints:
 
     def metadata(self, time_ms: int) -> dict[str, Any]:
         ssc = self._ssc
-        tracker = ssc._receiver_tracker.tracker
-        if self.cleaner is not None:
-            tracker.drop_settled(self.cleaner.take_cleaned())
-        batches, unallocated, settled = tracker.snapshot()
-        allocations = {t: [_block_to_data(b) for blocks in per.values() for b in blocks]
-                       for t, per in batches.items()}
+        cleaned = self.cleaner.take_cleaned() if self.cleaner is not None else set()
+        ledger = ledger_of(ssc._receiver_tracker.tracker, cleaned)
         sources = {s.id: s.source_state() for s in ssc._graph.inputs if hasattr(s, "source_state")}
         return {
             "app": ssc.sparkContext.appName,
@@ -151,10 +122,7 @@ class StreamCheckpoints:
             "time_ms": time_ms,
             "streams": sorted(s.id for s in ssc._graph.all_streams()),
             "state": {k: dict(v) for k, v in self.state_index.items()},
-            "allocated": allocations,
-            "unallocated": [_block_to_data(b) for b in unallocated],
-            # logged blocks completed batches consumed: never replayed as new data
-            "settled": settled_to_data(settled),
+            **ledger,
             "sources": sources,
         }
 
@@ -255,42 +223,25 @@ class Recovery:
         ``keep_batches`` (a fresh start) no batch is restored: blocks of batches after the
         checkpoint are new data, the rest are skipped."""
         tracker = ssc._receiver_tracker
-        checkpoint_ms = int(self.meta["time_ms"])
-        batch_of: dict[str, int] = {}
-        known: dict[str, ReceivedBlock] = {}
-        for t, blocks in self.meta.get("allocated", {}).items():
-            per: dict[int, list[ReceivedBlock]] = {}
-            for data in blocks:
-                block = ReceivedBlock(data["stream"], data["id"], data["records"], data["metadata"])
-                known[block.block_id] = block
-                batch_of[block.block_id] = int(t)
-                per.setdefault(block.stream_id, []).append(block)
-            if keep_batches:
-                tracker.tracker.restore_allocation(int(t), per)
-        settled = settled_ids(self.meta.get("settled") or {})
-        counts = {"batch": 0, "settled": 0, "new": 0, "duplicate": 0}
+        plan = ReplayPlan(self.meta, keep_batches)
+        known = plan.known
+        for t, per in plan.batches.items():
+            tracker.tracker.restore_allocation(t, per)
         positions: dict[int, dict[Any, int]] = {}
         if manager.wal is not None:
-            seen: set[str] = set()
             for pointer, signed in manager.wal.read_with_pointers():
                 stream_id, block_id, data, num_records, metadata = decode_block(
                     manager.signer.verify(signed, "write-ahead log record"))
                 tracker.block_ids.advance_past(block_id)
                 _merge_positions(positions.setdefault(stream_id, {}), metadata)
-                if block_id in seen:        # logged twice by an older version: replay it once
-                    counts["duplicate"] += 1
-                    continue
-                seen.add(block_id)
+                fate = plan.fate(block_id)
                 block = ReceivedBlock(stream_id, block_id, num_records, metadata, pointer)
-                fate = _fate(block_id, batch_of.get(block_id), block_id in settled,
-                             checkpoint_ms, keep_batches)
-                counts[fate] += 1
                 if fate == "settled":
                     tracker.tracker.restore_settled(block)
                 elif fate == "batch":
                     known[block_id].wal_pointer = pointer
                     tracker.sink.restore(known[block_id], data, allocated=True)
-                else:
+                elif fate == "new":
                     tracker.sink.restore(block, data, allocated=False)
         for stream in ssc._graph.inputs:
             resume = getattr(getattr(stream, "receiver", None), "resume_from", None)
@@ -304,10 +255,10 @@ class Recovery:
             tracker.tracker.drop_blocks(set(missing))
         for block_id in known:
             tracker.block_ids.advance_past(block_id)
-        self.replayed = counts
+        self.replayed = counts = plan.counts
         log.info("recovery: %d batches' block allocations restored; from the log %d blocks went "
                  "back to their batches, %d were already consumed, %d are new data",
-                 len(self.meta.get("allocated", {})), counts["batch"], counts["settled"], counts["new"])
+                 len(plan.batches), counts["batch"], counts["settled"], counts["new"])
 
     def restore_sources(self, ssc: StreamingContext) -> None:
         sources = self.meta.get("sources", {})
