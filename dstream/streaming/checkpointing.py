@@ -35,13 +35,22 @@ if TYPE_CHECKING:
     from ..conf import Conf
     from .context import StreamingContext
 
-__all__ = ["CheckpointManager", "DataSnapshot", "open_checkpoint_store", "METADATA_KIND"]
+__all__ = ["CheckpointManager", "DataSnapshot", "open_checkpoint_store", "METADATA_KIND",
+           "MissingSigningKeyError", "DISCARD_STATE_CONF"]
 
 log = logging.getLogger(__name__)
 
 METADATA_KIND = "metadata"
 KEY_ENV = "DSTREAM_CHECKPOINT_KEY"
 KEY_CONF = "dstream.checkpoint.key"
+KEY_FILE = "signing.key"
+DISCARD_STATE_CONF = "dstream.checkpoint.discardState"
+#: what a checkpoint store holds that is signed: state partitions and logged blocks
+SIGNED_PREFIXES = ("data/", "wal/")
+
+
+class MissingSigningKeyError(ValueError):
+    """A checkpoint directory holds signed state but its key file is gone."""
 
 
 def open_checkpoint_store(location: str, conf: Conf) -> tuple[CheckpointStore, Signer]:
@@ -50,12 +59,28 @@ def open_checkpoint_store(location: str, conf: Conf) -> tuple[CheckpointStore, S
     The key comes from conf ``dstream.checkpoint.key`` or the environment variable
     ``DSTREAM_CHECKPOINT_KEY``; a directory store without one keeps a random key in a
     0600 file inside the directory (the directory is the user's own). A network store
-    (Redis) needs the key explicitly: bytes from it are never unpickled unsigned.
+    (Redis) needs the key explicitly: bytes from it are never unpickled unsigned. A
+    directory that holds signed state (state partitions, logged blocks) without its key file
+    is refused (``MissingSigningKeyError``): a new key would not verify that state, so
+    either the key is restored or the state is given up with ``discardState``.
+
+    >>> import tempfile
+    >>> from dstream import Conf
+    >>> store, signer = open_checkpoint_store(tempfile.mkdtemp(), Conf())
+    >>> signer.verify(signer.sign(b"x"), "test"); store.close()
+    b'x'
     """
+    store, signer, _replaced = open_signed_store(location, conf)
+    return store, signer
+
+
+def open_signed_store(location: str, conf: Conf) -> tuple[CheckpointStore, Signer, bool]:
+    """``open_checkpoint_store``, and whether the signed state there was given up for a
+    new key (``discardState=true`` with the key file gone: the old log cannot be read)."""
     store = open_store(location)
     secret = conf.get(KEY_CONF) or os.environ.get(KEY_ENV)
     if secret:
-        return store, Signer(secret.encode())
+        return store, Signer(secret.encode()), False
     directory = getattr(store, "directory", None)
     if directory is None:
         store.close()
@@ -63,7 +88,24 @@ def open_checkpoint_store(location: str, conf: Conf) -> tuple[CheckpointStore, S
             f"checkpoint store {_public(location)} is reached over the network: set "
             f"{KEY_CONF} (or the environment variable {KEY_ENV}) to a secret of this job, so "
             "that its state is signed when saved and verified before it is loaded")
-    return store, Signer(load_or_create_key_file(os.path.join(directory, "signing.key")))
+    path = os.path.join(directory, KEY_FILE)
+    replaced = False
+    if not os.path.exists(path) and any(store.list(p) for p in SIGNED_PREFIXES):
+        if not conf.getBoolean(DISCARD_STATE_CONF, False):
+            store.close()
+            raise MissingSigningKeyError(
+                f"checkpoint directory {directory} holds signed state (saved state and logged "
+                f"blocks) but its signing key {path} is missing, so that state cannot be "
+                f"verified. Restore {path} from where it was copied (it is the job's own "
+                f"secret), or set {KEY_CONF} to the key it held, or restart with "
+                f"{DISCARD_STATE_CONF}=true to give up that state and the blocks logged but "
+                "not yet processed (sources resume from their saved positions); no new key "
+                "was written")
+        log.warning("checkpoint directory %s: signing key %s is missing; %s=true, so the state "
+                    "and logged blocks signed with the old key are given up and a new key is "
+                    "written", directory, path, DISCARD_STATE_CONF)
+        replaced = True
+    return store, Signer(load_or_create_key_file(path)), replaced
 
 
 def _public(location: str) -> str:
@@ -113,7 +155,7 @@ class CheckpointManager:
         conf = ssc.sparkContext._conf
         self._ssc = ssc
         self.location = location
-        self.store, self.signer = open_checkpoint_store(location, conf)
+        self.store, self.signer, self.key_replaced = open_signed_store(location, conf)
         self.retained = max(1, conf.getInt("dstream.streaming.checkpoint.retained", 3))
         self._retry_max_s = conf.getSeconds("dstream.streaming.checkpoint.maxRetryDelay", 10.0)
         self.wal: WriteAheadLog | None = None

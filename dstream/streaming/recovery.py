@@ -19,7 +19,7 @@ from ..hashing import portable_hash
 from ..rdd_checkpoint import truncate_to
 from ..rdd_kinds import ParallelCollectionRDD
 from .blocks import ReceivedBlock
-from .checkpointing import METADATA_KIND, CheckpointManager, DataSnapshot
+from .checkpointing import DISCARD_STATE_CONF, METADATA_KIND, CheckpointManager, DataSnapshot
 from .log_ledger import LogCleaner, ReplayPlan, ledger_of
 from .log_records import decode_block
 from .recovery_format import data_partition_name, decode_metadata, state_keys
@@ -33,7 +33,6 @@ __all__ = ["StreamCheckpoints", "Recovery", "IncompatibleCheckpointError"]
 
 log = logging.getLogger(__name__)
 
-DISCARD_STATE_CONF = "dstream.checkpoint.discardState"
 
 
 class IncompatibleCheckpointError(ValueError):
@@ -228,7 +227,13 @@ class Recovery:
         for t, per in plan.batches.items():
             tracker.tracker.restore_allocation(t, per)
         positions: dict[int, dict[Any, int]] = {}
-        if manager.wal is not None:
+        if manager.wal is not None and manager.key_replaced:
+            segments = manager.wal.segments()
+            for segment in segments:
+                manager.store.delete(segment)
+            log.warning("recovery: %d write-ahead log segments signed with the lost key deleted "
+                        "unread (%s=true)", len(segments), DISCARD_STATE_CONF)
+        elif manager.wal is not None:
             for pointer, signed in manager.wal.read_with_pointers():
                 stream_id, block_id, data, num_records, metadata = decode_block(
                     manager.signer.verify(signed, "write-ahead log record"))
