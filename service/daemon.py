@@ -4,8 +4,9 @@
 
 - 0: stopped on request (SIGTERM, SIGINT, ``stop_after``) and every drain phase finished
   within its time limit;
-- 1: stopped because a batch failed (``on_batch_error = "stop"``), or a drain phase
-  overran its limit or failed (reported, and the stop went on);
+- 1: stopped because a batch failed (``on_batch_error = "stop"``), because checkpoints kept
+  failing for ``dstream.streaming.checkpoint.stopAfter``, or a drain phase overran its limit
+  or failed (reported, and the stop went on);
 - 128 + signal number: a second signal during the stop ended the process at once.
 """
 
@@ -150,6 +151,9 @@ class Daemon:
         if s.on_batch_error == "stop":
             threading.Thread(target=self._watch_errors, args=(ssc,), name="dstream-error-watch",
                              daemon=True).start()
+        if ssc.checkpointHealth() is not None:
+            threading.Thread(target=self._watch_checkpoints, args=(ssc,),
+                             name="dstream-checkpoint-watch", daemon=True).start()
         self._wait()
         log.info("stopping (%s): graceful drain", self._stop_reason)
         clean = run_phases(self._phases(ssc), log)
@@ -163,6 +167,23 @@ class Daemon:
             ssc.awaitTermination()
         except BaseException as e:
             self.request_stop(f"a batch failed: {type(e).__name__}: {e}", failed=True)
+
+    def _watch_checkpoints(self, ssc: StreamingContext, every_s: float = 1.0) -> None:
+        """Stop the job (exit code 1) once checkpoints have failed for longer than
+        ``dstream.streaming.checkpoint.stopAfter``: a job that cannot checkpoint would lose
+        or redo everything since its last checkpoint at the next crash."""
+        while not self._stop.wait(every_s):
+            health = ssc.checkpointHealth()
+            if health is None or health["failing_s"] <= health["stop_after_s"]:
+                continue
+            message = (f"checkpoints to {health['location']} have failed for "
+                       f"{health['failing_s']:.0f} s ({health['consecutive_failures']} attempts in "
+                       f"a row; dstream.streaming.checkpoint.stopAfter is {health['stop_after_s']:g} s), "
+                       f"last error: {health['last_error']}. Stopping the job: repair the checkpoint "
+                       "store and restart it; it resumes from its last checkpoint")
+            log.error("%s", message)
+            self.request_stop(message, failed=True)
+            return
 
     def _wait(self) -> None:
         deadline = None if self.settings.stop_after is None else time.monotonic() + self.settings.stop_after

@@ -54,6 +54,8 @@ class Snapshot:
     receiver_streams: dict[int, str]
     #: stream id -> reason -> count of records receivers dropped or repaired
     bad_records: dict[int, dict[str, int]] = field(default_factory=dict)
+    #: checkpoint figures (``StreamingContext.checkpointHealth()``); None without checkpoints
+    checkpoint: dict[str, Any] | None = None
 
     @property
     def received_records(self) -> int:
@@ -143,4 +145,5 @@ class StreamingSource:
             app_name=self.app_name, state=self.state(), batch_duration_ms=self.batch_duration_ms,
             now_ms=self._clock.now_ms(), start_time_ms=start, completed=completed, active=active,
             total_completed=totals[0], total_failed=totals[1], total_records=totals[2],
-            receivers=receivers, receiver_streams=streams, bad_records=self._bad_records.copy())
+            receivers=receivers, receiver_streams=streams, bad_records=self._bad_records.copy(),
+            checkpoint=self._ssc.checkpointHealth())

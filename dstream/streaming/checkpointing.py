@@ -49,6 +49,18 @@ DISCARD_STATE_CONF = "dstream.checkpoint.discardState"
 SIGNED_PREFIXES = ("data/", "wal/")
 
 
+MAX_AGE_CONF = "dstream.streaming.checkpoint.maxAge"
+STOP_AFTER_CONF = "dstream.streaming.checkpoint.stopAfter"
+
+
+def _positive_seconds(conf: Conf, key: str, default: float) -> float:
+    value = conf.getSeconds(key, default)
+    if not value > 0:
+        raise ValueError(f"{key} must be a positive duration (seconds, or like '90s', '5min'), "
+                         f"got {conf.get(key)!r}")
+    return value
+
+
 class MissingSigningKeyError(ValueError):
     """A checkpoint directory holds signed state but its key file is gone."""
 
@@ -158,6 +170,11 @@ class CheckpointManager:
         self.store, self.signer, self.key_replaced = open_signed_store(location, conf)
         self.retained = max(1, conf.getInt("dstream.streaming.checkpoint.retained", 3))
         self._retry_max_s = conf.getSeconds("dstream.streaming.checkpoint.maxRetryDelay", 10.0)
+        batch_s = ssc.batch_duration_ms / 1000
+        #: no metadata checkpoint for longer than this: the service is not ready
+        self.max_age_s = _positive_seconds(conf, MAX_AGE_CONF, max(60.0, 3 * batch_s))
+        #: checkpoints failing for longer than this: the daemon stops the job
+        self.stop_after_s = _positive_seconds(conf, STOP_AFTER_CONF, max(600.0, 10 * batch_s))
         self.wal: WriteAheadLog | None = None
         if conf.getBoolean("dstream.streaming.receiver.writeAheadLog.enable", False):
             roll_s = conf.getSeconds("dstream.streaming.receiver.writeAheadLog.rollingIntervalSecs", 60.0)
@@ -172,8 +189,10 @@ class CheckpointManager:
         self.last_error: str | None = None
         self.last_error_time_s: float | None = None
         self.last_written_ms: int | None = None
-        #: wall-clock time of the last metadata checkpoint written (or of the start)
-        self.last_success_time_s = time.time()
+        #: the context's clock (seconds) when the last metadata checkpoint was written (or at
+        #: the start): a manual clock in tests, wall time otherwise
+        self._now_s = lambda: ssc._clock.now_ms() / 1000.0
+        self.last_success_time_s = self._now_s()
         self.started_time_s = self.last_success_time_s
         #: called with the metadata right after each metadata generation is saved
         self.on_saved: Callable[[dict[str, Any]], None] | None = None
@@ -295,7 +314,7 @@ class CheckpointManager:
             self.last_error = None          # the error of the failing streak, if one is on
             if request.metadata is not None:
                 self.last_written_ms = request.time_ms
-                self.last_success_time_s = time.time()
+                self.last_success_time_s = self._now_s()
         self._ssc._bus.post("onCheckpointWritten", time_ms=request.time_ms,
                             metadata=request.metadata is not None, duration_ms=elapsed_ms)
         log.debug("checkpoint of batch %d written in %.1f ms", request.time_ms, elapsed_ms)
@@ -308,7 +327,7 @@ class CheckpointManager:
             self.failures += 1
             self.consecutive_failures += 1
             self.last_error = message
-            self.last_error_time_s = time.time()
+            self.last_error_time_s = self._now_s()
             attempt = self.consecutive_failures
         log.warning("checkpoint of batch %d failed %s (failure %d in a row): %s",
                     time_ms, step, attempt, message)
@@ -319,10 +338,17 @@ class CheckpointManager:
         """The checkpoint figures the service shows (plain data).
 
         ``age_s`` is how long ago the last metadata checkpoint was written (since the start
-        when none was yet)."""
-        now = time.time() if now_s is None else now_s
+        when none was yet); ``healthy`` is False once it passes ``max_age_s``; ``failing_s`` is
+        how long checkpoints have been failing in a row (0 when the last attempt succeeded)."""
+        now = self._now_s() if now_s is None else now_s
         with self._stats_lock:
+            age = max(0.0, now - self.last_success_time_s)
             return {
+                "enabled": True,
+                "max_age_s": self.max_age_s,
+                "stop_after_s": self.stop_after_s,
+                "healthy": age <= self.max_age_s,
+                "failing_s": age if self.consecutive_failures else 0.0,
                 "location": _public(self.location),
                 "written": self.written,
                 "failures": self.failures,
@@ -331,7 +357,7 @@ class CheckpointManager:
                 "last_error_time_s": self.last_error_time_s,
                 "last_batch_time_ms": self.last_written_ms,
                 "last_success_time_s": self.last_success_time_s,
-                "age_s": max(0.0, now - self.last_success_time_s),
+                "age_s": age,
             }
 
     def _delete_old_data(self, state: dict[str, dict[str, Any]]) -> None:
