@@ -125,7 +125,7 @@ class Daemon:
         setup = make_setup(self.job, s, self.args)
         try:
             if s.checkpoint:
-                log.info("getOrCreate from dstream.checkpoint %s", s.checkpoint)
+                log.info("getOrCreate from checkpoint %s", s.checkpoint)
                 ssc = StreamingContext.getOrCreate(s.checkpoint, setup)
             else:
                 ssc = setup()
