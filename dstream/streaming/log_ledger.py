@@ -9,8 +9,8 @@ retained metadata checkpoint, either
 - neither: no completed batch took it, so it is new data (replayed once, unallocated).
 
 The checkpoint lists settled blocks per log segment for as long as the segment exists, and
-a segment is deleted only when the *oldest* retained checkpoint says every one of its
-records is settled. So whichever retained checkpoint recovery reads, it can tell the fate of
+a segment is deleted only when every retained checkpoint (so the oldest too) says each one
+of its records is settled. So whichever retained checkpoint recovery reads, it can tell the fate of
 every block the log still holds, for any run length, block, batch, checkpoint or segment
 interval.
 
@@ -101,7 +101,7 @@ def settled_counts(data: SettledData) -> dict[str, int]:
 
 
 class LogCleaner:
-    """Deletes a log segment once the oldest retained checkpoint has all its records settled.
+    """Deletes a log segment once every retained checkpoint has all its records settled.
 
     ``saved(metadata)`` is called on the checkpoint writer thread right after each metadata
     generation is saved; ``take_cleaned()`` hands the batch thread the segments deleted since,
@@ -121,21 +121,27 @@ class LogCleaner:
 
     def __init__(self, wal: Any, retained: int) -> None:
         self._wal = wal
-        self._history: deque[tuple[int, dict[str, int]]] = deque(maxlen=max(1, retained))
+        self._retained = max(1, retained)
+        #: settled blocks per segment of each generation this process saved that the store
+        #: still keeps (by the rule of ``save_generation``)
+        self._generations: dict[int, dict[str, int]] = {}
         self._cleaned: set[str] = set()
         self._lock = threading.Lock()
         self.deleted_segments = 0
 
     def saved(self, metadata: dict[str, Any]) -> None:
-        """A metadata generation was saved: clean what the oldest retained one allows."""
-        counts = settled_counts(metadata.get("settled") or {})
-        if self._history and self._history[-1][0] == metadata["time_ms"]:
-            self._history.pop()          # the same generation written again (a retried write)
-        self._history.append((metadata["time_ms"], counts))
-        if len(self._history) < (self._history.maxlen or 1):
+        """A metadata generation was saved: clean what every retained one allows."""
+        seq = int(metadata["time_ms"])
+        self._generations[seq] = settled_counts(metadata.get("settled") or {})
+        # save_generation keeps the one just saved and the newest ``retained - 1`` others
+        others = sorted(t for t in self._generations if t != seq)
+        for old in others[: max(0, len(others) - (self._retained - 1))]:
+            del self._generations[old]
+        if len(self._generations) < self._retained:
             return    # older generations this process did not write may still be read back
-        _, oldest = self._history[0]
-        for segment, settled in oldest.items():
+        generations = list(self._generations.values())
+        for segment in set().union(*generations):
+            settled = min(g.get(segment, 0) for g in generations)
             if segment == self._wal.current_segment:
                 continue
             records = self._wal.record_count(segment)

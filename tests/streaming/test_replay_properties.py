@@ -182,3 +182,26 @@ def test_replay_gives_every_record_to_exactly_one_completed_batch(steps: list[tu
             f"steps {steps}")
     finally:
         model.store.close()
+
+
+def test_a_segment_stays_while_any_retained_generation_needs_it(tmp_path: Any) -> None:
+    """Generations saved out of order (concurrent batches) keep the store's retained set from
+    being the last few saved: the cleaner follows the store's rule, and a segment goes only
+    when every generation the store keeps has all its records settled."""
+    store = DiskStore(str(tmp_path / "ckpt"))
+    wal = WriteAheadLog(store, "wal/receivers", roll_interval_s=1)
+    old = wal.write(b"input-0-0", 0).segment
+    wal.write(b"input-0-1", 5000)                     # writes go to a newer segment now
+    cleaner = LogCleaner(wal, retained=3)
+    settled = {"settled": {old: [[0, 0, 0]]}}
+    for seq, meta in ((5000, settled), (9000, settled), (6000, {"settled": {}}), (7000, settled)):
+        save_generation(store, "metadata", seq, encode_metadata({"time_ms": seq, **meta}), retained=3)
+        cleaner.saved({"time_ms": seq, **meta})
+    assert list_generations(store, "metadata") == [6000, 7000, 9000]
+    assert old in wal.segments()                      # generation 6000 does not have it settled
+    for seq in (10_000, 11_000):
+        save_generation(store, "metadata", seq, encode_metadata({"time_ms": seq, **settled}), retained=3)
+        cleaner.saved({"time_ms": seq, **settled})
+    assert old not in wal.segments() and cleaner.take_cleaned() == {old}
+    wal.close()
+    store.close()
