@@ -1,4 +1,5 @@
-"""Checkpoint figures in the REST API and /metrics, and /readyz when checkpoints stop.
+"""Checkpoint figures in the REST API and /metrics, /readyz when checkpoints stop, and the
+recovery a context started with.
 
 The store is broken for real: the checkpoint directory's ``metadata`` folder is replaced by a
 file, so every metadata write fails until it is put back. The manual clock measures the age.
@@ -12,7 +13,12 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from dstream import StreamingContext, StreamingListener
+from fastapi.testclient import TestClient
+
+from dstream import Conf, Context, StreamingContext, StreamingListener
+from dstream.service.api import create_app
+from dstream.service.source import StreamingSource
+from tests.streaming.test_log_replay import Job, crash
 
 from .conftest import START_MS, running_job
 from .test_api import metrics
@@ -98,3 +104,30 @@ def test_readyz_turns_not_ready_while_checkpoints_fail_and_ready_once_they_recov
         assert client.get("/readyz").status_code == 200
         status = client.get("/api/v1/streaming/checkpoint").json()
         assert status["healthy"] and status["consecutiveFailures"] == 0 and "lastError" not in status
+
+
+def test_the_recovery_a_context_started_with_is_in_the_api_and_metrics(tmp_path: Path) -> None:
+    conf = (Conf().setMaster("local").setAppName("recovery-api")
+            .set("dstream.streaming.receiver.writeAheadLog.enable", "true")
+            .set("dstream.checkpoint.key", "recovery-api-test-key"))
+    job = Job(str(tmp_path / "ckpt"), conf)
+    with Context.getOrCreate(conf):
+        ssc = job.start(0)
+        for _ in range(3):
+            job.batch(ssc, [1])
+        before = ssc._receiver_tracker.tracker.records_received
+        job.receiver.emit([5])                           # logged, never allocated: new at recovery
+        assert ssc._receiver_tracker.tracker.wait_for_records(before + 1, 30)
+        crash(ssc)
+        ssc = job.start(3000)
+        try:
+            with TestClient(create_app(StreamingSource(ssc))) as client:
+                status = client.get("/api/v1/streaming/checkpoint").json()
+                assert status["recovery"] == {"checkpointBatchTime": 3000, "stateRestored": True,
+                                              "replayedBlocks": {"batch": 3, "settled": 0, "new": 1,
+                                                                 "duplicate": 0}}
+                m = metrics(client)
+                assert m["dstream_recovery_logged_blocks{fate=new}"] == 1
+                assert m["dstream_recovery_logged_blocks{fate=batch}"] == 3
+        finally:
+            ssc.stop(stopSparkContext=False)
