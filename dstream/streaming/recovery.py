@@ -34,7 +34,6 @@ __all__ = ["StreamCheckpoints", "Recovery", "IncompatibleCheckpointError"]
 log = logging.getLogger(__name__)
 
 
-
 class IncompatibleCheckpointError(ValueError):
     """The saved state does not fit the job's current definition."""
 
