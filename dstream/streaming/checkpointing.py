@@ -47,8 +47,6 @@ KEY_FILE = "signing.key"
 DISCARD_STATE_CONF = "dstream.checkpoint.discardState"
 #: what a checkpoint store holds that is signed: state partitions and logged blocks
 SIGNED_PREFIXES = ("data/", "wal/")
-
-
 MAX_AGE_CONF = "dstream.streaming.checkpoint.maxAge"
 STOP_AFTER_CONF = "dstream.streaming.checkpoint.stopAfter"
 
@@ -167,14 +165,14 @@ class CheckpointManager:
         conf = ssc.sparkContext._conf
         self._ssc = ssc
         self.location = location
-        self.store, self.signer, self.key_replaced = open_signed_store(location, conf)
-        self.retained = max(1, conf.getInt("dstream.streaming.checkpoint.retained", 3))
-        self._retry_max_s = conf.getSeconds("dstream.streaming.checkpoint.maxRetryDelay", 10.0)
         batch_s = ssc.batch_duration_ms / 1000
         #: no metadata checkpoint for longer than this: the service is not ready
         self.max_age_s = _positive_seconds(conf, MAX_AGE_CONF, max(60.0, 3 * batch_s))
         #: checkpoints failing for longer than this: the daemon stops the job
         self.stop_after_s = _positive_seconds(conf, STOP_AFTER_CONF, max(600.0, 10 * batch_s))
+        self.store, self.signer, self.key_replaced = open_signed_store(location, conf)
+        self.retained = max(1, conf.getInt("dstream.streaming.checkpoint.retained", 3))
+        self._retry_max_s = conf.getSeconds("dstream.streaming.checkpoint.maxRetryDelay", 10.0)
         self.wal: WriteAheadLog | None = None
         if conf.getBoolean("dstream.streaming.receiver.writeAheadLog.enable", False):
             roll_s = conf.getSeconds("dstream.streaming.receiver.writeAheadLog.rollingIntervalSecs", 60.0)

@@ -186,3 +186,11 @@ def test_a_fresh_start_replays_only_blocks_no_completed_batch_took(conf: Conf, t
         job.batch(ssc, [1])
         assert job.totals[31_000] == 8
         ssc.stop(stopSparkContext=False)
+
+
+def test_a_checkpoint_bound_that_is_not_a_positive_duration_is_refused(conf: Conf, tmp_path: Any) -> None:
+    conf.set("dstream.streaming.checkpoint.maxAge", "0")
+    job = Job(os.fspath(tmp_path / "ckpt"), conf)
+    with Context.getOrCreate(conf):
+        with pytest.raises(ValueError, match="dstream.streaming.checkpoint.maxAge must be a positive duration"):
+            job.start(0)
