@@ -380,7 +380,9 @@ class KafkaReceiver(Receiver):
     def _consume(self, kafka: ModuleType, consumer: Any, session: _Session) -> None:
         last_activity = time.monotonic()
         while not self.isStopped():
-            pending = self._take_pending_commit()
+            # a consumer commits as a member of its group: not before its first assignment
+            # (a commit sent while it is still joining fails with UnknownMemberId)
+            pending = self._take_pending_commit() if consumer.assignment() else {}
             if pending:
                 self._commit(kafka, consumer, pending)
             now = time.monotonic()
