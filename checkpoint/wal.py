@@ -87,6 +87,7 @@ class WriteAheadLog:
         self._current_start = 0
         self._current_count = 0
         self._newest: dict[str, int] = {}
+        self._counts: dict[str, int] = {}
         self._closed = False
 
     def __repr__(self) -> str:
@@ -138,6 +139,7 @@ class WriteAheadLog:
             self.store.append(segment, _TIME.pack(time_ms) + bytes(record))
             index = self._current_count
             self._current_count += 1
+            self._counts[segment] = self._current_count
             self._newest[segment] = max(self._newest.get(segment, time_ms), time_ms)
         return SegmentPointer(segment, index, time_ms)
 
@@ -156,6 +158,68 @@ class WriteAheadLog:
         for segment in self.segments():
             for time_ms, record in self._read_segment(segment):
                 yield time_ms, record
+
+    def read_with_pointers(self) -> Iterator[tuple[SegmentPointer, bytes]]:
+        """Yield ``(pointer, record)`` for every record, in write order; the pointers are the
+        ones :meth:`write` returned, so a replayed record is addressed like a fresh one.
+
+        >>> import tempfile
+        >>> from dstream.checkpoint.disk import DiskStore
+        >>> wal = WriteAheadLog(DiskStore(tempfile.mkdtemp()), "wal/r0", roll_interval_s=1)
+        >>> written = [wal.write(b"at %d" % t, t) for t in (0, 1500)]
+        >>> [p for p, _ in wal.read_with_pointers()] == written
+        True
+        """
+        self._check_open()
+        for segment in self.segments():
+            records = self._read_segment(segment)
+            with self._lock:
+                if segment != self._current:
+                    self._counts[segment] = len(records)
+            for index, (time_ms, record) in enumerate(records):
+                yield SegmentPointer(segment, index, time_ms), record
+
+    @property
+    def current_segment(self) -> str | None:
+        """The segment writes go to now (never deleted by :meth:`delete_segment`)."""
+        return self._current
+
+    def record_count(self, segment: str) -> int:
+        """How many records ``segment`` holds (read once, then kept up to date by writes).
+
+        >>> import tempfile
+        >>> from dstream.checkpoint.disk import DiskStore
+        >>> wal = WriteAheadLog(DiskStore(tempfile.mkdtemp()), "wal/r0")
+        >>> _ = wal.write(b"a", 0); _ = wal.write(b"b", 1)
+        >>> wal.record_count("wal/r0/00000000000000000000")
+        2
+        """
+        with self._lock:
+            self._check_open()
+            if segment not in self._counts:
+                if not self.store.exists(segment):
+                    return 0
+                self._counts[segment] = len(self._read_segment(segment))
+            return self._counts[segment]
+
+    def delete_segment(self, segment: str) -> bool:
+        """Delete one segment, unless writes still go to it; True when it was deleted.
+
+        >>> import tempfile
+        >>> from dstream.checkpoint.disk import DiskStore
+        >>> wal = WriteAheadLog(DiskStore(tempfile.mkdtemp()), "wal/r0", roll_interval_s=1)
+        >>> old, new = wal.write(b"a", 0).segment, wal.write(b"b", 1000).segment
+        >>> wal.delete_segment(new), wal.delete_segment(old), wal.segments() == [new]
+        (False, True, True)
+        """
+        with self._lock:
+            self._check_open()
+            if segment == self._current:
+                return False
+            self.store.delete(segment)
+            self._newest.pop(segment, None)
+            self._counts.pop(segment, None)
+            return True
 
     def read(self, pointer: SegmentPointer) -> bytes:
         """Return the record that ``pointer`` points to.
@@ -209,6 +273,7 @@ class WriteAheadLog:
                 if newest < older_than_ms:
                     self.store.delete(segment)
                     self._newest.pop(segment, None)
+                    self._counts.pop(segment, None)
                     if segment == self._current:
                         self._current = None
 
@@ -237,6 +302,7 @@ class WriteAheadLog:
         self._current = name
         self._current_start = start_ms
         self._current_count = len(existing)
+        self._counts[name] = len(existing)
         if existing:
             self._newest[name] = max(t for t, _ in existing)
         return name

@@ -170,6 +170,8 @@ SETTINGS: dict[str, Setting] = {s.key: s for s in [
     _S("dstream.streaming.receiver.writeAheadLog.rollingIntervalSecs", "duration", 60.0, "s", "how often the write-ahead log starts a new segment", spark="spark.streaming.receiver.writeAheadLog.rollingIntervalSecs", spark_unit="s"),
     _S("dstream.streaming.checkpoint.retained", "int", 3, "checkpoints", "metadata checkpoints kept"),
     _S("dstream.streaming.checkpoint.maxRetryDelay", "duration", 10.0, "s", "the longest wait between retries of a failed checkpoint write"),
+    _S("dstream.streaming.checkpoint.maxAge", "duration", None, "s", "/readyz answers 503 once the last checkpoint is older than this (default: max(60 s, 3 batches))"),
+    _S("dstream.streaming.checkpoint.stopAfter", "duration", None, "s", "the daemon stops the job once checkpoints have failed this long (default: max(600 s, 10 batches))"),
     _S("dstream.checkpoint.key", "string", None, "", "secret that signs pickled state (needed for Redis; or DSTREAM_CHECKPOINT_KEY)", secret=True),
     _S("dstream.checkpoint.discardState", "bool", False, "", "at recovery keep the source positions only and start every state fresh"),
     _S("dstream.streaming.recovery.mode", "choice", "rebuild", "", "rebuild: getOrCreate calls the setup function again; restore: the saved graph, as PySpark", choices=("rebuild", "restore")),

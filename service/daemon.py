@@ -4,8 +4,9 @@
 
 - 0: stopped on request (SIGTERM, SIGINT, ``stop_after``) and every drain phase finished
   within its time limit;
-- 1: stopped because a batch failed (``on_batch_error = "stop"``) or the context stopped by
-  itself (a receiver whose configuration can never work: a refused login, a missing topic), or a drain phase
+- 1: stopped because a batch failed (``on_batch_error = "stop"``), the context stopped by
+  itself (a receiver whose configuration can never work: a refused login, a missing topic),
+  checkpoints kept failing for ``dstream.streaming.checkpoint.stopAfter``, or a drain phase
   overran its limit or failed (reported, and the stop went on);
 - 128 + signal number: a second signal during the stop ended the process at once.
 """
@@ -152,6 +153,9 @@ class Daemon:
                  f", checkpoint {s.checkpoint}" if s.checkpoint else "")
         threading.Thread(target=self._watch_errors, args=(ssc, s.on_batch_error == "stop"),
                          name="dstream-error-watch", daemon=True).start()
+        if ssc.checkpointHealth() is not None:
+            threading.Thread(target=self._watch_checkpoints, args=(ssc,),
+                             name="dstream-checkpoint-watch", daemon=True).start()
         self._wait()
         log.info("stopping (%s): graceful drain", self._stop_reason)
         clean = run_phases(self._phases(ssc), log)
@@ -177,6 +181,23 @@ class Daemon:
                               failed=True)
         elif stop_on_batch_error:
             self.request_stop(f"a batch failed: {type(error).__name__}: {error}", failed=True)
+
+    def _watch_checkpoints(self, ssc: StreamingContext, every_s: float = 1.0) -> None:
+        """Stop the job (exit code 1) once checkpoints have failed for longer than
+        ``dstream.streaming.checkpoint.stopAfter``: a job that cannot checkpoint would lose
+        or redo everything since its last checkpoint at the next crash."""
+        while not self._stop.wait(every_s):
+            health = ssc.checkpointHealth()
+            if health is None or health["failing_s"] <= health["stop_after_s"]:
+                continue
+            message = (f"checkpoints to {health['location']} have failed for "
+                       f"{health['failing_s']:.0f} s ({health['consecutive_failures']} attempts in "
+                       f"a row; dstream.streaming.checkpoint.stopAfter is {health['stop_after_s']:g} s), "
+                       f"last error: {health['last_error']}. Stopping the job: repair the checkpoint "
+                       "store and restart it; it resumes from its last checkpoint")
+            log.error("%s", message)
+            self.request_stop(message, failed=True)
+            return
 
     def _wait(self) -> None:
         deadline = None if self.settings.stop_after is None else time.monotonic() + self.settings.stop_after

@@ -56,6 +56,8 @@ class Snapshot:
     bad_records: dict[int, dict[str, int]] = field(default_factory=dict)
     #: event-time operator id -> (its report after the last batch, late records so far)
     event_time: dict[str, tuple[EventTimeInfo, int]] = field(default_factory=dict)
+    #: checkpoint figures (``StreamingContext.checkpointHealth()``); None without checkpoints
+    checkpoint: dict[str, Any] | None = None
 
     @property
     def received_records(self) -> int:
@@ -148,4 +150,4 @@ class StreamingSource:
             now_ms=self._clock.now_ms(), start_time_ms=start, completed=completed, active=active,
             total_completed=totals[0], total_failed=totals[1], total_records=totals[2],
             receivers=receivers, receiver_streams=streams, bad_records=self._bad_records.copy(),
-            event_time=event_time)
+            event_time=event_time, checkpoint=self._ssc.checkpointHealth())

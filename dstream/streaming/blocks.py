@@ -37,6 +37,7 @@ class ReceivedBlockTracker:
         self._lock = threading.Condition()
         self._unallocated: dict[int, list[ReceivedBlock]] = {}
         self._batches: dict[int, dict[int, list[ReceivedBlock]]] = {}
+        self._settled: dict[str, ReceivedBlock] = {}
         self.records_received = 0
 
     def add(self, block: ReceivedBlock) -> None:
@@ -78,10 +79,46 @@ class ReceivedBlockTracker:
             return [b for blocks in self._unallocated.values() for b in blocks]
 
     def forget_batches(self, up_to_ms: int) -> list[ReceivedBlock]:
-        """Drop the allocations of batches at or before ``up_to_ms``; return their blocks."""
+        """Drop the allocations of batches at or before ``up_to_ms``; return their blocks.
+        Those that were logged stay on record as settled until their log segment is gone.
+
+        >>> tracker = ReceivedBlockTracker()
+        >>> tracker.add(ReceivedBlock(0, "input-0-0", 1, {}, wal_pointer="somewhere"))
+        >>> _ = tracker.allocate(1000)
+        >>> [b.block_id for b in tracker.forget_batches(1000)], list(tracker.settled())
+        (['input-0-0'], ['input-0-0'])
+        """
         with self._lock:
             old = [t for t in self._batches if t <= up_to_ms]
-            return [b for t in old for blocks in self._batches.pop(t).values() for b in blocks]
+            blocks = [b for t in old for per in self._batches.pop(t).values() for b in per]
+            self._settled.update((b.block_id, b) for b in blocks if b.wal_pointer is not None)
+            return blocks
+
+    def settled(self) -> dict[str, ReceivedBlock]:
+        """Logged blocks of forgotten batches, by id (a copy)."""
+        with self._lock:
+            return dict(self._settled)
+
+    def restore_settled(self, block: ReceivedBlock) -> None:
+        """Recovery: ``block`` was consumed by a batch the checkpoint saw complete."""
+        with self._lock:
+            self._settled[block.block_id] = block
+
+    def drop_settled(self, segments: set[str]) -> int:
+        """Forget settled blocks whose log segment was deleted; how many were dropped."""
+        with self._lock:
+            gone = [i for i, b in self._settled.items() if getattr(b.wal_pointer, "segment", None) in segments]
+            for block_id in gone:
+                del self._settled[block_id]
+            return len(gone)
+
+    def snapshot(self) -> tuple[dict[int, dict[int, list[ReceivedBlock]]], list[ReceivedBlock],
+                                dict[str, ReceivedBlock]]:
+        """``(batches, unallocated, settled)`` read together, under one lock."""
+        with self._lock:
+            batches = {t: {s: list(b) for s, b in per.items()} for t, per in self._batches.items()}
+            unallocated = [b for blocks in self._unallocated.values() for b in blocks]
+            return batches, unallocated, dict(self._settled)
 
     def drop_blocks(self, block_ids: set[str]) -> None:
         """Recovery: forget blocks that are lost (not in the write-ahead log)."""

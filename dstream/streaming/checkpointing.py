@@ -6,7 +6,9 @@ checkpoint, whose lineage is cut right there) and hands it to the writer thread.
 saves data first, then the metadata that refers to it, then runs the commit actions
 (e.g. cleaning the write-ahead log). When the store is down it retries with backoff; the
 batches go on, newer snapshots replace older queued ones, and the next successful write
-catches up. Failures are counted and posted as ``onCheckpointError`` events.
+catches up. Every write is posted as ``onCheckpointWritten``, every failed attempt as
+``onCheckpointError``; ``CheckpointManager.health()`` holds the figures the service shows
+(checkpoint age, last error, consecutive failures).
 """
 
 from __future__ import annotations
@@ -33,13 +35,32 @@ if TYPE_CHECKING:
     from ..conf import Conf
     from .context import StreamingContext
 
-__all__ = ["CheckpointManager", "DataSnapshot", "open_checkpoint_store", "METADATA_KIND"]
+__all__ = ["CheckpointManager", "DataSnapshot", "open_checkpoint_store", "METADATA_KIND",
+           "MissingSigningKeyError", "DISCARD_STATE_CONF"]
 
 log = logging.getLogger(__name__)
 
 METADATA_KIND = "metadata"
 KEY_ENV = "DSTREAM_CHECKPOINT_KEY"
 KEY_CONF = "dstream.checkpoint.key"
+KEY_FILE = "signing.key"
+DISCARD_STATE_CONF = "dstream.checkpoint.discardState"
+#: what a checkpoint store holds that is signed: state partitions and logged blocks
+SIGNED_PREFIXES = ("data/", "wal/")
+MAX_AGE_CONF = "dstream.streaming.checkpoint.maxAge"
+STOP_AFTER_CONF = "dstream.streaming.checkpoint.stopAfter"
+
+
+def _positive_seconds(conf: Conf, key: str, default: float) -> float:
+    value = conf.getSeconds(key, default)
+    if not value > 0:
+        raise ValueError(f"{key} must be a positive duration (seconds, or like '90s', '5min'), "
+                         f"got {conf.get(key)!r}")
+    return value
+
+
+class MissingSigningKeyError(ValueError):
+    """A checkpoint directory holds signed state but its key file is gone."""
 
 
 def open_checkpoint_store(location: str, conf: Conf) -> tuple[CheckpointStore, Signer]:
@@ -48,12 +69,28 @@ def open_checkpoint_store(location: str, conf: Conf) -> tuple[CheckpointStore, S
     The key comes from conf ``dstream.checkpoint.key`` or the environment variable
     ``DSTREAM_CHECKPOINT_KEY``; a directory store without one keeps a random key in a
     0600 file inside the directory (the directory is the user's own). A network store
-    (Redis) needs the key explicitly: bytes from it are never unpickled unsigned.
+    (Redis) needs the key explicitly: bytes from it are never unpickled unsigned. A
+    directory that holds signed state (state partitions, logged blocks) without its key file
+    is refused (``MissingSigningKeyError``): a new key would not verify that state, so
+    either the key is restored or the state is given up with ``discardState``.
+
+    >>> import tempfile
+    >>> from dstream import Conf
+    >>> store, signer = open_checkpoint_store(tempfile.mkdtemp(), Conf())
+    >>> signer.verify(signer.sign(b"x"), "test"); store.close()
+    b'x'
     """
+    store, signer, _replaced = open_signed_store(location, conf)
+    return store, signer
+
+
+def open_signed_store(location: str, conf: Conf) -> tuple[CheckpointStore, Signer, bool]:
+    """``open_checkpoint_store``, and whether the signed state there was given up for a
+    new key (``discardState=true`` with the key file gone: the old log cannot be read)."""
     store = open_store(location)
     secret = conf.get(KEY_CONF) or os.environ.get(KEY_ENV)
     if secret:
-        return store, Signer(secret.encode())
+        return store, Signer(secret.encode()), False
     directory = getattr(store, "directory", None)
     if directory is None:
         store.close()
@@ -61,7 +98,24 @@ def open_checkpoint_store(location: str, conf: Conf) -> tuple[CheckpointStore, S
             f"checkpoint store {_public(location)} is reached over the network: set "
             f"{KEY_CONF} (or the environment variable {KEY_ENV}) to a secret of this job, so "
             "that its state is signed when saved and verified before it is loaded")
-    return store, Signer(load_or_create_key_file(os.path.join(directory, "signing.key")))
+    path = os.path.join(directory, KEY_FILE)
+    replaced = False
+    if not os.path.exists(path) and any(store.list(p) for p in SIGNED_PREFIXES):
+        if not conf.getBoolean(DISCARD_STATE_CONF, False):
+            store.close()
+            raise MissingSigningKeyError(
+                f"checkpoint directory {directory} holds signed state (saved state and logged "
+                f"blocks) but its signing key {path} is missing, so that state cannot be "
+                f"verified. Restore {path} from where it was copied (it is the job's own "
+                f"secret), or set {KEY_CONF} to the key it held, or restart with "
+                f"{DISCARD_STATE_CONF}=true to give up that state and the blocks logged but "
+                "not yet processed (sources resume from their saved positions); no new key "
+                "was written")
+        log.warning("checkpoint directory %s: signing key %s is missing; %s=true, so the state "
+                    "and logged blocks signed with the old key are given up and a new key is "
+                    "written", directory, path, DISCARD_STATE_CONF)
+        replaced = True
+    return store, Signer(load_or_create_key_file(path)), replaced
 
 
 def _public(location: str) -> str:
@@ -111,7 +165,12 @@ class CheckpointManager:
         conf = ssc.sparkContext._conf
         self._ssc = ssc
         self.location = location
-        self.store, self.signer = open_checkpoint_store(location, conf)
+        batch_s = ssc.batch_duration_ms / 1000
+        #: no metadata checkpoint for longer than this: the service is not ready
+        self.max_age_s = _positive_seconds(conf, MAX_AGE_CONF, max(60.0, 3 * batch_s))
+        #: checkpoints failing for longer than this: the daemon stops the job
+        self.stop_after_s = _positive_seconds(conf, STOP_AFTER_CONF, max(600.0, 10 * batch_s))
+        self.store, self.signer, self.key_replaced = open_signed_store(location, conf)
         self.retained = max(1, conf.getInt("dstream.streaming.checkpoint.retained", 3))
         self._retry_max_s = conf.getSeconds("dstream.streaming.checkpoint.maxRetryDelay", 10.0)
         self.wal: WriteAheadLog | None = None
@@ -123,9 +182,19 @@ class CheckpointManager:
         self._busy = False
         self._stopping = False
         self.failures = 0
+        self.consecutive_failures = 0
         self.written = 0
         self.last_error: str | None = None
+        self.last_error_time_s: float | None = None
         self.last_written_ms: int | None = None
+        #: the context's clock (seconds) when the last metadata checkpoint was written (or at
+        #: the start): a manual clock in tests, wall time otherwise
+        self._now_s = lambda: ssc._clock.now_ms() / 1000.0
+        self.last_success_time_s = self._now_s()
+        self.started_time_s = self.last_success_time_s
+        #: called with the metadata right after each metadata generation is saved
+        self.on_saved: Callable[[dict[str, Any]], None] | None = None
+        self._stats_lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="dstream-checkpoint-writer", daemon=True)
         self._thread.start()
 
@@ -208,11 +277,7 @@ class CheckpointManager:
                 self._write(request)
                 return
             except Exception as e:   # store down, or a bug: report, retry, never drop silently
-                self.failures += 1
-                self.last_error = f"{type(e).__name__}: {e}"
-                log.warning("checkpoint of batch %d failed (attempt %d), retrying in %.1f s: %s",
-                            request.time_ms, self.failures, delay, e)
-                self._ssc._bus.post("onCheckpointError", time_ms=request.time_ms, error=self.last_error)
+                self.record_failure(request.time_ms, e, f"writing (retry in {delay:.1f} s)")
                 with self._cond:
                     if self._stopping:
                         log.error("checkpoint of batch %d abandoned at stop: %s", request.time_ms, e)
@@ -234,15 +299,64 @@ class CheckpointManager:
         if request.metadata is not None:
             save_generation(self.store, METADATA_KIND, request.metadata["time_ms"],
                             encode_metadata(request.metadata), retained=self.retained)
+            if self.on_saved is not None:
+                self.on_saved(request.metadata)
             for action in request.on_commit:
                 action()
             self._delete_old_data(request.metadata.get("state", {}))
         request.data = []
-        self.written += 1
-        self.last_written_ms = request.time_ms
-        self.last_error = None
-        log.debug("checkpoint of batch %d written in %.1f ms", request.time_ms,
-                  (time.perf_counter() - started) * 1000)
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        with self._stats_lock:
+            self.written += 1
+            self.consecutive_failures = 0
+            self.last_error = None          # the error of the failing streak, if one is on
+            if request.metadata is not None:
+                self.last_written_ms = request.time_ms
+                self.last_success_time_s = self._now_s()
+        self._ssc._bus.post("onCheckpointWritten", time_ms=request.time_ms,
+                            metadata=request.metadata is not None, duration_ms=elapsed_ms)
+        log.debug("checkpoint of batch %d written in %.1f ms", request.time_ms, elapsed_ms)
+
+    def record_failure(self, time_ms: int, error: BaseException, step: str) -> None:
+        """A checkpoint step failed: counted, kept as the last error, posted as
+        ``onCheckpointError``; the caller retries."""
+        message = f"{type(error).__name__}: {error}"
+        with self._stats_lock:
+            self.failures += 1
+            self.consecutive_failures += 1
+            self.last_error = message
+            self.last_error_time_s = self._now_s()
+            attempt = self.consecutive_failures
+        log.warning("checkpoint of batch %d failed %s (failure %d in a row): %s",
+                    time_ms, step, attempt, message)
+        self._ssc._bus.post("onCheckpointError", time_ms=time_ms, error=message,
+                            consecutive_failures=attempt)
+
+    def health(self, now_s: float | None = None) -> dict[str, Any]:
+        """The checkpoint figures the service shows (plain data).
+
+        ``age_s`` is how long ago the last metadata checkpoint was written (since the start
+        when none was yet); ``healthy`` is False once it passes ``max_age_s``; ``failing_s`` is
+        how long checkpoints have been failing in a row (0 when the last attempt succeeded)."""
+        now = self._now_s() if now_s is None else now_s
+        with self._stats_lock:
+            age = max(0.0, now - self.last_success_time_s)
+            return {
+                "enabled": True,
+                "max_age_s": self.max_age_s,
+                "stop_after_s": self.stop_after_s,
+                "healthy": age <= self.max_age_s,
+                "failing_s": age if self.consecutive_failures else 0.0,
+                "location": _public(self.location),
+                "written": self.written,
+                "failures": self.failures,
+                "consecutive_failures": self.consecutive_failures,
+                "last_error": self.last_error,
+                "last_error_time_s": self.last_error_time_s,
+                "last_batch_time_ms": self.last_written_ms,
+                "last_success_time_s": self.last_success_time_s,
+                "age_s": age,
+            }
 
     def _delete_old_data(self, state: dict[str, dict[str, Any]]) -> None:
         """Keep the data checkpoints the retained metadata generations may refer to."""

@@ -81,6 +81,7 @@ class StreamingContext(InputStreams):
         self._checkpoint_location: str | None = None
         self._checkpoints: StreamCheckpoints | None = None
         self._recover = False
+        self._recovered: dict[str, Any] | None = None
         self._zero_time_ms: int | None = None
         self._waiter = threading.Condition()
         self._error: BaseException | None = None
@@ -439,6 +440,28 @@ class StreamingContext(InputStreams):
             recovery.restore_state(self, checkpoints, keys)
         recovery.restore_sources(self)
         recovery.restore_blocks(self, checkpoints.manager, keep_batches=keep_state)
+        self._recovered = {"time_ms": recovery.meta["time_ms"], "replayed": dict(recovery.replayed),
+                           "state_restored": keep_state}
+        self._bus.post("onRecoveryCompleted", time_ms=recovery.meta["time_ms"],
+                       checkpoint=checkpoints.manager.health()["location"],
+                       replayed=dict(recovery.replayed), state_restored=keep_state)
+
+    def checkpointHealth(self) -> dict[str, Any] | None:
+        """Beyond PySpark: the checkpoint figures of this context as plain data (None without
+        a checkpoint location): metadata checkpoints written, failures (in all and in a row),
+        the last error, the age of the last checkpoint and its bounds (conf
+        ``dstream.streaming.checkpoint.maxAge`` and ``.stopAfter``), and the recovery this
+        context started with (``recovery``: the checkpoint's batch time and the logged blocks
+        by fate), if any.
+
+        >>> from dstream import Context, StreamingContext
+        >>> with Context("local") as ctx:
+        ...     print(StreamingContext(ctx, 1, clock="manual").checkpointHealth())
+        None
+        """
+        if self._checkpoints is None:
+            return None
+        return {**self._checkpoints.manager.health(), "recovery": self._recovered}
 
     def _scheduler_first_time(self) -> int:
         return (self._clock.now_ms() // self._batch_ms + 1) * self._batch_ms

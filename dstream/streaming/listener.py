@@ -217,19 +217,63 @@ class _Event:
 
 
 class StreamingListener:
-    """Override the callbacks you need (PySpark's ``StreamingListener``)."""
+    """Override the callbacks you need (PySpark's ``StreamingListener``).
 
-    def onStreamingStarted(self, streamingStarted: Any) -> None: ...
-    def onReceiverStarted(self, receiverStarted: Any) -> None: ...
-    def onReceiverError(self, receiverError: Any) -> None: ...
-    def onReceiverStopped(self, receiverStopped: Any) -> None: ...
+    Every event the engine posts has a callback here that does nothing, so a listener only
+    defines what it wants. Beyond PySpark: ``onReceiverBadRecord``, ``onCheckpointWritten``,
+    ``onCheckpointError`` and ``onRecoveryCompleted``. Each event object carries the named
+    fields below as attributes.
+
+    >>> bus = ListenerBus(); bus.add(StreamingListener()); bus.start()
+    >>> bus.post("onCheckpointError", time_ms=1000, error="OSError: disk full", consecutive_failures=1)
+    >>> bus.wait_until_empty(), bus.stop()
+    (True, None)
+    """
+
+    def onStreamingStarted(self, streamingStarted: Any) -> None:
+        """The context started (``time()``)."""
+
+    def onReceiverStarted(self, receiverStarted: Any) -> None:
+        """A receiver started (``receiverInfo()``)."""
+
+    def onReceiverError(self, receiverError: Any) -> None:
+        """A receiver reported an error (``receiverInfo()`` has its last error)."""
+
+    def onReceiverStopped(self, receiverStopped: Any) -> None:
+        """A receiver stopped (``receiverInfo()``)."""
+
     def onReceiverBadRecord(self, receiverBadRecord: Any) -> None:
-        """A receiver dropped or repaired a record (beyond PySpark): undecodable, too long..."""
-    def onBatchSubmitted(self, batchSubmitted: Any) -> None: ...
-    def onBatchStarted(self, batchStarted: Any) -> None: ...
-    def onBatchCompleted(self, batchCompleted: Any) -> None: ...
-    def onOutputOperationStarted(self, outputOperationStarted: Any) -> None: ...
-    def onOutputOperationCompleted(self, outputOperationCompleted: Any) -> None: ...
+        """A receiver dropped or repaired a record (beyond PySpark): undecodable, too long...
+        (``receiverInfo()``, ``details``)."""
+
+    def onBatchSubmitted(self, batchSubmitted: Any) -> None:
+        """A batch was generated and queued (``batchInfo()``)."""
+
+    def onBatchStarted(self, batchStarted: Any) -> None:
+        """A batch started running (``batchInfo()``)."""
+
+    def onBatchCompleted(self, batchCompleted: Any) -> None:
+        """A batch finished, its output operations succeeded or failed (``batchInfo()``)."""
+
+    def onOutputOperationStarted(self, outputOperationStarted: Any) -> None:
+        """An output operation of a batch started (``outputOperationInfo()``)."""
+
+    def onOutputOperationCompleted(self, outputOperationCompleted: Any) -> None:
+        """An output operation of a batch ended (``outputOperationInfo()``)."""
+
+    def onCheckpointWritten(self, checkpointWritten: Any) -> None:
+        """A checkpoint was written (beyond PySpark): ``time_ms`` (its batch), ``metadata``
+        (False for state saved after a failed batch, which no metadata refers to yet),
+        ``duration_ms``."""
+
+    def onCheckpointError(self, checkpointError: Any) -> None:
+        """Writing a checkpoint failed and will be retried (beyond PySpark): ``time_ms``,
+        ``error`` (type and message), ``consecutive_failures``."""
+
+    def onRecoveryCompleted(self, recoveryCompleted: Any) -> None:
+        """The context recovered from a checkpoint (beyond PySpark): ``time_ms`` (the batch of
+        the checkpoint), ``checkpoint`` (its location), ``replayed`` (blocks of the write-ahead
+        log by fate: ``batch``, ``settled``, ``new``, ``duplicate``), ``state_restored``."""
 
 
 class ListenerBus:
@@ -282,8 +326,11 @@ class ListenerBus:
             with self._lock:
                 listeners = list(self._listeners)
             for listener in listeners:
+                method = getattr(listener, callback, None)
+                if method is None:      # a listener that does not subclass StreamingListener
+                    continue
                 try:
-                    getattr(listener, callback)(event)
+                    method(event)
                 except Exception:
                     log.exception("streaming listener %r failed in %s", listener, callback)
             with self._idle:

@@ -93,6 +93,8 @@ class EngineBlockSink:
         self._signer = signer
         self._clock_ms = clock_ms
         self._seen: set[str] = set()
+        #: blocks logged whose placement failed: an offer again reuses the record
+        self._logged: dict[str, Any] = {}
         self._lock = threading.Lock()
 
     def store_block(self, stream_id: int, block_id: str, records: list, metadata: dict) -> None:
@@ -101,45 +103,39 @@ class EngineBlockSink:
                 return
         # pickled once, here: the same bytes go to the log, the block manager and the tasks
         data = Serialized(dumps_data(records))
-        pointer = None
-        if self.wal is not None:
+        with self._lock:
+            pointer = self._logged.get(block_id)
+        if self.wal is not None and pointer is None:
+            # one record per block: a block logged twice would be replayed twice
             payload = encode_block(stream_id, block_id, data, len(records), metadata)
             pointer = self.wal.write(self._signer.sign(payload), self._clock_ms())
+            with self._lock:
+                self._logged[block_id] = pointer
         place_block(self._backend, self._blocks, block_id, data,
                     self._levels.get(stream_id, DEFAULT_RECEIVER_LEVEL),
                     recovery_of(block_id, self._tracker, self.wal, self._signer, pointer))
         with self._lock:
             self._seen.add(block_id)
+            self._logged.pop(block_id, None)
         self._tracker.add(ReceivedBlock(stream_id, block_id, len(records), metadata, pointer))
 
-    def restore(self, stream_id: int, block_id: str, data: Serialized, num_records: int,
-                metadata: dict, allocated: bool, logged_at_ms: int) -> None:
-        """Recovery: a block read back from the write-ahead log. One that belongs to a batch
-        goes back to the block manager only; one received after the last checkpoint is also
-        unallocated again, so the next batch takes it."""
-        place_block(self._backend, self._blocks, block_id, data,
-                    self._levels.get(stream_id, DEFAULT_RECEIVER_LEVEL),
-                    recovery_of(block_id, self._tracker))
+    def restore(self, block: ReceivedBlock, data: Serialized, allocated: bool) -> None:
+        """Recovery: a block read back from the write-ahead log (``block.wal_pointer`` is its
+        record there). One that belongs to a batch goes back to the block manager only; one
+        no completed batch took is also unallocated again, so the next batch takes it."""
+        place_block(self._backend, self._blocks, block.block_id, data,
+                    self._levels.get(block.stream_id, DEFAULT_RECEIVER_LEVEL),
+                    recovery_of(block.block_id, self._tracker, self.wal, self._signer, block.wal_pointer))
         with self._lock:
-            self._seen.add(block_id)
+            self._seen.add(block.block_id)
         if not allocated:
-            self._tracker.add(ReceivedBlock(stream_id, block_id, num_records, metadata,
-                                            _LoggedAt(logged_at_ms)))
+            self._tracker.add(block)
 
     def forget(self, block_ids: list[str]) -> None:
         with self._lock:
             self._seen.difference_update(block_ids)
         for block_id in block_ids:
             self._blocks.remove(block_id)
-
-
-class _LoggedAt:
-    """Where a replayed block sits in the log: only its time matters (for cleaning)."""
-
-    __slots__ = ("time_ms",)
-
-    def __init__(self, time_ms: int) -> None:
-        self.time_ms = time_ms
 
 
 class _EventBridge:

@@ -19,7 +19,8 @@ from ..hashing import portable_hash
 from ..rdd_checkpoint import truncate_to
 from ..rdd_kinds import ParallelCollectionRDD
 from .blocks import ReceivedBlock
-from .checkpointing import METADATA_KIND, CheckpointManager, DataSnapshot
+from .checkpointing import DISCARD_STATE_CONF, METADATA_KIND, CheckpointManager, DataSnapshot
+from .log_ledger import LogCleaner, ReplayPlan, ledger_of
 from .log_records import decode_block
 from .recovery_format import data_partition_name, decode_metadata, state_keys
 
@@ -32,18 +33,9 @@ __all__ = ["StreamCheckpoints", "Recovery", "IncompatibleCheckpointError"]
 
 log = logging.getLogger(__name__)
 
-DISCARD_STATE_CONF = "dstream.checkpoint.discardState"
-
 
 class IncompatibleCheckpointError(ValueError):
     """The saved state does not fit the job's current definition."""
-
-
-def _block_to_data(b: ReceivedBlock) -> dict[str, Any]:
-    pointer = None if b.wal_pointer is None else [b.wal_pointer.segment, b.wal_pointer.index,
-                                                   b.wal_pointer.time_ms]
-    return {"stream": b.stream_id, "id": b.block_id, "records": b.num_records,
-            "metadata": b.metadata, "wal": pointer}
 
 
 def _merge_positions(positions: dict[Any, int], metadata: dict[str, Any]) -> None:
@@ -61,6 +53,10 @@ class StreamCheckpoints:
         self.due: list[tuple[DStream, int, RDD]] = []
         self.state_index: dict[str, dict[str, Any]] = {}
         self._keys: dict[int, str] = {}
+        wal = self.manager.wal
+        self.cleaner = None if wal is None else LogCleaner(wal, self.manager.retained)
+        if self.cleaner is not None:
+            self.manager.on_saved = self.cleaner.saved
 
     def start(self) -> None:
         self._keys = {id(stream): key for key, stream in self.keys().items()}
@@ -78,7 +74,16 @@ class StreamCheckpoints:
 
     def after_batch(self, time_ms: int, succeeded: bool,
                     source_commits: Callable[[], None] | None = None) -> None:
-        """Batch thread: capture due state and the metadata, hand both to the writer."""
+        """Batch thread: capture due state and the metadata, hand both to the writer. A
+        capture that fails is a failed checkpoint (counted, posted, retried at the next batch),
+        never only a log line."""
+        try:
+            self._capture_and_submit(time_ms, succeeded, source_commits)
+        except Exception as e:   # noqa: BLE001 - reported as a checkpoint failure, retried
+            self.manager.record_failure(time_ms, e, "capturing the checkpoint")
+
+    def _capture_and_submit(self, time_ms: int, succeeded: bool,
+                            source_commits: Callable[[], None] | None) -> None:
         due = [d for d in self.due if d[1] <= time_ms]
         self.due = [d for d in self.due if d[1] > time_ms]
         snapshots = []
@@ -94,9 +99,7 @@ class StreamCheckpoints:
             if snapshots:
                 self.manager.submit_data_only(snapshots)
             return
-        actions = self._commit_actions(time_ms)
-        if source_commits is not None:
-            actions.append(source_commits)
+        actions = [source_commits] if source_commits is not None else []
         self.manager.submit(time_ms, self.metadata(time_ms), snapshots, actions)
 
     def _index(self, snapshot: DataSnapshot) -> None:
@@ -107,9 +110,8 @@ class StreamCheckpoints:
 
     def metadata(self, time_ms: int) -> dict[str, Any]:
         ssc = self._ssc
-        tracker = ssc._receiver_tracker
-        allocations = {t: [_block_to_data(b) for blocks in per.values() for b in blocks]
-                       for t, per in tracker.tracker.allocated_batches().items()}
+        cleaned = self.cleaner.take_cleaned() if self.cleaner is not None else set()
+        ledger = ledger_of(ssc._receiver_tracker.tracker, cleaned)
         sources = {s.id: s.source_state() for s in ssc._graph.inputs if hasattr(s, "source_state")}
         return {
             "app": ssc.sparkContext.appName,
@@ -118,24 +120,9 @@ class StreamCheckpoints:
             "time_ms": time_ms,
             "streams": sorted(s.id for s in ssc._graph.all_streams()),
             "state": {k: dict(v) for k, v in self.state_index.items()},
-            "allocated": allocations,
-            "unallocated": [_block_to_data(b) for b in tracker.tracker.unallocated()],
+            **ledger,
             "sources": sources,
         }
-
-    def _commit_actions(self, time_ms: int) -> list[Any]:
-        wal = self.manager.wal
-        if wal is None:
-            return []
-        oldest = self._oldest_needed_wal_ms()
-        return [lambda: wal.clean(oldest)] if oldest is not None else []
-
-    def _oldest_needed_wal_ms(self) -> int | None:
-        tracker = self._ssc._receiver_tracker.tracker
-        blocks = [b for per in tracker.allocated_batches().values() for bs in per.values() for b in bs]
-        blocks += tracker.unallocated()
-        times = [b.wal_pointer.time_ms for b in blocks if b.wal_pointer is not None]
-        return min(times) if times else None
 
     def stop(self, timeout: float) -> bool:
         return self.manager.stop(timeout)
@@ -147,6 +134,8 @@ class Recovery:
     def __init__(self, meta: dict[str, Any], seq: int) -> None:
         self.meta = meta
         self.seq = seq
+        #: blocks of the log by fate, once ``restore_blocks`` ran
+        self.replayed: dict[str, int] = {}
 
     @staticmethod
     def load(manager: CheckpointManager) -> Recovery | None:
@@ -223,33 +212,41 @@ class Recovery:
 
     def restore_blocks(self, ssc: StreamingContext, manager: CheckpointManager,
                        keep_batches: bool = True) -> None:
-        """Batches get their blocks back; blocks in the log are put back in the block manager;
-        blocks logged after this checkpoint (received, not yet allocated) are unallocated again.
-        Without ``keep_batches`` (a fresh start) the blocks of processed batches are skipped."""
+        """Replay the write-ahead log by the checkpoint's account of every block in it.
+
+        A block the checkpoint allocates to a batch goes back to that batch (its records to
+        the block manager); a block a completed batch consumed (settled, or allocated to a
+        batch at or before the checkpoint's) is skipped; any other block no completed batch
+        took, so it is new data, unallocated again for the next batch. Without
+        ``keep_batches`` (a fresh start) no batch is restored: blocks of batches after the
+        checkpoint are new data, the rest are skipped."""
         tracker = ssc._receiver_tracker
-        known: dict[str, ReceivedBlock] = {}
-        for t, blocks in self.meta.get("allocated", {}).items():
-            per: dict[int, list[ReceivedBlock]] = {}
-            for data in blocks:
-                block = ReceivedBlock(data["stream"], data["id"], data["records"], data["metadata"])
-                known[block.block_id] = block
-                per.setdefault(block.stream_id, []).append(block)
-            if keep_batches:
-                tracker.tracker.restore_allocation(int(t), per)
-        processed = {b for b in known}
-        replayed = 0
+        plan = ReplayPlan(self.meta, keep_batches)
+        known = plan.known
+        for t, per in plan.batches.items():
+            tracker.tracker.restore_allocation(t, per)
         positions: dict[int, dict[Any, int]] = {}
-        if manager.wal is not None:
-            for _time, signed in manager.wal.read_all():
+        if manager.wal is not None and manager.key_replaced:
+            segments = manager.wal.segments()
+            for segment in segments:
+                manager.store.delete(segment)
+            log.warning("recovery: %d write-ahead log segments signed with the lost key deleted "
+                        "unread (%s=true)", len(segments), DISCARD_STATE_CONF)
+        elif manager.wal is not None:
+            for pointer, signed in manager.wal.read_with_pointers():
                 stream_id, block_id, data, num_records, metadata = decode_block(
                     manager.signer.verify(signed, "write-ahead log record"))
                 tracker.block_ids.advance_past(block_id)
                 _merge_positions(positions.setdefault(stream_id, {}), metadata)
-                if block_id in processed and not keep_batches:
-                    continue
-                tracker.sink.restore(stream_id, block_id, data, num_records, metadata,
-                                     allocated=block_id in processed, logged_at_ms=_time)
-                replayed += 1
+                fate = plan.fate(block_id)
+                block = ReceivedBlock(stream_id, block_id, num_records, metadata, pointer)
+                if fate == "settled":
+                    tracker.tracker.restore_settled(block)
+                elif fate == "batch":
+                    known[block_id].wal_pointer = pointer
+                    tracker.sink.restore(known[block_id], data, allocated=True)
+                elif fate == "new":
+                    tracker.sink.restore(block, data, allocated=False)
         for stream in ssc._graph.inputs:
             resume = getattr(getattr(stream, "receiver", None), "resume_from", None)
             if resume is not None and positions.get(stream.stream_id):
@@ -262,8 +259,10 @@ class Recovery:
             tracker.tracker.drop_blocks(set(missing))
         for block_id in known:
             tracker.block_ids.advance_past(block_id)
-        log.info("recovery: %d batches' block allocations restored, %d blocks replayed from the log",
-                 len(self.meta.get("allocated", {})), replayed)
+        self.replayed = counts = plan.counts
+        log.info("recovery: %d batches' block allocations restored; from the log %d blocks went "
+                 "back to their batches, %d were already consumed, %d are new data",
+                 len(plan.batches), counts["batch"], counts["settled"], counts["new"])
 
     def restore_sources(self, ssc: StreamingContext) -> None:
         sources = self.meta.get("sources", {})

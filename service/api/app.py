@@ -70,8 +70,9 @@ def create_app(source: StreamingSource, token: str | None = None, *,
     """The FastAPI app over ``source``; with ``token``, every route needs it.
 
     ``/readyz`` answers 200 once a batch has completed, and 503 before, after the context
-    stopped, or while the oldest unfinished batch is more than ``ready_max_lag_batches``
-    batch intervals old (the stream is falling behind).
+    stopped, while the oldest unfinished batch is more than ``ready_max_lag_batches``
+    batch intervals old (the stream is falling behind), or while the last metadata
+    checkpoint is older than ``dstream.streaming.checkpoint.maxAge`` (checkpoints stopped).
     """
     if token is not None and (not isinstance(token, str) or not token):
         raise ValueError("create_app needs a non-empty token (or None for no token)")
@@ -126,9 +127,11 @@ def _add_operations_routes(app: FastAPI, source: StreamingSource, max_lag_ms: in
     @app.get("/readyz", response_model=Readiness, tags=["operations"],
              responses={503: {"model": Readiness, "description": "not ready, with the reason"}})
     def readyz() -> JSONResponse:
-        """Readiness: a batch has completed and the stream is not falling behind."""
+        """Readiness: a batch has completed, the stream is not falling behind and its
+        checkpoints are being written."""
         snap = source.snapshot()
         lag = snap.lag_ms()
+        checkpoint = snap.checkpoint
         if snap.state != "ACTIVE":
             ready, reason = False, f"the streaming context is {snap.state}"
         elif snap.total_completed == 0:
@@ -136,10 +139,19 @@ def _add_operations_routes(app: FastAPI, source: StreamingSource, max_lag_ms: in
         elif lag > max_lag_ms:
             ready, reason = False, (f"falling behind: the oldest unfinished batch is {lag} ms old "
                                     f"(bound {max_lag_ms} ms)")
+        elif checkpoint is not None and not checkpoint["healthy"]:
+            error = checkpoint["last_error"]
+            ready, reason = False, (
+                f"checkpoints stopped: the last one was written {checkpoint['age_s']:.0f} s ago "
+                f"(bound {checkpoint['max_age_s']:g} s)"
+                + (f"; {checkpoint['consecutive_failures']} attempts failed in a row, last: {error}"
+                   if error else ""))
         else:
             ready, reason = True, "ready"
         body = Readiness(ready=ready, reason=reason, state=snap.state,
-                         numTotalCompletedBatches=snap.total_completed, lagMs=lag, maxLagMs=max_lag_ms)
+                         numTotalCompletedBatches=snap.total_completed, lagMs=lag, maxLagMs=max_lag_ms,
+                         checkpointAgeS=None if checkpoint is None else round(checkpoint["age_s"], 3),
+                         maxCheckpointAgeS=None if checkpoint is None else checkpoint["max_age_s"])
         return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
 
 

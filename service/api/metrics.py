@@ -4,8 +4,10 @@ Histograms (scheduling delay, processing time, total delay, in seconds) are obse
 a listener as batches complete, so they count every batch since the app was made.
 Counters and gauges are read from the context's history at scrape time, so they are
 exact and never counted twice: records in, batches completed and failed, bad records,
-active batches, receivers up, receiver errors by kind and restarts, and each event-time
-operator's watermark, open windows and late records.
+active batches, receivers up, receiver errors by kind and restarts, each event-time
+operator's watermark, open windows and late records, and (with checkpoints) checkpoints
+written and failed, failures in a row, the age of the last checkpoint and its bound, and the
+blocks the last recovery replayed by fate.
 """
 
 from __future__ import annotations
@@ -93,6 +95,8 @@ class _FromSnapshot:
         yield errors
         yield restarts
         yield from _event_time_metrics(snap)
+        if snap.checkpoint is not None:
+            yield from _checkpoint_metrics(snap.checkpoint)
 
 
 def _event_time_metrics(snap: Snapshot) -> Iterator[Metric]:
@@ -112,6 +116,34 @@ def _event_time_metrics(snap: Snapshot) -> Iterator[Metric]:
     yield watermark
     yield open_windows
     yield late
+
+
+def _checkpoint_metrics(health: dict[str, Any]) -> Iterator[Metric]:
+    yield CounterMetricFamily("dstream_checkpoints_written", "Checkpoints written",
+                              value=health["written"])
+    yield CounterMetricFamily("dstream_checkpoint_failures",
+                              "Failed checkpoint attempts (each is retried)", value=health["failures"])
+    yield GaugeMetricFamily("dstream_checkpoint_consecutive_failures",
+                            "Checkpoint attempts failed in a row since the last success",
+                            value=health["consecutive_failures"])
+    yield GaugeMetricFamily("dstream_checkpoint_age_seconds",
+                            "Seconds since the last metadata checkpoint was written (or the start)",
+                            value=health["age_s"])
+    yield GaugeMetricFamily("dstream_checkpoint_max_age_seconds",
+                            "Checkpoint age above which /readyz answers 503", value=health["max_age_s"])
+    if health["last_batch_time_ms"] is not None:
+        yield GaugeMetricFamily("dstream_checkpoint_last_batch_time_seconds",
+                                "Batch time of the last metadata checkpoint (Unix seconds)",
+                                value=health["last_batch_time_ms"] / 1000.0)
+    recovery = health.get("recovery")
+    if recovery is not None:
+        replayed = GaugeMetricFamily("dstream_recovery_logged_blocks",
+                                     "Write-ahead log blocks at the last recovery, by fate: back to "
+                                     "their batch, already consumed, new data, duplicate record",
+                                     labels=["fate"])
+        for fate, count in sorted(recovery["replayed"].items()):
+            replayed.add_metric([fate], count)
+        yield replayed
 
 
 class StreamingMetrics:

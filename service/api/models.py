@@ -19,7 +19,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, WithJsonSchema
 
 __all__ = ["BatchStatus", "StreamingStatistics", "ReceiverInfo", "BatchInfo",
-           "OutputOperationInfo", "ErrorBody", "Health", "Readiness", "spark_date"]
+           "OutputOperationInfo", "ErrorBody", "Health", "Readiness", "CheckpointStatus", "Recovery",
+           "spark_date"]
 
 #: Spark's Long and Int bounds, for ids in paths
 LONG_MAX = (1 << 63) - 1
@@ -139,3 +140,35 @@ class Readiness(BaseModel):
     numTotalCompletedBatches: int
     lagMs: int = Field(description="age of the oldest unfinished batch, ms")
     maxLagMs: int = Field(description="the bound on lagMs above which the service is not ready")
+    checkpointAgeS: float | None = Field(None, description="seconds since the last metadata "
+                                         "checkpoint (None without checkpoints)")
+    maxCheckpointAgeS: float | None = Field(None, description="the bound on checkpointAgeS above "
+                                            "which the service is not ready")
+
+
+class Recovery(BaseModel):
+    """How the context started from a checkpoint."""
+
+    checkpointBatchTime: int = Field(description="batch time (ms) of the checkpoint recovered from")
+    stateRestored: bool = Field(description="False after a fresh start (discardState)")
+    replayedBlocks: dict[str, int] = Field(description="write-ahead log blocks by fate: batch (back "
+                                           "to their batch), settled (already consumed), new, duplicate")
+
+
+class CheckpointStatus(BaseModel):
+    """``GET /api/v1/streaming/checkpoint``: the checkpoints of the context (beyond Spark)."""
+
+    enabled: bool
+    location: str | None = None
+    written: int = Field(0, description="checkpoints written")
+    failures: int = Field(0, description="failed attempts in all (each is retried)")
+    consecutiveFailures: int = Field(0, description="failed attempts since the last success")
+    lastError: str | None = Field(None, description="error of the current failing streak")
+    lastErrorTime: str | None = None
+    lastBatchTime: int | None = Field(None, description="batch time (ms) of the last metadata checkpoint")
+    lastSuccessTime: str | None = None
+    ageSeconds: float | None = Field(None, description="since the last metadata checkpoint (or the start)")
+    maxAgeSeconds: float | None = Field(None, description="above it /readyz answers 503")
+    stopAfterSeconds: float | None = Field(None, description="failing this long, the daemon stops the job")
+    healthy: bool = True
+    recovery: Recovery | None = None

@@ -16,10 +16,10 @@ from dstream.streaming.listener import BatchInfo as EngineBatch
 from dstream.streaming.listener import OutputOperationInfo as EngineOp
 
 from ..source import Snapshot
-from .models import (INT_MAX, LONG_MAX, BatchInfo, BatchStatus, ErrorBody, OutputOperationInfo,
-                     ReceiverInfo, StreamingStatistics, spark_date)
+from .models import (INT_MAX, LONG_MAX, BatchInfo, BatchStatus, CheckpointStatus, ErrorBody,
+                     OutputOperationInfo, ReceiverInfo, Recovery, StreamingStatistics, spark_date)
 
-__all__ = ["add_streaming_routes", "statistics", "batches", "receivers"]
+__all__ = ["add_streaming_routes", "statistics", "batches", "receivers", "checkpoint_status"]
 
 _NOT_FOUND = {404: {"model": ErrorBody, "description": "no such batch, receiver or operation"}}
 
@@ -53,6 +53,28 @@ def statistics(snap: Snapshot) -> StreamingStatistics:
         avgProcessingTime=_avg_ms([d for b in retained if (d := b.processingDelay()) is not None]),
         avgTotalDelay=_avg_ms([d for b in retained if (d := b.totalDelay()) is not None]),
     )
+
+
+def _date_s(seconds: float | None) -> str | None:
+    return None if seconds is None else spark_date(int(seconds * 1000))
+
+
+def checkpoint_status(snap: Snapshot) -> CheckpointStatus:
+    """The checkpoint figures of ``snap`` (``enabled`` False without a checkpoint location)."""
+    health = snap.checkpoint
+    if health is None:
+        return CheckpointStatus(enabled=False)
+    recovery = health.get("recovery")
+    return CheckpointStatus(
+        enabled=True, location=health["location"], written=health["written"],
+        failures=health["failures"], consecutiveFailures=health["consecutive_failures"],
+        lastError=health["last_error"], lastErrorTime=_date_s(health["last_error_time_s"]),
+        lastBatchTime=health["last_batch_time_ms"], lastSuccessTime=_date_s(health["last_success_time_s"]),
+        ageSeconds=round(health["age_s"], 3), maxAgeSeconds=health["max_age_s"],
+        stopAfterSeconds=health["stop_after_s"], healthy=health["healthy"],
+        recovery=None if recovery is None else Recovery(
+            checkpointBatchTime=recovery["time_ms"], stateRestored=recovery["state_restored"],
+            replayedBlocks=recovery["replayed"]))
 
 
 def _batch(info: EngineBatch, status: BatchStatus, batch_ms: int) -> BatchInfo:
@@ -139,6 +161,12 @@ def add_streaming_routes(app: FastAPI, snapshot: Callable[[], Snapshot]) -> None
     def get_statistics() -> StreamingStatistics:
         """Totals and averages over the retained batches (Spark's StreamingStatistics)."""
         return statistics(snapshot())
+
+    @app.get(prefix + "/checkpoint", response_model=CheckpointStatus, **common)
+    def get_checkpoint() -> CheckpointStatus:
+        """Checkpoints written and failed, the last error, the age of the last checkpoint and
+        its bounds, and the recovery the context started with (beyond Spark's API)."""
+        return checkpoint_status(snapshot())
 
     @app.get(prefix + "/receivers", response_model=list[ReceiverInfo], **common)
     def get_receivers() -> list[ReceiverInfo]:

@@ -225,3 +225,30 @@ def test_a_taken_port_is_a_clear_error(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert result.stderr.strip().endswith(
         f"ERROR   dstream.service: cannot serve HTTP on 127.0.0.1:{port}: Address already in use")
+
+
+def test_daemon_stops_the_job_when_checkpoints_keep_failing(tmp_path: Path) -> None:
+    """The checkpoint store breaks for real (its metadata folder becomes a file): past
+    ``dstream.streaming.checkpoint.stopAfter`` of failing checkpoints the daemon stops the job
+    with an error that names the store, the bound and the last error, and exits with 1."""
+    checkpoints = tmp_path / "checkpoints"
+    daemon = Daemon(["run", str(QUEUE_JOB), "--http", "off", "--batch-seconds", "0.2",
+                     "--checkpoint", str(checkpoints),
+                     "--conf", "dstream.streaming.checkpoint.stopAfter=2s",
+                     "--conf", "dstream.streaming.checkpoint.maxRetryDelay=0.2s",
+                     "--drain-timeout", "3", "--", "--batches", "3"], tmp_path)
+    try:
+        daemon.wait_for("started")
+        daemon.wait_for("distinct words so far")      # a batch ran: its checkpoint follows
+        metadata = checkpoints / "metadata"
+        while not (metadata.is_dir() and any(metadata.iterdir())):
+            daemon.next_line()                        # the next batch's line: still running
+        (tmp_path / "away").mkdir()
+        metadata.rename(tmp_path / "away" / "metadata")
+        metadata.write_text("not a directory")
+        line = daemon.wait_for("have failed for", timeout=120)
+        assert f"checkpoints to {checkpoints}" in line and "stopAfter is 2 s" in line
+        assert "last error:" in line and "repair the checkpoint store" in line
+        assert daemon.finish(120) == 1, daemon.output()
+    finally:
+        daemon.kill()

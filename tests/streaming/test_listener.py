@@ -188,3 +188,40 @@ def test_a_failing_listener_does_not_stop_the_stream(ssc: StreamingContext) -> N
 def test_listener_must_be_a_streaming_listener(ssc: StreamingContext) -> None:
     with pytest.raises(TypeError, match="StreamingListener subclass"):
         ssc.addStreamingListener(object())
+
+
+def _posted_events() -> set[str]:
+    """Every callback name the engine posts on a listener bus, read from its source: the
+    names in ``bus.post("on…", …)`` calls and in tables of them (receiver events)."""
+    import pathlib
+    import re
+
+    import dstream
+    root = pathlib.Path(dstream.__file__).parent
+    pattern = re.compile(r"""["'](on[A-Z][A-Za-z]+)["']""")
+    names: set[str] = set()
+    for path in root.rglob("*.py"):
+        names.update(pattern.findall(path.read_text(encoding="utf-8")))
+    return names
+
+
+def test_every_event_the_engine_posts_has_a_documented_no_op_on_a_bare_listener(caplog: Any) -> None:
+    from dstream.streaming.listener import ListenerBus
+
+    posted = _posted_events()
+    assert {"onCheckpointWritten", "onCheckpointError", "onRecoveryCompleted", "onReceiverError",
+            "onReceiverBadRecord", "onBatchCompleted"} <= posted        # the scan finds them
+    for name in sorted(posted):
+        method = getattr(StreamingListener, name, None)
+        assert callable(method), f"the engine posts {name}, which StreamingListener does not define"
+        assert method.__doc__, f"StreamingListener.{name} has no docstring"
+    bus = ListenerBus()
+    bus.add(StreamingListener())
+    bus.start()
+    try:
+        for name in sorted(posted):
+            bus.post(name, time_ms=1000)
+        assert bus.wait_until_empty(10)
+    finally:
+        bus.stop()
+    assert not [r for r in caplog.records if "failed in" in r.getMessage()], caplog.text
