@@ -67,7 +67,8 @@ def main() -> None:
             bootstrap, topic = source_args
             lines = KafkaUtils.createStream(
                 ssc, bootstrap, "long-run-wordcount", [topic],
-                {"session_timeout_ms": 6000, "heartbeat_interval_ms": 2000}).map(lambda kv: kv[1])
+                {"session_timeout_ms": 6000, "heartbeat_interval_ms": 2000,
+                 "auto.offset.reset": "smallest"}).map(lambda kv: kv[1])
         else:
             lines = ssc.socketTextStream("127.0.0.1", int(source_args[0]))
         words = lines.flatMap(str.split).map(lambda w: (w, 1))
