@@ -3,8 +3,10 @@ input (a TCP server, a directory, a queue), checked by what it prints (the Kafka
 ``test_kafka_examples.py``).
 
 The programs run on the real clock with 1 s (or 5 s) batches; each test waits for the printed
-batch it expects (a condition on the process's output), never for a fixed time. One input line
-is one record, so its words are counted in one batch whatever the timing.
+batch it expects (a condition on the process's output), never for a fixed time; before the
+recoverable word count is killed, the test also waits for its first metadata checkpoint (a
+condition on the checkpoint directory, which nothing prints). One input line is one record, so
+its words are counted in one batch whatever the timing.
 """
 
 from __future__ import annotations
