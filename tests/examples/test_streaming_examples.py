@@ -1,24 +1,31 @@
 """The PySpark-style programs in ``examples/streaming/``, each run as its own process on real
-input (a TCP server, a directory, a queue), checked by what it prints.
+input (a TCP server, a directory, a queue), checked by what it prints (the Kafka ones are in
+``test_kafka_examples.py``).
 
 The programs run on the real clock with 1 s (or 5 s) batches; each test waits for the printed
-batch it expects (a condition on the process's output), never for a fixed time. One input line
-is one record, so its words are counted in one batch whatever the timing.
+batch it expects (a condition on the process's output), never for a fixed time; before the
+recoverable word count is killed, the test also waits for its first metadata checkpoint (a
+condition on the checkpoint directory, which nothing prints). One input line is one record, so
+its words are counted in one batch whatever the timing.
 """
 
 from __future__ import annotations
 
+import ast
 import os
+import re
 import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psutil
 import pytest
 
+from dstream.streaming.graph_restore import checkpoint_contents
 from tests.streaming.test_receiver_streams import LineServer
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "streaming"
@@ -71,6 +78,16 @@ class ExampleProcess:
         self.finish()
         _, alive = psutil.wait_procs(children, timeout=30)
         assert alive == [], f"worker processes outlived the program: {alive}"
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash; the worker processes must then end by themselves."""
+        children = psutil.Process(self.process.pid).children(recursive=True)
+        self.process.kill()
+        self.finish()
+        _, alive = psutil.wait_procs(children, timeout=30)
+        for child in alive:
+            child.kill()
+        assert alive == [], f"worker processes outlived the killed program: {alive}"
 
     def finish(self, timeout: float = 60) -> int:
         try:
@@ -191,3 +208,69 @@ def test_network_wordjoinsentiments_typed_join(line_server: LineServer, tmp_path
     start = program.lines.index(header)
     assert program.lines[start + 1:start + 4] == [
         "happy (6 happiness)", "good (2 happiness)", "sad (-2 happiness)"]
+
+
+COUNTS = re.compile(r"^Counts at time (.+?) (\[.*\])$")
+
+
+def printed_counts(lines: list[str]) -> list[dict[str, int]]:
+    """The word counts of each ``Counts at time T [...]`` line, in order."""
+    return [dict(ast.literal_eval(m.group(2))) for m in map(COUNTS.match, lines) if m]
+
+
+def counts_then_more(counts: dict[str, int], dropped: int) -> Callable[[list[str]], bool]:
+    """``counts`` printed with the dropped-words total after it, and the next batch's counts
+    (so the batch's line was appended to the output file)."""
+    def found(lines: list[str]) -> bool:
+        for i, line in enumerate(lines):
+            m = COUNTS.match(line)
+            if m and dict(ast.literal_eval(m.group(2))) == counts:
+                return (lines[i + 1:i + 2] == [f"Dropped {dropped} word(s) totally"]
+                        and any(COUNTS.match(later) for later in lines[i + 2:]))
+        return False
+    return found
+
+
+def wait_for_metadata_checkpoint(checkpoint: Path, program: ExampleProcess, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while not checkpoint_contents(os.fspath(checkpoint))[0]:
+        assert program.process.poll() is None, "the program exited before it checkpointed"
+        assert time.monotonic() < deadline, f"no metadata checkpoint in {checkpoint}"
+        time.sleep(0.05)    # polling another process's files: there is nothing to block on
+
+
+@pytest.mark.parametrize("script, setup_runs_at_recovery", [
+    ("recoverable_network_wordcount.py", True),            # rebuild mode, the guarded setup
+    ("recoverable_network_wordcount_restore.py", False),   # restore mode, PySpark's setup
+])
+def test_recoverable_network_wordcount_killed_and_recovered(
+        script: str, setup_runs_at_recovery: bool, line_server: LineServer, tmp_path: Path) -> None:
+    checkpoint, output = tmp_path / "checkpoint", tmp_path / "out.txt"
+    output.write_text("Counts at time (an earlier job) [('stale', 1)]\n")
+    args = ("127.0.0.1", str(line_server.port), os.fspath(checkpoint), os.fspath(output))
+    before = {"rose": 2, "is": 1}
+    first = ExampleProcess(script, *args, cwd=tmp_path)
+    try:
+        line_server.connection(1, timeout=90).sendall(b"a rose is a rose\n")
+        first.wait_for("the first run's counts, 2 words dropped", counts_then_more(before, 2))
+        wait_for_metadata_checkpoint(checkpoint, first)
+    finally:
+        first.kill()
+    assert first.lines.count("Creating new context") == 1
+    assert before in printed_counts(output.read_text().splitlines()), "not appended to the output"
+
+    after = {"is": 1, "not": 1, "red": 1}
+    second = ExampleProcess(script, *args, cwd=tmp_path)
+    try:
+        line_server.connection(2, timeout=90).sendall(b"c is not red\n")
+        # a fresh accumulator after the restart: the blacklist singletons are made again
+        second.wait_for("the recovered run's counts, 1 word dropped", counts_then_more(after, 1))
+    finally:
+        second.interrupt()
+    assert second.lines.count("Creating new context") == (1 if setup_runs_at_recovery else 0)
+    assert f"Appending to {output}" in second.lines
+    written = printed_counts(output.read_text().splitlines())
+    assert {"stale": 1} not in written, "the first run did not delete the earlier job's output"
+    assert before in written and after in written, "the output lost a run's counts"
+    assert written.index(before) < written.index(after)
+    assert all(not set(counts) & {"a", "b", "c"} for counts in written), "a blacklisted word was written"
