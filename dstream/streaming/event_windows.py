@@ -24,7 +24,7 @@ import copy
 import math
 import operator
 from collections import Counter, defaultdict
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Protocol
 
 from ..accumulators import Accumulator
 from ..rdd import RDD
@@ -37,8 +37,8 @@ from .stateful import _StatefulDStream
 if TYPE_CHECKING:
     from .scheduler import JobSet
 
-__all__ = ["Strategy", "Aggregation", "Windows", "EventStateDStream", "EventWindowDStream",
-           "event_windows"]
+__all__ = ["Strategy", "Aggregation", "Windows", "FinalWindows", "PaneState", "EventStateDStream",
+           "EventWindowDStream", "event_windows"]
 
 MODES = ("final", "update")
 
@@ -101,13 +101,15 @@ def _plus_one(acc: int, _v: Any) -> int:
 
 
 class Windows:
-    """Tumbling (``slide == size``) or sliding windows ``[start, start + size)`` in ms.
+    """Tumbling (``slide == size``) or sliding windows ``[start, start + size)`` in ms, in
+    ``mode="update"`` (``FinalWindows`` is ``mode="final"``).
 
     The map side combines each key's records per *pane* (``gcd(size, slide)`` long, so that
     every record of a pane lies in the same windows): one update per record, whatever the
     overlap. The reduce side adds each pane into its open windows, kept as
-    ``{start: {key: accumulator}}``. A record is *late* when the first of its windows had
-    closed; it still counts in those of its windows that are open.
+    ``{start: {key: accumulator}}`` (update mode emits every window a batch changed, so it
+    keeps them whole). A record is *late* when the first of its windows had closed; it still
+    counts in those of its windows that are open.
     """
 
     def __init__(self, size: int, slide: int, lateness: int, mode: str, agg: Aggregation) -> None:
@@ -155,15 +157,7 @@ class Windows:
 
     def merge(self, previous: dict[int, dict[Any, Any]] | None, entries: Iterator[tuple[Any, Any]],
               wm_before: int | None, wm_after: int | None) -> KeyedState:
-        late: list[tuple[int, Any]] = []
-        panes: dict[int, list[tuple[Any, Any]]] = {}
-        for k, (p, x) in entries:
-            if p is None:
-                late.append((x[0], (k, x[1])))
-            elif p in panes:
-                panes[p].append((k, x))
-            else:
-                panes[p] = [(k, x)]
+        late, panes = _by_pane(entries)
         opened = dict(previous) if previous else {}
         copied: set[int] = set()
         changed: dict[tuple[int, Any], None] = {}
@@ -195,7 +189,7 @@ class Windows:
         return KeyedState(opened, emitted, late)
 
     @staticmethod
-    def _add_pane(bucket: dict[Any, Any], items: list[tuple[Any, Any]], agg: Aggregation,
+    def _add_pane(bucket: dict[Any, Any], items: Iterable[tuple[Any, Any]], agg: Aggregation,
                   again: bool) -> None:
         """Each ``(key, accumulator)`` of a pane into one window's ``bucket``; ``again``:
         the accumulators went into another window already (copied if they may change)."""
@@ -219,6 +213,91 @@ class Windows:
 
     def open_count(self, state: dict[int, dict[Any, Any]]) -> int:
         return sum(len(b) for b in state.values())
+
+
+def _by_pane(entries: Iterator[tuple[Any, Any]]
+             ) -> tuple[list[tuple[int, Any]], dict[int, list[tuple[Any, Any]]]]:
+    """A batch's shuffled entries: the late ``(ms, record)``s, and ``{pane: [(key, acc)]}``."""
+    late: list[tuple[int, Any]] = []
+    panes: dict[int, list[tuple[Any, Any]]] = {}
+    for k, (p, x) in entries:
+        if p is None:
+            late.append((x[0], (k, x[1])))
+        elif p in panes:
+            panes[p].append((k, x))
+        else:
+            panes[p] = [(k, x)]
+    return late, panes
+
+
+class PaneState:
+    """The open panes ``{pane start: {key: accumulator}}`` of ``FinalWindows``, and how many
+    (key, window) pairs they hold that are still open."""
+
+    __slots__ = ("panes", "open_windows")
+
+    def __init__(self, panes: dict[int, dict[Any, Any]], open_windows: int) -> None:
+        self.panes, self.open_windows = panes, open_windows
+
+    def __reduce__(self) -> tuple:
+        return (PaneState, (self.panes, self.open_windows))
+
+
+class FinalWindows(Windows):
+    """``mode="final"``: the state is the panes themselves, so a record costs one pane update
+    whatever the number of windows it falls in; a window is combined from its panes once, in
+    the batch that closes it. A pane leaves the state when the last window holding it closes.
+
+    >>> w = FinalWindows(10_000, 5_000, 0, "final", Aggregation.counting())
+    >>> state = w.merge(None, iter([("a", (0, 2)), ("a", (5_000, 1))]), None, 12_000)
+    >>> sorted((k, s.timestamp(), e.timestamp(), n) for (k, s, e), n in state.emitted)
+    [('a', -5.0, 5.0, 2), ('a', 0.0, 10.0, 3)]
+    >>> sorted(state.open.panes), state.open.open_windows
+    ([5000], 1)
+    """
+
+    def merge(self, previous: PaneState | None, entries: Iterator[tuple[Any, Any]],
+              wm_before: int | None, wm_after: int | None) -> KeyedState:
+        late, arrived = _by_pane(entries)
+        panes = dict(previous.panes) if previous else {}
+        for p, items in arrived.items():
+            old = panes.get(p)
+            panes[p] = bucket = dict(old) if old else {}     # the previous state stays intact
+            self._add_pane(bucket, items, self.agg, False)
+        emitted: list[Any] = []
+        limit = None if wm_after is None else wm_after - self.lateness
+        if limit is not None:
+            done = None if wm_before is None else wm_before - self.lateness   # closed before
+            for s in self._starts(panes):
+                if s + self.size <= limit and (done is None or s + self.size > done):
+                    window = (ms_datetime(s), ms_datetime(s + self.size))
+                    values = self._combined(self._members(panes, s))
+                    emitted.extend(((k, *window), v) for k, v in values.items())
+            for p in [p for p in panes if p - p % self.slide + self.size <= limit]:
+                del panes[p]                                  # its last window has closed
+        return KeyedState(PaneState(panes, self._count_open(panes, limit)), emitted, late)
+
+    def _starts(self, panes: dict[int, dict[Any, Any]]) -> list[int]:
+        """Starts of the windows holding at least one of ``panes``, earliest first."""
+        return sorted({s for p in panes for s in window_starts(p, self.size, self.slide)})
+
+    def _members(self, panes: dict[int, dict[Any, Any]], s: int) -> list[dict[Any, Any]]:
+        return [panes[p] for p in sorted(panes) if s <= p < s + self.size]
+
+    def _combined(self, members: list[dict[Any, Any]]) -> dict[Any, Any]:
+        """One window's accumulator per key from its panes (which stay unchanged)."""
+        out: dict[Any, Any] = {}
+        for pane in members:
+            self._add_pane(out, pane.items(), self.agg, True)
+        return out
+
+    def _count_open(self, panes: dict[int, dict[Any, Any]], limit: int | None) -> int:
+        """(key, window) pairs of the windows not closed by ``limit`` (keys counted at C speed)."""
+        return sum(len(set().union(*self._members(panes, s))) for s in self._starts(panes)
+                   if limit is None or s + self.size > limit)
+
+    def open_count(self, state: PaneState) -> int:
+        return state.open_windows
 
 
 # ---------------------------------------------------------------------- the streams
@@ -330,6 +409,7 @@ def event_windows(events: EventTimeDStream, op: str, agg: Aggregation, windowDur
     if mode not in MODES:
         raise ValueError(f"{events.id}: {op} mode must be 'final' or 'update', got {mode!r}")
     n = events._partitions(numPartitions)
-    state = EventStateDStream(events, Windows(size, slide, lateness, mode, agg), n, op)
+    windows = (FinalWindows if mode == "final" else Windows)(size, slide, lateness, mode, agg)
+    state = EventStateDStream(events, windows, n, op)
     state._user(*user_funcs)
     return EventWindowDStream(state)
