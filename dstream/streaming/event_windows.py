@@ -292,9 +292,25 @@ class FinalWindows(Windows):
         return out
 
     def _count_open(self, panes: dict[int, dict[Any, Any]], limit: int | None) -> int:
-        """(key, window) pairs of the windows not closed by ``limit`` (keys counted at C speed)."""
-        return sum(len(set().union(*self._members(panes, s))) for s in self._starts(panes)
-                   if limit is None or s + self.size > limit)
+        """(key, window) pairs of the windows not closed by ``limit``. A pane's open windows
+        are a run of consecutive ones, and a later pane's run ends no earlier: so, panes in
+        time order, each key counts the windows of its pane past the last one it counted."""
+        starts = [s for s in self._starts(panes) if limit is None or s + self.size > limit]
+        index = {s: i for i, s in enumerate(starts)}
+        counted: dict[Any, int] = {}            # per key: the last window (index) counted
+        total = 0
+        for p in sorted(panes):
+            run = [index[s] for s in window_starts(p, self.size, self.slide) if s in index]
+            if not run:
+                continue
+            first, last = min(run), max(run)
+            seen = counted.get
+            for k in panes[p]:
+                before = seen(k, -1)
+                if before < last:
+                    total += last - max(before + 1, first) + 1
+                    counted[k] = last
+        return total
 
     def open_count(self, state: PaneState) -> int:
         return state.open_windows
