@@ -23,7 +23,8 @@ from __future__ import annotations
 import copy
 import math
 import operator
-from collections import Counter, defaultdict
+from collections import Counter
+from itertools import groupby, repeat
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Protocol
 
 from ..accumulators import Accumulator
@@ -31,7 +32,7 @@ from ..rdd import RDD
 from ..rdd_kinds import ShuffledRDD
 from .dstream import DStream, TransformedDStream
 from .event_state import EventRoute, EventStateRDD, KeyedState, PreAggregateRDD, StatsParam
-from .event_time import EventTimeDStream, Watermark, duration_ms, ms_datetime, window_starts
+from .event_time import Chunk, EventTimeDStream, Watermark, duration_ms, ms_datetime, window_starts
 from .stateful import _StatefulDStream
 
 if TYPE_CHECKING:
@@ -46,7 +47,7 @@ MODES = ("final", "update")
 class Strategy(Protocol):
     """What an event-time operator does on each side of its batch shuffle."""
 
-    def pre_aggregate(self, records: Iterator[tuple[int, Any]], wm: int | None
+    def pre_aggregate(self, chunks: Iterator[Chunk], wm: int | None
                       ) -> tuple[list[tuple[Any, Any]], int | None, int]: ...
 
     def merge(self, previous: Any, entries: Iterator[tuple[Any, Any]], wm_before: int | None,
@@ -84,8 +85,7 @@ class Aggregation:
 
 
 
-_time = _key = operator.itemgetter(0)
-_record = operator.itemgetter(1)
+_key = operator.itemgetter(0)
 
 
 def _identity(v: Any) -> Any:
@@ -126,32 +126,44 @@ class Windows:
             return 2
         return 1 if starts[-1] + self.size <= closed else 0
 
-    def pre_aggregate(self, records: Iterator[tuple[int, Any]], wm: int | None
+    def pre_aggregate(self, chunks: Iterator[Chunk], wm: int | None
                       ) -> tuple[list[tuple[Any, Any]], int | None, int]:
+        """Each key's records combined per pane, and the records of panes with a closed
+        window as late entries: ``(entries, largest event time, records)``. A chunk is
+        grouped by pane at C speed (its positions sorted by pane), without a tuple per record.
+        """
         g = self.pane
-        by_pane: dict[int, list[tuple[int, Any]]] = defaultdict(list)
-        for record in records:                     # the only loop in Python over every record
-            t = record[0]
-            by_pane[t - t % g].append(record)
-        if not by_pane:
-            return [], None, 0
-        count = sum(map(len, by_pane.values()))
-        max_event = max(map(_time, by_pane[max(by_pane)]))
         closed = None if wm is None else wm - self.lateness    # windows ending here are closed
-        create, add, counts = self.agg.create, self.agg.add, self.agg.counts
-        entries: list[tuple[Any, Any]] = []
-        for p, stamped in by_pane.items():
-            status = self._pane_status(p, closed)
-            if status:
-                entries.extend((kv[0], (None, (t, kv[1]))) for t, kv in stamped)
-                if status == 2:
+        counts, create, add = self.agg.counts, self.agg.create, self.agg.add
+        status: dict[int, int] = {}
+        groups: dict[int, dict[Any, Any]] = {}
+        late: list[tuple[Any, Any]] = []
+        max_event, count = None, 0
+        for times, records in chunks:
+            count += len(times)
+            top = max(times)
+            if max_event is None or top > max_event:
+                max_event = top
+            panes = list(map(operator.sub, times, map(operator.mod, times, repeat(g))))
+            for p, grouped in groupby(sorted(range(len(panes)), key=panes.__getitem__),
+                                      panes.__getitem__):
+                positions = list(grouped)
+                if p not in status:
+                    status[p] = self._pane_status(p, closed)
+                if status[p]:
+                    late.extend((records[i][0], (None, (times[i], records[i][1])))
+                                for i in positions)
+                    if status[p] == 2:
+                        continue
+                mine = map(records.__getitem__, positions)
+                if counts:
+                    groups.setdefault(p, Counter()).update(map(_key, mine))
                     continue
-            if counts:
-                group: dict[Any, Any] = Counter(map(_key, map(_record, stamped)))
-            else:
-                group = {}
-                for _t, (k, v) in stamped:
+                group = groups.setdefault(p, {})
+                for k, v in mine:
                     group[k] = add(group[k], v) if k in group else create(v)
+        entries = late
+        for p, group in groups.items():
             entries.extend([(k, (p, acc)) for k, acc in group.items()])
         return entries, max_event, count
 
