@@ -304,24 +304,32 @@ class FinalWindows(Windows):
         return out
 
     def _count_open(self, panes: dict[int, dict[Any, Any]], limit: int | None) -> int:
-        """(key, window) pairs of the windows not closed by ``limit``. A pane's open windows
-        are a run of consecutive ones, and a later pane's run ends no earlier: so, panes in
-        time order, each key counts the windows of its pane past the last one it counted."""
+        """(key, window) pairs of the windows not closed by ``limit``.
+
+        A pane's open windows are a run of consecutive ones, and a later pane's run ends no
+        earlier: so, panes in time order, a key counts the windows of its pane past the last
+        one it counted. A key that was in the pane before counted up to that pane's last
+        window, a key never seen counted none: those are counted together (set operations,
+        at C speed), the others one by one from ``reached``, each key's last window counted.
+        """
         starts = [s for s in self._starts(panes) if limit is None or s + self.size > limit]
         index = {s: i for i, s in enumerate(starts)}
-        counted: dict[Any, int] = {}            # per key: the last window (index) counted
-        total = 0
+        reached: dict[Any, int] = {}
+        total, before, before_last = 0, {}.keys(), -1
         for p in sorted(panes):
             run = [index[s] for s in window_starts(p, self.size, self.slide) if s in index]
             if not run:
                 continue
             first, last = min(run), max(run)
-            seen = counted.get
-            for k in panes[p]:
-                before = seen(k, -1)
-                if before < last:
-                    total += last - max(before + 1, first) + 1
-                    counted[k] = last
+            keys = panes[p].keys()
+            total += len(keys & before) * max(0, last - max(before_last + 1, first) + 1)
+            fresh = keys - before
+            unseen = fresh - reached.keys()
+            total += len(unseen) * (last - first + 1)
+            for k in fresh - unseen:
+                total += last - max(reached[k] + 1, first) + 1
+            reached.update(dict.fromkeys(keys, last))
+            before, before_last = keys, last
         return total
 
     def open_count(self, state: PaneState) -> int:
