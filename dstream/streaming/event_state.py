@@ -9,8 +9,9 @@ one shuffle:
    set aside the records that are late for it, combine the others per key and pane, and send
    one marker (largest event time, records) to the extra bucket ``n``;
 2. reduce side (``EventStateRDD``), per key partition: the new watermark from the markers
-   (every task computes the same value), the batch's entries merged into the open windows,
-   and the windows the new watermark closes emitted and dropped.
+   (every task computes the same value), the batch's entries merged into the open windows
+   (with ``mode="final"``, into panes), and the windows the new watermark closes emitted and
+   dropped.
 
 Only the keys and windows a batch touches cost work; the state of the previous batch is
 never changed in place (it may still be cached, or being written to a checkpoint).

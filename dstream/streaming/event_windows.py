@@ -101,8 +101,9 @@ def _plus_one(acc: int, _v: Any) -> int:
 
 
 class Windows:
-    """Tumbling (``slide == size``) or sliding windows ``[start, start + size)`` in ms, in
-    ``mode="update"`` (``FinalWindows`` is ``mode="final"``).
+    """Tumbling (``slide == size``) or sliding windows ``[start, start + size)`` in ms, kept
+    whole: the strategy of ``mode="update"`` (``mode="final"`` runs ``FinalWindows``, which
+    gives the same results from panes, with less work per record).
 
     The map side combines each key's records per *pane* (``gcd(size, slide)`` long, so that
     every record of a pane lies in the same windows): one update per record, whatever the
