@@ -4,13 +4,14 @@ The operator's state RDD has ``n + 1`` partitions: partitions ``0..n-1`` hold th
 (or sessions) of the keys that hash there, partition ``n`` the stream's ``Watermark``. A batch is
 one shuffle:
 
-1. map side (``PreAggregateRDD``), per input partition: read the watermark after the previous
-   batch (partition ``n`` of the previous state, a few bytes), set aside the records that are
-   late for it, combine the others per key and window, and send one marker (largest event
-   time, records) to the extra bucket ``n``;
+1. map side (``PreAggregateRDD``), per input partition, a chunk of records at a time: read the
+   watermark after the previous batch (partition ``n`` of the previous state, a few bytes),
+   set aside the records that are late for it, combine the others per key and pane, and send
+   one marker (largest event time, records) to the extra bucket ``n``;
 2. reduce side (``EventStateRDD``), per key partition: the new watermark from the markers
-   (every task computes the same value), the batch's entries merged into the open windows,
-   and the windows the new watermark closes emitted and dropped.
+   (every task computes the same value), the batch's entries merged into the open windows
+   (with ``mode="final"``, into panes), and the windows the new watermark closes emitted and
+   dropped.
 
 Only the keys and windows a batch touches cost work; the state of the previous batch is
 never changed in place (it may still be cached, or being written to a checkpoint).
@@ -29,7 +30,7 @@ from ..dependency import NarrowDependency, OneToOneDependency
 from ..hashing import BUILTIN_HASH_IS_PORTABLE, portable_hash
 from ..partitioner import Partitioner
 from ..rdd import RDD
-from .event_time import EventTimeSpec, Watermark
+from .event_time import EventTimeSpec, Watermark, unzip_chunks
 
 if TYPE_CHECKING:
     from ..taskcontext import TaskContext
@@ -122,7 +123,8 @@ class PreAggregateRDD(RDD):
 
     def compute(self, split: int, task: TaskContext) -> Iterator[tuple[Any, Any]]:
         wm = _watermark_of(self.previous, self.n, task).watermark_ms
-        entries, max_event, count = self.strategy.pre_aggregate(self.batch.iterator(split, task), wm)
+        chunks = unzip_chunks(self.batch.iterator(split, task))
+        entries, max_event, count = self.strategy.pre_aggregate(chunks, wm)
         entries.append((MARKER, (max_event, count)))
         return iter(entries)
 

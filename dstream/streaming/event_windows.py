@@ -23,22 +23,23 @@ from __future__ import annotations
 import copy
 import math
 import operator
-from collections import Counter, defaultdict
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol
+from collections import Counter
+from itertools import groupby, repeat
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Protocol
 
 from ..accumulators import Accumulator
 from ..rdd import RDD
 from ..rdd_kinds import ShuffledRDD
 from .dstream import DStream, TransformedDStream
 from .event_state import EventRoute, EventStateRDD, KeyedState, PreAggregateRDD, StatsParam
-from .event_time import EventTimeDStream, Watermark, duration_ms, ms_datetime, window_starts
+from .event_time import Chunk, EventTimeDStream, Watermark, duration_ms, ms_datetime, window_starts
 from .stateful import _StatefulDStream
 
 if TYPE_CHECKING:
     from .scheduler import JobSet
 
-__all__ = ["Strategy", "Aggregation", "Windows", "EventStateDStream", "EventWindowDStream",
-           "event_windows"]
+__all__ = ["Strategy", "Aggregation", "Windows", "FinalWindows", "PaneState", "EventStateDStream",
+           "EventWindowDStream", "event_windows"]
 
 MODES = ("final", "update")
 
@@ -46,7 +47,7 @@ MODES = ("final", "update")
 class Strategy(Protocol):
     """What an event-time operator does on each side of its batch shuffle."""
 
-    def pre_aggregate(self, records: Iterator[tuple[int, Any]], wm: int | None
+    def pre_aggregate(self, chunks: Iterator[Chunk], wm: int | None
                       ) -> tuple[list[tuple[Any, Any]], int | None, int]: ...
 
     def merge(self, previous: Any, entries: Iterator[tuple[Any, Any]], wm_before: int | None,
@@ -84,8 +85,7 @@ class Aggregation:
 
 
 
-_time = _key = operator.itemgetter(0)
-_record = operator.itemgetter(1)
+_key = operator.itemgetter(0)
 
 
 def _identity(v: Any) -> Any:
@@ -101,13 +101,16 @@ def _plus_one(acc: int, _v: Any) -> int:
 
 
 class Windows:
-    """Tumbling (``slide == size``) or sliding windows ``[start, start + size)`` in ms.
+    """Tumbling (``slide == size``) or sliding windows ``[start, start + size)`` in ms, kept
+    whole: the strategy of ``mode="update"`` (``mode="final"`` runs ``FinalWindows``, which
+    gives the same results from panes, with less work per record).
 
     The map side combines each key's records per *pane* (``gcd(size, slide)`` long, so that
     every record of a pane lies in the same windows): one update per record, whatever the
     overlap. The reduce side adds each pane into its open windows, kept as
-    ``{start: {key: accumulator}}``. A record is *late* when the first of its windows had
-    closed; it still counts in those of its windows that are open.
+    ``{start: {key: accumulator}}`` (update mode emits every window a batch changed, so it
+    keeps them whole). A record is *late* when the first of its windows had closed; it still
+    counts in those of its windows that are open.
     """
 
     def __init__(self, size: int, slide: int, lateness: int, mode: str, agg: Aggregation) -> None:
@@ -124,46 +127,50 @@ class Windows:
             return 2
         return 1 if starts[-1] + self.size <= closed else 0
 
-    def pre_aggregate(self, records: Iterator[tuple[int, Any]], wm: int | None
+    def pre_aggregate(self, chunks: Iterator[Chunk], wm: int | None
                       ) -> tuple[list[tuple[Any, Any]], int | None, int]:
+        """Each key's records combined per pane, and the records of panes with a closed
+        window as late entries: ``(entries, largest event time, records)``. A chunk is
+        grouped by pane at C speed (its positions sorted by pane), without a tuple per record.
+        """
         g = self.pane
-        by_pane: dict[int, list[tuple[int, Any]]] = defaultdict(list)
-        for record in records:                     # the only loop in Python over every record
-            t = record[0]
-            by_pane[t - t % g].append(record)
-        if not by_pane:
-            return [], None, 0
-        count = sum(map(len, by_pane.values()))
-        max_event = max(map(_time, by_pane[max(by_pane)]))
         closed = None if wm is None else wm - self.lateness    # windows ending here are closed
-        create, add, counts = self.agg.create, self.agg.add, self.agg.counts
-        entries: list[tuple[Any, Any]] = []
-        for p, stamped in by_pane.items():
-            status = self._pane_status(p, closed)
-            if status:
-                entries.extend((kv[0], (None, (t, kv[1]))) for t, kv in stamped)
-                if status == 2:
+        counts, create, add = self.agg.counts, self.agg.create, self.agg.add
+        status: dict[int, int] = {}
+        groups: dict[int, dict[Any, Any]] = {}
+        late: list[tuple[Any, Any]] = []
+        max_event, count = None, 0
+        for times, records in chunks:
+            count += len(times)
+            top = max(times)
+            if max_event is None or top > max_event:
+                max_event = top
+            panes = list(map(operator.sub, times, map(operator.mod, times, repeat(g))))
+            for p, grouped in groupby(sorted(range(len(panes)), key=panes.__getitem__),
+                                      panes.__getitem__):
+                positions = list(grouped)
+                if p not in status:
+                    status[p] = self._pane_status(p, closed)
+                if status[p]:
+                    late.extend((records[i][0], (None, (times[i], records[i][1])))
+                                for i in positions)
+                    if status[p] == 2:
+                        continue
+                mine = map(records.__getitem__, positions)
+                if counts:
+                    groups.setdefault(p, Counter()).update(map(_key, mine))
                     continue
-            if counts:
-                group: dict[Any, Any] = Counter(map(_key, map(_record, stamped)))
-            else:
-                group = {}
-                for _t, (k, v) in stamped:
+                group = groups.setdefault(p, {})
+                for k, v in mine:
                     group[k] = add(group[k], v) if k in group else create(v)
+        entries = late
+        for p, group in groups.items():
             entries.extend([(k, (p, acc)) for k, acc in group.items()])
         return entries, max_event, count
 
     def merge(self, previous: dict[int, dict[Any, Any]] | None, entries: Iterator[tuple[Any, Any]],
               wm_before: int | None, wm_after: int | None) -> KeyedState:
-        late: list[tuple[int, Any]] = []
-        panes: dict[int, list[tuple[Any, Any]]] = {}
-        for k, (p, x) in entries:
-            if p is None:
-                late.append((x[0], (k, x[1])))
-            elif p in panes:
-                panes[p].append((k, x))
-            else:
-                panes[p] = [(k, x)]
+        late, panes = _by_pane(entries)
         opened = dict(previous) if previous else {}
         copied: set[int] = set()
         changed: dict[tuple[int, Any], None] = {}
@@ -195,7 +202,7 @@ class Windows:
         return KeyedState(opened, emitted, late)
 
     @staticmethod
-    def _add_pane(bucket: dict[Any, Any], items: list[tuple[Any, Any]], agg: Aggregation,
+    def _add_pane(bucket: dict[Any, Any], items: Iterable[tuple[Any, Any]], agg: Aggregation,
                   again: bool) -> None:
         """Each ``(key, accumulator)`` of a pane into one window's ``bucket``; ``again``:
         the accumulators went into another window already (copied if they may change)."""
@@ -219,6 +226,115 @@ class Windows:
 
     def open_count(self, state: dict[int, dict[Any, Any]]) -> int:
         return sum(len(b) for b in state.values())
+
+
+def _by_pane(entries: Iterator[tuple[Any, Any]]
+             ) -> tuple[list[tuple[int, Any]], dict[int, list[tuple[Any, Any]]]]:
+    """A batch's shuffled entries: the late ``(ms, record)``s, and ``{pane: [(key, acc)]}``."""
+    late: list[tuple[int, Any]] = []
+    panes: dict[int, list[tuple[Any, Any]]] = {}
+    for k, (p, x) in entries:
+        if p is None:
+            late.append((x[0], (k, x[1])))
+        elif p in panes:
+            panes[p].append((k, x))
+        else:
+            panes[p] = [(k, x)]
+    return late, panes
+
+
+class PaneState:
+    """The open panes ``{pane start: {key: accumulator}}`` of ``FinalWindows``, and how many
+    (key, window) pairs they hold that are still open."""
+
+    __slots__ = ("panes", "open_windows")
+
+    def __init__(self, panes: dict[int, dict[Any, Any]], open_windows: int) -> None:
+        self.panes, self.open_windows = panes, open_windows
+
+    def __reduce__(self) -> tuple:
+        return (PaneState, (self.panes, self.open_windows))
+
+
+class FinalWindows(Windows):
+    """``mode="final"``: the state is the panes themselves, so a record costs one pane update
+    whatever the number of windows it falls in; a window is combined from its panes once, in
+    the batch that closes it. A pane leaves the state when the last window holding it closes.
+
+    >>> w = FinalWindows(10_000, 5_000, 0, "final", Aggregation.counting())
+    >>> state = w.merge(None, iter([("a", (0, 2)), ("a", (5_000, 1))]), None, 12_000)
+    >>> sorted((k, s.timestamp(), e.timestamp(), n) for (k, s, e), n in state.emitted)
+    [('a', -5.0, 5.0, 2), ('a', 0.0, 10.0, 3)]
+    >>> sorted(state.open.panes), state.open.open_windows
+    ([5000], 1)
+    """
+
+    def merge(self, previous: PaneState | None, entries: Iterator[tuple[Any, Any]],
+              wm_before: int | None, wm_after: int | None) -> KeyedState:
+        late, arrived = _by_pane(entries)
+        panes = dict(previous.panes) if previous else {}
+        for p, items in arrived.items():
+            old = panes.get(p)
+            panes[p] = bucket = dict(old) if old else {}     # the previous state stays intact
+            self._add_pane(bucket, items, self.agg, False)
+        emitted: list[Any] = []
+        limit = None if wm_after is None else wm_after - self.lateness
+        if limit is not None:
+            done = None if wm_before is None else wm_before - self.lateness   # closed before
+            for s in self._starts(panes):
+                if s + self.size <= limit and (done is None or s + self.size > done):
+                    window = (ms_datetime(s), ms_datetime(s + self.size))
+                    values = self._combined(self._members(panes, s))
+                    emitted.extend(((k, *window), v) for k, v in values.items())
+            for p in [p for p in panes if p - p % self.slide + self.size <= limit]:
+                del panes[p]                                  # its last window has closed
+        return KeyedState(PaneState(panes, self._count_open(panes, limit)), emitted, late)
+
+    def _starts(self, panes: dict[int, dict[Any, Any]]) -> list[int]:
+        """Starts of the windows holding at least one of ``panes``, earliest first."""
+        return sorted({s for p in panes for s in window_starts(p, self.size, self.slide)})
+
+    def _members(self, panes: dict[int, dict[Any, Any]], s: int) -> list[dict[Any, Any]]:
+        return [panes[p] for p in sorted(panes) if s <= p < s + self.size]
+
+    def _combined(self, members: list[dict[Any, Any]]) -> dict[Any, Any]:
+        """One window's accumulator per key from its panes (which stay unchanged)."""
+        out: dict[Any, Any] = {}
+        for pane in members:
+            self._add_pane(out, pane.items(), self.agg, True)
+        return out
+
+    def _count_open(self, panes: dict[int, dict[Any, Any]], limit: int | None) -> int:
+        """(key, window) pairs of the windows not closed by ``limit``.
+
+        A pane's open windows are a run of consecutive ones, and a later pane's run ends no
+        earlier: so, panes in time order, a key counts the windows of its pane past the last
+        one it counted. A key that was in the pane before counted up to that pane's last
+        window, a key never seen counted none: those are counted together (set operations,
+        at C speed), the others one by one from ``reached``, each key's last window counted.
+        """
+        starts = [s for s in self._starts(panes) if limit is None or s + self.size > limit]
+        index = {s: i for i, s in enumerate(starts)}
+        reached: dict[Any, int] = {}
+        total, before, before_last = 0, {}.keys(), -1
+        for p in sorted(panes):
+            run = [index[s] for s in window_starts(p, self.size, self.slide) if s in index]
+            if not run:
+                continue
+            first, last = min(run), max(run)
+            keys = panes[p].keys()
+            total += len(keys & before) * max(0, last - max(before_last + 1, first) + 1)
+            fresh = keys - before
+            unseen = fresh - reached.keys()
+            total += len(unseen) * (last - first + 1)
+            for k in fresh - unseen:
+                total += last - max(reached[k] + 1, first) + 1
+            reached.update(dict.fromkeys(keys, last))
+            before, before_last = keys, last
+        return total
+
+    def open_count(self, state: PaneState) -> int:
+        return state.open_windows
 
 
 # ---------------------------------------------------------------------- the streams
@@ -330,6 +446,7 @@ def event_windows(events: EventTimeDStream, op: str, agg: Aggregation, windowDur
     if mode not in MODES:
         raise ValueError(f"{events.id}: {op} mode must be 'final' or 'update', got {mode!r}")
     n = events._partitions(numPartitions)
-    state = EventStateDStream(events, Windows(size, slide, lateness, mode, agg), n, op)
+    windows = (FinalWindows if mode == "final" else Windows)(size, slide, lateness, mode, agg)
+    state = EventStateDStream(events, windows, n, op)
     state._user(*user_funcs)
     return EventWindowDStream(state)

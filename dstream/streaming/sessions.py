@@ -18,7 +18,7 @@ import heapq
 from typing import Any, Callable, Iterator
 
 from .event_state import KeyedState
-from .event_time import ms_datetime
+from .event_time import Chunk, ms_datetime
 
 __all__ = ["Sessions", "merge_sessions"]
 
@@ -62,16 +62,18 @@ class Sessions:
     def __init__(self, gap: int, lateness: int, func: Callable[[Any, Any], Any]) -> None:
         self.gap, self.lateness, self.func = gap, lateness, func
 
-    def pre_aggregate(self, records: Iterator[tuple[int, Any]], wm: int | None
+    def pre_aggregate(self, chunks: Iterator[Chunk], wm: int | None
                       ) -> tuple[list[tuple[Any, Any]], int | None, int]:
         limit = None if wm is None else wm - self.lateness
         entries: list[tuple[Any, Any]] = []
         max_event, count = None, 0
-        for t, (k, v) in records:
-            count += 1
-            if max_event is None or t > max_event:
-                max_event = t
-            entries.append((k, (None, (t, v)) if limit is not None and t < limit else (t, v)))
+        for times, records in chunks:
+            count += len(times)
+            top = max(times)
+            if max_event is None or top > max_event:
+                max_event = top
+            for t, (k, v) in zip(times, records):
+                entries.append((k, (None, (t, v)) if limit is not None and t < limit else (t, v)))
         return entries, max_event, count
 
     def merge(self, previous: SessionState | None, entries: Iterator[tuple[Any, Any]],
