@@ -67,6 +67,9 @@ _STAGE_CACHE_SIZE = 64
 #: the setting: stage code up to this many bytes (default 64 KiB) is sent with each task,
 #: larger code once per stage as a Dask task (0: always as a task)
 INLINE_CODE_KEY = "dstream.dask.inlineStageCodeBytes"
+#: the LocalCluster scheduler's HTTP server on a free port: its default, 8787, may be taken
+#: (by another cluster on the machine), and then Dask warns and moves
+_HTTP_ANY_PORT = "127.0.0.1:0"
 
 
 # ---------------------------------------------------------------------- worker side
@@ -165,7 +168,7 @@ class DaskBackend(ExecutorBackend):
             # allowed-failures 0: a task whose worker dies fails at once and dstream retries it
             with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
                 self._cluster = LocalCluster(n_workers=n_workers or 1, threads_per_worker=1,
-                                             processes=True, dashboard_address=None)
+                                             processes=True, dashboard_address=_HTTP_ANY_PORT)
             self._restore_seed()
             address = self._cluster.scheduler_address
         try:
