@@ -150,6 +150,13 @@ def _bucket(result: TaskResult, index: int) -> Any:
 
 
 # ---------------------------------------------------------------------- driver side
+class _TaskFuture(Future):
+    """The driver's future of a dstream task; a map task's bucket futures (``outputs``) are
+    known from submission on."""
+
+    outputs: list[Any] | None = None
+
+
 class DaskBackend(ExecutorBackend):
     """Runs tasks on a Dask cluster: an existing one (``address``) or a LocalCluster of
     ``n_workers`` single-threaded worker processes that ``stop`` closes."""
@@ -193,7 +200,7 @@ class DaskBackend(ExecutorBackend):
     # ------------------------------------------------------------------ interface
     def submit(self, stage: StageBinary, split: int, attempt: int,
                inputs: dict[Any, Any]) -> Future[TaskResult]:
-        future: Future[TaskResult] = Future()
+        future = _TaskFuture()
         try:
             with self._lock:
                 if self._stopped:
@@ -211,11 +218,16 @@ class DaskBackend(ExecutorBackend):
                 raise
             future.set_exception(e)
             return future
+        future.outputs = handles
         description = f"task {split} of stage {stage.stage_id} ({stage.description})"
         watched.add_done_callback(
             lambda f: self._hand_over(future, f, handles, blocks, description))
         future.add_done_callback(lambda f: f.cancelled() and watched.cancel())
         return future
+
+    def pending_outputs(self, future: Future[TaskResult]) -> list[Any] | None:
+        # the bucket futures exist from submission on: reduce tasks take them as dependencies
+        return future.outputs if isinstance(future, _TaskFuture) else None
 
     def store_block(self, block_id: str, data: Serialized, replicas: int,
                     recover: Callable[[], Serialized] | None = None) -> DaskBlock:
