@@ -67,9 +67,6 @@ _STAGE_CACHE_SIZE = 64
 #: the setting: stage code up to this many bytes (default 64 KiB) is sent with each task,
 #: larger code once per stage as a Dask task (0: always as a task)
 INLINE_CODE_KEY = "dstream.dask.inlineStageCodeBytes"
-#: the LocalCluster scheduler's HTTP server on a free port: its default, 8787, may be taken
-#: (by another cluster on the machine), and then Dask warns and moves
-_HTTP_ANY_PORT = "127.0.0.1:0"
 
 
 # ---------------------------------------------------------------------- worker side
@@ -172,10 +169,13 @@ class DaskBackend(ExecutorBackend):
         self._cluster = None
         self._saved_seed = os.environ.get("PYTHONHASHSEED")
         if address is None:
-            # allowed-failures 0: a task whose worker dies fails at once and dstream retries it
+            # allowed-failures 0: a task whose worker dies fails at once and dstream retries it.
+            # No dashboard; the scheduler's HTTP server (metrics, health) takes a free port: with
+            # no address it binds 8787, which another cluster on the machine may hold.
             with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
                 self._cluster = LocalCluster(n_workers=n_workers or 1, threads_per_worker=1,
-                                             processes=True, dashboard_address=_HTTP_ANY_PORT)
+                                             processes=True, dashboard_address=None,
+                                             scheduler_kwargs={"dashboard_address": "127.0.0.1:0"})
             self._restore_seed()
             address = self._cluster.scheduler_address
         try:
