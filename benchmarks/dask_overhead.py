@@ -11,6 +11,7 @@ lines in 4 partitions; lines per second, best of ``--repeat``.
     python -m benchmarks.dask_overhead                       # both masters, ~30 s
     python -m benchmarks.dask_overhead --masters dask-local[2] --batches 100
     python -m benchmarks.dask_overhead --code-task-too       # + stage code as a Dask task
+    python -m benchmarks.dask_overhead --stagewise-too       # + stages one after the other
     python -m benchmarks.dask_overhead --masters dask-local[2] --timeline 40   # where it goes
 
 Timeline (Dask masters): ``--timeline N`` small jobs (20 lines -> map -> reduceByKey(2) ->
@@ -31,7 +32,8 @@ import time
 from typing import Any
 
 from dstream import Conf, Context, StreamingContext
-from dstream.executors.dask_backend import INLINE_CODE_KEY
+from dstream.executors.base import ExecutorBackend
+from dstream.executors.dask_backend import INLINE_CODE_KEY, DaskBackend
 from dstream.streaming.testing import advance_batch
 
 WORDS = [f"w{i}" for i in range(500)]
@@ -72,6 +74,7 @@ def throughput(ctx: Context, lines: int, repeat: int) -> dict[str, float]:
     return {"lines_per_s": lines / best, "job_s": best}
 
 
+graph_outputs = DaskBackend.pending_outputs
 _KEY = re.compile(r"^dstream-[0-9a-f]+-(\d+)-\d+-\d+-\d+(-bucket|-side)?")
 
 
@@ -123,6 +126,11 @@ def main() -> None:
     parser.add_argument("--code-task-too", action="store_true",
                         help="also run each dask master with the stage code sent as a Dask task "
                              "(the way before stage code travelled inside the tasks)")
+    parser.add_argument("--stagewise-too", action="store_true",
+                        help="also run each dask master with a job's stages submitted one after "
+                             "the other, each waiting for the one before (as before one graph)")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="run the variants this many times, one after the other")
     parser.add_argument("--batches", type=int, default=50)
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--lines", type=int, default=200_000)
@@ -134,7 +142,13 @@ def main() -> None:
     if args.code_task_too:
         runs += [(f"{master} (code as a task)", Conf().set(INLINE_CODE_KEY, 0))
                  for master in args.masters if master.startswith("dask")]
-    for label, conf in runs:
+    if args.stagewise_too:
+        runs += [(f"{master} (stagewise)", Conf()) for master in args.masters
+                 if master.startswith("dask")]
+    for label, conf in runs * args.rounds:
+        # the interface's default: map outputs only from finished tasks, so stages wait
+        DaskBackend.pending_outputs = (ExecutorBackend.pending_outputs if "stagewise" in label
+                                       else graph_outputs)
         start = time.perf_counter()
         with Context(label.split()[0], "dask-overhead", conf=conf) as ctx:
             started = time.perf_counter() - start
