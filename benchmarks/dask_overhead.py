@@ -12,6 +12,7 @@ lines in 4 partitions; lines per second, best of ``--repeat``.
     python -m benchmarks.dask_overhead --masters dask-local[2] --batches 100
     python -m benchmarks.dask_overhead --code-task-too       # + stage code as a Dask task
     python -m benchmarks.dask_overhead --stagewise-too       # + stages one after the other
+    python -m benchmarks.dask_overhead --bucket-tasks-too    # + a Dask task per map bucket
     python -m benchmarks.dask_overhead --masters dask-local[2] --timeline 40   # where it goes
 
 Timeline (Dask masters): ``--timeline N`` small jobs (20 lines -> map -> reduceByKey(2) ->
@@ -33,7 +34,7 @@ from typing import Any
 
 from dstream import Conf, Context, StreamingContext
 from dstream.executors.base import ExecutorBackend
-from dstream.executors.dask_backend import INLINE_CODE_KEY, DaskBackend
+from dstream.executors.dask_backend import INLINE_CODE_KEY, WHOLE_OUTPUT_KEY, DaskBackend
 from dstream.streaming.testing import advance_batch
 
 WORDS = [f"w{i}" for i in range(500)]
@@ -129,6 +130,9 @@ def main() -> None:
     parser.add_argument("--stagewise-too", action="store_true",
                         help="also run each dask master with a job's stages submitted one after "
                              "the other, each waiting for the one before (as before one graph)")
+    parser.add_argument("--bucket-tasks-too", action="store_true",
+                        help="also run each dask master with one graph but a Dask task per map "
+                             "bucket (dstream.dask.wholeMapOutputPartitions=0)")
     parser.add_argument("--rounds", type=int, default=1,
                         help="run the variants this many times, one after the other")
     parser.add_argument("--batches", type=int, default=50)
@@ -142,9 +146,12 @@ def main() -> None:
     if args.code_task_too:
         runs += [(f"{master} (code as a task)", Conf().set(INLINE_CODE_KEY, 0))
                  for master in args.masters if master.startswith("dask")]
-    if args.stagewise_too:
-        runs += [(f"{master} (stagewise)", Conf()) for master in args.masters
-                 if master.startswith("dask")]
+    if args.bucket_tasks_too:
+        runs += [(f"{master} (bucket tasks)", Conf().set(WHOLE_OUTPUT_KEY, 0))
+                 for master in args.masters if master.startswith("dask")]
+    if args.stagewise_too:   # as before one graph: stages one after the other, bucket tasks
+        runs += [(f"{master} (stagewise)", Conf().set(WHOLE_OUTPUT_KEY, 0))
+                 for master in args.masters if master.startswith("dask")]
     for label, conf in runs * args.rounds:
         # the interface's default: map outputs only from finished tasks, so stages wait
         DaskBackend.pending_outputs = (ExecutorBackend.pending_outputs if "stagewise" in label

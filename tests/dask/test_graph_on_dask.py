@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import operator
 import os
+import re
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -23,14 +24,20 @@ from tests.dask.test_blocks_on_dask import blocks, put  # noqa: F401 - fixture
 from tests.dstream.test_scheduler_faults import run_in_thread
 
 
+#: a dstream task's Dask key: dstream-SESSION-STAGE-SPLIT-ATTEMPT-N (helpers add a suffix)
+TASK_KEY = re.compile(r"^dstream-[0-9a-f]+-\d+-\d+-\d+-\d+$")
+
+
 class UserError(Exception):
     """A user's own exception type, importable by the workers."""
 
 
-def reduce_tasks_waiting(dask_scheduler: Any) -> list[str]:
-    """Keys of the tasks the Dask scheduler holds as waiting on a map task's bucket."""
-    return [str(ts.key) for ts in dask_scheduler.tasks.values()
-            if ts.state == "waiting" and any("-bucket-" in str(d.key) for d in ts.dependencies)]
+def reduce_tasks_waiting(dask_scheduler: Any) -> dict[str, list[str]]:
+    """The dstream tasks (not their helper tasks: buckets, side outputs, cached blocks) that
+    the Dask scheduler holds as waiting, each with the keys it waits on."""
+    return {str(ts.key): sorted(str(d.key) for d in ts.dependencies)
+            for ts in dask_scheduler.tasks.values()
+            if ts.state == "waiting" and TASK_KEY.match(str(ts.key))}
 
 
 def test_reduce_tasks_are_submitted_while_the_map_tasks_run(ctx: Context) -> None:
@@ -43,9 +50,13 @@ def test_reduce_tasks_are_submitted_while_the_map_tasks_run(ctx: Context) -> Non
     job = ctx.parallelize(range(12), 2).map(held).reduceByKey(operator.add, 2)
     thread, outcome = run_in_thread(job.collect)
     try:
-        waiting = until(lambda: ctx._backend._client.run_on_scheduler(reduce_tasks_waiting),
-                        "the reduce tasks were submitted to Dask before the map tasks ended")
-        assert len(waiting) == 2
+        client = ctx._backend._client
+        waiting = until(lambda: len(found := client.run_on_scheduler(reduce_tasks_waiting)) == 2
+                        and found, "both reduce tasks were submitted before the map tasks ended")
+        # two reduce partitions: each reduce task reads the two map tasks' results themselves
+        # (dstream.dask.wholeMapOutputPartitions), with no bucket task in between
+        assert all(len(deps) == 2 and all(TASK_KEY.match(d) for d in deps)
+                   for deps in waiting.values()), waiting
     finally:
         Event(gate, client=ctx._backend._client).set()
         thread.join(timeout=60)
