@@ -176,8 +176,8 @@ class _WholeOutput:
 
 # ---------------------------------------------------------------------- driver side
 class _TaskFuture(Future):
-    """The driver's future of a dstream task; a map task's bucket futures (``outputs``) are
-    known from submission on."""
+    """The driver's future of a dstream task; a map task's bucket handles (``outputs``: Dask
+    futures of bucket tasks, or ``_WholeOutput``) are known from submission on."""
 
     outputs: list[Any] | None = None
 
@@ -256,7 +256,7 @@ class DaskBackend(ExecutorBackend):
         return future
 
     def pending_outputs(self, future: Future[TaskResult]) -> list[Any] | None:
-        # the bucket futures exist from submission on: reduce tasks take them as dependencies
+        # the bucket handles exist from submission on: reduce tasks take them as dependencies
         return future.outputs if isinstance(future, _TaskFuture) else None
 
     def store_block(self, block_id: str, data: Serialized, replicas: int,
