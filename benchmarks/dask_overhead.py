@@ -11,6 +11,14 @@ lines in 4 partitions; lines per second, best of ``--repeat``.
     python -m benchmarks.dask_overhead                       # both masters, ~30 s
     python -m benchmarks.dask_overhead --masters dask-local[2] --batches 100
     python -m benchmarks.dask_overhead --code-task-too       # + stage code as a Dask task
+    python -m benchmarks.dask_overhead --stagewise-too       # + stages one after the other
+    python -m benchmarks.dask_overhead --bucket-tasks-too    # + a Dask task per map bucket
+    python -m benchmarks.dask_overhead --masters dask-local[2] --timeline 40   # where it goes
+
+Timeline (Dask masters): ``--timeline N`` small jobs (20 lines -> map -> reduceByKey(2) ->
+collect) under Dask's task stream; per job, when (ms after its first map task started on a
+worker) the last map task ended, the last bucket and side-output tasks ended, the reduce
+tasks started and ended; the job's wall time and its tasks' compute time; medians.
 """
 
 from __future__ import annotations
@@ -19,11 +27,14 @@ import argparse
 import json
 import operator
 import random
+import re
 import statistics
 import time
+from typing import Any
 
 from dstream import Conf, Context, StreamingContext
-from dstream.executors.dask_backend import INLINE_CODE_KEY
+from dstream.executors.base import ExecutorBackend
+from dstream.executors.dask_backend import INLINE_CODE_KEY, WHOLE_OUTPUT_KEY, DaskBackend
 from dstream.streaming.testing import advance_batch
 
 WORDS = [f"w{i}" for i in range(500)]
@@ -64,26 +75,96 @@ def throughput(ctx: Context, lines: int, repeat: int) -> dict[str, float]:
     return {"lines_per_s": lines / best, "job_s": best}
 
 
+graph_outputs = DaskBackend.pending_outputs
+_KEY = re.compile(r"^dstream-[0-9a-f]+-(\d+)-\d+-\d+-\d+(-bucket|-side)?")
+
+
+def timeline(ctx: Context, jobs: int, warmup: int = 5) -> dict[str, float]:
+    """Medians over ``jobs`` small jobs of when their Dask tasks ran: ms after the first map
+    task started on its worker (Dask's task stream; each job is two stages, map and result)."""
+    client = ctx._backend._client
+    client.get_task_stream(start=time.time())          # installs the scheduler's task stream
+    walls = []
+    for i in range(jobs + warmup):
+        data = [f"{random.choice(WORDS)} {random.choice(WORDS)}" for _ in range(20)]
+        start = time.perf_counter()
+        ctx.parallelize(data, 2).flatMap(str.split).map(lambda w: (w, 1)).reduceByKey(
+            operator.add, 2).collect()
+        walls.append(1000 * (time.perf_counter() - start))
+    spans: dict[int, dict[str, list[tuple[float, float]]]] = {}
+    for record in client.get_task_stream(start=0):
+        match = _KEY.match(str(record["key"]))
+        for ss in record["startstops"]:
+            if match and ss["action"] == "compute":
+                spans.setdefault(int(match.group(1)), {}).setdefault(
+                    match.group(2) or "", []).append((ss["start"], ss["stop"]))
+    stages = sorted(spans)[-2 * jobs:]
+    rows = [_job_timeline(spans[m], spans[r]) for m, r in zip(stages[::2], stages[1::2])]
+    medians = {k: statistics.median(r[k] for r in rows) for k in rows[0]}
+    medians["job_ms"] = statistics.median(walls[warmup:])
+    return medians
+
+
+def _job_timeline(map_stage: dict[str, list[tuple[float, float]]],
+                  result_stage: dict[str, list[tuple[float, float]]]) -> dict[str, float]:
+    origin = min(a for a, _ in map_stage[""])
+    row: dict[str, float] = {}
+    for name, found in [("map", map_stage.get("")), ("bucket", map_stage.get("-bucket")),
+                        ("side", map_stage.get("-side")), ("reduce", result_stage.get(""))]:
+        if found:
+            row[f"{name}_end_ms"] = 1000 * (max(b for _, b in found) - origin)
+    row["reduce_start_ms"] = 1000 * (min(a for a, _ in result_stage[""]) - origin)
+    row["compute_ms"] = 1000 * sum(b - a for stage in (map_stage, result_stage)
+                                   for v in stage.values() for a, b in v)
+    row["dask_tasks"] = float(sum(len(v) for stage in (map_stage, result_stage)
+                                  for v in stage.values()))
+    return row
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--masters", nargs="+", default=["local[2]", "dask-local[2]"])
     parser.add_argument("--code-task-too", action="store_true",
                         help="also run each dask master with the stage code sent as a Dask task "
                              "(the way before stage code travelled inside the tasks)")
+    parser.add_argument("--stagewise-too", action="store_true",
+                        help="also run each dask master with a job's stages submitted one after "
+                             "the other, each waiting for the one before (as before one graph)")
+    parser.add_argument("--bucket-tasks-too", action="store_true",
+                        help="also run each dask master with one graph but a Dask task per map "
+                             "bucket (dstream.dask.wholeMapOutputPartitions=0)")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="run the variants this many times, one after the other")
     parser.add_argument("--batches", type=int, default=50)
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--lines", type=int, default=200_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--timeline", type=int, default=0, metavar="N",
+                        help="Dask masters: only the task timeline of N small jobs")
     args = parser.parse_args()
     runs = [(master, Conf()) for master in args.masters]
     if args.code_task_too:
         runs += [(f"{master} (code as a task)", Conf().set(INLINE_CODE_KEY, 0))
                  for master in args.masters if master.startswith("dask")]
-    for label, conf in runs:
+    if args.bucket_tasks_too:
+        runs += [(f"{master} (bucket tasks)", Conf().set(WHOLE_OUTPUT_KEY, 0))
+                 for master in args.masters if master.startswith("dask")]
+    if args.stagewise_too:   # as before one graph: stages one after the other, bucket tasks
+        runs += [(f"{master} (stagewise)", Conf().set(WHOLE_OUTPUT_KEY, 0))
+                 for master in args.masters if master.startswith("dask")]
+    for label, conf in runs * args.rounds:
+        # the interface's default: map outputs only from finished tasks, so stages wait
+        DaskBackend.pending_outputs = (ExecutorBackend.pending_outputs if "stagewise" in label
+                                       else graph_outputs)
         start = time.perf_counter()
         with Context(label.split()[0], "dask-overhead", conf=conf) as ctx:
             started = time.perf_counter() - start
             row = {"startup_s": started}
+            if args.timeline:
+                if label.startswith("dask"):
+                    row.update(timeline(ctx, args.timeline))
+                print(label, json.dumps({k: round(v, 1) for k, v in row.items()}), flush=True)
+                continue
             row.update(batch_overhead(ctx, args.batches, args.warmup))
             row.update(throughput(ctx, args.lines, args.repeat))
         print(label, json.dumps({k: round(v, 3) for k, v in row.items()}), flush=True)

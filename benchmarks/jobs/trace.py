@@ -113,10 +113,10 @@ def install(path: str) -> Callable[[], None]:
 
     run_stage = DAGScheduler._run_stage
 
-    def traced_stage(self: Any, stage: Any, partitions: list[int]) -> Any:
+    def traced_stage(self: Any, stage: Any, partitions: list[int], *args: Any, **kwargs: Any) -> Any:
         start = time.time()
         try:
-            return run_stage(self, stage, partitions)
+            return run_stage(self, stage, partitions, *args, **kwargs)
         finally:
             write({"stage": stage.kind, "description": stage.description[:200],
                    "tasks": len(partitions), "start": start, "end": time.time()})

@@ -71,6 +71,13 @@ class ExecutorBackend(ABC):
                inputs: dict[Any, Any]) -> Future[TaskResult]:
         """Queue one task; the future completes with its result or its failure."""
 
+    def pending_outputs(self, future: Future[TaskResult]) -> list[Any] | None:
+        """Handles of a submitted map task's outputs (one per reduce partition) that later
+        tasks may take as inputs before the task has finished, the backend running them after
+        it (and failing them when it fails); ``None`` (the default): the scheduler waits for
+        the task's result, whose value holds its outputs."""
+        return None
+
     def store_block(self, block_id: str, data: Serialized, replicas: int,
                     recover: Callable[[], Serialized] | None = None) -> RemoteBlock | None:
         """Keep a received block on ``replicas`` distinct executors and return its handle, or

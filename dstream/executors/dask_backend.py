@@ -6,10 +6,15 @@ is submitted as one small Dask task whose result (the bytes) every task of the s
 an argument. Each worker unpickles it once and keeps it. Every dstream task is one Dask task
 running ``run_task``.
 
-A shuffle-map task's buckets stay on the worker that wrote them: the driver gets back one Dask
-future per bucket (``value`` of the ``TaskResult``), and only the task's accumulator updates
-travel to the driver. A reduce task's inputs carry those futures; Dask resolves them on the
-worker that runs the reduce task. Cached RDD partitions (``persist``, and so the state and
+A shuffle-map task's buckets stay on the worker that wrote them: the driver holds one handle
+per bucket (``value`` of the ``TaskResult``, known from submission on: ``pending_outputs``, so
+the scheduler submits the reduce tasks at once and Dask runs the job as one graph), and only
+the task's accumulator updates travel to the driver (a small side task, off the job's critical
+path). Up to ``dstream.dask.wholeMapOutputPartitions`` reduce partitions (default 2), a handle
+is the map task's own future and the reduce task picks its bucket out of the map result on its
+worker (no Dask hop in between; a reduce task on another worker fetches the whole map output);
+wider shuffles get one small Dask task per bucket. Dask resolves them on the worker that runs
+the reduce task. Cached RDD partitions (``persist``, and so the state and
 window RDDs of streams) stay on the worker that computed them the same way: the driver's block
 manager holds a ``DaskCachedBlock`` (a future) and later tasks take it as a dependency; the
 storage level's disk and replica count do not apply there (Dask's own memory limits and
@@ -67,6 +72,12 @@ _STAGE_CACHE_SIZE = 64
 #: the setting: stage code up to this many bytes (default 64 KiB) is sent with each task,
 #: larger code once per stage as a Dask task (0: always as a task)
 INLINE_CODE_KEY = "dstream.dask.inlineStageCodeBytes"
+#: the setting: a shuffle of up to this many reduce partitions (default 2) has its reduce
+#: tasks take the map tasks' results themselves, each picking its bucket on its worker (one
+#: Dask hop less; a reduce task on another worker fetches the whole map output, so up to
+#: this many times the shuffle's bytes cross between workers); wider shuffles get one small
+#: Dask task per bucket that the reduce task takes (0: always)
+WHOLE_OUTPUT_KEY = "dstream.dask.wholeMapOutputPartitions"
 
 
 # ---------------------------------------------------------------------- worker side
@@ -110,14 +121,18 @@ def _load_stage(token: str, code: bytes) -> Any:
 
 
 def _run_on_worker(token: str, code: bytes, split: int, attempt: int, inputs_bytes: bytes,
-                   remote_keys: list[Any], remote_values: list[Any]) -> TaskResult:
+                   remote_keys: list[Any], remote_values: list[Any],
+                   picks: dict[int, int] | None = None) -> TaskResult:
     """One dstream task inside a Dask worker; ``remote_values`` arrive resolved by Dask: a
-    shuffle's buckets (lists) and received blocks (the bytes of a replica on a worker)."""
+    shuffle's buckets (lists; for the positions in ``picks``, whole map results of which the
+    task takes bucket ``picks[position]``) and received blocks (the bytes of a replica)."""
     from ..scheduler.task import run_task
 
     try:
         stage = _load_stage(token, code)
         inputs = pickle.loads(inputs_bytes)
+        for position, index in (picks or {}).items():
+            remote_values[position] = [r.value[index] for r in remote_values[position]]
         inputs.update((k, Serialized(v) if isinstance(v, bytes) else v)
                       for k, v in zip(remote_keys, remote_values))
         return run_task(stage, split, attempt, inputs, serialize=True)
@@ -146,7 +161,27 @@ def _bucket(result: TaskResult, index: int) -> Any:
     return result.value[index]
 
 
+class _WholeOutput:
+    """A reduce partition's bucket of a map task, read from the map task's whole result (the
+    map task's future) by the reduce task itself."""
+
+    def __init__(self, future: Any, index: int) -> None:
+        self.future = future
+        self.index = index
+
+    @property
+    def status(self) -> str:
+        return self.future.status
+
+
 # ---------------------------------------------------------------------- driver side
+class _TaskFuture(Future):
+    """The driver's future of a dstream task; a map task's bucket handles (``outputs``: Dask
+    futures of bucket tasks, or ``_WholeOutput``) are known from submission on."""
+
+    outputs: list[Any] | None = None
+
+
 class DaskBackend(ExecutorBackend):
     """Runs tasks on a Dask cluster: an existing one (``address``) or a LocalCluster of
     ``n_workers`` single-threaded worker processes that ``stop`` closes."""
@@ -181,6 +216,7 @@ class DaskBackend(ExecutorBackend):
                 self._cluster.close()
             raise
         self._inline_code_bytes = conf.getInt(INLINE_CODE_KEY, 64 << 10) if conf else 64 << 10
+        self._whole_output_partitions = conf.getInt(WHOLE_OUTPUT_KEY, 2) if conf else 2
         self._session = uuid.uuid4().hex[:12]
         self._blocks = DaskBlockStore(self._client, self._session)
         self._keys = itertools.count()
@@ -193,17 +229,18 @@ class DaskBackend(ExecutorBackend):
     # ------------------------------------------------------------------ interface
     def submit(self, stage: StageBinary, split: int, attempt: int,
                inputs: dict[Any, Any]) -> Future[TaskResult]:
-        future: Future[TaskResult] = Future()
+        future = _TaskFuture()
         try:
             with self._lock:
                 if self._stopped:
                     raise RuntimeError("the executor backend is stopped")
             token, code = self._code_of(stage)
-            plain, remote_keys, remote_values, where = self._split_inputs(inputs)
+            plain, remote_keys, remote_values, where, picks = self._split_inputs(inputs)
             name = f"dstream-{self._session}-{stage.stage_id}-{split}-{attempt}-{next(self._keys)}"
             task = self._client.submit(
                 _run_on_worker, token, code, split, attempt, dumps_data(plain), remote_keys,
-                remote_values, key=name, pure=False, retries=0, workers=where or None,
+                remote_values, picks or None, key=name, pure=False, retries=0,
+                workers=where or None,
                 allow_other_workers=bool(where))
             watched, handles, blocks = self._outputs(stage, split, inputs, task, name)
         except BaseException as e:  # noqa: B902 - handed to the scheduler
@@ -211,11 +248,16 @@ class DaskBackend(ExecutorBackend):
                 raise
             future.set_exception(e)
             return future
+        future.outputs = handles
         description = f"task {split} of stage {stage.stage_id} ({stage.description})"
         watched.add_done_callback(
             lambda f: self._hand_over(future, f, handles, blocks, description))
         future.add_done_callback(lambda f: f.cancelled() and watched.cancel())
         return future
+
+    def pending_outputs(self, future: Future[TaskResult]) -> list[Any] | None:
+        # the bucket handles exist from submission on: reduce tasks take them as dependencies
+        return future.outputs if isinstance(future, _TaskFuture) else None
 
     def store_block(self, block_id: str, data: Serialized, replicas: int,
                     recover: Callable[[], Serialized] | None = None) -> DaskBlock:
@@ -258,8 +300,12 @@ class DaskBackend(ExecutorBackend):
             return task, None, {}
         handles = None
         if stage.kind == "shuffle":
-            handles = [self._client.submit(_bucket, task, i, key=f"{name}-bucket-{i}", pure=False)
-                       for i in range(stage.partitioner.numPartitions)]
+            n = stage.partitioner.numPartitions
+            if n <= self._whole_output_partitions:
+                handles = [_WholeOutput(task, i) for i in range(n)]
+            else:
+                handles = [self._client.submit(_bucket, task, i, key=f"{name}-bucket-{i}",
+                                               pure=False) for i in range(n)]
         blocks = {key: self._client.submit(_cached_block, task, key, pure=False,
                                            key=f"{name}-rdd-{key[0]}-{key[1]}")
                   for key in cached}
@@ -267,17 +313,24 @@ class DaskBackend(ExecutorBackend):
                                       key=f"{name}-side", pure=False)
         return watched, handles, blocks
 
-    def _split_inputs(self, inputs: dict[Any, Any]) -> tuple[dict, list, list, list[str]]:
+    def _split_inputs(self, inputs: dict[Any, Any]) -> tuple[dict, list, list, list[str],
+                                                             dict[int, int]]:
         """Plain inputs (shipped pickled with the task) apart from the ones on workers: shuffle
-        buckets and received blocks (as Dask futures), and the workers holding those blocks."""
+        buckets and received blocks (as Dask futures), the workers holding those blocks, and
+        which shuffle inputs are whole map results (their position: the bucket to pick)."""
         plain: dict[Any, Any] = {}
         keys: list[Any] = []
         values: list[Any] = []
         where: list[str] = []
+        picks: dict[int, int] = {}
         for key, value in inputs.items():
             if _is_shuffle_key(key):
+                value = list(value)
+                if value and isinstance(value[0], _WholeOutput):   # one partitioner: all alike
+                    picks[len(values)] = value[0].index
+                    value = [bucket.future for bucket in value]
                 keys.append(key)
-                values.append(list(value))
+                values.append(value)
             elif isinstance(value, DaskBlock):
                 future, worker = self._blocks.input_of(value)
                 keys.append(key)
@@ -288,7 +341,7 @@ class DaskBackend(ExecutorBackend):
                 values.append(value.future)
             else:
                 plain[key] = value
-        return plain, keys, values, where
+        return plain, keys, values, where, picks
 
     def _code_of(self, stage: StageBinary) -> tuple[str, Any]:
         with self._lock:

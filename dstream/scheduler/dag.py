@@ -5,6 +5,14 @@ is a map stage that must have run first. Shuffle outputs are kept per map task, 
 partition needs only its own map tasks again (outputs that the backend reports lost for good
 are made again before a task that reads them is submitted); cached partitions and
 checkpoints cut the walk short.
+
+When the backend hands out a map task's outputs as soon as the task is submitted
+(``ExecutorBackend.pending_outputs``: on Dask, futures of its buckets), a job's stages are
+submitted one after the other without waiting: the reduce tasks take those outputs as
+dependencies and the backend runs the whole job as one graph. The map stages are then
+*settled* (their results accepted, accumulator updates merged, failed tasks retried) after
+the stage that reads them; a task that failed because a map task it reads failed is submitted
+again, not counted as a failure of its own.
 """
 
 from __future__ import annotations
@@ -50,8 +58,34 @@ class _MapOutputs:
             self.outputs[i] = None
         return bool(lost)
 
+    def any_lost(self, backend: ExecutorBackend) -> bool:
+        return any(out is not None and backend.outputs_lost(out) for out in self.outputs)
+
     def bucket_inputs(self, reduce_split: int) -> list[Any]:
         return [out[reduce_split] for out in self.outputs if out is not None]
+
+
+class _StageRun:
+    """One stage's submitted tasks: futures, failures per partition, results."""
+
+    def __init__(self, stage: StageBinary, partitions: list[int]) -> None:
+        self.stage = stage
+        self.partitions = partitions
+        self.futures: dict[cf.Future, tuple[int, int]] = {}     # future -> (split, job epoch)
+        self.failures: dict[int, int] = {}
+        self.results: dict[int, Any] = {}
+        self.rdds: dict[int, RDD] = {}
+        self.settled = False
+
+
+class _Job:
+    """The map stages of one job that run ahead, submitted but not yet settled, in the order
+    they were submitted. ``epoch`` counts the settled ones that had a failed task: a task
+    submitted before then may have failed only because its input did."""
+
+    def __init__(self) -> None:
+        self.ahead: list[tuple[ShuffleDependency, _StageRun]] = []
+        self.epoch = 0
 
 
 class DAGScheduler:
@@ -77,11 +111,18 @@ class DAGScheduler:
                                  f"({rdd.getNumPartitions()} partitions)")
         if not partitions:
             return []
-        for dep in self._shuffle_parents(rdd, partitions):
-            self._run_map_stage(dep)
-        stage = StageBinary(next(self._stage_ids), "result", rdd, func, None,
-                            f"{getattr(func, '__name__', 'func')} on {rdd!r}")
-        return self._run_stage(stage, partitions)
+        job = _Job()
+        try:
+            for dep in self._shuffle_parents(rdd, partitions):
+                self._run_map_stage(dep, job)
+            stage = StageBinary(next(self._stage_ids), "result", rdd, func, None,
+                                f"{getattr(func, '__name__', 'func')} on {rdd!r}")
+            results = self._run_stage(stage, partitions, job)
+        except BaseException:
+            self._settle_quietly(job)
+            raise
+        self._settle_ahead(job, len(job.ahead))
+        return results
 
     def _shuffle_parents(self, rdd: RDD, partitions: list[int]) -> list[ShuffleDependency]:
         """Shuffle dependencies reachable from the partitions through narrow edges, each once."""
@@ -100,7 +141,7 @@ class DAGScheduler:
             stack.extend(node.narrow_parents(split))
         return list(found.values())
 
-    def _run_map_stage(self, dep: ShuffleDependency) -> None:
+    def _run_map_stage(self, dep: ShuffleDependency, job: _Job) -> None:
         parent = dep.rdd
         with self._lock:
             outputs = self._shuffles.get(dep.shuffle_id)
@@ -111,11 +152,42 @@ class DAGScheduler:
         if not missing:
             return
         for grandparent in self._shuffle_parents(parent, missing):
-            self._run_map_stage(grandparent)
+            self._run_map_stage(grandparent, job)
         stage = StageBinary(next(self._stage_ids), "shuffle", parent, None, dep.partitioner,
                             f"shuffle {dep.shuffle_id} of {parent!r}")
-        for split, buckets in zip(missing, self._run_stage(stage, missing)):
+        run = self._launch(stage, missing, job)
+        ahead = {split: self.backend.pending_outputs(f) for f, (split, _) in run.futures.items()}
+        if all(handles is not None for handles in ahead.values()):
+            for split, handles in ahead.items():      # later stages read them before they exist
+                outputs.outputs[split] = handles
+            job.ahead.append((dep, run))
+            return
+        self._record_outputs(outputs, run, self._finish(run, job))
+
+    def _record_outputs(self, outputs: _MapOutputs, run: _StageRun, results: list[Any]) -> None:
+        for split, buckets in zip(run.partitions, results):
             outputs.outputs[split] = buckets
+
+    def _settle_ahead(self, job: _Job, count: int) -> None:
+        """Settle the first ``count`` map stages that run ahead (in the order submitted)."""
+        for dep, run in list(job.ahead[:count]):
+            if run.settled:
+                continue
+            results = self._finish(run, job)
+            with self._lock:
+                outputs = self._shuffles.get(dep.shuffle_id)
+            if outputs is not None:
+                self._record_outputs(outputs, run, results)
+            if run.failures:
+                job.epoch += 1
+
+    def _settle_quietly(self, job: _Job) -> None:
+        """After a failed job: accept what the map stages ahead did (their outputs stay
+        registered); their own failures are logged, the job's error is the one raised."""
+        try:
+            self._settle_ahead(job, len(job.ahead))
+        except Exception as e:  # noqa: BLE001 - the job's own error is already on its way
+            log.info("a map stage of a failed job failed too: %r", e)
 
     def _forget_shuffle(self, shuffle_id: int) -> None:
         with self._lock:
@@ -127,44 +199,64 @@ class DAGScheduler:
             return len(self._shuffles)
 
     # ------------------------------------------------------------------ stages
-    def _run_stage(self, stage: StageBinary, partitions: list[int]) -> list[Any]:
-        results: dict[int, Any] = {}
-        failures: dict[int, int] = {}
-        rdds: dict[int, RDD] = {}
-        futures = {self._submit(stage, split, 0, rdds): split for split in partitions}
+    def _run_stage(self, stage: StageBinary, partitions: list[int], job: _Job) -> list[Any]:
+        return self._finish(self._launch(stage, partitions, job), job)
+
+    def _launch(self, stage: StageBinary, partitions: list[int], job: _Job) -> _StageRun:
+        run = _StageRun(stage, partitions)
+        for split in partitions:
+            self._resubmit(run, split, job)
+        return run
+
+    def _resubmit(self, run: _StageRun, split: int, job: _Job) -> None:
+        attempt = run.failures.get(split, 0)
+        run.futures[self._submit(run.stage, split, attempt, run.rdds, job)] = (split, job.epoch)
+
+    def _finish(self, run: _StageRun, job: _Job) -> list[Any]:
+        """Wait for the stage's tasks, retrying failed ones; the results in partition order."""
+        stage = run.stage
+        # the map stages ahead that were submitted before this stage: what it may read
+        upstream = next((i for i, (_, r) in enumerate(job.ahead) if r is run), len(job.ahead))
         try:
-            while futures:
-                done, _ = cf.wait(futures, return_when=cf.FIRST_COMPLETED)
+            while run.futures:
+                done, _ = cf.wait(run.futures, return_when=cf.FIRST_COMPLETED)
                 for future in done:
-                    split = futures.pop(future)
+                    split, epoch = run.futures.pop(future)
                     error = future.exception()
                     if error is None:
-                        results[split] = self._accept(future.result(), rdds)
+                        run.results[split] = self._accept(future.result(), run.rdds)
                         continue
-                    failures[split] = failures.get(split, 0) + 1
-                    if failures[split] >= self.max_failures:
-                        raise self._final_error(stage, split, failures[split], error)
+                    self._settle_ahead(job, upstream)
+                    if job.epoch != epoch:   # an input of this task failed: not its own failure
+                        self._resubmit(run, split, job)
+                        continue
+                    run.failures[split] = run.failures.get(split, 0) + 1
+                    if run.failures[split] >= self.max_failures:
+                        raise self._final_error(stage, split, run.failures[split], error)
                     log.warning("task %d of stage %d (%s) failed (attempt %d of %d), retrying: %r",
-                                split, stage.stage_id, stage.description, failures[split],
+                                split, stage.stage_id, stage.description, run.failures[split],
                                 self.max_failures, error)
-                    futures[self._submit(stage, split, failures[split], rdds)] = split
+                    self._resubmit(run, split, job)
         finally:
-            for future in futures:
+            run.settled = True
+            for future in run.futures:
                 future.cancel()
             self.backend.forget_stage(stage.stage_id)
-        return [results[s] for s in partitions]
+        return [run.results[s] for s in run.partitions]
 
-    def _submit(self, stage: StageBinary, split: int, attempt: int, rdds: dict[int, RDD]) -> cf.Future:
+    def _submit(self, stage: StageBinary, split: int, attempt: int, rdds: dict[int, RDD],
+                job: _Job) -> cf.Future:
         inputs: dict[Any, Any] = {}
         try:
-            self._collect_inputs(stage.rdd, split, inputs, rdds)
+            self._collect_inputs(stage.rdd, split, inputs, rdds, job)
         except Exception as e:
             future: cf.Future = cf.Future()
             future.set_exception(e)
             return future
         return self.backend.submit(stage, split, attempt, inputs)
 
-    def _collect_inputs(self, rdd: RDD, split: int, inputs: dict[Any, Any], rdds: dict[int, RDD]) -> None:
+    def _collect_inputs(self, rdd: RDD, split: int, inputs: dict[Any, Any], rdds: dict[int, RDD],
+                        job: _Job) -> None:
         """Gather what the driver must ship for ``rdd``'s partition ``split``."""
         key = (rdd.id, split)
         if key in inputs:
@@ -185,8 +277,10 @@ class DAGScheduler:
             sid = rdd.shuffle_dep.shuffle_id
             with self._lock:
                 outputs = self._shuffles.get(sid)
+            if outputs is not None and outputs.any_lost(self.backend):
+                self._settle_shuffle(job, sid)            # a map stage ahead retries its own
             if outputs is None or outputs.drop_lost(self.backend) or outputs.missing():
-                self._run_map_stage(rdd.shuffle_dep)      # lost for good: run those maps again
+                self._run_map_stage(rdd.shuffle_dep, job)  # lost for good: run those maps again
                 with self._lock:
                     outputs = self._shuffles.get(sid)
             if outputs is None or outputs.missing():
@@ -197,7 +291,14 @@ class DAGScheduler:
         if payload is not None:
             inputs[key] = payload
         for parent, parent_split in rdd.narrow_parents(split):
-            self._collect_inputs(parent, parent_split, inputs, rdds)
+            self._collect_inputs(parent, parent_split, inputs, rdds, job)
+
+    def _settle_shuffle(self, job: _Job, shuffle_id: int) -> None:
+        """Settle the map stages ahead up to the one of ``shuffle_id`` (if it runs ahead)."""
+        for i, (dep, run) in enumerate(job.ahead):
+            if dep.shuffle_id == shuffle_id and not run.settled:
+                self._settle_ahead(job, i + 1)
+                return
 
     def _accept(self, result: TaskResult, rdds: dict[int, RDD]) -> Any:
         merge_updates(result.accumulator_updates)

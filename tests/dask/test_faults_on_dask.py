@@ -11,6 +11,8 @@ import operator
 import os
 import signal
 
+import pytest
+
 from dstream import Context
 from tests.dstream.test_scheduler_faults import first_attempt, grouped_with_kills
 
@@ -30,10 +32,13 @@ def test_task_that_kills_its_worker_on_first_attempt(whole_cluster: Context) -> 
     assert len(before - after) == 1               # the killed worker was replaced
 
 
-def test_worker_killed_in_map_and_in_reduce_stage(whole_cluster: Context) -> None:
+@pytest.mark.parametrize("reduce_partitions", [2, 3], ids=["whole-map-outputs", "bucket-tasks"])
+def test_worker_killed_in_map_and_in_reduce_stage(whole_cluster: Context,
+                                                  reduce_partitions: int) -> None:
     """The reduce-stage kill also loses the map outputs held by that worker: Dask recomputes
-    them from their lineage when the retried reduce task asks for them."""
-    grouped, summed, expected = grouped_with_kills(whole_cluster, 2)
+    them from their lineage when the retried reduce task asks for them. Two reduce partitions
+    read the map results themselves, three through a Dask task per bucket."""
+    grouped, summed, expected = grouped_with_kills(whole_cluster, reduce_partitions)
     assert sorted(summed.collect()) == expected
     # the kept map outputs are still readable by a later job
     assert sorted(grouped.mapValues(sum).collect()) == expected
