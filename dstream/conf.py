@@ -148,6 +148,7 @@ SETTINGS: dict[str, Setting] = {s.key: s for s in [
     _S("dstream.task.maxFailures", "int", 4, "attempts", "attempts per task before its job fails", spark="spark.task.maxFailures"),
     _S("dstream.storage.memoryBudgetBytes", "int", 512 << 20, "bytes", "memory the driver's block manager keeps before spilling blocks to disk"),
     _S("dstream.dask.inlineStageCodeBytes", "int", 64 << 10, "bytes", "Dask: stage code up to this size travels inside each task"),
+    _S("dstream.dask.wholeMapOutputPartitions", "int", 2, "partitions", "Dask: shuffles with up to this many reduce partitions read whole map outputs (no bucket task); 0 turns it off"),
     _S("dstream.streaming.concurrentJobs", "int", 1, "batches", "batches run at once", spark="spark.streaming.concurrentJobs"),
     _S("dstream.streaming.blockInterval", "duration", 0.2, "s", "how often received records are cut into a block", spark="spark.streaming.blockInterval", spark_unit="ms"),
     _S("dstream.streaming.receiver.maxRate", "float", None, "records/s per receiver", "the most records each receiver takes per second", spark="spark.streaming.receiver.maxRate"),
