@@ -79,10 +79,11 @@ class Producer:
 
 
 def start_job(master: str, kind: str, bootstrap: str, in_topic: str, out_topic: str, group: str,
-              checkpoint: str, out_dir: str, redis_url: str, log: Any) -> subprocess.Popen:
+              checkpoint: str, out_dir: str, redis_url: str, interval: float,
+              log: Any) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "tests.faults.sink_job", master, kind, bootstrap, in_topic,
-         out_topic, group, checkpoint, out_dir, redis_url], cwd=REPO, stdout=log,
+         out_topic, group, checkpoint, out_dir, redis_url, str(interval)], cwd=REPO, stdout=log,
         stderr=subprocess.STDOUT)
 
 
@@ -138,18 +139,22 @@ def test_sigkilled_job_writes_each_batch_once(kind: str, apache_kafka_bootstrap:
 def test_sigkilled_direct_job_and_worker_on_dask_write_each_batch_once(
         apache_kafka_bootstrap: str, redis_url: str, tmp_path: Any) -> None:
     """The same on ``dask-local[3]`` with the direct stream, a worker process that read offset
-    ranges SIGKILLed as well during the first run; every range was read on a worker."""
+    ranges SIGKILLed as well during the first run; every range was read on a worker.
+
+    Batches of one second: a batch runs several Dask jobs here (one per output), which together
+    take longer than half a second on a busy machine; with half-second batches the job falls
+    ever further behind, and the last run works through that backlog before the test ends."""
     log_path = run_and_check("direct", "dask-local[3]", apache_kafka_bootstrap, redis_url, tmp_path,
-                             20261206, kill_worker=True)
+                             20261206, kill_worker=True, interval=1.0)
     reads = reader_pids(log_path)
     assert len({reader for _, reader in reads}) >= 3      # several workers over the four runs
 
 
 def run_and_check(kind: str, master: str, bootstrap: str, redis_url: str, tmp_path: Any, seed: int,
-                  kill_worker: bool = False) -> str:
-    """Run the crash test of the module on ``master`` and check its outputs; with
-    ``kill_worker``, a worker process that read ranges is SIGKILLed once the first run has
-    completed some batches. Returns the job log's path."""
+                  kill_worker: bool = False, interval: float = 0.5) -> str:
+    """Run the crash test of the module on ``master`` (batches of ``interval`` seconds) and
+    check its outputs; with ``kill_worker``, a worker process that read ranges is SIGKILLed
+    once the first run has completed some batches. Returns the job log's path."""
     rng = random.Random(seed)
     in_topic = servers.create_topic(bootstrap, "words", partitions=3)
     out_topic = servers.create_topic(bootstrap, "totals", partitions=3)
@@ -161,7 +166,7 @@ def run_and_check(kind: str, master: str, bootstrap: str, redis_url: str, tmp_pa
 
     def job(log: Any) -> subprocess.Popen:
         return start_job(master, kind, bootstrap, in_topic, out_topic, group, checkpoint, out_dir,
-                         redis_url, log)
+                         redis_url, interval, log)
 
     proc: subprocess.Popen | None = None
     try:
@@ -178,7 +183,7 @@ def run_and_check(kind: str, master: str, bootstrap: str, redis_url: str, tmp_pa
                     # a random instant within the next batch interval (in its transaction,
                     # between the two outputs, before or after its checkpoint): choosing when,
                     # not waiting
-                    time.sleep(rng.uniform(0, 0.5))
+                    time.sleep(rng.uniform(0, interval))
                     proc.send_signal(signal.SIGKILL)
                     proc.wait(30)
                     log.write(f"\n=== SIGKILL {crash + 1} after {wait} batches ===\n".encode())
