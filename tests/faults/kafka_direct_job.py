@@ -15,12 +15,12 @@ import threading
 
 from dstream import Conf, Context, KafkaUtils, StreamingContext
 from tests.faults.kafka_wordcount_job import write_batch
+from tests.faults.range_readers import LOG_FORMAT
 
 
 def main() -> None:
     master, bootstrap, topic, checkpoint, out_dir = sys.argv[1:6]
-    logging.basicConfig(level=logging.WARNING, stream=sys.stdout,
-                        format="%(asctime)s %(process)d %(name)s %(levelname)s %(message)s")
+    logging.basicConfig(level=logging.WARNING, stream=sys.stdout, format=LOG_FORMAT)
     logging.getLogger("dstream.streaming.kafka_direct").setLevel(logging.INFO)
     conf = (Conf().set("dstream.checkpoint.key", "fault-test-secret")
             .set("dstream.streaming.kafka.maxRatePerPartition", "4000"))

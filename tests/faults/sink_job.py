@@ -1,10 +1,14 @@
 """The job the exactly-once sink test kills and restarts: Kafka words -> running totals ->
 the transactional Kafka sink, saveAsTextFiles and the Redis sink.
 
-    python -m tests.faults.sink_job INPUT BOOTSTRAP IN_TOPIC OUT_TOPIC GROUP CHECKPOINT OUT_DIR REDIS_URL
+    python -m tests.faults.sink_job MASTER INPUT BOOTSTRAP IN_TOPIC OUT_TOPIC GROUP CHECKPOINT OUT_DIR REDIS_URL [BATCH_SECONDS]
 
-``INPUT`` chooses the source: ``receiver`` (``KafkaUtils.createStream`` with the write-ahead
-log) or ``direct`` (``KafkaUtils.createDirectStream``, Kafka's own offsets per batch).
+``MASTER`` is the executor (``local[2]``, ``dask-local[3]``), ``BATCH_SECONDS`` the batch
+interval (0.5 unless given). ``INPUT`` chooses the source:
+``receiver`` (``KafkaUtils.createStream`` with the write-ahead log) or ``direct``
+(``KafkaUtils.createDirectStream``, Kafka's own offsets per batch). The direct stream logs where
+each offset range was read (process and host), in the format ``tests.faults.range_readers``
+parses.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import threading
 
 from dstream import Conf, Context, KafkaUtils, StreamingContext
 from dstream.streaming import DStream
+from tests.faults.range_readers import LOG_FORMAT
 
 
 def words_from(kind: str, ssc: StreamingContext, bootstrap: str, topic: str, group: str) -> DStream:
@@ -35,15 +40,17 @@ def words_from(kind: str, ssc: StreamingContext, bootstrap: str, topic: str, gro
 
 
 def main() -> None:
-    kind, bootstrap, in_topic, out_topic, group, checkpoint, out_dir, redis_url = sys.argv[1:9]
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    master, kind, bootstrap, in_topic, out_topic, group, checkpoint, out_dir, redis_url = sys.argv[1:10]
+    interval = float(sys.argv[10]) if len(sys.argv) > 10 else 0.5
+    logging.basicConfig(level=logging.WARNING, stream=sys.stdout, format=LOG_FORMAT)
     logging.getLogger("dstream.streaming.sinks").setLevel(logging.INFO)   # batches skipped
+    logging.getLogger("dstream.streaming.kafka_direct").setLevel(logging.INFO)   # who read ranges
     conf = (Conf().set("dstream.streaming.receiver.writeAheadLog.enable", "true")
             .set("dstream.checkpoint.key", "sink-fault-test-secret"))
 
     def setup() -> StreamingContext:
-        ctx = Context("local[2]", "sink-crash", conf=conf)
-        ssc = StreamingContext(ctx, 0.5)
+        ctx = Context(master, "sink-crash", conf=conf)
+        ssc = StreamingContext(ctx, interval)
         ssc.checkpoint(checkpoint)
         totals = (words_from(kind, ssc, bootstrap, in_topic, group)
                   .updateStateByKey(lambda new, old: sum(new) + (old or 0)))

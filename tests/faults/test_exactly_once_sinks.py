@@ -10,7 +10,10 @@ count made from the input topic; so do Redis's keys, under the marker of that la
 
 The input is a parameter: ``receiver`` (``KafkaUtils.createStream`` with the write-ahead log)
 and ``direct`` (``KafkaUtils.createDirectStream``, whose batches commit their offset ranges in
-the sink's transaction); the job is ``tests/faults/sink_job.py``.
+the sink's transaction); the job is ``tests/faults/sink_job.py``, on ``local[2]``. On
+``dask-local[3]`` the direct-stream job loses a worker process that read offset ranges too
+(SIGKILLed during its first run, its Dask nanny starts another), and the job's log shows every
+range read by a worker process, never by the driver.
 
 Kill moments are drawn from the batches the job has completed (a seeded choice of how many
 batch directories to wait for), so the test waits on what the job wrote, never on a timer.
@@ -37,6 +40,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from dstream.streaming.sinks.kafka_sink import BATCH_HEADER
 from tests import servers
+from tests.faults.range_readers import kill_a_reader, read_log, reader_pids
 from tests.faults.test_kafka_recovery import wait_for
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -74,11 +78,13 @@ class Producer:
         self._producer.close()
 
 
-def start_job(kind: str, bootstrap: str, in_topic: str, out_topic: str, group: str,
-              checkpoint: str, out_dir: str, redis_url: str, log: Any) -> subprocess.Popen:
+def start_job(master: str, kind: str, bootstrap: str, in_topic: str, out_topic: str, group: str,
+              checkpoint: str, out_dir: str, redis_url: str, interval: float,
+              log: Any) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "tests.faults.sink_job", kind, bootstrap, in_topic, out_topic,
-         group, checkpoint, out_dir, redis_url], cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+        [sys.executable, "-m", "tests.faults.sink_job", master, kind, bootstrap, in_topic,
+         out_topic, group, checkpoint, out_dir, redis_url, str(interval)], cwd=REPO, stdout=log,
+        stderr=subprocess.STDOUT)
 
 
 def batch_dirs(out_dir: str) -> list[str]:
@@ -126,8 +132,30 @@ def read_topic(bootstrap: str, topic: str) -> list[Any]:
 @pytest.mark.parametrize("kind", INPUTS)
 def test_sigkilled_job_writes_each_batch_once(kind: str, apache_kafka_bootstrap: str,
                                               redis_url: str, tmp_path: Any) -> None:
-    bootstrap = apache_kafka_bootstrap
-    rng = random.Random(20261204)
+    run_and_check(kind, "local[2]", apache_kafka_bootstrap, redis_url, tmp_path, 20261204)
+
+
+@pytest.mark.slow
+def test_sigkilled_direct_job_and_worker_on_dask_write_each_batch_once(
+        apache_kafka_bootstrap: str, redis_url: str, tmp_path: Any) -> None:
+    """The same on ``dask-local[3]`` with the direct stream, a worker process that read offset
+    ranges SIGKILLed as well during the first run; every range was read on a worker.
+
+    Batches of one second: a batch runs several Dask jobs here (one per output), which together
+    take longer than half a second on a busy machine; with half-second batches the job falls
+    ever further behind, and the last run works through that backlog before the test ends."""
+    log_path = run_and_check("direct", "dask-local[3]", apache_kafka_bootstrap, redis_url, tmp_path,
+                             20261206, kill_worker=True, interval=1.0)
+    reads = reader_pids(log_path)
+    assert len({reader for _, reader in reads}) >= 3      # several workers over the four runs
+
+
+def run_and_check(kind: str, master: str, bootstrap: str, redis_url: str, tmp_path: Any, seed: int,
+                  kill_worker: bool = False, interval: float = 0.5) -> str:
+    """Run the crash test of the module on ``master`` (batches of ``interval`` seconds) and
+    check its outputs; with ``kill_worker``, a worker process that read ranges is SIGKILLed
+    once the first run has completed some batches. Returns the job log's path."""
+    rng = random.Random(seed)
     in_topic = servers.create_topic(bootstrap, "words", partitions=3)
     out_topic = servers.create_topic(bootstrap, "totals", partitions=3)
     group = f"sink-crash-{uuid.uuid4().hex[:8]}"
@@ -137,36 +165,44 @@ def test_sigkilled_job_writes_each_batch_once(kind: str, apache_kafka_bootstrap:
     log_path = os.fspath(tmp_path / "job.log")
 
     def job(log: Any) -> subprocess.Popen:
-        return start_job(kind, bootstrap, in_topic, out_topic, group, checkpoint, out_dir,
-                         redis_url, log)
+        return start_job(master, kind, bootstrap, in_topic, out_topic, group, checkpoint, out_dir,
+                         redis_url, interval, log)
 
-    with open(log_path, "ab") as log:
-        with Producer(bootstrap, in_topic, random.Random(rng.random())):
-            for crash in range(3):
-                before = len(batch_dirs(out_dir))
+    proc: subprocess.Popen | None = None
+    try:
+        with open(log_path, "ab") as log:
+            with Producer(bootstrap, in_topic, random.Random(rng.random())):
+                for crash in range(3):
+                    before = len(batch_dirs(out_dir))
+                    proc = job(log)
+                    wait = rng.randint(2, 8)
+                    wait_for(lambda: len(batch_dirs(out_dir)) >= before + wait, 120,
+                             f"{wait} batches before crash {crash + 1}", proc, log_path)
+                    if kill_worker and crash == 0:
+                        kill_a_reader(proc, log_path, log, lambda: len(batch_dirs(out_dir)))
+                    # a random instant within the next batch interval (in its transaction,
+                    # between the two outputs, before or after its checkpoint): choosing when,
+                    # not waiting
+                    time.sleep(rng.uniform(0, interval))
+                    proc.send_signal(signal.SIGKILL)
+                    proc.wait(30)
+                    log.write(f"\n=== SIGKILL {crash + 1} after {wait} batches ===\n".encode())
+                    log.flush()
                 proc = job(log)
-                wait = rng.randint(2, 8)
-                wait_for(lambda: len(batch_dirs(out_dir)) >= before + wait, 120,
-                         f"{wait} batches before crash {crash + 1}", proc, log_path)
-                # a random instant within the next batch interval (in its transaction, between
-                # the two outputs, before or after its checkpoint): choosing when, not waiting
-                time.sleep(rng.uniform(0, 0.5))
-                proc.send_signal(signal.SIGKILL)
-                proc.wait(30)
-                log.write(f"\n=== SIGKILL {crash + 1} after {wait} batches ===\n".encode())
-                log.flush()
-            proc = job(log)
-        # the feed has stopped: count the input topic, wait until the job has counted it all
-        counted = collections.Counter(r.value.decode() for r in read_topic(bootstrap, in_topic))
-        total = sum(counted.values())
-        wait_for(lambda: sum(latest_file_totals(out_dir).values()) >= total, 180,
-                 f"{total} words counted", proc, log_path)
-        proc.send_signal(signal.SIGTERM)
-        code = proc.wait(60)
-    with open(log_path, encoding="utf-8", errors="replace") as f:
-        job_log = f.read()
+            # the feed has stopped: count the input topic, wait until the job has counted it all
+            counted = collections.Counter(r.value.decode() for r in read_topic(bootstrap, in_topic))
+            total = sum(counted.values())
+            wait_for(lambda: sum(latest_file_totals(out_dir).values()) >= total, 180,
+                     f"{total} words counted", proc, log_path)
+            proc.send_signal(signal.SIGTERM)
+            code = proc.wait(60)
+    finally:
+        if proc is not None and proc.poll() is None:     # a failed wait: leave no job behind
+            proc.kill()
+            proc.wait(30)
+    job_log = read_log(log_path)
     assert code == 0, job_log[-4000:]
-    assert job_log.count("started") == 4
+    assert len(re.findall(r"^started$", job_log, re.M)) == 4
     # Kafka: read_committed, each batch's result once (one record per word and batch)
     by_batch: dict[int, list[tuple[str, int]]] = collections.defaultdict(list)
     for r in read_topic(bootstrap, out_topic):
@@ -207,3 +243,7 @@ def test_sigkilled_job_writes_each_batch_once(kind: str, apache_kafka_bootstrap:
     skipped = {int(t) for t in re.findall(r"batch (\d+) was committed before a restart", job_log)}
     differing = {b for b in by_batch if sorted(by_batch[b]) != sorted(files[b])}
     assert differing <= (skipped if kind == "receiver" else set()), (differing, skipped)
+    if kind == "direct":   # every offset range was read by a worker process, never the driver
+        reads = reader_pids(log_path)
+        assert reads and all(reader != driver for driver, reader in reads), job_log[-4000:]
+    return log_path

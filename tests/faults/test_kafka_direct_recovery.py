@@ -13,7 +13,6 @@ from __future__ import annotations
 import collections
 import os
 import random
-import re
 import signal
 import subprocess
 import sys
@@ -23,6 +22,7 @@ from typing import Any
 import pytest
 
 from tests import servers
+from tests.faults.range_readers import kill_a_reader, read_log, reader_pids
 from tests.faults.test_kafka_recovery import REPO, WORDS, batch_files, latest_totals, wait_for
 
 
@@ -80,19 +80,6 @@ def count_topic(bootstrap: str, topic: str, partitions: int) -> dict[str, int]:
         consumer.close()
 
 
-def read_log(path: str) -> str:
-    with open(path, encoding="utf-8", errors="replace") as f:
-        return f.read()
-
-
-READ_LINE = re.compile(r"^\S+ \S+ (\d+) dstream\.streaming\.kafka_direct INFO .* read by process (\d+)", re.M)
-
-
-def reader_pids(log_path: str) -> list[tuple[int, int]]:
-    """``(driver pid, reader pid)`` of every range read the job logged."""
-    return [(int(a), int(b)) for a, b in READ_LINE.findall(read_log(log_path))]
-
-
 def run_crashes(master: str, bootstrap: str, tmp_path: Any, seed: int,
                 kill_worker: bool = False) -> tuple[str, dict[str, int]]:
     rng = random.Random(seed)
@@ -113,15 +100,7 @@ def run_crashes(master: str, bootstrap: str, tmp_path: Any, seed: int,
                 wait_for(lambda: len(batch_files(out_dir, "totals")) >= before + wait, 120,
                          f"{wait} batches before crash {crash + 1}", proc, log_path)
                 if kill_worker and crash == 0:
-                    workers = {r for d, r in reader_pids(log_path) if d == proc.pid and r != proc.pid}
-                    assert workers, read_log(log_path)[-4000:]
-                    victim = sorted(workers)[0]
-                    os.kill(victim, signal.SIGKILL)
-                    log.write(f"\n=== worker {victim} SIGKILLed ===\n".encode())
-                    log.flush()
-                    done = len(batch_files(out_dir, "totals"))
-                    wait_for(lambda: len(batch_files(out_dir, "totals")) >= done + 4, 120,
-                             "4 batches after the worker was killed", proc, log_path)
+                    kill_a_reader(proc, log_path, log, lambda: len(batch_files(out_dir, "totals")))
                 proc.send_signal(signal.SIGKILL)
                 proc.wait(30)
                 log.write(f"\n=== SIGKILL {crash + 1} after {wait} batches ===\n".encode())
