@@ -168,19 +168,19 @@ class Producer(threading.Thread):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("store", ["disk", "redis"])
-def test_kafka_job_killed_three_times_counts_every_record_once(store: str, kafka_bootstrap: str,
+def test_kafka_job_killed_three_times_counts_every_record_once(store: str, apache_kafka_bootstrap: str,
                                                                redis_url: str, tmp_path: Any) -> None:
     seed = 20261204 + (store == "redis")
     rng = random.Random(seed)
-    topic = servers.create_topic(kafka_bootstrap, "long-run")
+    topic = servers.create_topic(apache_kafka_bootstrap, "long-run")
     out_dir = os.fspath(tmp_path / "out")
     os.makedirs(out_dir)
-    args = ["kafka", kafka_bootstrap, topic, checkpoint_location(store, tmp_path, redis_url), out_dir]
+    args = ["kafka", apache_kafka_bootstrap, topic, checkpoint_location(store, tmp_path, redis_url), out_dir]
     expected: collections.Counter[str] = collections.Counter()
     for run in range(KILLS + 1):
         job = JobRun(args, os.fspath(tmp_path / f"job-{run}.log"))
         job.note(f"seed {seed}, run {run + 1}")
-        producer = Producer(kafka_bootstrap, topic, rng.randint(2000, 4000), rng, rate=300)
+        producer = Producer(apache_kafka_bootstrap, topic, rng.randint(2000, 4000), rng, rate=300)
         try:
             producer.start()
             if run < KILLS:
