@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from dstream import Conf, Context, Receiver, StreamingContext
+from dstream import Conf, Context, KafkaUtils, Receiver, StreamingContext
 from dstream.conf import SETTINGS, SPARK_ALIASES
 from dstream.streaming.clock import ManualClock
 from dstream.streaming.receiver_input import _RateController
@@ -128,6 +128,12 @@ def wal_roll_interval(ssc: StreamingContext, tmp: Any) -> int:
 NOT_RUN = object()   # the probe without the key would wait out a 60 s default
 
 # spark key, value (Spark's units), other conf, probe, what it gives with the key, without it
+def direct_cap(ssc: StreamingContext, _tmp: Any) -> int | None:
+    """The records a Kafka direct stream lets one partition (lag 1,000 of 3,000) give a batch."""
+    direct = KafkaUtils.createDirectStream(ssc, ["t"], {"metadata.broker.list": "127.0.0.1:9"})
+    return direct.max_records_per_partition(1000, 3000, 3)
+
+
 ROWS: list[tuple[str, str, dict[str, str], Probe, Any, Any]] = [
     ("spark.streaming.concurrentJobs", "2", {}, concurrent_batches, True, False),
     ("spark.streaming.blockInterval", "30000", {},                     # ms, as in Spark
@@ -155,10 +161,11 @@ ROWS: list[tuple[str, str, dict[str, str], Probe, Any, Any]] = [
     ("spark.streaming.gracefulStopTimeout", "300", {}, stop_timeout_in_warning, True, NOT_RUN),  # ms
     ("spark.streaming.clock", "org.apache.spark.util.ManualClock", {},
      lambda ssc, tmp: isinstance(ssc._clock, ManualClock), True, False),
-    # read by the Kafka direct stream (another module); here: what it reads, per partition
-    ("spark.streaming.kafka.maxRatePerPartition", "40", {},
-     lambda ssc, tmp: ssc.sparkContext._conf.getFloat("dstream.streaming.kafka.maxRatePerPartition"),
-     40.0, None),
+    # the Kafka direct stream's cap of one partition's records in a 1 s batch (lag 1000 of 3000)
+    ("spark.streaming.kafka.maxRatePerPartition", "40", {}, direct_cap, 40, None),
+    ("spark.streaming.kafka.minRatePerPartition", "50",
+     {"dstream.streaming.backpressure.enabled": "true",
+      "dstream.streaming.backpressure.initialRate": "3"}, direct_cap, 50, 1),
 ]
 
 
