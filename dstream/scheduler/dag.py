@@ -17,6 +17,7 @@ again, not counted as a failure of its own.
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures as cf
 import itertools
 import logging
@@ -97,6 +98,8 @@ class DAGScheduler:
         self.max_failures = max(1, max_failures)
         self._stage_ids = itertools.count()
         self._shuffles: dict[int, _MapOutputs] = {}
+        #: shuffles whose dependency was collected, dropped from ``_shuffles`` under the lock
+        self._forgotten: collections.deque[int] = collections.deque()
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ jobs
@@ -144,6 +147,7 @@ class DAGScheduler:
     def _run_map_stage(self, dep: ShuffleDependency, job: _Job) -> None:
         parent = dep.rdd
         with self._lock:
+            self._drop_forgotten()
             outputs = self._shuffles.get(dep.shuffle_id)
             if outputs is None:
                 outputs = self._shuffles[dep.shuffle_id] = _MapOutputs(parent.getNumPartitions())
@@ -190,12 +194,20 @@ class DAGScheduler:
             log.info("a map stage of a failed job failed too: %r", e)
 
     def _forget_shuffle(self, shuffle_id: int) -> None:
-        with self._lock:
-            self._shuffles.pop(shuffle_id, None)
+        # A weakref finalizer: the garbage collector runs it at any allocation, in whichever
+        # thread allocates, possibly one that holds self._lock (taking the lock here deadlocked
+        # such a thread). So it only notes the id; holders of the lock drop the outputs.
+        self._forgotten.append(shuffle_id)
+
+    def _drop_forgotten(self) -> None:
+        """With ``self._lock`` held: drop the map outputs of collected shuffles."""
+        while self._forgotten:
+            self._shuffles.pop(self._forgotten.popleft(), None)
 
     def shuffle_count(self) -> int:
         """How many shuffles' map outputs are held (for memory checks)."""
         with self._lock:
+            self._drop_forgotten()
             return len(self._shuffles)
 
     # ------------------------------------------------------------------ stages

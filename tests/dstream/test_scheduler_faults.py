@@ -277,3 +277,31 @@ def test_closure_capturing_the_context_is_rejected() -> None:
     with context("local[2]", max_failures=1) as ctx:
         with pytest.raises(ClosurePicklingError, match="ctx"):
             ctx.parallelize([1]).map(lambda x: ctx.defaultParallelism + x).collect()
+
+
+
+def test_a_shuffle_collected_while_the_scheduler_holds_its_lock_neither_deadlocks_nor_leaks() -> None:
+    """A finished shuffle's map outputs are forgotten by a weakref finalizer, which the garbage
+    collector runs at any allocation: also inside the scheduler's own locked sections (it did,
+    in the RDD property tests, and the job hung for good). Forgetting must not wait for the
+    lock, and the outputs must still be dropped."""
+    import gc
+
+    with Context("local", "gc-shuffles") as ctx:
+        counts = ctx.parallelize([(k, 1) for k in range(3)] * 2, 2).reduceByKey(operator.add)
+        assert counts.count() == 3
+        scheduler = ctx._scheduler
+        held = scheduler.shuffle_count()
+
+        def collected_inside_a_locked_section() -> int:
+            with scheduler._lock:          # where weakref.finalize and dict updates allocate
+                del counts_box[:]          # the RDD and its shuffle become garbage here
+                gc.collect()               # ... and are collected, finalizer included
+            return scheduler.shuffle_count()
+
+        counts_box = [counts]
+        del counts
+        thread, outcome = run_in_thread(collected_inside_a_locked_section)
+        thread.join(60)
+        assert not thread.is_alive(), "forgetting a collected shuffle waited for the scheduler's lock"
+        assert held == 1 and outcome == {"value": 0}
