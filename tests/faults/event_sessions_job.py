@@ -8,12 +8,10 @@ written idempotently by batch time.
 from __future__ import annotations
 
 import operator
-import signal
 import sys
-import threading
 
 from dstream import Conf, Context, StreamingContext
-from tests.faults.kafka_wordcount_job import write_batch
+from tests.faults.kafka_wordcount_job import run_until_sigterm, write_batch
 
 
 def parse(line: str) -> tuple[str, float]:
@@ -42,13 +40,7 @@ def main() -> None:
         return ssc
 
     ssc = StreamingContext.getOrCreate(checkpoint, setup)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    ssc.start()
-    print("started", flush=True)
-    stop.wait()
-    ssc.stop(stopSparkContext=True, stopGraceFully=True)
-    print("stopped", flush=True)
+    run_until_sigterm(ssc)
 
 
 if __name__ == "__main__":

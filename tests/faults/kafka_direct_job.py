@@ -9,12 +9,10 @@ Logs at INFO, so the job log shows where each offset range was read (process and
 from __future__ import annotations
 
 import logging
-import signal
 import sys
-import threading
 
 from dstream import Conf, Context, KafkaUtils, StreamingContext
-from tests.faults.kafka_wordcount_job import write_batch
+from tests.faults.kafka_wordcount_job import run_until_sigterm, write_batch
 from tests.faults.range_readers import LOG_FORMAT
 
 
@@ -38,13 +36,7 @@ def main() -> None:
         return ssc
 
     ssc = StreamingContext.getOrCreate(checkpoint, setup)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    ssc.start()
-    print("started", flush=True)
-    stop.wait()
-    ssc.stop(stopSparkContext=True, stopGraceFully=True)
-    print("stopped", flush=True)
+    run_until_sigterm(ssc)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
 
 from dstream import Conf, Context, KafkaUtils, StreamingContext
 
@@ -25,6 +26,22 @@ def write_batch(out_dir: str, name: str, time_ms: int, records: list) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
+
+
+def _say(message: str) -> None:
+    print(message, flush=True)
+
+
+def run_until_sigterm(ssc: StreamingContext, say: Callable[[str], None] = _say) -> None:
+    """Start ``ssc`` and say "started"; on SIGTERM stop it gracefully and say "stopped" (the
+    lines the fault tests wait for)."""
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    ssc.start()
+    say("started")
+    stop.wait()
+    ssc.stop(stopSparkContext=True, stopGraceFully=True)
+    say("stopped")
 
 
 def main() -> None:
@@ -51,13 +68,7 @@ def main() -> None:
         return ssc
 
     ssc = StreamingContext.getOrCreate(checkpoint, setup)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    ssc.start()
-    print("started", flush=True)
-    stop.wait()
-    ssc.stop(stopSparkContext=True, stopGraceFully=True)
-    print("stopped", flush=True)
+    run_until_sigterm(ssc)
 
 
 if __name__ == "__main__":

@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import sys
-import threading
 
 from dstream import Conf, Context, KafkaUtils, StreamingContext
 from dstream.streaming import DStream
+from tests.faults.kafka_wordcount_job import run_until_sigterm
 from tests.faults.range_readers import LOG_FORMAT
 
 
@@ -60,13 +59,7 @@ def main() -> None:
         return ssc
 
     ssc = StreamingContext.getOrCreate(checkpoint, setup)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    ssc.start()
-    print("started", flush=True)
-    stop.wait()
-    ssc.stop(stopSparkContext=True, stopGraceFully=True)
-    print("stopped", flush=True)
+    run_until_sigterm(ssc)
 
 
 if __name__ == "__main__":

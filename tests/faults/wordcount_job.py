@@ -14,12 +14,12 @@ It prints ``recovered from batch T ...`` when ``getOrCreate`` recovered, and
 from __future__ import annotations
 
 import operator
-import signal
 import sys
 import threading
 from typing import Any
 
 from dstream import Conf, Context, KafkaUtils, StreamingContext, StreamingListener
+from tests.faults.kafka_wordcount_job import run_until_sigterm
 
 from .kafka_wordcount_job import write_batch
 
@@ -83,13 +83,7 @@ def main() -> None:
 
     ssc = StreamingContext.getOrCreate(checkpoint, setup)
     ssc.addStreamingListener(Progress())
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    ssc.start()
-    say("started")
-    stop.wait()
-    ssc.stop(stopSparkContext=True, stopGraceFully=True)
-    say("stopped")
+    run_until_sigterm(ssc, say)
 
 
 if __name__ == "__main__":
