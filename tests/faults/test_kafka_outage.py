@@ -31,6 +31,7 @@ from dstream.streaming.kafka import COMMIT_TIMEOUT_CONF, STALL_TIMEOUT_CONF
 from dstream.streaming.listener import StreamingListener
 from tests import servers
 from tests.tcp_proxy import TcpProxy
+from tests.counting import Counted
 
 WAIT_S = 90.0
 #: the receiver's consumer settings, as a PySpark user writes them
@@ -103,26 +104,6 @@ class Errors(StreamingListener):
         self.messages.append(receiverError.receiverInfo().last_error_message)
 
 
-class Counted:
-    """The values a stream's batches held, each counted (a Counter) under a condition."""
-
-    def __init__(self) -> None:
-        self.values: Counter[str] = Counter()
-        self.changed = threading.Condition()
-
-    def add(self, rdd: Any) -> None:
-        values = rdd.collect()
-        with self.changed:
-            self.values.update(values)
-            self.changed.notify_all()
-
-    def wait_until(self, condition: Callable[[Counter[str]], bool], what: str,
-                   timeout: float = WAIT_S) -> None:
-        with self.changed:
-            if not self.changed.wait_for(lambda: condition(self.values), timeout):
-                raise AssertionError(f"timed out after {timeout:g} s waiting for {what}; "
-                                     f"{sum(self.values.values())} records counted")
-
 
 def until(condition: Callable[[], Any], what: str, timeout: float = WAIT_S) -> Any:
     """Poll ``condition`` (the HTTP app, the receiver's state) until it is truthy."""
@@ -165,7 +146,7 @@ def test_a_broker_cut_off_longer_than_the_commit_timeout_loses_and_repeats_nothi
     ssc, receiver, counted, errors, client = run_stream(proxy, topic, conf)
     producer = Producer(server.bootstrap, topic)
     try:
-        counted.wait_until(lambda c: sum(c.values()) >= 2000, "2000 records before the cut")
+        counted.wait_until(lambda c: sum(c.values()) >= 2000, "2000 records before the cut", WAIT_S)
         until(lambda: receiver.committed_offsets, "a first commit")
         proxy.cut()
         # The receiver has stored more than the group committed: a consumer that started over
@@ -179,9 +160,9 @@ def test_a_broker_cut_off_longer_than_the_commit_timeout_loses_and_repeats_nothi
         threading.Event().wait(max(0.0, cut_at + 8.0 - time.monotonic()))
         during = producer.sent
         proxy.restore()
-        counted.wait_until(lambda c: sum(c.values()) >= during, "the records written during the cut")
+        counted.wait_until(lambda c: sum(c.values()) >= during, "the records written during the cut", WAIT_S)
         sent = producer.stop()
-        counted.wait_until(lambda c: sum(c.values()) >= sent, f"all {sent} records")
+        counted.wait_until(lambda c: sum(c.values()) >= sent, f"all {sent} records", WAIT_S)
         (receiver_json,) = client.get("/api/v1/streaming/receivers").json()
         after = metrics(client)
     finally:
@@ -207,7 +188,7 @@ def test_a_stalled_broker_is_reported_after_the_stall_timeout_and_nothing_is_los
     ssc, receiver, counted, errors, client = run_stream(proxy, topic, conf)
     producer = Producer(server.bootstrap, topic, rate=500)
     try:
-        counted.wait_until(lambda c: sum(c.values()) >= 500, "500 records before the stall")
+        counted.wait_until(lambda c: sum(c.values()) >= 500, "500 records before the stall", WAIT_S)
         proxy.stall()                 # connections stay open; no byte goes through, no error
         stalled = until(lambda: [m for m in errors.messages if "stalled" in m], "the stall warning",
                         timeout=30)
@@ -215,7 +196,7 @@ def test_a_stalled_broker_is_reported_after_the_stall_timeout_and_nothing_is_los
         during = metrics(client)
         proxy.restore()
         sent = producer.stop()
-        counted.wait_until(lambda c: sum(c.values()) >= sent, f"all {sent} records")
+        counted.wait_until(lambda c: sum(c.values()) >= sent, f"all {sent} records", WAIT_S)
     finally:
         proxy.restore()
         producer.stop()

@@ -5,12 +5,10 @@ restarting the receiver forever."""
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -22,6 +20,7 @@ from dstream.receivers.kafka_client import KafkaReceiverConfigError
 from dstream.service.api import create_app
 from dstream.service.source import StreamingSource
 from tests import servers
+from tests.counting import Counted
 
 WAIT_S = 60.0
 
@@ -38,27 +37,6 @@ def produce(bootstrap: str, topic: str, values: list[str]) -> None:
     finally:
         producer.close(10)
 
-
-class Counted:
-    """Values of a stream's batches, counted under a condition."""
-
-    def __init__(self) -> None:
-        self.values: Counter[str] = Counter()
-        self.changed = threading.Condition()
-
-    def add(self, rdd: Any) -> None:
-        values = rdd.collect()
-        with self.changed:
-            self.values.update(values)
-            self.changed.notify_all()
-
-    def wait_until(self, condition: Callable[[Counter[str]], bool], what: str,
-                   timeout: float = WAIT_S) -> bool:
-        with self.changed:
-            if self.changed.wait_for(lambda: condition(self.values), timeout):
-                return True
-        raise AssertionError(f"timed out after {timeout:g} s waiting for {what}: "
-                             f"{sum(self.values.values())} counted")
 
 
 @pytest.fixture
@@ -101,7 +79,7 @@ def test_kafka_params_written_as_by_a_pyspark_2_user_count_every_record_exactly(
     counted = Counted()
     stream.map(lambda kv: kv[1]).foreachRDD(counted.add)
     ssc.start()
-    counted.wait_until(lambda c: sum(c.values()) >= len(values), "every record")
+    counted.wait_until(lambda c: sum(c.values()) >= len(values), "every record", WAIT_S)
     ssc.stop(stopSparkContext=False, stopGraceFully=True)
     assert counted.values == Counter(values)
     consumer = KafkaConsumer(bootstrap_servers=apache_kafka_bootstrap, group_id=group,
@@ -150,7 +128,7 @@ def test_a_new_group_starts_at_the_latest_offset_as_sparks_receiver_did(
                 break
     new = [f"new{i}" for i in range(300)]
     produce(apache_kafka_bootstrap, topic, new)
-    counted.wait_until(lambda c: all(c[v] for v in new), "the new records")
+    counted.wait_until(lambda c: all(c[v] for v in new), "the new records", WAIT_S)
     ssc.stop(stopSparkContext=False, stopGraceFully=True)
     assert not [v for v in counted.values if v.startswith("old")]
     assert Counter({v: n for v, n in counted.values.items() if v.startswith("new")}) == Counter(new)
@@ -287,6 +265,6 @@ def test_the_right_password_reads_through_sasl(ssc: StreamingContext, sasl_kafka
     counted = Counted()
     stream.map(lambda kv: kv[1]).foreachRDD(counted.add)
     ssc.start()
-    counted.wait_until(lambda c: sum(c.values()) >= 100, "the 100 records")
+    counted.wait_until(lambda c: sum(c.values()) >= 100, "the 100 records", WAIT_S)
     ssc.stop(stopSparkContext=False, stopGraceFully=True)
     assert counted.values == Counter(f"s{i}" for i in range(100))
