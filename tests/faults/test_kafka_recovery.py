@@ -79,10 +79,10 @@ def latest_totals(out_dir: str) -> dict[str, int]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("store", ["disk", "redis"])
-def test_sigkilled_job_resumes_with_exact_totals(store: str, kafka_bootstrap: str, redis_url: str,
+def test_sigkilled_job_resumes_with_exact_totals(store: str, apache_kafka_bootstrap: str, redis_url: str,
                                                  tmp_path: Any) -> None:
     rng = random.Random(20261122 + (store == "redis"))
-    topic = create_topic(kafka_bootstrap)
+    topic = create_topic(apache_kafka_bootstrap)
     out_dir = os.fspath(tmp_path / "out")
     os.makedirs(out_dir)
     checkpoint = (os.fspath(tmp_path / "checkpoint") if store == "disk"
@@ -91,9 +91,9 @@ def test_sigkilled_job_resumes_with_exact_totals(store: str, kafka_bootstrap: st
     produced: collections.Counter[str] = collections.Counter()
     with open(log_path, "ab") as log:
         for crash in range(3):
-            produced += produce(kafka_bootstrap, topic, 3000, rng)
+            produced += produce(apache_kafka_bootstrap, topic, 3000, rng)
             before = len(batch_files(out_dir, "totals"))
-            proc = start_job(kafka_bootstrap, topic, checkpoint, out_dir, log)
+            proc = start_job(apache_kafka_bootstrap, topic, checkpoint, out_dir, log)
             wait = rng.randint(2, 8)
             wait_for(lambda: len(batch_files(out_dir, "totals")) >= before + wait, 90,
                      f"{wait} batches before crash {crash + 1}", proc, log_path)
@@ -101,8 +101,8 @@ def test_sigkilled_job_resumes_with_exact_totals(store: str, kafka_bootstrap: st
             proc.wait(30)
             log.write(f"\n=== SIGKILL {crash + 1} after {wait} batches ===\n".encode())
             log.flush()
-        produced += produce(kafka_bootstrap, topic, 3000, rng)
-        proc = start_job(kafka_bootstrap, topic, checkpoint, out_dir, log)
+        produced += produce(apache_kafka_bootstrap, topic, 3000, rng)
+        proc = start_job(apache_kafka_bootstrap, topic, checkpoint, out_dir, log)
         expected = dict(produced)
         total = sum(expected.values())
         wait_for(lambda: sum(latest_totals(out_dir).values()) >= total, 120,

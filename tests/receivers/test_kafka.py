@@ -1,5 +1,6 @@
-"""KafkaReceiver against a real Kafka-protocol broker (tansu): exactly-once counts over graceful
-restarts, a broker restart, missing topics, unreachable brokers, and bad-record policies."""
+"""KafkaReceiver against real Kafka-protocol brokers (tansu; Apache Kafka where a group's
+committed offsets matter): exactly-once counts over graceful restarts, a broker restart, missing
+topics, unreachable brokers, and bad-record policies."""
 
 from __future__ import annotations
 
@@ -91,14 +92,14 @@ def test_200k_records_from_3_partitions_arrive_exactly_once(
 
 
 def test_a_graceful_restart_with_the_same_group_neither_loses_nor_repeats(
-    sink: CollectingSink, kafka_bootstrap: str
+    sink: CollectingSink, apache_kafka_bootstrap: str
 ) -> None:
     topic, group = unique("events"), unique("group")
-    create_topic(kafka_bootstrap, topic, partitions=3)
-    produce(kafka_bootstrap, topic, [(None, b"e%d" % i) for i in range(60_000)])
+    create_topic(apache_kafka_bootstrap, topic, partitions=3)
+    produce(apache_kafka_bootstrap, topic, [(None, b"e%d" % i) for i in range(60_000)])
 
     first = supervise(
-        KafkaReceiver(kafka_bootstrap, group, [topic], kafka_params=FAST_GROUP),
+        KafkaReceiver(apache_kafka_bootstrap, group, [topic], kafka_params=FAST_GROUP),
         sink,
         max_rate=20_000,
     )  # slow enough to stop it mid-stream
@@ -108,7 +109,7 @@ def test_a_graceful_restart_with_the_same_group_neither_loses_nor_repeats(
     assert 10_000 <= received_by_first < 60_000
 
     second = supervise(
-        KafkaReceiver(kafka_bootstrap, group, [topic], kafka_params=FAST_GROUP), sink
+        KafkaReceiver(apache_kafka_bootstrap, group, [topic], kafka_params=FAST_GROUP), sink
     )
     try:
         sink.wait_for_records(60_000, timeout=30)

@@ -252,17 +252,17 @@ def test_kafka_wordcount_daemon_counts_every_record_and_drains_on_sigterm(
 
 
 def test_kafka_wordcount_daemon_resumes_exact_totals_after_a_restart(
-        kafka_bootstrap: str, tmp_path: Path) -> None:
-    topic, group = create_topic(kafka_bootstrap), f"g-{uuid.uuid4().hex[:8]}"
+        apache_kafka_bootstrap: str, tmp_path: Path) -> None:
+    topic, group = create_topic(apache_kafka_bootstrap), f"g-{uuid.uuid4().hex[:8]}"
     rounds = [collections.Counter({f"word{i:02d}": 9 * (12 - i) + 2 for i in range(12)}),
               # reversed ranks: the totals' leaders change only when both runs are summed
               collections.Counter({f"word{i:02d}": 11 * i + 3 for i in range(12)}),
               collections.Counter({"word05": 40, "word06": 25, "late": 30})]
     lines = [make_lines(counts, seed=n) for n, counts in enumerate(rounds, 10)]
-    common: dict[str, Any] = {"bootstrap": kafka_bootstrap, "topic": topic, "group": group,
+    common: dict[str, Any] = {"bootstrap": apache_kafka_bootstrap, "topic": topic, "group": group,
                               "checkpoint": tmp_path / "checkpoints", "output": tmp_path / "out"}
 
-    produce(kafka_bootstrap, topic, lines[0])
+    produce(apache_kafka_bootstrap, topic, lines[0])
     first = Daemon(tmp_path, "first", **common)
     try:
         first.wait_ready()
@@ -274,14 +274,14 @@ def test_kafka_wordcount_daemon_resumes_exact_totals_after_a_restart(
     assert_drained_cleanly(first.log())
     assert logged_records(first.log()) == len(lines[0])
 
-    produce(kafka_bootstrap, topic, lines[1])            # while the daemon is down
+    produce(apache_kafka_bootstrap, topic, lines[1])            # while the daemon is down
     second = Daemon(tmp_path, "second", **common)
     try:
         second.wait_ready()
         # this process sees only what arrived since: nothing of the first run is read again
         second.wait_processed(len(lines[1]))
         assert second.newest_result()["totals_top"] == top_of(rounds[0] + rounds[1])
-        produce(kafka_bootstrap, topic, lines[2])         # and it goes on live
+        produce(apache_kafka_bootstrap, topic, lines[2])         # and it goes on live
         second.wait_processed(len(lines[1]) + len(lines[2]))
         assert second.newest_result()["totals_top"] == top_of(rounds[0] + rounds[1] + rounds[2])
         batches = second.get("/api/v1/streaming/batches")
