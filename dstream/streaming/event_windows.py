@@ -174,7 +174,7 @@ class Windows:
         opened = dict(previous) if previous else {}
         copied: set[int] = set()
         changed: dict[tuple[int, Any], None] = {}
-        size, agg, update = self.size, self.agg, self.mode == "update"
+        size, agg = self.size, self.agg
         closed = None if wm_before is None else wm_before - self.lateness
         for p, items in panes.items():
             for i, s in enumerate(window_starts(p, size, self.slide)):
@@ -187,18 +187,14 @@ class Windows:
                     bucket = opened[s] = dict(old) if old else {}
                     copied.add(s)
                 self._add_pane(bucket, items, agg, i > 0)
-                if update:
-                    changed.update(((s, k), None) for k, _x in items)
+                changed.update(((s, k), None) for k, _x in items)
         emitted = [self._result(k, s, opened[s][k]) for s, k in changed]
         if wm_after is not None:
             limit = wm_after - self.lateness
             for s in sorted(opened):
                 if s + self.size > limit:
                     break
-                bucket = opened.pop(s)
-                if not update:
-                    window = (ms_datetime(s), ms_datetime(s + size))
-                    emitted.extend(((k, *window), v) for k, v in bucket.items())
+                del opened[s]         # closed: emitted already, in the batches that changed it
         return KeyedState(opened, emitted, late)
 
     @staticmethod
