@@ -57,7 +57,8 @@ class RemoteBlock(ABC):
 
 class ExecutorBackend(ABC):
     """Runs tasks. ``submit`` returns a future of the task's ``TaskResult``; a failed task's
-    future holds the user's exception with a note carrying the executor-side traceback."""
+    future holds the user's exception with a note carrying the executor-side traceback. The
+    task may wait for ``flush`` to be sent."""
 
     #: how many tasks can run at once
     parallelism: int = 1
@@ -70,6 +71,10 @@ class ExecutorBackend(ABC):
     def submit(self, stage: StageBinary, split: int, attempt: int,
                inputs: dict[Any, Any]) -> Future[TaskResult]:
         """Queue one task; the future completes with its result or its failure."""
+
+    def flush(self) -> None:
+        """Send the tasks submitted so far: a backend may hold them to send a job's tasks
+        together. The scheduler calls it before it waits for any task."""
 
     def pending_outputs(self, future: Future[TaskResult]) -> list[Any] | None:
         """Handles of a submitted map task's outputs (one per reduce partition) that later

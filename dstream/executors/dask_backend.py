@@ -2,23 +2,31 @@
 
 The stage's code is pickled once per stage (cloudpickle). Up to 64 KiB (the setting
 ``dstream.dask.inlineStageCodeBytes``) it travels inside each task of the stage; larger code
-is submitted as one small Dask task whose result (the bytes) every task of the stage takes as
-an argument. Each worker unpickles it once and keeps it. Every dstream task is one Dask task
-running ``run_task``.
+is one small Dask task whose result (the bytes) every task of the stage takes as an argument.
+Each worker unpickles it once and keeps it. Every dstream task is one Dask task running
+``run_task``.
+
+Tasks are not sent one by one: ``submit`` adds them to a pending graph (``dask_graph``) and
+``flush`` (the DAG scheduler's, before it waits for a task) sends all of a job's stages to the
+Dask scheduler in one message. A task's result reaches the driver with the task's end: the
+task logs the driver's part of it (the value of a result task, accumulator updates, the keys
+of the cached blocks it wrote) as a Dask event on this backend's topic, which the scheduler
+forwards to the client in the same stream as the task's end; the driver completes the task
+once it has both. A driver's part over 4 KiB is left out of the event and fetched (a result
+task's result, or a small Dask task picking it out of a map task's result).
 
 A shuffle-map task's buckets stay on the worker that wrote them: the driver holds one handle
 per bucket (``value`` of the ``TaskResult``, known from submission on: ``pending_outputs``, so
-the scheduler submits the reduce tasks at once and Dask runs the job as one graph), and only
-the task's accumulator updates travel to the driver (a small side task, off the job's critical
-path). Up to ``dstream.dask.wholeMapOutputPartitions`` reduce partitions (default 2), a handle
-is the map task's own future and the reduce task picks its bucket out of the map result on its
-worker (no Dask hop in between; a reduce task on another worker fetches the whole map output);
-wider shuffles get one small Dask task per bucket. Dask resolves them on the worker that runs
-the reduce task. Cached RDD partitions (``persist``, and so the state and
-window RDDs of streams) stay on the worker that computed them the same way: the driver's block
-manager holds a ``DaskCachedBlock`` (a future) and later tasks take it as a dependency; the
-storage level's disk and replica count do not apply there (Dask's own memory limits and
-spilling do). Only action results reach the driver.
+the scheduler submits the reduce tasks at once and Dask runs the job as one graph). Up to
+``dstream.dask.wholeMapOutputPartitions`` reduce partitions (default 2), a handle is the map
+task itself and the reduce task picks its bucket out of the map result on its worker (no Dask
+hop in between; a reduce task on another worker fetches the whole map output); wider shuffles
+get one small Dask task per bucket. Dask resolves them on the worker that runs the reduce
+task. Cached RDD partitions (``persist``, and so the state and window RDDs of streams) stay on
+the worker that computed them the same way: the driver's block manager holds a
+``DaskCachedBlock`` (a future) and later tasks take it as a dependency; the storage level's
+disk and replica count do not apply there (Dask's own memory limits and spilling do). Only
+action results reach the driver.
 
 Received blocks live on the workers (``dask_blocks``): the driver's block manager holds a
 ``DaskBlock`` handle, and a task that reads the block takes a live replica's future as a
@@ -58,6 +66,7 @@ from ..serialization import dumps_code, dumps_data
 from ..taskcontext import Serialized
 from .base import ExecutorBackend
 from .dask_blocks import DaskBlock, DaskBlockStore, DaskCachedBlock
+from .dask_graph import DaskTask, PendingGraph
 from .processes import _rebuild_error
 
 if TYPE_CHECKING:
@@ -78,6 +87,9 @@ INLINE_CODE_KEY = "dstream.dask.inlineStageCodeBytes"
 #: this many times the shuffle's bytes cross between workers); wider shuffles get one small
 #: Dask task per bucket that the reduce task takes (0: always)
 WHOLE_OUTPUT_KEY = "dstream.dask.wholeMapOutputPartitions"
+#: a task's result for the driver travels in its Dask event up to this many bytes (pickled);
+#: the scheduler keeps the last 1000 events of a topic, so at most 4 MB of them
+_EVENT_BYTES = 4 << 10
 
 
 # ---------------------------------------------------------------------- worker side
@@ -122,10 +134,12 @@ def _load_stage(token: str, code: bytes) -> Any:
 
 def _run_on_worker(token: str, code: bytes, split: int, attempt: int, inputs_bytes: bytes,
                    remote_keys: list[Any], remote_values: list[Any],
-                   picks: dict[int, int] | None = None) -> TaskResult:
+                   picks: dict[int, int] | None, report: _Report) -> TaskResult | None:
     """One dstream task inside a Dask worker; ``remote_values`` arrive resolved by Dask: a
     shuffle's buckets (lists; for the positions in ``picks``, whole map results of which the
-    task takes bucket ``picks[position]``) and received blocks (the bytes of a replica)."""
+    task takes bucket ``picks[position]``) and received blocks (the bytes of a replica).
+    The driver's part of the result goes out as an event (``report``); what is returned stays
+    on the worker for the tasks that read it (``None`` when none will)."""
     from ..scheduler.task import run_task
 
     try:
@@ -135,7 +149,8 @@ def _run_on_worker(token: str, code: bytes, split: int, attempt: int, inputs_byt
             remote_values[position] = [r.value[index] for r in remote_values[position]]
         inputs.update((k, Serialized(v) if isinstance(v, bytes) else v)
                       for k, v in zip(remote_keys, remote_values))
-        return run_task(stage, split, attempt, inputs, serialize=True)
+        result = run_task(stage, split, attempt, inputs, serialize=True)
+        return _send_report(result, report)
     except BaseException as e:  # noqa: B902 - every failure goes back to the driver
         text = traceback.format_exc()
         try:
@@ -144,6 +159,28 @@ def _run_on_worker(token: str, code: bytes, split: int, attempt: int, inputs_byt
         except Exception:
             exc_bytes = None
         raise DaskTaskError(exc_bytes, type(e).__qualname__, str(e), text) from None
+
+
+class _Report(tuple):
+    """Where and what a task reports to the driver: ``(topic, key, keep_value, kept)``, the
+    value kept unless the task is a map task, ``kept`` the keys of cached blocks that stay on
+    the worker."""
+
+
+def _send_report(result: TaskResult, report: _Report) -> TaskResult | None:
+    """Log the driver's part of ``result`` as a Dask event (without it when over
+    ``_EVENT_BYTES``); the result to keep on the worker, ``None`` when the event holds all of
+    a result task's result."""
+    from distributed import get_worker
+
+    topic, key, keep_value, kept = report
+    data: bytes | None = dumps_data(_side_outputs(result, keep_value, kept))
+    if len(data) > _EVENT_BYTES:
+        data = None
+    get_worker().log_event(topic, {"key": key, "result": data})
+    if data is not None and keep_value and not kept:
+        return None
+    return result
 
 
 def _side_outputs(result: TaskResult, keep_value: bool, kept: list[Any]) -> TaskResult:
@@ -162,24 +199,55 @@ def _bucket(result: TaskResult, index: int) -> Any:
 
 
 class _WholeOutput:
-    """A reduce partition's bucket of a map task, read from the map task's whole result (the
-    map task's future) by the reduce task itself."""
+    """A reduce partition's bucket of a map task, read from the map task's whole result by the
+    reduce task itself."""
 
-    def __init__(self, future: Any, index: int) -> None:
-        self.future = future
+    def __init__(self, task: DaskTask, index: int) -> None:
+        self.task = task
         self.index = index
 
     @property
     def status(self) -> str:
-        return self.future.status
+        return self.task.status
 
 
 # ---------------------------------------------------------------------- driver side
 class _TaskFuture(Future):
-    """The driver's future of a dstream task; a map task's bucket handles (``outputs``: Dask
-    futures of bucket tasks, or ``_WholeOutput``) are known from submission on."""
+    """The driver's future of a dstream task; a map task's bucket handles (``outputs``: bucket
+    tasks, or ``_WholeOutput``) are known from submission on."""
 
     outputs: list[Any] | None = None
+
+
+class _Watch:
+    """A submitted dstream task until the driver has its result: its Dask task's end and the
+    event with the driver's part of its result, which arrive in either order."""
+
+    __slots__ = ("future", "task", "handles", "blocks", "description", "keep_value", "kept",
+                 "ended", "event", "handed")
+
+    def __init__(self, future: _TaskFuture, task: DaskTask, handles: list[Any] | None,
+                 blocks: dict[Any, DaskTask], description: str, keep_value: bool,
+                 kept: list[Any]) -> None:
+        self.future = future
+        self.task = task
+        self.handles = handles
+        self.blocks = blocks
+        self.description = description
+        self.keep_value = keep_value
+        self.kept = kept
+        self.ended = False
+        self.event: Any = _NO_EVENT
+        self.handed = False
+
+    def ready(self) -> bool:
+        """Both arrived, or the task failed (no event to wait for)."""
+        if not self.ended:
+            return False
+        return self.event is not _NO_EVENT or self.task.status != "finished"
+
+
+_NO_EVENT = object()
 
 
 class DaskBackend(ExecutorBackend):
@@ -223,12 +291,18 @@ class DaskBackend(ExecutorBackend):
         self._stage_code: dict[int, tuple[str, Any]] = {}
         self._lock = threading.Lock()
         self._stopped = False
-        # gathers results off Dask's single callback thread
+        self._graph = PendingGraph(self._client)
+        self._watches: dict[str, _Watch] = {}
+        # the tasks' reports; subscribed before any task is sent (one ordered stream)
+        self._topic = f"dstream-results-{self._session}"
+        self._client.subscribe_topic(self._topic, self._on_event)
+        # completes tasks off Dask's threads (its event loop and its single callback thread)
         self._gather = ThreadPoolExecutor(max(2, self.parallelism), thread_name_prefix="dstream-dask")
 
     # ------------------------------------------------------------------ interface
     def submit(self, stage: StageBinary, split: int, attempt: int,
                inputs: dict[Any, Any]) -> Future[TaskResult]:
+        """Adds the task to the pending graph; ``flush`` sends it."""
         future = _TaskFuture()
         try:
             with self._lock:
@@ -237,12 +311,13 @@ class DaskBackend(ExecutorBackend):
             token, code = self._code_of(stage)
             plain, remote_keys, remote_values, where, picks = self._split_inputs(inputs)
             name = f"dstream-{self._session}-{stage.stage_id}-{split}-{attempt}-{next(self._keys)}"
-            task = self._client.submit(
-                _run_on_worker, token, code, split, attempt, dumps_data(plain), remote_keys,
-                remote_values, picks or None, key=name, pure=False, retries=0,
-                workers=where or None,
-                allow_other_workers=bool(where))
-            watched, handles, blocks = self._outputs(stage, split, inputs, task, name)
+            kept = _cached_outputs(stage.rdd, split, inputs)
+            keep_value = stage.kind != "shuffle"
+            report = _Report((self._topic, name, keep_value, kept))
+            task = self._graph.add(name, _run_on_worker, token, code, split, attempt,
+                                   dumps_data(plain), remote_keys, remote_values, picks or None,
+                                   report, workers=where)
+            handles, blocks = self._outputs(stage, task, name, kept)
         except BaseException as e:  # noqa: B902 - handed to the scheduler
             if isinstance(e, (KeyboardInterrupt, SystemExit)):
                 raise
@@ -250,10 +325,18 @@ class DaskBackend(ExecutorBackend):
             return future
         future.outputs = handles
         description = f"task {split} of stage {stage.stage_id} ({stage.description})"
-        watched.add_done_callback(
-            lambda f: self._hand_over(future, f, handles, blocks, description))
-        future.add_done_callback(lambda f: f.cancelled() and watched.cancel())
+        watch = _Watch(future, task, handles, blocks, description, keep_value, kept)
+        with self._lock:
+            self._watches[name] = watch
+        future.add_done_callback(lambda f: f.cancelled() and self._cancel(watch))
         return future
+
+    def flush(self) -> None:
+        for task in self._graph.send():
+            with self._lock:
+                watch = self._watches.get(task.key)
+            if watch is not None:
+                task.future.add_done_callback(lambda _, w=watch: self._on_end(w))
 
     def pending_outputs(self, future: Future[TaskResult]) -> list[Any] | None:
         # the bucket handles exist from submission on: reduce tasks take them as dependencies
@@ -290,28 +373,21 @@ class DaskBackend(ExecutorBackend):
                 self._restore_seed()
 
     # ------------------------------------------------------------------ internals
-    def _outputs(self, stage: StageBinary, split: int, inputs: dict[Any, Any], task: Any,
-                 name: str) -> tuple[Any, list[Any] | None, dict[Any, Any]]:
-        """What the driver watches for the task's end, its bucket futures (a map task) and the
-        futures of the cached partitions it computes; buckets and cached partitions stay on
-        the worker (each a small Dask task that picks it out of the task's result)."""
-        cached = _cached_outputs(stage.rdd, split, inputs)
-        if stage.kind != "shuffle" and not cached:
-            return task, None, {}
+    def _outputs(self, stage: StageBinary, task: DaskTask, name: str,
+                 kept: list[Any]) -> tuple[list[Any] | None, dict[Any, DaskTask]]:
+        """A map task's bucket handles, and the tasks picking out the cached partitions that
+        ``task`` computes (they stay on the worker)."""
         handles = None
         if stage.kind == "shuffle":
             n = stage.partitioner.numPartitions
             if n <= self._whole_output_partitions:
                 handles = [_WholeOutput(task, i) for i in range(n)]
             else:
-                handles = [self._client.submit(_bucket, task, i, key=f"{name}-bucket-{i}",
-                                               pure=False) for i in range(n)]
-        blocks = {key: self._client.submit(_cached_block, task, key, pure=False,
-                                           key=f"{name}-rdd-{key[0]}-{key[1]}")
-                  for key in cached}
-        watched = self._client.submit(_side_outputs, task, stage.kind != "shuffle", cached,
-                                      key=f"{name}-side", pure=False)
-        return watched, handles, blocks
+                handles = [self._graph.add(f"{name}-bucket-{i}", _bucket, task, i)
+                           for i in range(n)]
+        blocks = {key: self._graph.add(f"{name}-rdd-{key[0]}-{key[1]}", _cached_block, task, key)
+                  for key in kept}
+        return handles, blocks
 
     def _split_inputs(self, inputs: dict[Any, Any]) -> tuple[dict, list, list, list[str],
                                                              dict[int, int]]:
@@ -328,7 +404,7 @@ class DaskBackend(ExecutorBackend):
                 value = list(value)
                 if value and isinstance(value[0], _WholeOutput):   # one partitioner: all alike
                     picks[len(values)] = value[0].index
-                    value = [bucket.future for bucket in value]
+                    value = [bucket.task for bucket in value]
                 keys.append(key)
                 values.append(value)
             elif isinstance(value, DaskBlock):
@@ -356,44 +432,83 @@ class DaskBackend(ExecutorBackend):
             entry: tuple[str, Any] = (token, _InlineCode(code))
         else:
             # a task, not scattered data: Dask can run it again if the worker holding it is lost
-            entry = (token, self._client.submit(_identity, code, key=token, pure=False))
+            entry = (token, self._graph.add(token, _identity, code))
         with self._lock:
             known = self._stage_code.get(stage.stage_id)
             if known is None or known[1].status in ("error", "cancelled"):
                 self._stage_code[stage.stage_id] = known = entry
             return known
 
-    def _hand_over(self, future: Future, watched: Any, handles: list[Any] | None,
-                   blocks: dict[Any, Any], description: str) -> None:
-        """Dask's (single) callback thread: gather on our own threads, not on that one."""
-        try:
-            self._gather.submit(self._complete, future, watched, handles, blocks, description)
-        except RuntimeError:   # stopped: the executor no longer takes work
-            _set(future, error=RuntimeError("the executor backend stopped while a task ran"))
+    def _on_event(self, event: tuple[float, dict[str, Any]]) -> None:
+        """The Dask client's event loop: a task's report."""
+        message = event[1]
+        with self._lock:
+            watch = self._watches.get(message["key"])
+            if watch is None:    # already failed, or a map task that Dask computed again
+                return
+            watch.event = message["result"]
+        self._hand_over_if_ready(watch)
 
-    def _complete(self, future: Future, watched: Any, handles: list[Any] | None,
-                  blocks: dict[Any, Any], description: str) -> None:
+    def _on_end(self, watch: _Watch) -> None:
+        """Dask's callback thread: the task's Dask future finished, failed or was cancelled."""
+        with self._lock:
+            watch.ended = True
+        self._hand_over_if_ready(watch)
+
+    def _hand_over_if_ready(self, watch: _Watch) -> None:
+        with self._lock:
+            if watch.handed or not watch.ready():
+                return
+            watch.handed = True
+            self._watches.pop(watch.task.key, None)
+        try:
+            self._gather.submit(self._complete, watch)
+        except RuntimeError:   # stopped: the executor no longer takes work
+            _set(watch.future, error=RuntimeError("the executor backend stopped while a task ran"))
+
+    def _cancel(self, watch: _Watch) -> None:
+        with self._lock:
+            self._watches.pop(watch.task.key, None)
+        if watch.task.future is not None:
+            watch.task.future.cancel()
+
+    def _complete(self, watch: _Watch) -> None:
+        future, dask_future = watch.future, watch.task.future
         if future.done():
             return
         try:
-            result = watched.result()
+            result = self._result_of(watch, dask_future)
         except DaskTaskError as e:
             error: BaseException = _rebuild_error(*e.args)
         except (CancelledError, Exception) as e:  # lost worker (KilledWorker), cancelled, comms
             if type(e).__name__ == "CancelledError" and self._stopped:
                 error = RuntimeError("the executor backend stopped while a task ran")
             else:
-                error = WorkerLostError(f"{description} did not finish on the Dask cluster: {e!r}")
+                error = WorkerLostError(f"{watch.description} did not finish on the Dask "
+                                        f"cluster: {e!r}")
                 error.__cause__ = e
         else:
-            if handles is not None:
-                result.value = handles
+            if watch.handles is not None:
+                result.value = watch.handles
             for key, value in result.blocks.items():
-                if value is None and key in blocks:
-                    result.blocks[key] = DaskCachedBlock(f"rdd_{key[0]}_{key[1]}", blocks[key])
+                if value is None and key in watch.blocks:
+                    result.blocks[key] = DaskCachedBlock(f"rdd_{key[0]}_{key[1]}",
+                                                         watch.blocks[key].future)
             _set(future, result=result)
             return
         _set(future, error=error)
+
+    def _result_of(self, watch: _Watch, dask_future: Any) -> TaskResult:
+        """The driver's part of a finished task's result: from its event, else fetched (a
+        small task picks it out of a result that stays on the worker)."""
+        if dask_future.status != "finished":
+            dask_future.result()         # raises the task's error (or waits for a rerun)
+        if isinstance(watch.event, bytes):
+            return pickle.loads(watch.event)
+        if watch.keep_value and not watch.kept:
+            return dask_future.result()
+        return self._client.submit(_side_outputs, dask_future, watch.keep_value, watch.kept,
+                                   key=f"{watch.task.key}-side", pure=False).result()
 
     def _restore_seed(self) -> None:
         # a nanny writes PYTHONHASHSEED into the driver's own environment before it spawns a

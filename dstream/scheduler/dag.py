@@ -9,7 +9,8 @@ checkpoints cut the walk short.
 When the backend hands out a map task's outputs as soon as the task is submitted
 (``ExecutorBackend.pending_outputs``: on Dask, futures of its buckets), a job's stages are
 submitted one after the other without waiting: the reduce tasks take those outputs as
-dependencies and the backend runs the whole job as one graph. The map stages are then
+dependencies and the backend runs the whole job as one graph (``flush``, called before the
+scheduler first waits for a task, sends it in one go). The map stages are then
 *settled* (their results accepted, accumulator updates merged, failed tasks retried) after
 the stage that reads them; a task that failed because a map task it reads failed is submitted
 again, not counted as a failure of its own.
@@ -231,6 +232,7 @@ class DAGScheduler:
         upstream = next((i for i, (_, r) in enumerate(job.ahead) if r is run), len(job.ahead))
         try:
             while run.futures:
+                self.backend.flush()      # what this job submitted goes out now, in one graph
                 done, _ = cf.wait(run.futures, return_when=cf.FIRST_COMPLETED)
                 for future in done:
                     split, epoch = run.futures.pop(future)

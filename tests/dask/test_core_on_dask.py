@@ -14,6 +14,7 @@ import pytest
 from distributed import Future as DaskFuture
 
 from dstream import Context, StorageLevel, TaskContext
+from dstream.executors.dask_graph import DaskTask
 from dstream.hashing import BUILTIN_HASH_IS_PORTABLE, portable_hash
 from dstream.scheduler.task import StageBinary
 
@@ -95,8 +96,9 @@ def test_shuffle_outputs_stay_on_workers_and_are_reused(ctx: Context) -> None:
     shuffles = ctx._scheduler._shuffles
     outputs = shuffles[max(shuffles)].outputs   # the newest shuffle: this job's
     assert len(outputs) == 4
-    for buckets in outputs:                     # one Dask future per reduce partition
-        assert len(buckets) == 3 and all(isinstance(b, DaskFuture) for b in buckets)
+    for buckets in outputs:                     # one Dask task per reduce partition
+        assert len(buckets) == 3 and all(isinstance(b, DaskTask) for b in buckets)
+        assert all(isinstance(b.future, DaskFuture) for b in buckets)    # all sent
     assert calls.value == 40
     assert summed.count() == 5                  # a second job reads the kept map outputs
     assert calls.value == 40
@@ -161,8 +163,8 @@ def test_stage_code_over_the_inline_limit_goes_as_a_dask_task(ctx: Context) -> N
     assert sorted(rdd.reduceByKey(operator.add, 2).collect()) == [
         (0, 3 * len(big) + 6), (1, 3 * len(big) + 9)]
     backend = ctx._backend
-    for stage_id, expected in [(-1, DaskFuture), (-2, bytes)]:
-        code_rdd = rdd if expected is DaskFuture else ctx.parallelize([1])
+    for stage_id, expected in [(-1, DaskTask), (-2, bytes)]:
+        code_rdd = rdd if expected is DaskTask else ctx.parallelize([1])
         stage = StageBinary(stage_id, "result", code_rdd, lambda s, it: list(it), None, "probe")
         try:
             assert isinstance(backend._code_of(stage)[1], expected)

@@ -1,8 +1,9 @@
-"""A job's stages go to Dask as one graph: the reduce tasks are submitted while the map tasks
-still run (they take the map tasks' bucket futures as dependencies). What that must not break:
-retries of a failed map task (and of the reduce tasks that failed only because of it), the
-accumulators (each task counted once), and locality (map tasks run where their block is).
-Lost workers and lost map outputs run through the same path in ``test_faults_on_dask``.
+"""A job's stages go to Dask as one graph, in one message to the Dask scheduler: the reduce
+tasks are submitted with the map tasks (they take the map tasks' outputs as dependencies).
+What that must not break: retries of a failed map task (and of the reduce tasks that failed
+only because of it), the accumulators (each task counted once), locality (tasks run where
+their received block or cached partition is), and a worker dying mid-job (its tasks rerun).
+Lost map outputs run through the same path in ``test_faults_on_dask``.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import operator
 import os
 import re
+import signal
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -21,7 +23,7 @@ from dstream import Context, TaskContext
 from dstream.rdd_kinds import BlockRDD
 from tests.dask.conftest import until
 from tests.dask.test_blocks_on_dask import blocks, put  # noqa: F401 - fixture
-from tests.dstream.test_scheduler_faults import run_in_thread
+from tests.dstream.test_scheduler_faults import first_attempt, run_in_thread
 
 
 #: a dstream task's Dask key: dstream-SESSION-STAGE-SPLIT-ATTEMPT-N (helpers add a suffix)
@@ -38,6 +40,14 @@ def reduce_tasks_waiting(dask_scheduler: Any) -> dict[str, list[str]]:
     return {str(ts.key): sorted(str(d.key) for d in ts.dependencies)
             for ts in dask_scheduler.tasks.values()
             if ts.state == "waiting" and TASK_KEY.match(str(ts.key))}
+
+
+def graphs_sent(ctx: Context) -> set[str]:
+    """The graphs this driver's Dask client has sent so far (the Dask scheduler's
+    ``update-graph`` events on the client's topic, by stimulus id)."""
+    client = ctx._backend._client
+    return {event["stimulus_id"] for _, event in client.get_events(client.id)
+            if isinstance(event, dict) and event.get("action") == "update-graph"}
 
 
 def test_reduce_tasks_are_submitted_while_the_map_tasks_run(ctx: Context) -> None:
@@ -110,3 +120,92 @@ def test_map_tasks_over_received_blocks_run_where_the_blocks_are(
                   .reduceByKey(operator.add, 2).collect())
     assert ran_on == {i: pid_of[h.replicas[0][1]] for i, h in enumerate(handles)}
     assert len(set(ran_on.values())) == 2      # the blocks were spread over both workers
+
+
+def where_and_attempt(split: int, records: Iterator[Any]) -> list[tuple[int, tuple[int, int]]]:
+    """Per record, its partition with the process and the attempt that read it; partition 2
+    fails its first attempt (a transient error)."""
+    if split == 2 and first_attempt():
+        raise UserError("a transient failure")
+    return [(split, (os.getpid(), TaskContext.get().attemptNumber())) for _ in records]
+
+
+def test_one_graph_per_job_keeps_task_retries_and_locality(
+        whole_cluster: Context, blocks: list[str]) -> None:  # noqa: F811 - fixture
+    ctx = whole_cluster
+    pid_of = ctx._backend._client.run(os.getpid)
+    handles = [put(ctx, blocks, f"input-96-{i}", [i], 1) for i in range(6)]
+    home = {i: pid_of[h.replicas[0][1]] for i, h in enumerate(handles)}
+    assert len(set(home.values())) == 2        # the blocks are spread over both workers
+    by_block = BlockRDD(ctx, [h.block_id for h in handles])
+    cached = by_block.map(lambda x: (x, os.getpid())).cache()
+
+    sent_before = graphs_sent(ctx)
+    made_on = dict(cached.reduceByKey(operator.add, 2).collect())
+    # the job's map tasks (over the blocks) and reduce tasks reached Dask in one message
+    assert len(graphs_sent(ctx) - sent_before) == 1
+    assert made_on == home                      # each map task ran where its block is
+
+    sent_before = graphs_sent(ctx)
+    ran = dict(cached.mapPartitionsWithIndex(where_and_attempt).reduceByKey(
+        lambda a, b: a, 2).collect())
+    assert len(graphs_sent(ctx) - sent_before) >= 2     # the retry went in a later graph
+    # every task read its cached partition where it was made, the retried one too
+    assert ran == {i: (home[i], 1 if i == 2 else 0) for i in range(6)}
+
+
+def restrictions(dask_scheduler: Any) -> dict[str, tuple[list[str], bool]]:
+    """The dstream tasks the Dask scheduler holds, not yet done, each with its worker
+    restriction and whether the restriction is loose."""
+    return {str(ts.key): (sorted(ts.worker_restrictions or ()), ts.loose_restrictions)
+            for ts in dask_scheduler.tasks.values()
+            if ts.state in ("waiting", "processing", "no-worker", "queued")
+            and TASK_KEY.match(str(ts.key))}
+
+
+def test_the_graph_carries_each_block_task_s_worker(
+        whole_cluster: Context, blocks: list[str]) -> None:  # noqa: F811 - fixture
+    """Tasks that read a received block are restricted (loosely: Dask's work stealing and a
+    lost worker may still move them) to the block's worker, in the one graph of the job."""
+    ctx = whole_cluster
+    client = ctx._backend._client
+    handles = [put(ctx, blocks, f"input-98-{i}", [i], 1) for i in range(4)]
+    gate = f"dstream-test-gate-{uuid.uuid4().hex}"
+
+    def held(split: int, records: Iterator[int]) -> list[tuple[int, int]]:
+        Event(gate).wait(timeout=60)
+        return [(x % 2, x) for x in records]
+
+    job = BlockRDD(ctx, [h.block_id for h in handles]).mapPartitionsWithIndex(held)
+    sent_before = graphs_sent(ctx)
+    thread, outcome = run_in_thread(job.reduceByKey(operator.add, 2).collect)
+    try:
+        found = until(lambda: len(r := client.run_on_scheduler(restrictions)) == 6 and r,
+                      "the job's six tasks reached the Dask scheduler")
+        assert len(graphs_sent(ctx) - sent_before) == 1
+    finally:
+        Event(gate, client=client).set()
+        thread.join(timeout=60)
+    assert sorted(found.values()) == sorted(
+        [([h.replicas[0][1]], True) for h in handles] + [([], False)] * 2)
+    assert sorted(outcome["value"]) == [(0, 2), (1, 4)]
+
+
+def test_a_worker_dying_mid_job_has_its_tasks_rerun_from_the_other_replica(
+        whole_cluster: Context, blocks: list[str]) -> None:  # noqa: F811 - fixture
+    ctx = whole_cluster
+    pid_of = ctx._backend._client.run(os.getpid)
+    handles = [put(ctx, blocks, f"input-97-{i}", [i], 2) for i in range(4)]
+    first_home = {i: pid_of[h.replicas[0][1]] for i, h in enumerate(handles)}
+
+    def die_once(split: int, records: Iterator[int]) -> list[tuple[int, int]]:
+        if split == 0 and first_attempt():
+            os.kill(os.getpid(), signal.SIGKILL)      # the worker dies under the running job
+        return [(split, os.getpid()) for _ in records]
+
+    ran = dict(BlockRDD(ctx, [h.block_id for h in handles]).mapPartitionsWithIndex(die_once)
+               .reduceByKey(lambda a, b: a, 2).collect())
+    assert sorted(ran) == [0, 1, 2, 3]
+    assert first_home[0] not in ran.values()   # nothing ran on the dead worker after all
+    survivor = next(p for p in pid_of.values() if p != first_home[0])
+    assert ran[0] == survivor                  # partition 0 reran where its other replica is
