@@ -16,9 +16,10 @@ lines in 4 partitions; lines per second, best of ``--repeat``.
     python -m benchmarks.dask_overhead --masters dask-local[2] --timeline 40   # where it goes
 
 Timeline (Dask masters): ``--timeline N`` small jobs (20 lines -> map -> reduceByKey(2) ->
-collect) under Dask's task stream; per job, when (ms after its first map task started on a
-worker) the last map task ended, the last bucket and side-output tasks ended, the reduce
-tasks started and ended; the job's wall time and its tasks' compute time; medians.
+collect) under Dask's task stream; per job, when (ms after the job started on the driver; the
+workers share its clock) the first map task started, the last map task ended, the last bucket
+and side-output tasks ended (where there are such), the reduce tasks started and ended; the
+job's wall time and its tasks' compute time; medians per column.
 """
 
 from __future__ import annotations
@@ -80,13 +81,15 @@ _KEY = re.compile(r"^dstream-[0-9a-f]+-(\d+)-\d+-\d+-\d+(-bucket|-side)?")
 
 
 def timeline(ctx: Context, jobs: int, warmup: int = 5) -> dict[str, float]:
-    """Medians over ``jobs`` small jobs of when their Dask tasks ran: ms after the first map
-    task started on its worker (Dask's task stream; each job is two stages, map and result)."""
+    """Medians over ``jobs`` small jobs of when their Dask tasks ran: ms after the job started
+    on the driver (Dask's task stream; the worker processes share the driver's clock; each job
+    is two stages, map and result)."""
     client = ctx._backend._client
     client.get_task_stream(start=time.time())          # installs the scheduler's task stream
-    walls = []
+    starts, walls = [], []
     for i in range(jobs + warmup):
         data = [f"{random.choice(WORDS)} {random.choice(WORDS)}" for _ in range(20)]
+        starts.append(time.time())
         start = time.perf_counter()
         ctx.parallelize(data, 2).flatMap(str.split).map(lambda w: (w, 1)).reduceByKey(
             operator.add, 2).collect()
@@ -99,21 +102,22 @@ def timeline(ctx: Context, jobs: int, warmup: int = 5) -> dict[str, float]:
                 spans.setdefault(int(match.group(1)), {}).setdefault(
                     match.group(2) or "", []).append((ss["start"], ss["stop"]))
     stages = sorted(spans)[-2 * jobs:]
-    rows = [_job_timeline(spans[m], spans[r]) for m, r in zip(stages[::2], stages[1::2])]
-    medians = {k: statistics.median(r[k] for r in rows) for k in rows[0]}
-    medians["job_ms"] = statistics.median(walls[warmup:])
-    return medians
+    rows = [_job_timeline(spans[m], spans[r], origin, wall) for m, r, origin, wall
+            in zip(stages[::2], stages[1::2], starts[warmup:], walls[warmup:])]
+    return {k: statistics.median(r[k] for r in rows if k in r)
+            for k in dict.fromkeys(k for r in rows for k in r)}
 
 
 def _job_timeline(map_stage: dict[str, list[tuple[float, float]]],
-                  result_stage: dict[str, list[tuple[float, float]]]) -> dict[str, float]:
-    origin = min(a for a, _ in map_stage[""])
-    row: dict[str, float] = {}
+                  result_stage: dict[str, list[tuple[float, float]]], origin: float,
+                  wall: float) -> dict[str, float]:
+    row: dict[str, float] = {"map_start_ms": 1000 * (min(a for a, _ in map_stage[""]) - origin)}
     for name, found in [("map", map_stage.get("")), ("bucket", map_stage.get("-bucket")),
                         ("side", map_stage.get("-side")), ("reduce", result_stage.get(""))]:
         if found:
             row[f"{name}_end_ms"] = 1000 * (max(b for _, b in found) - origin)
     row["reduce_start_ms"] = 1000 * (min(a for a, _ in result_stage[""]) - origin)
+    row["job_ms"] = wall
     row["compute_ms"] = 1000 * sum(b - a for stage in (map_stage, result_stage)
                                    for v in stage.values() for a, b in v)
     row["dask_tasks"] = float(sum(len(v) for stage in (map_stage, result_stage)
