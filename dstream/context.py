@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 from . import console_log
 from .accumulators import Accumulator, AccumulatorParam
-from .blocks import BlockManager
+from .block_manager import BlockManager
 from .broadcast import Broadcast
 from .conf import APP_NAME_KEY, MASTER_KEY, Conf
 from .errors import ContextStateError

@@ -11,7 +11,7 @@ import os
 import pickle
 from typing import TYPE_CHECKING, Any, Iterator
 
-from .blocks import rdd_block_id
+from .block_manager import rdd_block_id
 from .storagelevel import StorageLevel
 from .taskcontext import FileInput, LazyInput
 
@@ -69,7 +69,7 @@ def _drop_parent_references(rdd: RDD) -> None:
 def checkpoint_input(rdd: RDD, split: int) -> LazyInput:
     inputs = getattr(rdd, "_checkpoint_inputs", None)
     if inputs is None:
-        from .blocks import BlockNotFoundError
+        from .block_manager import BlockNotFoundError
         raise BlockNotFoundError(
             f"the local checkpoint of {rdd!r}, partition {split}, is gone: local checkpoints "
             "live only as long as the Context and cannot be recomputed (use checkpoint())")

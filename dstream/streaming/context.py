@@ -30,10 +30,10 @@ from .clock import Clock, ManualClock, SystemClock
 from .dstream import DStream, MultiTransformedDStream, UnionDStream, adapt_time_func
 from .arguments import check_duration, check_function, check_timeout
 from .graph import DStreamGraph
-from .input_streams import InputStreams
-from .inputs import QueueInputDStream
+from .inputs.constructors import InputStreams
+from .inputs.queue import QueueInputDStream
 from .listener import BatchHistory, ListenerBus, StreamingListener
-from .receiver_input import ReceiverTracker
+from .inputs.receiver_streams import ReceiverTracker
 from .recovery import Recovery, StreamCheckpoints
 from .scheduler import JobScheduler
 from .graph_restore import MODE_KEY as RECOVERY_MODE_KEY, checkpoint_contents, recovery_mode, save_graph

@@ -105,7 +105,7 @@ class _GraphUnpickler(pickle.Unpickler):
 
 def save_graph(ssc: StreamingContext, store: CheckpointStore, signer: Signer, location: str) -> None:
     """Save ``ssc``'s graph (before it starts), its conf and batch duration, signed."""
-    from .inputs import QueueInputDStream
+    from .inputs.queue import QueueInputDStream
 
     queues = [s.id for s in ssc._graph.inputs if isinstance(s, QueueInputDStream)]
     if queues:
@@ -155,7 +155,7 @@ def load_graph(store: CheckpointStore, signer: Signer) -> StreamingContext:
 
 def _attach(ssc: StreamingContext, graph: DStreamGraph) -> None:
     """Make ``graph`` the context's graph; its receiver streams register with the tracker."""
-    from .receiver_input import ReceiverInputDStream
+    from .inputs.receiver_streams import ReceiverInputDStream
 
     ssc._graph = graph
     for stream in graph.inputs:

@@ -18,7 +18,7 @@ from dstream.receivers.kafka_params import bootstrap_from_params, looks_like_zoo
 
 from ..kafka_rdd import Broker, KafkaMessageAndMetadata, KafkaRDD, OffsetRange, TopicAndPartition
 from ..storagelevel import StorageLevel
-from .receiver_input import DEFAULT_RECEIVER_LEVEL, ReceiverInputDStream
+from .inputs.receiver_streams import DEFAULT_RECEIVER_LEVEL, ReceiverInputDStream
 
 if TYPE_CHECKING:
     from ..rdd import RDD
@@ -108,7 +108,7 @@ class KafkaUtils:
         ``messageHandler`` returns for a ``KafkaMessageAndMetadata``. ``kafkaParams`` names the
         brokers (``metadata.broker.list`` or ``bootstrap.servers``) and may give ``group.id``
         (offsets are committed to it after each batch) and ``auto.offset.reset``. Rate limits,
-        recovery and errors: ``dstream.streaming.kafka_direct``.
+        recovery and errors: ``dstream.streaming.inputs.kafka_direct``.
 
         >>> from dstream import Context, StreamingContext, KafkaUtils, TopicAndPartition
         >>> with Context("local") as ctx:
@@ -117,7 +117,7 @@ class KafkaUtils:
         ...                                   fromOffsets={TopicAndPartition("events", 0): 5}).id
         'directKafkaStream-0'
         """
-        from .kafka_direct import DirectKafkaInputDStream
+        from .inputs.kafka_direct import DirectKafkaInputDStream
 
         return DirectKafkaInputDStream(ssc, topics, kafkaParams, fromOffsets, keyDecoder,
                                        valueDecoder, messageHandler)

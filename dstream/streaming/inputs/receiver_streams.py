@@ -15,22 +15,22 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from dstream.receivers import Receiver, ReceiverSupervisor, default_block_ids
 
-from ..blocks import BlockManager
-from ..rdd import RDD
-from ..rdd_kinds import BlockRDD
-from ..serialization import dumps_data
-from ..storagelevel import StorageLevel
-from ..taskcontext import Serialized
-from .block_placement import place_block, recovery_of
-from .blocks import ReceivedBlock, ReceivedBlockTracker
-from .inputs import InputDStream
-from .listener import BatchInfo, ListenerBus, ReceiverInfo, StreamingListener
-from .log_records import encode_block
-from .rate import PIDRateEstimator
-from .sinks.batch_offsets import BatchOffsets
+from ...block_manager import BlockManager
+from ...rdd import RDD
+from ...rdd_kinds import BlockRDD
+from ...serialization import dumps_data
+from ...storagelevel import StorageLevel
+from ...taskcontext import Serialized
+from ..block_placement import place_block, recovery_of
+from ..received_blocks import ReceivedBlock, ReceivedBlockTracker
+from .base import InputDStream
+from ..listener import BatchInfo, ListenerBus, ReceiverInfo, StreamingListener
+from ..log_records import encode_block
+from ..rate import PIDRateEstimator
+from ..sinks.batch_offsets import BatchOffsets
 
 if TYPE_CHECKING:
-    from .context import StreamingContext
+    from ..context import StreamingContext
 
 __all__ = ["ReceiverInputDStream", "ReceiverTracker", "EngineBlockSink", "DEFAULT_RECEIVER_LEVEL",
            "ReceiverFailedError"]

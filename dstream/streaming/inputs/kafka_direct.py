@@ -49,15 +49,15 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 from dstream.receivers.kafka_params import consumer_config
 
-from ..kafka_rdd import KafkaMessageAndMetadata, KafkaRDD, OffsetRange, TopicAndPartition, utf8_decoder
-from ..rdd import RDD
-from .inputs import InputDStream
-from .listener import BatchInfo, StreamingListener
-from .rate import PIDRateEstimator
-from .sinks.batch_offsets import BatchOffsets
+from ...kafka_rdd import KafkaMessageAndMetadata, KafkaRDD, OffsetRange, TopicAndPartition, utf8_decoder
+from ...rdd import RDD
+from .base import InputDStream
+from ..listener import BatchInfo, StreamingListener
+from ..rate import PIDRateEstimator
+from ..sinks.batch_offsets import BatchOffsets
 
 if TYPE_CHECKING:
-    from .context import StreamingContext
+    from ..context import StreamingContext
 
 __all__ = ["DirectKafkaInputDStream", "DEFAULT_INITIAL_RATE_PER_PARTITION", "KafkaConfigurationError"]
 

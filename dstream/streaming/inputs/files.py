@@ -24,14 +24,14 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from dstream.receivers import FileScanner, read_binary_records
 
-from ..rdd import RDD
-from ..rdd_kinds import ParallelCollectionRDD
-from ..textfiles import TextFileRDD
-from .inputs import InputDStream
-from .listener import ReceiverInfo
+from ...rdd import RDD
+from ...rdd_kinds import ParallelCollectionRDD
+from ...textfiles import TextFileRDD
+from .base import InputDStream
+from ..listener import ReceiverInfo
 
 if TYPE_CHECKING:
-    from .context import StreamingContext
+    from ..context import StreamingContext
 
 __all__ = ["FileInputDStream"]
 
