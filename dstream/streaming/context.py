@@ -166,7 +166,7 @@ class StreamingContext(InputStreams):
 
         Unlike Spark, the graph is never unpickled from the checkpoint, so a changed job
         (a new map step, another output, new configuration) recovers as long as its stateful
-        operators keep their ids (see ``DStream.name``).
+        operators keep their ids (see ``DStream.setName``).
 
         >>> import tempfile
         >>> from dstream import Context, StreamingContext

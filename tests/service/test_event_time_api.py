@@ -12,7 +12,7 @@ S = START_MS / 1000
 
 def event_counts(ssc: Any) -> None:
     clicks = ssc.queueStream([[("a", S + 0.5), ("b", S + 1.2)], [("c", S + 0.3)], []])
-    counts = clicks.withEventTime(lambda kv: kv[1], 0).countByKeyAndEventWindow(1).name("clicks")
+    counts = clicks.withEventTime(lambda kv: kv[1], 0).countByKeyAndEventWindow(1).setName("clicks")
     counts.foreachRDD(lambda rdd: rdd.collect())
 
 

@@ -89,7 +89,7 @@ class FileInputDStream(InputDStream):
         self.batch_files = {int(t): list(files) for t, files in saved["batches"].items() if int(t) > zero}
         self._restored = True
 
-    def compute(self, time_ms: int) -> RDD | None:
+    def _compute(self, time_ms: int) -> RDD | None:
         files = self.batch_files.get(time_ms)
         if files is None:
             selected = self.scanner.select(time_ms, time_ms - self.slide_ms)

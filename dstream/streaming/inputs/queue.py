@@ -35,7 +35,7 @@ class QueueInputDStream(InputDStream):
         self.default = default
         self._queue_lock = threading.Lock()
 
-    def compute(self, time_ms: int) -> RDD | None:
+    def _compute(self, time_ms: int) -> RDD | None:
         with self._queue_lock:
             if self.one_at_a_time and self.queue:
                 taken = [self.queue.popleft()]

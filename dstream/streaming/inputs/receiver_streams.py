@@ -56,7 +56,7 @@ class ReceiverInputDStream(InputDStream):
         self.storage_level_of_blocks = level if isinstance(level, StorageLevel) else DEFAULT_RECEIVER_LEVEL
         ssc._receiver_tracker.register(self)
 
-    def compute(self, time_ms: int) -> RDD | None:
+    def _compute(self, time_ms: int) -> RDD | None:
         blocks = self._ssc._receiver_tracker.tracker.blocks_of(time_ms, self.stream_id)
         return BlockRDD(self._sc, [b.block_id for b in blocks])
 
