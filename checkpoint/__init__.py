@@ -1,8 +1,7 @@
 """Checkpoint stores: where dstream's state, metadata and write-ahead log go.
 
 This package saves and loads bytes under names; it knows nothing of streams
-and never imports ``dstream``. Redis support needs the ``redis`` package and
-is imported only when used.
+and never imports the engine.
 
 >>> import tempfile
 >>> from dstream import checkpoint
@@ -13,8 +12,6 @@ is imported only when used.
 """
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING, Any
 
 from dstream.checkpoint.disk import DiskStore
 from dstream.checkpoint.errors import (
@@ -30,11 +27,10 @@ from dstream.checkpoint.retention import (
     save_generation,
 )
 from dstream.checkpoint.retry import call_with_retry
-from dstream.checkpoint.store import CheckpointStore, open_store, validate_name
+from dstream.checkpoint.locations import open_store
+from dstream.checkpoint.redis_store import RedisStore
+from dstream.checkpoint.store import CheckpointStore, validate_name
 from dstream.checkpoint.wal import SegmentPointer, WriteAheadLog
-
-if TYPE_CHECKING:
-    from dstream.checkpoint.redis_store import RedisStore
 
 __all__ = [
     "CheckpointError",
@@ -55,11 +51,3 @@ __all__ = [
     "validate_name",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    # RedisStore imports redis-py, an optional dependency: load it on first use.
-    if name == "RedisStore":
-        from dstream.checkpoint.redis_store import RedisStore
-
-        return RedisStore
-    raise AttributeError(f"module 'checkpoint' has no attribute {name!r}")

@@ -27,6 +27,7 @@ from .rdd_checkpoint import checkpoint_requested_in, materialize_checkpoint
 from .rdd_kinds import EmptyRDD, ParallelCollectionRDD, PartitionerAwareUnionRDD, UnionRDD
 from .scheduler import DAGScheduler
 from .textfiles import TextFileRDD, WholeTextFilesRDD
+from .version import __version__
 
 __all__ = ["Context"]
 
@@ -183,7 +184,6 @@ class Context:
         >>> sc.version == __version__
         True
         """
-        from . import __version__
         return __version__
 
     def setLogLevel(self, logLevel: str) -> None:
