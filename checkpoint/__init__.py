@@ -1,7 +1,8 @@
 """Checkpoint stores: where dstream's state, metadata and write-ahead log go.
 
 This package saves and loads bytes under names; it knows nothing of streams
-and never imports the engine.
+and never imports the engine. ``RedisStore`` loads redis-py when first used (it takes a
+good part of a second to import).
 
 >>> import tempfile
 >>> from dstream import checkpoint
@@ -12,6 +13,8 @@ and never imports the engine.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from dstream.checkpoint.disk import DiskStore
 from dstream.checkpoint.errors import (
@@ -28,7 +31,6 @@ from dstream.checkpoint.retention import (
 )
 from dstream.checkpoint.retry import call_with_retry
 from dstream.checkpoint.locations import open_store
-from dstream.checkpoint.redis_store import RedisStore
 from dstream.checkpoint.store import CheckpointStore, validate_name
 from dstream.checkpoint.wal import SegmentPointer, WriteAheadLog
 
@@ -51,3 +53,13 @@ __all__ = [
     "validate_name",
 ]
 
+if TYPE_CHECKING:
+    from dstream.checkpoint.redis_store import RedisStore
+
+
+def __getattr__(name: str) -> Any:
+    if name == "RedisStore":
+        from dstream.checkpoint.redis_store import RedisStore
+
+        return RedisStore
+    raise AttributeError(f"module 'dstream.checkpoint' has no attribute {name!r}")

@@ -12,7 +12,6 @@ from __future__ import annotations
 from urllib.parse import unquote, urlsplit
 
 from dstream.checkpoint.disk import DiskStore
-from dstream.checkpoint.redis_store import RedisStore
 from dstream.checkpoint.store import CheckpointStore
 
 __all__ = ["open_store"]
@@ -44,6 +43,9 @@ def open_store(location: str, **opts: object) -> CheckpointStore:
         raise ValueError(f"checkpoint location must be a non-empty string, got {location!r}")
     scheme = location.split("://", 1)[0].lower() if "://" in location else ""
     if scheme in ("redis", "rediss"):
+        # redis-py takes a good part of a second to import: only jobs that use Redis pay it
+        from dstream.checkpoint.redis_store import RedisStore
+
         return RedisStore(location, **opts)  # type: ignore[arg-type]
     if scheme in ("", "file"):
         return DiskStore(_file_path(location) if scheme else location, **opts)  # type: ignore[arg-type]
