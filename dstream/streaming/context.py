@@ -182,7 +182,7 @@ class StreamingContext(InputStreams):
             log.warning("recovering from the checkpoint in %s: restoring the saved graph without "
                         "calling the setup function (%s=restore, as PySpark does)",
                         checkpointPath, RECOVERY_MODE_KEY)
-            ssc = restore_saved_graph(checkpointPath)
+            ssc = restore_saved_graph(checkpointPath, StreamingContext)
         else:
             if has_metadata:
                 log.warning(

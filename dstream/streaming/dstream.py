@@ -31,6 +31,9 @@ from .durations import batch_datetime, check_multiple, to_ms
 from .event_ops import EventTimeOperations
 from .failures import user_codes
 from .pair_ops import PairDStreamOperations
+from .sinks.kafka_sink import KafkaSink, to_bytes
+from .sinks.redis_sink import RedisSink
+from .sinks.text_files import save_batch_as_text_files
 from .state_ops import StateOperations
 from .window_ops import WindowOperations
 
@@ -609,7 +612,6 @@ class DStream(PairDStreamOperations, WindowOperations, StateOperations, EventTim
         >>> os.listdir(out)
         ['w-1000']
         """
-        from .sinks.text_files import save_batch_as_text_files
 
         if not isinstance(skipEmpty, bool):
             raise TypeError(f"saveAsTextFiles: skipEmpty must be True or False, got {skipEmpty!r}")
@@ -638,7 +640,6 @@ class DStream(PairDStreamOperations, WindowOperations, StateOperations, EventTim
         ...     ssc._graph.outputs[0].func.transactional_id
         'wordcount/queueStream-0.saveToKafka'
         """
-        from .sinks.kafka_sink import KafkaSink, to_bytes
 
         check_function(on(self, "saveToKafka"), "keySerializer", keySerializer, 1, optional=True)
         check_function(on(self, "saveToKafka"), "valueSerializer", valueSerializer, 1, optional=True)
@@ -662,7 +663,6 @@ class DStream(PairDStreamOperations, WindowOperations, StateOperations, EventTim
         ...     ssc._graph.outputs[0].func.marker_key
         'dstream:sink:wordcount/queueStream-0.saveToRedis:last-batch-ms'
         """
-        from .sinks.redis_sink import RedisSink
 
         sink = RedisSink(url, name or "unnamed", keyPrefix)
         out = ForEachDStream(self, sink, "saveToRedis")

@@ -14,10 +14,11 @@ import logging
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 from dstream.receivers import KafkaReceiver
-from dstream.receivers.kafka_params import bootstrap_from_params, looks_like_zookeeper
+from dstream.receivers.kafka_params import bootstrap_from_params, consumer_config, looks_like_zookeeper
 
 from ..kafka_rdd import Broker, KafkaMessageAndMetadata, KafkaRDD, OffsetRange, TopicAndPartition
 from ..storagelevel import StorageLevel
+from .inputs.kafka_direct import DirectKafkaInputDStream
 from .inputs.receiver_streams import DEFAULT_RECEIVER_LEVEL, ReceiverInputDStream
 
 if TYPE_CHECKING:
@@ -117,8 +118,6 @@ class KafkaUtils:
         ...                                   fromOffsets={TopicAndPartition("events", 0): 5}).id
         'directKafkaStream-0'
         """
-        from .inputs.kafka_direct import DirectKafkaInputDStream
-
         return DirectKafkaInputDStream(ssc, topics, kafkaParams, fromOffsets, keyDecoder,
                                        valueDecoder, messageHandler)
 
@@ -139,8 +138,6 @@ class KafkaUtils:
         ...     rdd.offsetRanges(), rdd.collect()
         ([OffsetRange(topic: t, partition: 0, range: [3 -> 3])], [])
         """
-        from dstream.receivers.kafka_params import consumer_config
-
         if not isinstance(offsetRanges, (list, tuple)):
             raise TypeError(f"createRDD: offsetRanges must be a list of OffsetRange, got {offsetRanges!r}")
         config = consumer_config(kafkaParams)
