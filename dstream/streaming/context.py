@@ -77,7 +77,6 @@ class StreamingContext(InputStreams):
         self._receiver_tracker = ReceiverTracker(self)
         self._scheduler.before_generate.append(self._receiver_tracker.allocate)
         self._state = _INITIALIZED
-        self._checkpoint_dir: str | None = None
         self._checkpoint_location: str | None = None
         self._checkpoints: StreamCheckpoints | None = None
         self._recover = False
@@ -244,17 +243,18 @@ class StreamingContext(InputStreams):
         ...     run_batches(ssc, totals, 2)
         [[('a', 1)], [('a', 3)]]
         """
-        if not isinstance(directory, str) or not directory:
-            raise ValueError(f"checkpoint needs a directory or a redis:// URL, got {directory!r}")
-        if "://" in directory and not directory.startswith("file://"):
-            self._checkpoint_location = directory
+        location = directory        # PySpark's parameter name; a Redis URL is a location too
+        if not isinstance(location, str) or not location:
+            raise ValueError(f"checkpoint needs a directory or a redis:// URL, got {location!r}")
+        if "://" in location and not location.startswith("file://"):
+            self._checkpoint_location = location
             return
-        path = directory[len("file://"):] if directory.startswith("file://") else directory
+        path = location[len("file://"):] if location.startswith("file://") else location
         os.makedirs(path, exist_ok=True)
-        self._checkpoint_dir = self._checkpoint_location = os.path.abspath(path)
-        self._sc.setCheckpointDir(os.path.join(self._checkpoint_dir, "rdd"))
+        self._checkpoint_location = os.path.abspath(path)
+        self._sc.setCheckpointDir(os.path.join(self._checkpoint_location, "rdd"))
 
-    def _checkpoint_target(self) -> str | None:
+    def _checkpoint_location_in_use(self) -> str | None:
         """Where this context checkpoints: ``checkpoint()``'s location, else the Context's
         checkpoint directory."""
         return self._checkpoint_location or self._sc.getCheckpointDir()
@@ -419,7 +419,7 @@ class StreamingContext(InputStreams):
 
     def _open_checkpoints(self) -> Recovery | None:
         """Open the checkpoint store (when there is one); the saved metadata to recover from."""
-        location = self._checkpoint_target()
+        location = self._checkpoint_location_in_use()
         wal = self._sc._conf.getBoolean("dstream.streaming.receiver.writeAheadLog.enable", False)
         if location is None:
             if wal:

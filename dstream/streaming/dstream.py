@@ -218,7 +218,7 @@ class DStream(PairDStreamOperations, WindowOperations, StateOperations, EventTim
     def _validate_at_start(self) -> None:
         """Stateful and checkpointed streams need the Context's checkpoint directory (set by
         ``ssc.checkpoint(dir)`` or ``ctx.setCheckpointDir(dir)``)."""
-        if (self.must_checkpoint or self.is_checkpointed) and self._ssc._checkpoint_target() is None:
+        if (self.must_checkpoint or self.is_checkpointed) and self._ssc._checkpoint_location_in_use() is None:
             why = "keeps state across batches" if self.must_checkpoint else "is checkpointed"
             raise ValueError(
                 f"{self.id} ({self.op} at {self.call_site}) {why} and needs a checkpoint "
