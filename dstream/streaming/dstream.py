@@ -383,6 +383,15 @@ class DStream(PairDStreamOperations, WindowOperations, StateOperations, EventTim
         return TransformedWithDStream(self, other, adapt_time_func(func, 2, on(self, "transformWith")),
                                       "transformWith")._user(func)
 
+    def _per_batch(self, op: str, func: Callable[[RDD], RDD]) -> DStream:
+        """``func`` applied to each batch's RDD: the primitive of the pair operations."""
+        return TransformedDStream(self, lambda _t, rdd: func(rdd), op)
+
+    def _with_other(self, other: DStream, op: str, func: Callable[[RDD, RDD], RDD]) -> DStream:
+        """``func`` applied to each batch's RDDs of this stream and ``other`` (same slide)."""
+        _check_same_slide(self, other, op)
+        return TransformedWithDStream(self, other, lambda _t, a, b: func(a, b), op)
+
     def _narrow(self, op: str, f: Callable[[int, Iterator], Iterable],
                 preservesPartitioning: bool = False, user: Callable[..., Any] | None = None
                 ) -> DStream:
