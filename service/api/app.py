@@ -172,6 +172,7 @@ def _add_pages(app: FastAPI, source: StreamingSource, refresh_ms: int) -> None:
 
     @app.get("/docs", response_class=HTMLResponse, include_in_schema=False)
     def docs() -> HTMLResponse:
+        """The reference of these routes, rendered from the OpenAPI schema (``/openapi.json``)."""
         return HTMLResponse(render_docs(app.openapi()))
 
 
