@@ -2,7 +2,8 @@
 
 - each run of ``>>>`` / ``...`` lines and the output after them becomes a ``pycon`` code block
   (Markdown would read ``>>>`` as nested quotes);
-- Sphinx roles (``:class:`X```, ``:meth:`~a.b.c```) become code spans.
+- Sphinx roles (``:class:`X```, ``:meth:`~a.b.c```) become code spans;
+- click's ``\\f`` (where a command's ``--help`` text stops) is dropped.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ def as_markdown(text: str) -> str:
     """``text`` with doctests fenced and Sphinx roles turned into code spans."""
     out: list[str] = []
     in_example = in_fence = False
-    for line in text.splitlines():
+    for line in text.replace("\f", "").splitlines():
         stripped = line.lstrip()
         if not in_example and stripped.startswith("```"):
             in_fence = not in_fence
