@@ -4,7 +4,6 @@
   ``dstream`` package as it installs: the folders that ``pyproject.toml`` maps into it
   (``receivers/`` as ``dstream.receivers`` ...) linked in, as griffe reads sources from folders
   and knows nothing of that mapping;
-
 - ``<!-- settings table -->`` becomes the table of every setting in ``dstream.conf.SETTINGS``
   (rendered by ``dstream.conf_doc.markdown_table``), so the configuration page cannot drift
   from the registry;
@@ -35,6 +34,8 @@ else:
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = ROOT / "build" / "docs-src"
 SETTINGS_TABLE = "<!-- settings table -->"
+METRICS_TABLE = "<!-- metrics table -->"
+ROUTES_TABLE = "<!-- routes table -->"
 INCLUDE = re.compile(r"^<!-- include (\S+) -->$", re.M)
 
 
@@ -71,14 +72,12 @@ def on_startup(**kwargs: Any) -> None:
 
 
 def on_page_markdown(markdown: str, **kwargs: Any) -> str:
-    markdown = markdown.replace(SETTINGS_TABLE, markdown_table())
-    markdown = markdown.replace(METRICS_TABLE, metrics_table())
-    if ROUTES_TABLE in markdown:
-        markdown = markdown.replace(ROUTES_TABLE, routes_table())
+    for marker, table in ((SETTINGS_TABLE, markdown_table), (METRICS_TABLE, metrics_table),
+                          (ROUTES_TABLE, routes_table)):
+        if marker in markdown:
+            markdown = markdown.replace(marker, table())
     return INCLUDE.sub(lambda m: included(m.group(1)), markdown)
 
-
-METRICS_TABLE = "<!-- metrics table -->"
 _FAMILIES = {"CounterMetricFamily": "counter", "GaugeMetricFamily": "gauge", "Histogram": "histogram"}
 
 
@@ -108,8 +107,6 @@ def metrics_table(source: Path = ROOT / "service" / "api" / "metrics.py") -> str
     header = ["| metric | type | labels | meaning |", "|---|---|---|---|"]
     return "\n".join(header + [rows[line] for line in sorted(rows)])
 
-
-ROUTES_TABLE = "<!-- routes table -->"
 
 
 def routes_table() -> str:
