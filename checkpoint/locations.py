@@ -38,6 +38,15 @@ def open_store(location: str, **opts: object) -> CheckpointStore:
     Traceback (most recent call last):
     ...
     ValueError: unsupported checkpoint location 's3://bucket/x': use a directory path, file://, redis:// or rediss://
+
+    A Redis URL (``redis_url`` is ``"redis://host:port/0"``), with a key prefix:
+
+    >>> store = open_store(redis_url + "?prefix=doc-open")
+    >>> type(store).__name__, store.prefix
+    ('RedisStore', 'doc-open')
+    >>> store.save("meta/1", b"v1"); store.load("meta/1")
+    b'v1'
+    >>> store.delete("meta/1"); store.close()
     """
     if not isinstance(location, str) or not location:
         raise ValueError(f"checkpoint location must be a non-empty string, got {location!r}")

@@ -104,7 +104,16 @@ class CheckpointStore(abc.ABC):
 
     @abc.abstractmethod
     def save(self, name: str, data: bytes) -> None:
-        """Store ``data`` under ``name`` atomically, replacing any previous object."""
+        """Store ``data`` under ``name`` atomically, replacing any previous object.
+
+        >>> import tempfile
+        >>> from dstream.checkpoint import open_store
+        >>> store = open_store(tempfile.mkdtemp())   # a DiskStore; RedisStore behaves the same
+        >>> store.save("meta/1", b"v1"); store.save("meta/1", b"v2")
+        >>> store.load("meta/1")
+        b'v2'
+        >>> store.close()
+        """
 
     @abc.abstractmethod
     def load(self, name: str) -> bytes:
@@ -113,23 +122,72 @@ class CheckpointStore(abc.ABC):
         Raises :class:`~checkpoint.errors.CheckpointNotFoundError` when nothing
         is saved there and :class:`~checkpoint.errors.CorruptCheckpointError`
         when the stored frame is damaged.
+
+        >>> import tempfile
+        >>> from dstream.checkpoint import open_store
+        >>> store = open_store(tempfile.mkdtemp())   # a DiskStore; RedisStore behaves the same
+        >>> store.save("meta/1", b"v1")
+        >>> store.load("meta/1")
+        b'v1'
+        >>> store.load("meta/2")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        dstream.checkpoint.errors.CheckpointNotFoundError: no checkpoint file .../meta/2
+        >>> store.close()
         """
 
     @abc.abstractmethod
     def list(self, prefix: str = "") -> list[str]:
-        """Return the sorted names (objects and logs) that start with ``prefix``."""
+        """Return the sorted names (objects and logs) that start with ``prefix``.
+
+        >>> import tempfile
+        >>> from dstream.checkpoint import open_store
+        >>> store = open_store(tempfile.mkdtemp())   # a DiskStore; RedisStore behaves the same
+        >>> store.save("meta/2", b"b"); store.save("meta/1", b"a"); store.append("wal/0", b"r")
+        >>> store.list("meta/"), store.list()
+        (['meta/1', 'meta/2'], ['meta/1', 'meta/2', 'wal/0'])
+        >>> store.close()
+        """
 
     @abc.abstractmethod
     def delete(self, name: str) -> None:
-        """Remove the object or log ``name``; a missing name is not an error."""
+        """Remove the object or log ``name``; a missing name is not an error.
+
+        >>> import tempfile
+        >>> from dstream.checkpoint import open_store
+        >>> store = open_store(tempfile.mkdtemp())   # a DiskStore; RedisStore behaves the same
+        >>> store.save("meta/1", b"a")
+        >>> store.delete("meta/1"); store.delete("never/saved")
+        >>> store.exists("meta/1")
+        False
+        >>> store.close()
+        """
 
     @abc.abstractmethod
     def exists(self, name: str) -> bool:
-        """Tell whether an object or a log is stored under ``name``."""
+        """Tell whether an object or a log is stored under ``name``.
+
+        >>> import tempfile
+        >>> from dstream.checkpoint import open_store
+        >>> store = open_store(tempfile.mkdtemp())   # a DiskStore; RedisStore behaves the same
+        >>> store.append("wal/0", b"r")
+        >>> store.exists("wal/0"), store.exists("meta/1")
+        (True, False)
+        >>> store.close()
+        """
 
     @abc.abstractmethod
     def append(self, name: str, data: bytes) -> None:
-        """Append one record to the log ``name`` (created if missing); durable on return."""
+        """Append one record to the log ``name`` (created if missing); durable on return.
+
+        >>> import tempfile
+        >>> from dstream.checkpoint import open_store
+        >>> store = open_store(tempfile.mkdtemp())   # a DiskStore; RedisStore behaves the same
+        >>> store.append("wal/0", b"r1"); store.append("wal/0", b"r2")
+        >>> store.read_log("wal/0")
+        [b'r1', b'r2']
+        >>> store.close()
+        """
 
     @abc.abstractmethod
     def read_log(
@@ -140,11 +198,27 @@ class CheckpointStore(abc.ABC):
         Reading stops at the first torn or corrupt record: the records before
         it are returned, and ``on_corrupt(name, error)`` is called (default:
         :func:`log_corrupt_tail`, a warning on the ``checkpoint`` logger).
+
+        >>> import tempfile
+        >>> from dstream.checkpoint import open_store
+        >>> store = open_store(tempfile.mkdtemp())   # a DiskStore; RedisStore behaves the same
+        >>> store.append("wal/0", b"r1")
+        >>> store.read_log("wal/0"), store.read_log("never/written")
+        ([b'r1'], [])
+        >>> store.close()
         """
 
     @abc.abstractmethod
     def close(self) -> None:
-        """Release connections and files; the store is unusable afterwards."""
+        """Release connections and files; the store is unusable afterwards.
+
+        >>> import tempfile
+        >>> from dstream.checkpoint import open_store
+        >>> with open_store(tempfile.mkdtemp()) as store:    # a store closes itself
+        ...     store.save("meta/1", b"v1")
+        >>> store = open_store(tempfile.mkdtemp())
+        >>> store.close()
+        """
 
     def __enter__(self: _S) -> _S:
         return self

@@ -73,6 +73,27 @@ def create_app(view: ContextView, token: str | None = None, *,
     stopped, while the oldest unfinished batch is more than ``ready_max_lag_batches``
     batch intervals old (the stream is falling behind), or while the last metadata
     checkpoint is older than ``dstream.streaming.checkpoint.maxAge`` (checkpoints stopped).
+
+    >>> from fastapi.testclient import TestClient
+    >>> from dstream import Context, StreamingContext
+    >>> from dstream.service import ContextView
+    >>> from dstream.streaming.testing import advance_batch
+    >>> with Context("local") as ctx:
+    ...     ssc = StreamingContext(ctx, 1, clock="manual")
+    ...     ssc.queueStream([["a", "b"]]).foreachRDD(lambda rdd: None)
+    ...     view = ContextView(ssc)
+    ...     app = create_app(view, token="s3cret")
+    ...     ssc.start()
+    ...     _ = advance_batch(ssc), view.wait_for_events()
+    ...     with TestClient(app) as client:
+    ...         refused = client.get("/readyz").status_code
+    ...         ready = client.get("/readyz", headers={"Authorization": "Bearer s3cret"}).status_code
+    ...         metrics = client.get("/metrics", headers={"Authorization": "Bearer s3cret"}).text
+    ...     ssc.stop(stopSparkContext=False)
+    >>> refused, ready
+    (401, 200)
+    >>> [line for line in metrics.splitlines() if line.startswith("dstream_batches_completed_total")]
+    ['dstream_batches_completed_total 1.0']
     """
     if token is not None and (not isinstance(token, str) or not token):
         raise ValueError("create_app needs a non-empty token (or None for no token)")
@@ -172,6 +193,7 @@ def _add_pages(app: FastAPI, view: ContextView, refresh_ms: int) -> None:
 
     @app.get("/docs", response_class=HTMLResponse, include_in_schema=False)
     def docs() -> HTMLResponse:
+        """The reference of these routes, rendered from the OpenAPI schema (``/openapi.json``)."""
         return HTMLResponse(render_docs(app.openapi()))
 
 
