@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from _typeshed import SupportsRichComparison, SupportsRichComparisonT
 
     from .context import Context
-    from .taskcontext import TaskContext
+    from .taskcontext import LazyInput, TaskContext
 
 __all__ = ["RDD"]
 
@@ -54,6 +54,10 @@ class RDD(PairOperations, Generic[T]):
     (``deps``); everything users call is defined here and in ``PairOperations``.
     """
 
+    #: set once checkpointed: each partition's task input (a ``FileInput`` of a reliable
+    #: checkpoint, or what ``truncate_to`` was given); None for a local checkpoint
+    _checkpoint_inputs: list[list[Any] | LazyInput] | None
+
     def __init__(self, ctx: Context, deps: list[Dependency], num_partitions: int,
                  partitioner: Partitioner | None = None) -> None:
         self.ctx = ctx
@@ -67,7 +71,6 @@ class RDD(PairOperations, Generic[T]):
         self.call_site = user_call_site()
         self._checkpoint_requested: str | None = None   # "reliable" | "local"
         self._checkpointed = False
-
     # ------------------------------------------------------------------ lineage
     @property
     def context(self) -> Context:
@@ -261,7 +264,7 @@ class RDD(PairOperations, Generic[T]):
             self.ctx._pending_checkpoints += 1
         self._checkpoint_requested = kind
 
-    def _checkpoint_input(self, split: int) -> Any:
+    def _checkpoint_input(self, split: int) -> list[Any] | LazyInput:
         from .rdd_checkpoint import checkpoint_input
         return checkpoint_input(self, split)
 

@@ -18,7 +18,7 @@ import glob as globmod
 import os
 import pickle
 import re
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Iterable, Iterator
 
 from .errors import InputDecodeError
 from .rdd import RDD
@@ -153,7 +153,7 @@ def _split_lines(text: str) -> list[str]:
     return _LINE_BREAK.split(text) if "\r" in text else text.split("\n")
 
 
-def _line_end(f: Any, pos: int) -> int:
+def _line_end(f: BinaryIO, pos: int) -> int:
     """Offset just past the first line end (``\\n``, ``\\r`` or ``\\r\\n``) at or after ``pos``
     (or the end of the file)."""
     f.seek(pos)
@@ -181,7 +181,7 @@ def _decode(data: bytes, path: str, offset: int) -> str:
             "textFile reads UTF-8 text: convert the file, or read it with binaryFiles") from None
 
 
-class TextFileRDD(RDD):
+class TextFileRDD(RDD[str]):
     """Lines of text files; each partition is one byte range of one file."""
 
     def __init__(self, ctx: Context, path: str, min_partitions: int, errors: str = "strict",
@@ -198,7 +198,7 @@ class TextFileRDD(RDD):
         return read_split(*self.splits[split], self.errors, self.on_bad_line)
 
 
-class WholeTextFilesRDD(RDD):
+class WholeTextFilesRDD(RDD[tuple[str, str]]):
     """``(file URI, whole content)`` pairs, files spread over at most ``min_partitions`` partitions."""
 
     def __init__(self, ctx: Context, path: str, min_partitions: int) -> None:
@@ -231,7 +231,7 @@ def _write_part(directory: str, split: int, data: bytes) -> None:
     os.replace(tmp, final)
 
 
-def save_as_text_file(rdd: RDD, path: str, compression: str | None = None) -> None:
+def save_as_text_file(rdd: RDD[Any], path: str, compression: str | None = None) -> None:
     """Each element as ``str()`` (bytes as UTF-8 text) on its own line, a part file per partition."""
     if compression is not None:
         raise ValueError(f"compressionCodecClass {compression!r} is not supported; omit it")
@@ -245,7 +245,7 @@ def save_as_text_file(rdd: RDD, path: str, compression: str | None = None) -> No
     open(os.path.join(directory, "_SUCCESS"), "wb").close()
 
 
-def save_as_pickle_file(rdd: RDD, path: str) -> None:
+def save_as_pickle_file(rdd: RDD[Any], path: str) -> None:
     directory = _prepare_output_dir(path)
     rdd.ctx._run_job(rdd, lambda split, it: _write_part(directory, split,
                                                          pickle.dumps(list(it), protocol=5)))
