@@ -11,7 +11,8 @@ counts and the order of results match PySpark's.
 from __future__ import annotations
 
 import copy
-from typing import TYPE_CHECKING, Any, Callable, Hashable, Iterable, Iterator, TypeVar, cast
+from typing import (TYPE_CHECKING, Any, Callable, Hashable, Iterable, Iterator, Literal, TypeVar,
+                    overload)
 
 from .aggregation import (ResultIterable, combine_combiners, combine_values, group_values,
                           identity)
@@ -267,8 +268,7 @@ class PairOperations:
         [('j', ([], [3])), ('k', ([1], [2]))]
         """
         return _tagged_groups((self, other), numPartitions).mapValues(
-            lambda tagged: cast("tuple[ResultIterable[V], ResultIterable[W]]",
-                                _split_tagged(tagged, 2)))
+            lambda tagged: _split_tagged(tagged, 2))
 
     def groupWith(self: RDD[tuple[K, V]], other: RDD[tuple[K, W]],  # type: ignore[misc]  # RDD mixin
                   *others: RDD[tuple[K, Any]]) -> RDD[tuple[K, tuple[ResultIterable[Any], ...]]]:
@@ -355,6 +355,13 @@ def _tagged_groups(rdds: tuple[RDD[tuple[K, Any]], ...], numPartitions: int | No
     tagged = [rdd.mapValues(lambda v, i=i: (i, v))  # type: ignore[misc]  # a default in a lambda
               for i, rdd in enumerate(rdds)]
     return rdds[0].ctx.union(tagged).groupByKey(numPartitions)
+
+
+@overload
+def _split_tagged(tagged: Iterable[tuple[int, Any]], n: Literal[2]
+                  ) -> tuple[ResultIterable[Any], ResultIterable[Any]]: ...
+@overload
+def _split_tagged(tagged: Iterable[tuple[int, Any]], n: int) -> tuple[ResultIterable[Any], ...]: ...
 
 
 def _split_tagged(tagged: Iterable[tuple[int, Any]], n: int) -> tuple[ResultIterable[Any], ...]:

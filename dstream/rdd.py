@@ -22,9 +22,9 @@ from collections import defaultdict
 from typing import (TYPE_CHECKING, Any, Callable, Generic, Hashable, Iterable, Iterator,
                     TypeVar, cast, overload)
 
+from .aggregation import ResultIterable
 from .callsite import user_call_site
 from .dependency import Dependency, NarrowDependency
-from .aggregation import ResultIterable
 from .pairs import PairOperations
 from .partitioner import Partitioner
 from .sampling import RDDSampler
@@ -71,6 +71,7 @@ class RDD(PairOperations, Generic[T]):
         self.call_site = user_call_site()
         self._checkpoint_requested: str | None = None   # "reliable" | "local"
         self._checkpointed = False
+
     # ------------------------------------------------------------------ lineage
     @property
     def context(self) -> Context:

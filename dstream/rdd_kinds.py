@@ -130,7 +130,8 @@ def shuffle_input_key(shuffle_id: int, split: int) -> tuple[str, int, int]:
 class ShuffledRDD(RDD[tuple[K, V]]):
     """Pairs regrouped by ``partitioner``: partition ``i`` reads bucket ``i`` of every map output."""
 
-    def __init__(self, prev: RDD[tuple[K, V]], partitioner: Partitioner, num_partitions: int | None = None) -> None:
+    def __init__(self, prev: RDD[tuple[K, V]], partitioner: Partitioner,
+                 num_partitions: int | None = None) -> None:
         n = partitioner.numPartitions if num_partitions is None else num_partitions
         if n == 0 and prev.getNumPartitions() > 0:
             # Spark would run no map task and return nothing: the parent's records would vanish
@@ -205,8 +206,7 @@ class ZippedRDD(RDD[tuple[T, U]]):
 
 
 class BlockRDD(RDD[Any]):
-    """Partitions that are blocks in the block manager (received data, of any type), one block
-    each."""
+    """Partitions that are blocks in the block manager (received data), one block each."""
 
     def __init__(self, ctx: Context, block_ids: list[str]) -> None:
         super().__init__(ctx, [], len(block_ids))

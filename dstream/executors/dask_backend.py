@@ -211,10 +211,11 @@ class DaskBackend(ExecutorBackend):
             self._restore_seed()
             address = self._cluster.scheduler_address
         try:
-            self._client = Client(address, set_as_default=False)  # type: ignore[no-untyped-call]  # no annotations
+            # (distributed's Client() and Client.nthreads() have no annotations)
+            self._client = Client(address, set_as_default=False)  # type: ignore[no-untyped-call]
             if self._cluster is None:
                 self._client.wait_for_workers(1, timeout=60)
-            nthreads: dict[str, int] = self._client.nthreads()  # type: ignore[no-untyped-call]  # no annotations
+            nthreads: dict[str, int] = self._client.nthreads()  # type: ignore[no-untyped-call]
             self.parallelism = max(1, sum(nthreads.values()))
         except BaseException:
             if self._cluster is not None:
