@@ -220,6 +220,7 @@ class RedisStore(CheckpointStore):
             data = self._client.get(key)
         if data is None:
             raise CheckpointNotFoundError(name, f"no Redis key {key!r} on {self.location}")
+        assert isinstance(data, bytes)   # replies are bytes: decode_responses is refused
         return framing.unframe(data, source=f"Redis key {key!r} on {self.location}")
 
     def list(self, prefix: str = "") -> list[str]:
@@ -328,6 +329,7 @@ class RedisStore(CheckpointStore):
         records = []
         for index, element in enumerate(elements):
             source = f"Redis key {key!r} on {self.location}, element {index} of {len(elements)}"
+            assert isinstance(element, bytes)   # replies are bytes: decode_responses is refused
             try:
                 records.append(framing.unframe_record(element, source))
             except CorruptCheckpointError as error:

@@ -39,7 +39,7 @@ def _write_part(directory: str, split: int, data: bytes) -> None:
     os.replace(tmp, final)
 
 
-def save_as_text_file(rdd: RDD, path: str, compression: str | None = None) -> None:
+def save_as_text_file(rdd: RDD[Any], path: str, compression: str | None = None) -> None:
     """Each element as ``str()`` (bytes as UTF-8 text) on its own line, a part file per partition."""
     if compression is not None:
         raise ValueError(f"compressionCodecClass {compression!r} is not supported; omit it")
@@ -53,7 +53,7 @@ def save_as_text_file(rdd: RDD, path: str, compression: str | None = None) -> No
     open(os.path.join(directory, "_SUCCESS"), "wb").close()
 
 
-def save_as_pickle_file(rdd: RDD, path: str) -> None:
+def save_as_pickle_file(rdd: RDD[Any], path: str) -> None:
     directory = _prepare_output_dir(path)
     rdd.ctx._run_job(rdd, lambda split, it: _write_part(directory, split,
                                                          pickle.dumps(list(it), protocol=5)))

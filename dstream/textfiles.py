@@ -17,7 +17,7 @@ from __future__ import annotations
 import glob as globmod
 import os
 import re
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Iterable, Iterator
 
 from .errors import InputDecodeError
 from .rdd import RDD
@@ -151,7 +151,7 @@ def _split_lines(text: str) -> list[str]:
     return _LINE_BREAK.split(text) if "\r" in text else text.split("\n")
 
 
-def _line_end(f: Any, pos: int) -> int:
+def _line_end(f: BinaryIO, pos: int) -> int:
     """Offset just past the first line end (``\\n``, ``\\r`` or ``\\r\\n``) at or after ``pos``
     (or the end of the file)."""
     f.seek(pos)
@@ -179,7 +179,7 @@ def _decode(data: bytes, path: str, offset: int) -> str:
             "textFile reads UTF-8 text: convert the file, or read it with binaryFiles") from None
 
 
-class TextFileRDD(RDD):
+class TextFileRDD(RDD[str]):
     """Lines of text files; each partition is one byte range of one file."""
 
     def __init__(self, ctx: Context, path: str, min_partitions: int, errors: str = "strict",
@@ -196,7 +196,7 @@ class TextFileRDD(RDD):
         return read_split(*self.splits[split], self.errors, self.on_bad_line)
 
 
-class WholeTextFilesRDD(RDD):
+class WholeTextFilesRDD(RDD[tuple[str, str]]):
     """``(file URI, whole content)`` pairs, files spread over at most ``min_partitions`` partitions."""
 
     def __init__(self, ctx: Context, path: str, min_partitions: int) -> None:

@@ -187,7 +187,7 @@ class Receiver(abc.ABC):
 
     # -- storing -------------------------------------------------------------------------
 
-    def store(self, data: Any, metadata: dict | None = None) -> None:
+    def store(self, data: Any, metadata: dict[str, Any] | None = None) -> None:
         """Store one record (buffered), or a list/iterator of records as a reliable block.
 
         A reliable block returns only once the sink stored it and raises if

@@ -160,7 +160,7 @@ class StreamingMetrics:
                                          registry=self.registry)
         self.total_delay = Histogram("dstream_batch_total_delay_seconds", doc.format("Total delay"),
                                      buckets=DELAY_BUCKETS, registry=self.registry)
-        self.registry.register(_FromSnapshot(view.snapshot))  # type: ignore[arg-type]
+        self.registry.register(_FromSnapshot(view.snapshot))
         view.add_listener(_Observer(self))
 
     def render(self) -> bytes:

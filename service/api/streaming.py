@@ -8,7 +8,7 @@ newest first, receivers and operations by id.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Callable
+from typing import Annotated, Any, Callable, Literal, cast
 
 from fastapi import FastAPI, HTTPException, Path, Query
 
@@ -21,7 +21,8 @@ from .models import (INT_MAX, LONG_MAX, BatchInfo, BatchStatus, CheckpointStatus
 
 __all__ = ["add_streaming_routes", "statistics", "batches", "receivers", "checkpoint_status"]
 
-_NOT_FOUND = {404: {"model": ErrorBody, "description": "no such batch, receiver or operation"}}
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorBody, "description": "no such batch, receiver or operation"}}
 
 BatchId = Annotated[int, Path(ge=0, le=LONG_MAX, description="the batch time in ms (Spark's batchId)")]
 StreamId = Annotated[int, Path(ge=0, le=INT_MAX, description="the input stream's id")]
@@ -129,7 +130,9 @@ def receivers(snap: Snapshot) -> list[ReceiverInfo]:
                            if info is not None and info.last_error_time_ms is not None else None),
             lastErrorMessage=(info.last_error_message or None) if info is not None else None,
             lastError=(info.last_error or None) if info is not None else None,
-            lastErrorKind=(info.last_error_kind or None) if info is not None else None,
+            # the receiver's error events say "transient" or "fatal"
+            lastErrorKind=(cast('Literal["transient", "fatal"] | None', info.last_error_kind or None)
+                           if info is not None else None),
             avgEventRate=sum(r for _, r in rates) / len(rates) if rates else None,
             eventRates=rates))
     return out
