@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Strict type check of the package as installed: ``dstream`` with ``receivers/``, ``checkpoint/``
+# and ``service/`` inside it (pyproject's package-dir mapping, which mypy cannot follow through an
+# editable install). A staging tree under .typecheck/ holds ``dstream/`` as symlinks to the real
+# folders; mypy runs there with pyproject's [tool.mypy] and the paths it reports are mapped back
+# to the repository's (``dstream/receivers/x.py`` -> ``receivers/x.py``).
+#
+#   scripts/typecheck.sh                      # the whole package: mypy -p dstream
+#   scripts/typecheck.sh -p dstream.streaming # any mypy arguments instead (paths relative to the root)
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+mypy="${MYPY:-$root/.venv/bin/mypy}"
+[ -x "$mypy" ] || mypy=mypy
+
+stage="$root/.typecheck"
+rm -rf "$stage/dstream"
+mkdir -p "$stage/dstream"
+for entry in dstream/*; do
+    case "$(basename "$entry")" in __pycache__) continue ;; esac
+    ln -s "$root/$entry" "$stage/dstream/"
+done
+for sub in receivers checkpoint service; do
+    ln -s "$root/$sub" "$stage/dstream/$sub"
+done
+
+args=("$@")
+if [ ${#args[@]} -eq 0 ]; then
+    args=(-p dstream)
+fi
+# File and folder arguments (``tests/typing``, ``x.py``) are given relative to the root; mypy
+# runs in the staging tree, one level down.
+for i in "${!args[@]}"; do
+    case "${args[$i]}" in
+        -* | /*) ;;
+        */* | *.py) args[$i]="../${args[$i]}" ;;
+    esac
+done
+
+cd "$stage"
+set +e
+"$mypy" --config-file "$root/pyproject.toml" --cache-dir "$root/.mypy_cache" "${args[@]}" 2>&1 \
+    | sed -E -e 's#^dstream/(receivers|checkpoint|service)/#\1/#' -e 's#^\.\./##'
+status=${PIPESTATUS[0]}
+exit "$status"
