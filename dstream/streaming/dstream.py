@@ -727,6 +727,8 @@ class ForEachDStream(DStream[T]):
     """An output operation: ``func(time, rdd)`` runs as a job every batch."""
 
     parents: list[DStream[T]]
+    #: its place among the context's outputs (set by the graph)
+    output_id: int
 
     def __init__(self, parent: DStream[T], func: Callable[[datetime, RDD[T]], None], op: str) -> None:
         self.func = func

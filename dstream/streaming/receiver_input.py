@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from dstream.receivers import Receiver, ReceiverSupervisor, default_block_ids
 
@@ -44,7 +44,10 @@ class ReceiverFailedError(RuntimeError):
     """A receiver stopped for good (``Receiver.fail``) without an exception of its own."""
 
 
-class ReceiverInputDStream(InputDStream):
+T = TypeVar("T")
+
+
+class ReceiverInputDStream(InputDStream[T]):
     """The blocks a receiver stored, cut into one ``BlockRDD`` per batch (one partition a block)."""
 
     def __init__(self, ssc: StreamingContext, receiver: Receiver, op: str) -> None:
@@ -56,7 +59,7 @@ class ReceiverInputDStream(InputDStream):
         self.storage_level_of_blocks = level if isinstance(level, StorageLevel) else DEFAULT_RECEIVER_LEVEL
         ssc._receiver_tracker.register(self)
 
-    def compute(self, time_ms: int) -> RDD | None:
+    def compute(self, time_ms: int) -> RDD[T] | None:
         blocks = self._ssc._receiver_tracker.tracker.blocks_of(time_ms, self.stream_id)
         return BlockRDD(self._sc, [b.block_id for b in blocks])
 
@@ -74,7 +77,7 @@ class ReceiverInputDStream(InputDStream):
                 offsets[key] = max(offset, offsets.get(key, 0))
         return BatchOffsets(group, offsets) if offsets else None
 
-    def _on_forget(self, time_ms: int, rdd: Any) -> None:
+    def _on_forget(self, time_ms: int, rdd: RDD[T]) -> None:
         super()._on_forget(time_ms, rdd)
         self._ssc._receiver_tracker.forget(time_ms)
 
@@ -281,7 +284,7 @@ class ReceiverTracker:
     def source_commits(self, time_ms: int) -> Callable[[], None] | None:
         """What acknowledges the batch's input to its sources (Kafka offsets of its blocks),
         to run once the batch's outputs succeeded and its checkpoint is written."""
-        commits = {}
+        commits: dict[int, tuple[Callable[[dict[Any, int]], None], dict[Any, int]]] = {}
         for stream in self._streams:
             request = getattr(stream.receiver, "request_commit", None)
             if request is None:
@@ -294,7 +297,11 @@ class ReceiverTracker:
                 commits[stream.stream_id] = (request, offsets)
         if not commits:
             return None
-        return lambda: [request(offsets) for request, offsets in commits.values()] and None
+
+        def commit_all() -> None:
+            for request, offsets in commits.values():
+                request(offsets)
+        return commit_all
 
     def stop(self, graceful: bool, timeout: float) -> None:
         """Stop every receiver; graceful: their buffered records become a last block first."""
