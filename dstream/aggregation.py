@@ -21,7 +21,7 @@ def identity(x: V) -> V:
     return x
 
 
-class ResultIterable(list):
+class ResultIterable(list[V]):
     """The values of one key after ``groupByKey`` (PySpark's name; a list, so ``len`` works)."""
 
 
