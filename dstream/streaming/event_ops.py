@@ -27,7 +27,7 @@ T = TypeVar("T")
 class EventTimeOperations:
     """Mixed into ``DStream`` (``self`` types: see ``PairDStreamOperations``)."""
 
-    def withEventTime(self: DStream[T],  # type: ignore[misc]
+    def withEventTime(self: DStream[T],  # type: ignore[misc]  # DStream mixin
                       timestampFunc: Callable[[T], datetime | float],
                       maxOutOfOrderness: float, idleTimeout: float | None = None
                       ) -> EventTimeDStream[T]:

@@ -32,7 +32,7 @@ class InputStreams:
     accepts a ``self`` type that is not a supertype of the class only for protocols, hence the
     ``# type: ignore[misc]`` on each ``def``."""
 
-    def receiverStream(self: StreamingContext,  # type: ignore[misc]
+    def receiverStream(self: StreamingContext,  # type: ignore[misc]  # StreamingContext mixin
                        receiver: Receiver) -> DStream[Any]:
         """A stream of what a custom ``Receiver`` stores.
 
@@ -50,7 +50,8 @@ class InputStreams:
         """
         return ReceiverInputDStream(self, receiver, f"receiverStream[{type(receiver).__name__}]")
 
-    def socketTextStream(self: StreamingContext, hostname: str, port: int,  # type: ignore[misc]
+    def socketTextStream(self: StreamingContext,  # type: ignore[misc]  # StreamingContext mixin
+                         hostname: str, port: int,
                          storageLevel: StorageLevel = DEFAULT_RECEIVER_LEVEL) -> DStream[str]:
         """UTF-8 lines from a TCP server (reconnecting when it goes away).
 
@@ -72,7 +73,8 @@ class InputStreams:
             max_record_bytes=conf.getInt("dstream.streaming.receiver.maxRecordBytes", 1 << 20))
         return ReceiverInputDStream(self, receiver, "socketTextStream")
 
-    def socketStream(self: StreamingContext, hostname: str, port: int,  # type: ignore[misc]
+    def socketStream(self: StreamingContext,  # type: ignore[misc]  # StreamingContext mixin
+                     hostname: str, port: int,
                      converter: Callable[[BinaryIO], Iterable[T]],
                      storageLevel: StorageLevel = DEFAULT_RECEIVER_LEVEL) -> DStream[T]:
         """Records that ``converter`` reads from the connection's binary stream.
@@ -88,7 +90,7 @@ class InputStreams:
         return ReceiverInputDStream(self, SocketReceiver(hostname, port, converter, storageLevel),
                                     "socketStream")
 
-    def textFileStream(self: StreamingContext,  # type: ignore[misc]
+    def textFileStream(self: StreamingContext,  # type: ignore[misc]  # StreamingContext mixin
                        directory: str) -> DStream[str]:
         """Lines of the files that appear in ``directory`` (moved in whole), each read once.
 
@@ -105,7 +107,7 @@ class InputStreams:
         """
         return FileInputDStream(self, directory, "textFileStream", read_text)
 
-    def fileStream(self: StreamingContext, directory: str,  # type: ignore[misc]
+    def fileStream(self: StreamingContext, directory: str,  # type: ignore[misc]  # StreamingContext mixin
                    filter: Callable[[str], bool] | None = None,  # noqa: A002 - Spark's name
                    newFilesOnly: bool = True) -> DStream[str]:
         """Like ``textFileStream``, choosing files with ``filter(path)``.
@@ -125,7 +127,7 @@ class InputStreams:
         check_function("StreamingContext.fileStream", "filter", filter, 1, optional=True)
         return FileInputDStream(self, directory, "fileStream", read_text, filter, newFilesOnly)
 
-    def binaryRecordsStream(self: StreamingContext,  # type: ignore[misc]
+    def binaryRecordsStream(self: StreamingContext,  # type: ignore[misc]  # StreamingContext mixin
                             directory: str, recordLength: int) -> DStream[bytes]:
         """Fixed-length binary records of the new files in ``directory``.
 

@@ -100,7 +100,7 @@ class _RateController(StreamingListener):
             self._stream.estimated_rate = rate
 
 
-class DirectKafkaInputDStream(InputDStream):
+class DirectKafkaInputDStream(InputDStream[Any]):
     """Offset ranges planned by the driver each batch, read by the batch's tasks (module doc)."""
 
     def __init__(self, ssc: StreamingContext, topics: Iterable[str] | str,
@@ -379,7 +379,7 @@ class DirectKafkaInputDStream(InputDStream):
             self.batch_ranges.pop(t, None)
             self._skipped_by_batch.pop(t, None)
 
-    def compute(self, time_ms: int) -> RDD | None:
+    def compute(self, time_ms: int) -> RDD[Any] | None:
         ranges = self.plan(time_ms)
         return KafkaRDD(self._sc, self.task_config, ranges, *self.decoders, reads=self.reads)
 

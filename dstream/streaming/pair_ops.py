@@ -41,25 +41,26 @@ class PairDStreamOperations:
     ``# type: ignore[misc]`` on each ``def`` (here and in the other operation mixins).
     """
 
-    def _partitions(self: DStream[Any], numPartitions: int | None) -> int:  # type: ignore[misc]
+    def _partitions(self: DStream[Any],  # type: ignore[misc]  # DStream mixin
+                    numPartitions: int | None) -> int:
         if numPartitions is None:
             return self._sc.defaultParallelism
         if not isinstance(numPartitions, int) or numPartitions < 1:
             raise ValueError(f"{self.id}: numPartitions must be an int >= 1, got {numPartitions!r}")
         return numPartitions
 
-    def _per_batch(self: DStream[T], op: str,  # type: ignore[misc]
+    def _per_batch(self: DStream[T], op: str,  # type: ignore[misc]  # DStream mixin
                    func: Callable[[RDD[T]], RDD[U]]) -> DStream[U]:
         from .dstream import TransformedDStream
         return TransformedDStream(self, lambda _t, rdd: func(rdd), op)
 
-    def _with_other(self: DStream[T], other: DStream[W], op: str,  # type: ignore[misc]
+    def _with_other(self: DStream[T], other: DStream[W], op: str,  # type: ignore[misc]  # DStream mixin
                     func: Callable[[RDD[T], RDD[W]], RDD[U]]) -> DStream[U]:
         from .dstream import TransformedWithDStream, _check_same_slide
         _check_same_slide(self, other, op)
         return TransformedWithDStream(self, other, lambda _t, a, b: func(a, b), op)
 
-    def mapValues(self: DStream[tuple[K, V]],  # type: ignore[misc]
+    def mapValues(self: DStream[tuple[K, V]],  # type: ignore[misc]  # DStream mixin
                   f: Callable[[V], U]) -> DStream[tuple[K, U]]:
         """``f`` applied to the value of every ``(key, value)`` record.
 
@@ -74,7 +75,7 @@ class PairDStreamOperations:
         check_function(on(self, "mapValues"), "f", f, 1)
         return self._narrow("mapValues", lambda _, it: ((kv[0], f(kv[1])) for kv in it), True, f)
 
-    def flatMapValues(self: DStream[tuple[K, V]],  # type: ignore[misc]
+    def flatMapValues(self: DStream[tuple[K, V]],  # type: ignore[misc]  # DStream mixin
                       f: Callable[[V], Iterable[U]]) -> DStream[tuple[K, U]]:
         """``(key, x)`` for every ``x`` of the iterable ``f(value)`` returns.
 
@@ -90,7 +91,8 @@ class PairDStreamOperations:
         return self._narrow("flatMapValues",
                             lambda _, it: ((kv[0], x) for kv in it for x in f(kv[1])), True, f)
 
-    def combineByKey(self: DStream[tuple[K, V]], createCombiner: Callable[[V], C],  # type: ignore[misc]
+    def combineByKey(self: DStream[tuple[K, V]],  # type: ignore[misc]  # DStream mixin
+                     createCombiner: Callable[[V], C],
                      mergeValue: Callable[[C, V], C], mergeCombiners: Callable[[C, C], C],
                      numPartitions: int | None = None) -> DStream[tuple[K, C]]:
         """Each batch's values combined per key (the general form of ``reduceByKey``).
@@ -112,7 +114,8 @@ class PairDStreamOperations:
             createCombiner, mergeValue, mergeCombiners, n))._user(createCombiner, mergeValue,
                                                                  mergeCombiners)
 
-    def reduceByKey(self: DStream[tuple[K, V]], func: Callable[[V, V], V],  # type: ignore[misc]
+    def reduceByKey(self: DStream[tuple[K, V]],  # type: ignore[misc]  # DStream mixin
+                    func: Callable[[V, V], V],
                     numPartitions: int | None = None) -> DStream[tuple[K, V]]:
         """Each batch's values merged per key with ``func``.
 
@@ -129,7 +132,8 @@ class PairDStreamOperations:
         n = self._partitions(numPartitions)
         return self._per_batch("reduceByKey", lambda rdd: rdd.reduceByKey(func, n))._user(func)
 
-    def groupByKey(self: DStream[tuple[K, V]], numPartitions: int | None = None  # type: ignore[misc]
+    def groupByKey(self: DStream[tuple[K, V]],  # type: ignore[misc]  # DStream mixin
+                   numPartitions: int | None = None
                    ) -> DStream[tuple[K, ResultIterable[V]]]:
         """Each batch's values grouped per key (as an iterable).
 
@@ -145,7 +149,7 @@ class PairDStreamOperations:
         n = self._partitions(numPartitions)
         return self._per_batch("groupByKey", lambda rdd: rdd.groupByKey(n))
 
-    def partitionBy(self: DStream[tuple[K, V]], numPartitions: int,  # type: ignore[misc]
+    def partitionBy(self: DStream[tuple[K, V]], numPartitions: int,  # type: ignore[misc]  # DStream mixin
                     partitionFunc: Callable[[K], int] | None = None) -> DStream[tuple[K, V]]:
         """Each batch hash-partitioned by key into ``numPartitions`` (``partitionFunc(key)``
         modulo ``numPartitions``).
@@ -163,7 +167,8 @@ class PairDStreamOperations:
         return self._per_batch("partitionBy",
                                lambda rdd: rdd.partitionBy(n, partitionFunc))._user(partitionFunc)
 
-    def cogroup(self: DStream[tuple[K, V]], other: DStream[tuple[K, W]],  # type: ignore[misc]
+    def cogroup(self: DStream[tuple[K, V]],  # type: ignore[misc]  # DStream mixin
+                other: DStream[tuple[K, W]],
                 numPartitions: int | None = None
                 ) -> DStream[tuple[K, tuple[ResultIterable[V], ResultIterable[W]]]]:
         """For every key of either stream, ``(key, (values here, values in other))`` per batch.
@@ -180,7 +185,7 @@ class PairDStreamOperations:
         n = self._partitions(numPartitions)
         return self._with_other(other, "cogroup", lambda a, b: a.cogroup(b, n))
 
-    def join(self: DStream[tuple[K, V]], other: DStream[tuple[K, W]],  # type: ignore[misc]
+    def join(self: DStream[tuple[K, V]], other: DStream[tuple[K, W]],  # type: ignore[misc]  # DStream mixin
              numPartitions: int | None = None) -> DStream[tuple[K, tuple[V, W]]]:
         """``(key, (v, w))`` for every pair of values of a key present in both streams' batch.
 
@@ -195,7 +200,8 @@ class PairDStreamOperations:
         n = self._partitions(numPartitions)
         return self._with_other(other, "join", lambda a, b: a.join(b, n))
 
-    def leftOuterJoin(self: DStream[tuple[K, V]], other: DStream[tuple[K, W]],  # type: ignore[misc]
+    def leftOuterJoin(self: DStream[tuple[K, V]],  # type: ignore[misc]  # DStream mixin
+                      other: DStream[tuple[K, W]],
                       numPartitions: int | None = None) -> DStream[tuple[K, tuple[V, W | None]]]:
         """Like ``join``, keeping this stream's keys missing from ``other`` with None.
 
@@ -210,7 +216,8 @@ class PairDStreamOperations:
         n = self._partitions(numPartitions)
         return self._with_other(other, "leftOuterJoin", lambda a, b: a.leftOuterJoin(b, n))
 
-    def rightOuterJoin(self: DStream[tuple[K, V]], other: DStream[tuple[K, W]],  # type: ignore[misc]
+    def rightOuterJoin(self: DStream[tuple[K, V]],  # type: ignore[misc]  # DStream mixin
+                       other: DStream[tuple[K, W]],
                        numPartitions: int | None = None) -> DStream[tuple[K, tuple[V | None, W]]]:
         """Like ``join``, keeping ``other``'s keys missing from this stream with None.
 
@@ -225,7 +232,8 @@ class PairDStreamOperations:
         n = self._partitions(numPartitions)
         return self._with_other(other, "rightOuterJoin", lambda a, b: a.rightOuterJoin(b, n))
 
-    def fullOuterJoin(self: DStream[tuple[K, V]], other: DStream[tuple[K, W]],  # type: ignore[misc]
+    def fullOuterJoin(self: DStream[tuple[K, V]],  # type: ignore[misc]  # DStream mixin
+                      other: DStream[tuple[K, W]],
                       numPartitions: int | None = None
                       ) -> DStream[tuple[K, tuple[V | None, W | None]]]:
         """Like ``join``, keeping the keys of either side with None for the missing value.

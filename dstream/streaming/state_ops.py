@@ -35,7 +35,7 @@ U = TypeVar("U")
 class StateOperations:
     """Mixed into ``DStream`` (``self`` types: see ``PairDStreamOperations``)."""
 
-    def updateStateByKey(self: DStream[tuple[K, V]],  # type: ignore[misc]
+    def updateStateByKey(self: DStream[tuple[K, V]],  # type: ignore[misc]  # DStream mixin
                          updateFunc: Callable[[list[V], S | None], S | None],
                          numPartitions: int | None = None,
                          initialRDD: RDD[tuple[K, S]] | list[tuple[K, S]] | None = None
@@ -62,7 +62,7 @@ class StateOperations:
             initialRDD = self._sc.parallelize(list(initialRDD))
         return StateDStream(self, updateFunc, n, initialRDD)
 
-    def mapWithState(self: DStream[tuple[K, V]],  # type: ignore[misc]
+    def mapWithState(self: DStream[tuple[K, V]],  # type: ignore[misc]  # DStream mixin
                      spec: StateSpec[K, V, S, U]) -> MapWithStateDStream[K, S, U]:
         """Spark's ``mapWithState``: ``spec``'s function sees only keys with new data (once per
         record) or keys timing out, and returns the records of the resulting stream;
@@ -88,6 +88,6 @@ class StateOperations:
                             f"(StateSpec.function(f)), got {type(spec).__name__}")
         return MapWithStateDStream(self, spec)
 
-    def _state_partitions(self: DStream[Any],  # type: ignore[misc]
+    def _state_partitions(self: DStream[Any],  # type: ignore[misc]  # DStream mixin
                           spec: StateSpec[Any, Any, Any, Any]) -> int:
         return spec._num_partitions or self._sc.defaultParallelism

@@ -32,7 +32,7 @@ V = TypeVar("V")
 class WindowOperations:
     """Mixed into ``DStream`` (``self`` types: see ``PairDStreamOperations``)."""
 
-    def _window_params(self: DStream[Any],  # type: ignore[misc]
+    def _window_params(self: DStream[Any],  # type: ignore[misc]  # DStream mixin
                        windowDuration: float, slideDuration: float | None,
                        method: str = "window") -> tuple[int, int]:
         op = on(self, method)
@@ -45,7 +45,7 @@ class WindowOperations:
                        unit_name="slide (batch) duration")
         return window_ms, slide_ms
 
-    def window(self: DStream[T], windowDuration: float,  # type: ignore[misc]
+    def window(self: DStream[T], windowDuration: float,  # type: ignore[misc]  # DStream mixin
                slideDuration: float | None = None) -> DStream[T]:
         """Every ``slideDuration`` seconds, the union of the last ``windowDuration`` seconds of batches.
 
@@ -61,7 +61,7 @@ class WindowOperations:
         window_ms, slide_ms = self._window_params(windowDuration, slideDuration)
         return WindowedDStream(self, window_ms, slide_ms)
 
-    def reduceByKeyAndWindow(self: DStream[tuple[K, V]],  # type: ignore[misc]
+    def reduceByKeyAndWindow(self: DStream[tuple[K, V]],  # type: ignore[misc]  # DStream mixin
                              func: Callable[[V, V], V],
                              invFunc: Callable[[V, V], V] | None, windowDuration: float,
                              slideDuration: float | None = None, numPartitions: int | None = None,
@@ -94,7 +94,8 @@ class WindowOperations:
             return WindowedDStream(reduced, window_ms, slide_ms).reduceByKey(func, n)
         return ReducedWindowedDStream(reduced, func, invFunc, window_ms, slide_ms, n, filterFunc)
 
-    def reduceByWindow(self: DStream[T], reduceFunc: Callable[[T, T], T],  # type: ignore[misc]
+    def reduceByWindow(self: DStream[T],  # type: ignore[misc]  # DStream mixin
+                       reduceFunc: Callable[[T, T], T],
                        invReduceFunc: Callable[[T, T], T] | None, windowDuration: float,
                        slideDuration: float) -> DStream[T]:
         """The records of each window reduced with ``reduceFunc`` (``invReduceFunc`` as in
@@ -116,7 +117,7 @@ class WindowOperations:
         reduced = keyed.reduceByKeyAndWindow(reduceFunc, invReduceFunc, windowDuration, slideDuration, 1)
         return reduced.map(lambda kv: kv[1])
 
-    def countByWindow(self: DStream[Any], windowDuration: float,  # type: ignore[misc]
+    def countByWindow(self: DStream[Any], windowDuration: float,  # type: ignore[misc]  # DStream mixin
                       slideDuration: float) -> DStream[int]:
         """The number of records in each window (needs a checkpoint directory).
 
@@ -133,7 +134,7 @@ class WindowOperations:
         return self.map(lambda x: 1).reduceByWindow(operator.add, operator.sub, windowDuration,
                                                     slideDuration)
 
-    def countByValueAndWindow(self: DStream[K], windowDuration: float,  # type: ignore[misc]
+    def countByValueAndWindow(self: DStream[K], windowDuration: float,  # type: ignore[misc]  # DStream mixin
                               slideDuration: float, numPartitions: int | None = None
                               ) -> DStream[tuple[K, int]]:
         """``(value, count)`` for the distinct records of each window; zero counts are
@@ -154,7 +155,7 @@ class WindowOperations:
                                              slideDuration, numPartitions)
         return counted.filter(lambda kv: kv[1] > 0)
 
-    def groupByKeyAndWindow(self: DStream[tuple[K, V]],  # type: ignore[misc]
+    def groupByKeyAndWindow(self: DStream[tuple[K, V]],  # type: ignore[misc]  # DStream mixin
                             windowDuration: float, slideDuration: float,
                             numPartitions: int | None = None) -> DStream[tuple[K, ResultIterable[V]]]:
         """Each key's values over a sliding window, as an iterable (needs a checkpoint
