@@ -10,8 +10,8 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
-mypy="${MYPY:-$root/.venv/bin/mypy}"
-[ -x "$mypy" ] || mypy=mypy
+# the Python whose (pinned) mypy runs: $PYTHON, else the project's .venv
+python="${PYTHON:-$root/.venv/bin/python}"
 
 stage="$root/.typecheck"
 rm -rf "$stage/dstream"
@@ -39,7 +39,7 @@ done
 
 cd "$stage"
 set +e
-"$mypy" --config-file "$root/pyproject.toml" --cache-dir "$root/.mypy_cache" "${args[@]}" 2>&1 \
+"$python" -m mypy --config-file "$root/pyproject.toml" --cache-dir "$root/.mypy_cache" "${args[@]}" 2>&1 \
     | sed -E -e 's#^dstream/(receivers|checkpoint|service)/#\1/#' -e 's#^\.\./##'
 status=${PIPESTATUS[0]}
 exit "$status"
