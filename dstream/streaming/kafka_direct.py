@@ -208,7 +208,7 @@ class DirectKafkaInputDStream(InputDStream[Any]):
         return self._consumer
 
     # ------------------------------------------------------------------ planning
-    def _partitions(self) -> list[TopicAndPartition]:
+    def _topic_partitions(self) -> list[TopicAndPartition]:
         consumer = self._driver_consumer()
         refresh_s = self.task_config.get("metadata_max_age_ms", _METADATA_REFRESH_S * 1000) / 1000
         if time.monotonic() - self._metadata_at > min(refresh_s, _METADATA_REFRESH_S):
@@ -228,7 +228,7 @@ class DirectKafkaInputDStream(InputDStream[Any]):
         """Start offsets of partitions with none yet (module doc for the order of sources)."""
         from kafka import TopicPartition
 
-        parts = self._partitions()
+        parts = self._topic_partitions()
         known = self.next_offsets.copy()
         new = [tp for tp in parts if tp not in known]
         if not new:
