@@ -3,7 +3,8 @@
 # and ``service/`` inside it (pyproject's package-dir mapping, which mypy cannot follow through an
 # editable install). A staging tree under .typecheck/ holds ``dstream/`` as symlinks to the real
 # folders; mypy runs there with pyproject's [tool.mypy] and the paths it reports are mapped back
-# to the repository's (``dstream/receivers/x.py`` -> ``receivers/x.py``).
+# to the repository's, relative to its root (``dstream/receivers/x.py`` -> ``receivers/x.py``;
+# mypy gives some as real absolute paths, through the symlinks).
 #
 #   scripts/typecheck.sh                      # the whole package: mypy -p dstream
 #   scripts/typecheck.sh -p dstream.streaming # any mypy arguments instead (paths relative to the root)
@@ -40,6 +41,6 @@ done
 cd "$stage"
 set +e
 "$python" -m mypy --config-file "$root/pyproject.toml" --cache-dir "$root/.mypy_cache" "${args[@]}" 2>&1 \
-    | sed -E -e 's#^dstream/(receivers|checkpoint|service)/#\1/#' -e 's#^\.\./##'
+    | sed -E -e "s#^$root/##" -e 's#^dstream/(receivers|checkpoint|service)/#\1/#' -e 's#^\.\./##'
 status=${PIPESTATUS[0]}
 exit "$status"
