@@ -199,7 +199,7 @@ class CheckpointManager:
         self._thread.start()
 
     # ------------------------------------------------------------------ batch thread
-    def capture(self, key: str, kind: str, time_ms: int, rdd: RDD) -> DataSnapshot:
+    def capture(self, key: str, kind: str, time_ms: int, rdd: RDD[Any]) -> DataSnapshot:
         """The partitions of ``rdd`` (from the cache, computed if missing); cuts its lineage."""
         ctx = rdd.ctx
         partitions: list[Any] = []

@@ -25,13 +25,14 @@ import math
 import operator
 from collections import Counter
 from itertools import groupby, repeat
-from typing import TYPE_CHECKING, Any, Callable, Generic, Iterable, Iterator, Protocol, TypeVar
+from typing import (TYPE_CHECKING, Any, Callable, Generic, Iterable, Iterator, KeysView, Protocol,
+                    TypeVar)
 
 from ..accumulators import Accumulator
 from ..rdd import RDD
 from ..rdd_kinds import ShuffledRDD
 from .dstream import DStream, TransformedDStream
-from .event_state import EventRoute, EventStateRDD, KeyedState, PreAggregateRDD, StatsParam
+from .event_state import EventRoute, EventStateRDD, KeyedState, PreAggregateRDD, Stats, StatsParam
 from .event_time import Chunk, EventTimeDStream, Watermark, duration_ms, ms_datetime, window_starts
 from .stateful import _StatefulDStream
 
@@ -255,7 +256,7 @@ class PaneState:
     def __init__(self, panes: dict[int, dict[Any, Any]], open_windows: int) -> None:
         self.panes, self.open_windows = panes, open_windows
 
-    def __reduce__(self) -> tuple:
+    def __reduce__(self) -> tuple[type[PaneState], tuple[dict[int, dict[Any, Any]], int]]:
         return (PaneState, (self.panes, self.open_windows))
 
 
@@ -272,7 +273,9 @@ class FinalWindows(Windows):
     ([5000], 1)
     """
 
-    def merge(self, previous: PaneState | None, entries: Iterator[tuple[Any, Any]],
+    # its state is a PaneState where Windows keeps dicts (Strategy types the state as Any)
+    def merge(self, previous: PaneState | None,  # type: ignore[override]
+              entries: Iterator[tuple[Any, Any]],
               wm_before: int | None, wm_after: int | None) -> KeyedState:
         late, arrived = _by_pane(entries)
         panes = dict(previous.panes) if previous else {}
@@ -319,6 +322,7 @@ class FinalWindows(Windows):
         starts = [s for s in self._starts(panes) if limit is None or s + self.size > limit]
         index = {s: i for i, s in enumerate(starts)}
         reached: dict[Any, int] = {}
+        before: KeysView[Any]
         total, before, before_last = 0, {}.keys(), -1
         for p in sorted(panes):
             run = [index[s] for s in window_starts(p, self.size, self.slide) if s in index]
@@ -336,7 +340,7 @@ class FinalWindows(Windows):
             before, before_last = keys, last
         return total
 
-    def open_count(self, state: PaneState) -> int:
+    def open_count(self, state: PaneState) -> int:  # type: ignore[override]  # as merge
         return state.open_windows
 
 
@@ -350,7 +354,7 @@ class EventStateDStream(_StatefulDStream[Any]):
         super().__init__(events.stamped, op, n)
         self.events_id = events.id
         self.strategy, self.spec, self.n = strategy, events.event_time, n
-        self.stats: Accumulator[dict[tuple[int, int], Any]] = Accumulator({}, StatsParam())
+        self.stats: Accumulator[Stats] = Accumulator({}, StatsParam())
         self._ssc._scheduler.before_complete.append(self._report)
 
     def compute(self, time_ms: int) -> RDD[Any] | None:

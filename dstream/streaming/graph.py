@@ -96,7 +96,7 @@ class DStreamGraph:
     def generate_jobs(self, time_ms: int
                       ) -> list[tuple[ForEachDStream[Any], Callable[[], None] | BaseException]]:
         """For each output in registration order: its job, or the error that making it raised."""
-        jobs: list[tuple[ForEachDStream, Callable[[], None] | BaseException]] = []
+        jobs: list[tuple[ForEachDStream[Any], Callable[[], None] | BaseException]] = []
         for out in self.outputs:
             try:
                 job = out.generate_job(time_ms)

@@ -94,8 +94,9 @@ class _RateController(StreamingListener):
         records = info.input_records.get(self._stream.stream_id, 0)
         if info.processing_end_time_ms is None or info.processing_start_time_ms is None:
             return
-        rate = self._pid.compute(info.processing_end_time_ms, records, info.processingDelay(),
-                                 info.schedulingDelay())
+        processing, scheduling = info.processingDelay(), info.schedulingDelay()
+        assert processing is not None and scheduling is not None  # both times are set
+        rate = self._pid.compute(info.processing_end_time_ms, records, processing, scheduling)
         if rate is not None:
             self._stream.estimated_rate = rate
 

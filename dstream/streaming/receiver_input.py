@@ -100,7 +100,8 @@ class EngineBlockSink:
         self._logged: dict[str, Any] = {}
         self._lock = threading.Lock()
 
-    def store_block(self, stream_id: int, block_id: str, records: list, metadata: dict) -> None:
+    def store_block(self, stream_id: int, block_id: str, records: list[Any],
+                    metadata: dict[str, Any]) -> None:
         with self._lock:
             if block_id in self._seen:      # a block offered again after a failed store
                 return
@@ -156,7 +157,7 @@ class _EventBridge:
         self.bad_records: dict[int, dict[str, int]] = {}
         self._lock = threading.Lock()
 
-    def receiver_event(self, kind: str, stream_id: int, info: dict) -> None:
+    def receiver_event(self, kind: str, stream_id: int, info: dict[str, Any]) -> None:
         with self._lock:
             current = self.infos.setdefault(stream_id, ReceiverInfo(stream_id, str(info.get("name", ""))))
             if kind == "bad_record":
@@ -199,8 +200,9 @@ class _RateController(StreamingListener):
         supervisors = self._tracker.supervisors()
         if not supervisors:
             return
-        rate = self._pid.compute(info.processing_end_time_ms, info.num_records,
-                                 info.processingDelay(), info.schedulingDelay())
+        processing, scheduling = info.processingDelay(), info.schedulingDelay()
+        assert processing is not None and scheduling is not None  # both times are set
+        rate = self._pid.compute(info.processing_end_time_ms, info.num_records, processing, scheduling)
         if rate is not None:
             self._tracker.set_rate(rate / len(supervisors))
 
@@ -211,7 +213,7 @@ class ReceiverTracker:
     def __init__(self, ssc: StreamingContext) -> None:
         self._ssc = ssc
         self.tracker = ReceivedBlockTracker()
-        self._streams: list[ReceiverInputDStream] = []
+        self._streams: list[ReceiverInputDStream[Any]] = []
         self._supervisors: dict[int, ReceiverSupervisor] = {}
         self._levels: dict[int, StorageLevel] = {}
         self.events = _EventBridge(ssc._bus, ssc._clock.now_ms)
@@ -228,7 +230,7 @@ class ReceiverTracker:
         self.sink.wal = wal
         self.sink._signer = signer
 
-    def register(self, stream: ReceiverInputDStream) -> None:
+    def register(self, stream: ReceiverInputDStream[Any]) -> None:
         self._streams.append(stream)
         self._levels[stream.stream_id] = stream.storage_level_of_blocks
 
