@@ -189,7 +189,7 @@ class CheckpointManager:
         self.last_written_ms: int | None = None
         #: the context's clock (seconds) when the last metadata checkpoint was written (or at
         #: the start): a manual clock in tests, wall time otherwise
-        self._now_s = lambda: ssc._clock.now_ms() / 1000.0
+        self._now_s: Callable[[], float] = lambda: ssc._clock.now_ms() / 1000.0
         self.last_success_time_s = self._now_s()
         self.started_time_s = self.last_success_time_s
         #: called with the metadata right after each metadata generation is saved

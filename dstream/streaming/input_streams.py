@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Iterable, TypeVar
+from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Iterable, TypeVar, cast
 
 from dstream.receivers import Receiver, SocketReceiver, SocketTextReceiver
 
@@ -69,7 +69,8 @@ class InputStreams:
         conf = self._sc._conf
         receiver = SocketTextReceiver(
             hostname, port, storageLevel,
-            decode_errors=conf.get("dstream.streaming.receiver.decodeErrors", "replace"),
+            # with a default, get gives a str
+            decode_errors=cast(str, conf.get("dstream.streaming.receiver.decodeErrors", "replace")),
             max_record_bytes=conf.getInt("dstream.streaming.receiver.maxRecordBytes", 1 << 20))
         return ReceiverInputDStream(self, receiver, "socketTextStream")
 

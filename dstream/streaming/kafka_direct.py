@@ -57,6 +57,8 @@ from .rate import PIDRateEstimator
 from .sinks.batch_offsets import BatchOffsets
 
 if TYPE_CHECKING:
+    from ..accumulators import Accumulator
+    from ..conf import Conf
     from .context import StreamingContext
 
 __all__ = ["DirectKafkaInputDStream", "DEFAULT_INITIAL_RATE_PER_PARTITION", "KafkaConfigurationError"]
@@ -157,7 +159,8 @@ class DirectKafkaInputDStream(InputDStream[Any]):
         self._metadata_at = 0.0
         self._started_partitions = False
         self._restored = False
-        self.reads = ssc.sparkContext.accumulator([])
+        #: ``(range, host, pid)`` of each range a task read (``KafkaRDD``)
+        self.reads: Accumulator[list[tuple[dict[str, Any], str, int]]] = ssc.sparkContext.accumulator([])
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -532,7 +535,7 @@ def _check_from_offsets(from_offsets: Mapping[TopicAndPartition, int] | None) ->
     return checked
 
 
-def _non_negative(conf: Any, key: str, default: float) -> float:
+def _non_negative(conf: Conf, key: str, default: float) -> float:
     value = conf.getFloat(key, default)
     if value < 0:
         raise ValueError(f"{key} must be >= 0 (records/s), got {value}")

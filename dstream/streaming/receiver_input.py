@@ -263,7 +263,9 @@ class ReceiverTracker:
                 conf.getFloat("dstream.streaming.backpressure.pid.derived", 0.0)))
         for stream in self._streams:
             if hasattr(stream.receiver, "request_commit"):
-                stream.receiver.commit_on_store = False     # the engine commits after the batch
+                # the engine commits after the batch (a receiver with request_commit, Kafka's,
+                # has commit_on_store)
+                stream.receiver.commit_on_store = False  # type: ignore[attr-defined]
             supervisor = ReceiverSupervisor(
                 stream.receiver, stream.stream_id, self.sink, self.events,
                 block_interval_ms=block_interval_ms, max_rate=max_rate, initial_rate=initial_rate,

@@ -70,7 +70,8 @@ def decode_metadata(data: bytes) -> dict[str, Any]:
         raise ValueError(f"not a metadata checkpoint (format is {raw.get('format') if isinstance(raw, dict) else raw!r:.40})")
     if raw.get("version") != VERSION:
         raise ValueError(f"metadata checkpoint version {raw.get('version')!r}; this build reads version {VERSION}")
-    return _from_json(raw)
+    metadata: dict[str, Any] = _from_json(raw)
+    return metadata
 
 
 def storage_name(key: str) -> str:
