@@ -8,7 +8,7 @@ window. Shorter windows are recomputed from their batches, as PySpark does.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Hashable, Iterable, Iterator, TypeVar
+from typing import TYPE_CHECKING, Callable, Hashable, Iterable, Iterator, TypeVar
 
 from ..aggregation import combine_values, identity
 from ..dependency import Dependency, OneToOneDependency
