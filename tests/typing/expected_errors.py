@@ -25,6 +25,23 @@ def functions_must_take_the_elements(ssc: StreamingContext) -> None:
     numbers.reduce(lambda a, b: str(a + b))  # E: arg-type, return-value
 
 
+def functions_must_return_what_the_operator_needs(ssc: StreamingContext) -> None:
+    words = ssc.queueStream([["a", "b"]])
+    pairs = words.map(lambda word: (word, 1))
+    words.transform(lambda rdd: rdd.collect())  # E: arg-type, return-value
+    words.withEventTime(lambda word: word, 5)  # E: arg-type, return-value
+    pairs.mapValues(len)  # E: arg-type
+    # an output's function returns nothing: a result would be dropped
+    words.foreachRDD(lambda rdd: rdd.count())  # E: arg-type
+
+
+def windows_keep_the_element_type(ssc: StreamingContext) -> None:
+    words = ssc.queueStream([["a", "b"]])
+    pairs = words.map(lambda word: (word, 1))
+    words.reduceByKeyAndWindow(lambda a, b: a + b, None, 30, 10)  # E: misc
+    pairs.window(30, 10).join(words.window(30, 10))  # E: arg-type
+
+
 def results_have_the_produced_type(ssc: StreamingContext) -> None:
     words = ssc.queueStream([["a", "b"]])
     lengths: DStream[int] = words.map(len)
