@@ -14,15 +14,19 @@ cd "$root"
 # the Python whose (pinned) mypy runs: $PYTHON, else the project's .venv
 python="${PYTHON:-$root/.venv/bin/python}"
 
+# The links are replaced in place (two checks at once see the same tree) and dangling ones, of a
+# module removed or renamed, are dropped.
 stage="$root/.typecheck"
-rm -rf "$stage/dstream"
 mkdir -p "$stage/dstream"
+for link in "$stage/dstream"/*; do
+    [ -e "$link" ] || rm -f "$link"
+done
 for entry in dstream/*; do
     case "$(basename "$entry")" in __pycache__) continue ;; esac
-    ln -s "$root/$entry" "$stage/dstream/"
+    ln -sfn "$root/$entry" "$stage/dstream/$(basename "$entry")"
 done
 for sub in receivers checkpoint service; do
-    ln -s "$root/$sub" "$stage/dstream/$sub"
+    ln -sfn "$root/$sub" "$stage/dstream/$sub"
 done
 
 args=("$@")
