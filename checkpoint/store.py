@@ -1,4 +1,4 @@
-"""The checkpoint store interface, name rules, and :func:`open_store`.
+"""The checkpoint store interface and its name rules (stores open by location: ``locations.py``).
 
 A store keeps two kinds of things under portable names:
 
@@ -12,6 +12,7 @@ A name is either an object or a log. Both are listed by ``list``, tested by
 (:mod:`checkpoint.framing`), so damage is detected and reported precisely.
 
 >>> import tempfile
+>>> from dstream.checkpoint import open_store
 >>> store = open_store(tempfile.mkdtemp())
 >>> store.save("meta/00000001", b"v1")
 >>> store.load("meta/00000001"), store.list("meta/")
@@ -28,7 +29,6 @@ import re
 from collections.abc import Callable
 from types import TracebackType
 from typing import TypeVar
-from urllib.parse import unquote, urlsplit
 
 from dstream.checkpoint.errors import CorruptCheckpointError
 
@@ -156,54 +156,3 @@ class CheckpointStore(abc.ABC):
         tb: TracebackType | None,
     ) -> None:
         self.close()
-
-
-def open_store(location: str, **opts: object) -> CheckpointStore:
-    """Open the checkpoint store at ``location``.
-
-    * a plain path or a ``file://`` URL gives a :class:`~checkpoint.disk.DiskStore`;
-    * ``redis://[[user]:password@]host[:port][/db][?prefix=NAME]`` or
-      ``rediss://…`` (TLS) gives a :class:`~checkpoint.redis_store.RedisStore`,
-      whose key prefix is ``opts["prefix"]``, else the URL's ``prefix`` query
-      parameter, else ``"dstream"``.
-
-    Other keyword options go to the store's constructor.
-
-    >>> import os, tempfile
-    >>> root = tempfile.mkdtemp()
-    >>> store = open_store("file://" + root)
-    >>> type(store).__name__, store.directory == os.path.realpath(root)
-    ('DiskStore', True)
-    >>> store.close()
-    >>> open_store("s3://bucket/x")
-    Traceback (most recent call last):
-    ...
-    ValueError: unsupported checkpoint location 's3://bucket/x': use a directory path, file://, redis:// or rediss://
-    """
-    if not isinstance(location, str) or not location:
-        raise ValueError(f"checkpoint location must be a non-empty string, got {location!r}")
-    scheme = location.split("://", 1)[0].lower() if "://" in location else ""
-    if scheme in ("redis", "rediss"):
-        from dstream.checkpoint.redis_store import RedisStore
-
-        return RedisStore(location, **opts)  # type: ignore[arg-type]
-    if scheme in ("", "file"):
-        from dstream.checkpoint.disk import DiskStore
-
-        return DiskStore(_file_path(location) if scheme else location, **opts)  # type: ignore[arg-type]
-    raise ValueError(
-        f"unsupported checkpoint location {location!r}: "
-        "use a directory path, file://, redis:// or rediss://"
-    )
-
-
-def _file_path(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.netloc not in ("", "localhost"):
-        raise ValueError(
-            f"file URL {url!r} names host {parts.netloc!r}; "
-            "use file:///absolute/path or a plain path"
-        )
-    if not parts.path:
-        raise ValueError(f"file URL {url!r} has no path")
-    return unquote(parts.path)

@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 from . import console_log
 from .accumulators import Accumulator, AccumulatorParam
-from .blocks import BlockManager
+from .block_manager import BlockManager
 from .broadcast import Broadcast
 from .conf import APP_NAME_KEY, MASTER_KEY, Conf
 from .errors import ContextStateError
@@ -27,6 +27,7 @@ from .rdd_checkpoint import checkpoint_requested_in, materialize_checkpoint
 from .rdd_kinds import EmptyRDD, ParallelCollectionRDD, PartitionerAwareUnionRDD, UnionRDD
 from .scheduler import DAGScheduler
 from .textfiles import TextFileRDD, WholeTextFilesRDD
+from .version import __version__
 
 __all__ = ["Context"]
 
@@ -183,7 +184,6 @@ class Context:
         >>> sc.version == __version__
         True
         """
-        from . import __version__
         return __version__
 
     def setLogLevel(self, logLevel: str) -> None:

@@ -24,8 +24,11 @@ from typing import (TYPE_CHECKING, Any, Callable, Generic, Hashable, Iterable, I
 
 from .callsite import user_call_site
 from .dependency import Dependency, NarrowDependency
+from .file_outputs import save_as_pickle_file, save_as_text_file
+from .lineage import debug_string
 from .pairs import PairOperations
 from .partitioner import Partitioner
+from .rdd_checkpoint import checkpoint_input
 from .sampling import RDDSampler
 from .statcounter import StatCounter
 from .storagelevel import StorageLevel
@@ -172,7 +175,6 @@ class RDD(PairOperations, Generic[T]):
         >>> b"+-" in text
         True
         """
-        from .lineage import debug_string
         return debug_string(self).encode()
 
     # ------------------------------------------------------------------ persistence
@@ -257,8 +259,14 @@ class RDD(PairOperations, Generic[T]):
         self._checkpoint_requested = kind
 
     def _checkpoint_input(self, split: int) -> Any:
-        from .rdd_checkpoint import checkpoint_input
         return checkpoint_input(self, split)
+
+    def _drop_parent_references(self) -> None:
+        """Once checkpointed: let the lineage above this RDD be garbage-collected."""
+        for name, value in list(vars(self).items()):
+            if isinstance(value, RDD) or (isinstance(value, (list, tuple)) and value
+                                          and all(isinstance(v, RDD) for v in value)):
+                setattr(self, name, None)
 
     def isCheckpointed(self) -> bool:
         """Whether a checkpoint of this RDD (reliable or local) has been written.
@@ -807,7 +815,6 @@ class RDD(PairOperations, Generic[T]):
         ...     sorted(os.listdir(path)), sorted(sc.textFile(path).collect())
         (['_SUCCESS', 'part-00000', 'part-00001'], ['a', 'b', 'c'])
         """
-        from .textfiles import save_as_text_file
         save_as_text_file(self, path, compressionCodecClass)
 
     def saveAsPickleFile(self, path: str, batchSize: int = 10) -> None:
@@ -825,7 +832,6 @@ class RDD(PairOperations, Generic[T]):
         ...         sorted(os.listdir(path)), pickle.load(f)
         (['_SUCCESS', 'part-00000', 'part-00001'], [2, 3])
         """
-        from .textfiles import save_as_pickle_file
         save_as_pickle_file(self, path)
 
 

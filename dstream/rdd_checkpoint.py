@@ -11,7 +11,7 @@ import os
 import pickle
 from typing import TYPE_CHECKING, Any, Iterator
 
-from .blocks import rdd_block_id
+from .block_manager import BlockNotFoundError, rdd_block_id
 from .storagelevel import StorageLevel
 from .taskcontext import FileInput, LazyInput
 
@@ -54,22 +54,12 @@ def materialize_checkpoint(rdd: RDD) -> None:
         rdd._checkpoint_inputs = None
     rdd._checkpointed = True
     rdd.deps = []
-    _drop_parent_references(rdd)
-
-
-def _drop_parent_references(rdd: RDD) -> None:
-    """Let the lineage above a checkpointed RDD be garbage-collected."""
-    from .rdd import RDD
-    for name, value in list(vars(rdd).items()):
-        if isinstance(value, RDD) or (isinstance(value, (list, tuple)) and value
-                                      and all(isinstance(v, RDD) for v in value)):
-            setattr(rdd, name, None)
+    rdd._drop_parent_references()
 
 
 def checkpoint_input(rdd: RDD, split: int) -> LazyInput:
     inputs = getattr(rdd, "_checkpoint_inputs", None)
     if inputs is None:
-        from .blocks import BlockNotFoundError
         raise BlockNotFoundError(
             f"the local checkpoint of {rdd!r}, partition {split}, is gone: local checkpoints "
             "live only as long as the Context and cannot be recomputed (use checkpoint())")
@@ -96,4 +86,4 @@ def truncate_to(rdd: RDD, partitions: list[Any]) -> None:
     rdd._checkpoint_requested = rdd._checkpoint_requested or "local"
     rdd._checkpointed = True
     rdd.deps = []
-    _drop_parent_references(rdd)
+    rdd._drop_parent_references()

@@ -55,7 +55,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from dstream.receivers.blocks import DEFAULT_BLOCK_INTERVAL_MS, DEFAULT_CAPACITY, BlockGenerator, BlockIds
+from dstream.receivers.block_generator import DEFAULT_BLOCK_INTERVAL_MS, DEFAULT_CAPACITY, BlockGenerator, BlockIds
 from dstream.receivers.receiver import Receiver
 from dstream.receivers.sink import BlockSink, EventSink, describe_error
 

@@ -2,7 +2,7 @@
 
 A job module ends with ``run_standalone(__file__)`` to run under plain Python exactly as
 ``dstream run`` runs it (see jobs/README.md). The monitoring app is
-``service.api.create_app(StreamingSource(ssc))``.
+``service.api.create_app(ContextView(ssc))``.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
     from .api import create_app
-    from .source import StreamingSource
+    from .context_view import ContextView
 
-__all__ = ["run_standalone", "create_app", "StreamingSource"]
+__all__ = ["run_standalone", "create_app", "ContextView"]
 
 
 def run_standalone(job_file: str, argv: list[str] | None = None) -> NoReturn:
@@ -28,7 +28,7 @@ def __getattr__(name: str) -> Any:
     if name == "create_app":
         from .api import create_app
         return create_app
-    if name == "StreamingSource":
-        from .source import StreamingSource
-        return StreamingSource
+    if name == "ContextView":
+        from .context_view import ContextView
+        return ContextView
     raise AttributeError(f"module 'dstream.service' has no attribute {name!r}")

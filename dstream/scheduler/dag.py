@@ -26,7 +26,7 @@ import weakref
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from ..accumulators import merge_updates
-from ..blocks import BlockManager, rdd_block_id
+from ..block_manager import BlockManager, rdd_block_id
 from ..errors import TaskFailedError
 from ..executors.base import RemoteBlock
 from ..rdd_kinds import ShuffledRDD, shuffle_input_key

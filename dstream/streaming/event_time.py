@@ -251,10 +251,10 @@ class EventTimeDStream(TransformedDStream[T]):
         stamped = self.stamped._narrow(op, lambda _, it: f(it), False, user)
         return EventTimeDStream(stamped, self.event_time)
 
-    def name(self: E, name: str) -> E:
+    def setName(self: E, name: str) -> E:
         """Name this stream (and its stamped records, ``<name>.stamped``) for stable ids."""
-        self.stamped.name(f"{name}.stamped")
-        return super().name(name)
+        self.stamped.setName(f"{name}.stamped")
+        return super().setName(name)
 
     # -------------------------------------------------- narrow operators that keep event time
     def map(self, f: Callable[[T], U], preservesPartitioning: bool = False) -> EventTimeDStream[U]:

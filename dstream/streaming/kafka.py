@@ -14,11 +14,12 @@ import logging
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, TypeVar, overload
 
 from dstream.receivers import KafkaReceiver
-from dstream.receivers.kafka_params import bootstrap_from_params, looks_like_zookeeper
+from dstream.receivers.kafka_params import bootstrap_from_params, consumer_config, looks_like_zookeeper
 
 from ..kafka_rdd import Broker, KafkaMessageAndMetadata, KafkaRDD, OffsetRange, TopicAndPartition
 from ..storagelevel import StorageLevel
-from .receiver_input import DEFAULT_RECEIVER_LEVEL, ReceiverInputDStream
+from .inputs.kafka_direct import DirectKafkaInputDStream
+from .inputs.receiver_streams import DEFAULT_RECEIVER_LEVEL, ReceiverInputDStream
 
 if TYPE_CHECKING:
     from ..rdd import RDD
@@ -199,7 +200,7 @@ class KafkaUtils:
         ``messageHandler`` returns for a ``KafkaMessageAndMetadata``. ``kafkaParams`` names the
         brokers (``metadata.broker.list`` or ``bootstrap.servers``) and may give ``group.id``
         (offsets are committed to it after each batch) and ``auto.offset.reset``. Rate limits,
-        recovery and errors: ``dstream.streaming.kafka_direct``.
+        recovery and errors: ``dstream.streaming.inputs.kafka_direct``.
 
         >>> from dstream import Context, StreamingContext, KafkaUtils, TopicAndPartition
         >>> with Context("local") as ctx:
@@ -208,8 +209,6 @@ class KafkaUtils:
         ...                                   fromOffsets={TopicAndPartition("events", 0): 5}).id
         'directKafkaStream-0'
         """
-        from .kafka_direct import DirectKafkaInputDStream
-
         return DirectKafkaInputDStream(ssc, topics, kafkaParams, fromOffsets, keyDecoder,
                                        valueDecoder, messageHandler)
 
@@ -230,8 +229,6 @@ class KafkaUtils:
         ...     rdd.offsetRanges(), rdd.collect()
         ([OffsetRange(topic: t, partition: 0, range: [3 -> 3])], [])
         """
-        from dstream.receivers.kafka_params import consumer_config
-
         if not isinstance(offsetRanges, (list, tuple)):
             raise TypeError(f"createRDD: offsetRanges must be a list of OffsetRange, got {offsetRanges!r}")
         config = consumer_config(kafkaParams)

@@ -33,7 +33,8 @@ C = TypeVar("C")
 
 
 class PairDStreamOperations:
-    """Mixed into ``DStream``.
+    """Mixed into ``DStream``: each operation is ``DStream._per_batch`` or ``_with_other``
+    over the RDD operation of the same name.
 
     Each method annotates ``self`` as the ``DStream`` it works on (of ``(key, value)`` pairs,
     for the public ones), so calling one on a stream of other records is a type error. mypy
@@ -48,17 +49,6 @@ class PairDStreamOperations:
         if not isinstance(numPartitions, int) or numPartitions < 1:
             raise ValueError(f"{self.id}: numPartitions must be an int >= 1, got {numPartitions!r}")
         return numPartitions
-
-    def _per_batch(self: DStream[T], op: str,  # type: ignore[misc]  # DStream mixin
-                   func: Callable[[RDD[T]], RDD[U]]) -> DStream[U]:
-        from .dstream import TransformedDStream
-        return TransformedDStream(self, lambda _t, rdd: func(rdd), op)
-
-    def _with_other(self: DStream[T], other: DStream[W], op: str,  # type: ignore[misc]  # DStream mixin
-                    func: Callable[[RDD[T], RDD[W]], RDD[U]]) -> DStream[U]:
-        from .dstream import TransformedWithDStream, _check_same_slide
-        _check_same_slide(self, other, op)
-        return TransformedWithDStream(self, other, lambda _t, a, b: func(a, b), op)
 
     def mapValues(self: DStream[tuple[K, V]],  # type: ignore[misc]  # DStream mixin
                   f: Callable[[V], U]) -> DStream[tuple[K, U]]:

@@ -1,4 +1,4 @@
-"""``/api/v1/streaming/...``: Spark's streaming REST routes over a ``StreamingSource``.
+"""``/api/v1/streaming/...``: Spark's streaming REST routes over a ``ContextView``.
 
 The computations follow Spark's resources (``StreamingStatisticsResource``,
 ``AllBatchesResource``, ``AllReceiversResource``, ``AllOutputOperationsResource``):
@@ -15,7 +15,7 @@ from fastapi import FastAPI, HTTPException, Path, Query
 from dstream.streaming.listener import BatchInfo as EngineBatch
 from dstream.streaming.listener import OutputOperationInfo as EngineOp
 
-from ..source import Snapshot
+from ..context_view import Snapshot
 from .models import (INT_MAX, LONG_MAX, BatchInfo, BatchStatus, CheckpointStatus, ErrorBody,
                      OutputOperationInfo, ReceiverInfo, Recovery, StreamingStatistics, spark_date)
 

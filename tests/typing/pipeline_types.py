@@ -55,7 +55,8 @@ def persistence(ssc: StreamingContext) -> None:
     numbers = ssc.queueStream([[1, 2], [3]])
     assert_type(numbers.cache(), DStream[int])
     assert_type(numbers.persist(StorageLevel.MEMORY_AND_DISK).checkpoint(10), DStream[int])
-    assert_type(numbers.name("numbers"), DStream[int])
+    assert_type(numbers.setName("numbers"), DStream[int])
+    assert_type(numbers.name(), str)
     assert_type(numbers.slice(0, 10), list[RDD[int]])
 
 
@@ -132,7 +133,8 @@ def event_time(ssc: StreamingContext) -> None:
     per_window = clicks.reduceByKeyAndEventWindow(lambda a, b: a + b, 10)
     assert_type(per_window, EventWindowDStream[tuple[Window, float], tuple[str, float]])
     assert_type(per_window.lateRecords(), EventTimeDStream[tuple[str, float]])
-    assert_type(per_window.name("sums"), EventWindowDStream[tuple[Window, float], tuple[str, float]])
+    assert_type(per_window.setName("sums"),
+                EventWindowDStream[tuple[Window, float], tuple[str, float]])
     assert_type(clicks.countByKeyAndEventWindow(10),
                 EventWindowDStream[tuple[Window, int], tuple[str, float]])
     assert_type(clicks.aggregateByKeyAndEventWindow([0.0], lambda acc, v: acc + [v],

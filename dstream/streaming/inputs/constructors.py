@@ -13,14 +13,14 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Iterable, TypeVar, ca
 
 from dstream.receivers import Receiver, SocketReceiver, SocketTextReceiver
 
-from ..storagelevel import StorageLevel
-from .arguments import check_function
-from .file_input import FileInputDStream, binary_reader, read_text
-from .receiver_input import DEFAULT_RECEIVER_LEVEL, ReceiverInputDStream
+from ...storagelevel import StorageLevel
+from ..arguments import check_function
+from .files import FileInputDStream, binary_reader, read_text
+from .receiver_streams import DEFAULT_RECEIVER_LEVEL, ReceiverInputDStream
 
 if TYPE_CHECKING:
-    from .context import StreamingContext
-    from .dstream import DStream
+    from ..context import StreamingContext
+    from ..dstream import DStream
 
 __all__ = ["InputStreams"]
 
@@ -108,7 +108,8 @@ class InputStreams:
         """
         return FileInputDStream(self, directory, "textFileStream", read_text)
 
-    def fileStream(self: StreamingContext, directory: str,  # type: ignore[misc]  # StreamingContext mixin
+    def fileStream(self: StreamingContext,  # type: ignore[misc]  # StreamingContext mixin
+                   directory: str,
                    filter: Callable[[str], bool] | None = None,  # noqa: A002 - Spark's name
                    newFilesOnly: bool = True) -> DStream[str]:
         """Like ``textFileStream``, choosing files with ``filter(path)``.

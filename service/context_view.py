@@ -1,6 +1,6 @@
 """A read-only view of a running StreamingContext, for the HTTP app and the metrics.
 
-``StreamingSource`` reads what the context's ``BatchHistory`` keeps (retained batches,
+``ContextView`` reads what the context's ``BatchHistory`` keeps (retained batches,
 totals, receivers) and takes consistent ``Snapshot``s of it; it also lets the app
 observe listener events (metrics histograms), but never changes the context.
 
@@ -9,10 +9,10 @@ observe listener events (metrics histograms), but never changes the context.
 >>> with Context("local") as ctx:
 ...     ssc = StreamingContext(ctx, 1, clock="manual")
 ...     ssc.queueStream([[1, 2], [3]]).foreachRDD(lambda rdd: None)
-...     source = StreamingSource(ssc)
+...     view = ContextView(ssc)
 ...     ssc.start()
-...     _ = advance_batch(ssc), advance_batch(ssc), source.wait_for_events()
-...     snap = source.snapshot()
+...     _ = advance_batch(ssc), advance_batch(ssc), view.wait_for_events()
+...     snap = view.snapshot()
 ...     ssc.stop(stopSparkContext=False)
 >>> snap.total_completed, [b.batch_time_ms for b in snap.completed], snap.batch_duration_ms
 (2, [1000, 2000], 1000)
@@ -29,7 +29,7 @@ from dstream.streaming.listener import BatchInfo, EventTimeInfo, ReceiverInfo, S
 if TYPE_CHECKING:
     from dstream import StreamingContext
 
-__all__ = ["Snapshot", "StreamingSource"]
+__all__ = ["Snapshot", "ContextView"]
 
 
 @dataclass(frozen=True)
@@ -105,7 +105,7 @@ class _BadRecords(StreamingListener):
             return {sid: dict(reasons) for sid, reasons in self.counts.items()}
 
 
-class StreamingSource:
+class ContextView:
     """Adapter over a ``StreamingContext``: its batch history, listener bus and clock.
 
     Make it before the context starts so that listeners added with ``add_listener`` see
