@@ -24,13 +24,23 @@ import math
 import operator
 from dataclasses import dataclass
 from itertools import chain, islice, repeat
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Hashable, Iterable, Iterator, TypeVar
 
 from .dstream import DStream, TransformedDStream
 from .durations import to_ms
 
 if TYPE_CHECKING:
+    from ..rdd import RDD
     from .event_windows import EventWindowDStream
+
+T = TypeVar("T")
+U = TypeVar("U")
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+#: ``self``'s own type, for ``name``
+E = TypeVar("E", bound="EventTimeDStream[Any]")
+#: an event-time window's key: ``(key, windowStart, windowEnd)``
+WindowKey = tuple[K, dt.datetime, dt.datetime]
 
 __all__ = ["EventTimeDStream", "EventTimeSpec", "Watermark", "Chunk", "CHUNK", "event_ms",
            "window_starts", "ms_datetime", "duration_ms", "stamp_chunks", "unzip_chunks"]
@@ -58,7 +68,7 @@ def event_ms(value: Any) -> int:
     if kind is float or kind is int:
         if kind is float and not math.isfinite(value):
             raise ValueError(f"an event time must be finite, got {value!r}")
-        return round(value * 1000)
+        return round(value * 1000)  # type: ignore[no-any-return]  # value is an int or float
     if isinstance(value, dt.datetime):
         return round(value.timestamp() * 1000)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -197,12 +207,12 @@ def unzip_chunks(stamped: Iterable[tuple[int, Any]]) -> Iterator[Chunk]:
 
 
 # ---------------------------------------------------------------------- the stream
-def _strip(_time: Any, rdd: Any) -> Any:
+def _strip(_time: dt.datetime, rdd: RDD[tuple[int, T]]) -> RDD[T]:
     return rdd.map(_record_of, True)
 
 
 
-class EventTimeDStream(TransformedDStream):
+class EventTimeDStream(TransformedDStream[T]):
     """A stream whose records carry their event time (``withEventTime``).
 
     Its RDDs hold the records as they are; ``stamped`` is the stream of ``(event ms,
@@ -217,18 +227,18 @@ class EventTimeDStream(TransformedDStream):
     [[('a', 6.0)]]
     """
 
-    def __init__(self, stamped: DStream, spec: EventTimeSpec) -> None:
+    def __init__(self, stamped: DStream[tuple[int, T]], spec: EventTimeSpec) -> None:
         super().__init__(stamped, _strip, "events")
         self.stamped = stamped
         self.event_time = spec
 
     @staticmethod
-    def stamp(parent: DStream, timestampFunc: Callable[[Any], Any], spec: EventTimeSpec
-              ) -> EventTimeDStream:
+    def stamp(parent: DStream[U], timestampFunc: Callable[[U], dt.datetime | float],
+              spec: EventTimeSpec) -> EventTimeDStream[U]:
         """``parent``'s records with the event time ``timestampFunc`` gives each."""
         sid = parent.id
 
-        def stamp_all(_split: int, records: Iterator[Any]) -> Iterator[tuple[int, Any]]:
+        def stamp_all(_split: int, records: Iterator[U]) -> Iterator[tuple[int, U]]:
             chunks = stamp_chunks(records, timestampFunc, sid)
             return chain.from_iterable(zip(times, batch) for times, batch in chunks)
 
@@ -236,39 +246,42 @@ class EventTimeDStream(TransformedDStream):
         stamped = parent._narrow("withEventTime", stamp_all, False, timestampFunc)
         return EventTimeDStream(stamped, spec)
 
-    def _keep_time(self, op: str, f: Callable[[Iterator[tuple[int, Any]]], Iterable[Any]],
-                   user: Callable[..., Any]) -> EventTimeDStream:
+    def _keep_time(self, op: str, f: Callable[[Iterator[tuple[int, T]]], Iterable[tuple[int, U]]],
+                   user: Callable[..., Any]) -> EventTimeDStream[U]:
         stamped = self.stamped._narrow(op, lambda _, it: f(it), False, user)
         return EventTimeDStream(stamped, self.event_time)
 
-    def setName(self, name: str) -> DStream:
+    def setName(self: E, name: str) -> E:
         """Name this stream (and its stamped records, ``<name>.stamped``) for stable ids."""
         self.stamped.setName(f"{name}.stamped")
         return super().setName(name)
 
     # -------------------------------------------------- narrow operators that keep event time
-    def map(self, f: Callable[[Any], Any], preservesPartitioning: bool = False) -> EventTimeDStream:
+    def map(self, f: Callable[[T], U], preservesPartitioning: bool = False) -> EventTimeDStream[U]:
         return self._keep_time("map", lambda it: ((t, f(r)) for t, r in it), f)
 
-    def flatMap(self, f: Callable[[Any], Iterable[Any]], preservesPartitioning: bool = False
-                ) -> EventTimeDStream:
+    def flatMap(self, f: Callable[[T], Iterable[U]], preservesPartitioning: bool = False
+                ) -> EventTimeDStream[U]:
         return self._keep_time("flatMap", lambda it: ((t, x) for t, r in it for x in f(r)), f)
 
-    def filter(self, f: Callable[[Any], bool]) -> EventTimeDStream:
+    def filter(self, f: Callable[[T], bool]) -> EventTimeDStream[T]:
         return self._keep_time("filter", lambda it: ((t, r) for t, r in it if f(r)), f)
 
-    def mapValues(self, f: Callable[[Any], Any]) -> EventTimeDStream:
+    def mapValues(self: EventTimeDStream[tuple[K, V]], f: Callable[[V], U]
+                  ) -> EventTimeDStream[tuple[K, U]]:
         return self._keep_time("mapValues", lambda it: ((t, (r[0], f(r[1]))) for t, r in it), f)
 
-    def flatMapValues(self, f: Callable[[Any], Iterable[Any]]) -> EventTimeDStream:
+    def flatMapValues(self: EventTimeDStream[tuple[K, V]], f: Callable[[V], Iterable[U]]
+                      ) -> EventTimeDStream[tuple[K, U]]:
         return self._keep_time("flatMapValues",
                                lambda it: ((t, (r[0], x)) for t, r in it for x in f(r[1])), f)
 
     # -------------------------------------------------- windows by event time
-    def reduceByKeyAndEventWindow(self, func: Callable[[Any, Any], Any], windowDuration: float,
-                                  slideDuration: float | None = None, allowedLateness: float = 0,
-                                  mode: str = "final", numPartitions: int | None = None
-                                  ) -> EventWindowDStream:
+    def reduceByKeyAndEventWindow(self: EventTimeDStream[tuple[K, V]], func: Callable[[V, V], V],
+                                  windowDuration: float, slideDuration: float | None = None,
+                                  allowedLateness: float = 0, mode: str = "final",
+                                  numPartitions: int | None = None
+                                  ) -> EventWindowDStream[tuple[WindowKey[K], V], tuple[K, V]]:
         """Each key's values reduced with ``func`` per event-time window (tumbling, or
         sliding every ``slideDuration`` seconds): ``((key, windowStart, windowEnd), value)``."""
         from .event_windows import Aggregation, event_windows
@@ -277,19 +290,21 @@ class EventTimeDStream(TransformedDStream):
                              windowDuration, slideDuration, allowedLateness, mode, numPartitions,
                              func)
 
-    def countByKeyAndEventWindow(self, windowDuration: float, slideDuration: float | None = None,
-                                 allowedLateness: float = 0, mode: str = "final",
-                                 numPartitions: int | None = None) -> EventWindowDStream:
+    def countByKeyAndEventWindow(self: EventTimeDStream[tuple[K, V]], windowDuration: float,
+                                 slideDuration: float | None = None, allowedLateness: float = 0,
+                                 mode: str = "final", numPartitions: int | None = None
+                                 ) -> EventWindowDStream[tuple[WindowKey[K], int], tuple[K, V]]:
         """Records per key and event-time window: ``((key, windowStart, windowEnd), count)``."""
         from .event_windows import Aggregation, event_windows
         return event_windows(self, "countByKeyAndEventWindow", Aggregation.counting(),
                              windowDuration, slideDuration, allowedLateness, mode, numPartitions)
 
-    def aggregateByKeyAndEventWindow(self, zeroValue: Any, seqFunc: Callable[[Any, Any], Any],
-                                     combFunc: Callable[[Any, Any], Any], windowDuration: float,
-                                     slideDuration: float | None = None, allowedLateness: float = 0,
-                                     mode: str = "final", numPartitions: int | None = None
-                                     ) -> EventWindowDStream:
+    def aggregateByKeyAndEventWindow(self: EventTimeDStream[tuple[K, V]], zeroValue: U,
+                                     seqFunc: Callable[[U, V], U], combFunc: Callable[[U, U], U],
+                                     windowDuration: float, slideDuration: float | None = None,
+                                     allowedLateness: float = 0, mode: str = "final",
+                                     numPartitions: int | None = None
+                                     ) -> EventWindowDStream[tuple[WindowKey[K], U], tuple[K, V]]:
         """``aggregateByKey`` per event-time window: ``seqFunc`` adds a value to an
         accumulator that starts as a copy of ``zeroValue``, ``combFunc`` merges two (both
         may change their first argument in place)."""
@@ -301,9 +316,10 @@ class EventTimeDStream(TransformedDStream):
                              windowDuration, slideDuration, allowedLateness, mode, numPartitions,
                              seqFunc, combFunc)
 
-    def reduceByKeyAndSessionWindow(self, func: Callable[[Any, Any], Any], gap: float,
-                                    allowedLateness: float = 0, numPartitions: int | None = None
-                                    ) -> EventWindowDStream:
+    def reduceByKeyAndSessionWindow(self: EventTimeDStream[tuple[K, V]], func: Callable[[V, V], V],
+                                    gap: float, allowedLateness: float = 0,
+                                    numPartitions: int | None = None
+                                    ) -> EventWindowDStream[tuple[WindowKey[K], V], tuple[K, V]]:
         """Per key, records closer than ``gap`` seconds form a session; each session's
         values reduced with ``func``, emitted once it closes:
         ``((key, first record, last record + gap), value)``.
@@ -331,6 +347,6 @@ class EventTimeDStream(TransformedDStream):
         return EventWindowDStream(state)
 
 
-def _check_function(stream: DStream, func: Any, op: str) -> None:
+def _check_function(stream: DStream[Any], func: object, op: str) -> None:
     if not callable(func):
         raise TypeError(f"{stream.id}: {op} needs a function, got {type(func).__name__} {func!r:.60}")

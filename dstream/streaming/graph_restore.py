@@ -77,7 +77,7 @@ def recovery_mode(conf: Conf) -> str:
     return str(conf.get(MODE_KEY) or "rebuild").strip().lower()
 
 
-class _GraphPickler(cloudpickle.CloudPickler):
+class _GraphPickler(cloudpickle.CloudPickler):  # type: ignore[misc]  # cloudpickle is untyped
     def __init__(self, file: io.BytesIO, ssc: StreamingContext) -> None:
         super().__init__(file, protocol=5)
         self._ssc = ssc

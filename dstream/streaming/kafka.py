@@ -11,7 +11,7 @@ of Spark's Scala ``KafkaUtils``), read with kafka-python.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, TypeVar, overload
 
 from dstream.receivers import KafkaReceiver
 from dstream.receivers.kafka_params import bootstrap_from_params, consumer_config, looks_like_zookeeper
@@ -31,6 +31,17 @@ __all__ = ["KafkaUtils", "utf8_decoder", "OffsetRange", "TopicAndPartition", "Br
 
 log = logging.getLogger(__name__)
 
+#: what the key decoder returns
+K = TypeVar("K")
+#: what the value decoder returns
+V = TypeVar("V")
+#: what a direct stream's messageHandler returns
+M = TypeVar("M")
+#: a decoder: the raw key or value (None when the record has none) to the stream's
+Decoder = Callable[[bytes | None], K]
+#: the records of a stream with the default decoders
+Utf8Pair = tuple[str | None, str | None]
+
 
 def utf8_decoder(data: bytes | None) -> str | None:
     """PySpark's default decoder: UTF-8 text, None stays None."""
@@ -38,7 +49,53 @@ def utf8_decoder(data: bytes | None) -> str | None:
 
 
 class KafkaUtils:
-    """Kafka input streams."""
+    """Kafka input streams. A stream's records are ``(key, value)`` pairs of what the decoders
+    return (``str | None`` with the default ones), or what a direct stream's
+    ``messageHandler`` returns; the overloads give each combination its type."""
+
+    @overload
+    @staticmethod
+    def createStream(ssc: StreamingContext, zkQuorum: str | list[str], groupId: str,
+                     topics: Iterable[str] | Mapping[str, int] | str,
+                     kafkaParams: Mapping[str, Any] | None = None,
+                     storageLevel: StorageLevel = DEFAULT_RECEIVER_LEVEL, *,
+                     badRecordPolicy: str = "fail", deadLetterTopic: str | None = None,
+                     autoOffsetReset: str | None = None) -> DStream[Utf8Pair]: ...
+    @overload
+    @staticmethod
+    def createStream(ssc: StreamingContext, zkQuorum: str | list[str], groupId: str,
+                     topics: Iterable[str] | Mapping[str, int] | str,
+                     kafkaParams: Mapping[str, Any] | None = None,
+                     storageLevel: StorageLevel = DEFAULT_RECEIVER_LEVEL, *,
+                     keyDecoder: Decoder[K],
+                     badRecordPolicy: str = "fail", deadLetterTopic: str | None = None,
+                     autoOffsetReset: str | None = None) -> DStream[tuple[K, str | None]]: ...
+    @overload
+    @staticmethod
+    def createStream(ssc: StreamingContext, zkQuorum: str | list[str], groupId: str,
+                     topics: Iterable[str] | Mapping[str, int] | str,
+                     kafkaParams: Mapping[str, Any] | None = None,
+                     storageLevel: StorageLevel = DEFAULT_RECEIVER_LEVEL, *,
+                     valueDecoder: Decoder[V],
+                     badRecordPolicy: str = "fail", deadLetterTopic: str | None = None,
+                     autoOffsetReset: str | None = None) -> DStream[tuple[str | None, V]]: ...
+    @overload
+    @staticmethod
+    def createStream(ssc: StreamingContext, zkQuorum: str | list[str], groupId: str,
+                     topics: Iterable[str] | Mapping[str, int] | str,
+                     kafkaParams: Mapping[str, Any] | None,
+                     storageLevel: StorageLevel, keyDecoder: Decoder[K], valueDecoder: Decoder[V],
+                     badRecordPolicy: str = "fail", deadLetterTopic: str | None = None,
+                     autoOffsetReset: str | None = None) -> DStream[tuple[K, V]]: ...
+    @overload
+    @staticmethod
+    def createStream(ssc: StreamingContext, zkQuorum: str | list[str], groupId: str,
+                     topics: Iterable[str] | Mapping[str, int] | str,
+                     kafkaParams: Mapping[str, Any] | None = None,
+                     storageLevel: StorageLevel = DEFAULT_RECEIVER_LEVEL, *,
+                     keyDecoder: Decoder[K], valueDecoder: Decoder[V],
+                     badRecordPolicy: str = "fail", deadLetterTopic: str | None = None,
+                     autoOffsetReset: str | None = None) -> DStream[tuple[K, V]]: ...
 
     @staticmethod
     def createStream(ssc: StreamingContext, zkQuorum: str | list[str], groupId: str,
@@ -48,7 +105,7 @@ class KafkaUtils:
                      keyDecoder: Callable[[bytes | None], Any] = utf8_decoder,
                      valueDecoder: Callable[[bytes | None], Any] = utf8_decoder,
                      badRecordPolicy: str = "fail", deadLetterTopic: str | None = None,
-                     autoOffsetReset: str | None = None) -> DStream:
+                     autoOffsetReset: str | None = None) -> DStream[tuple[Any, Any]]:
         """A receiver-based stream of ``(key, value)`` records of ``topics``, read by one member
         of consumer group ``groupId``.
 
@@ -119,6 +176,40 @@ class KafkaUtils:
             stall_timeout_s=conf.getSeconds(STALL_TIMEOUT_CONF, 30.0))
         return ReceiverInputDStream(ssc, receiver, "kafkaStream")
 
+    @overload
+    @staticmethod
+    def createDirectStream(ssc: StreamingContext, topics: Iterable[str] | str,
+                           kafkaParams: Mapping[str, Any],
+                           fromOffsets: Mapping[TopicAndPartition, int] | None = None
+                           ) -> DStream[Utf8Pair]: ...
+    @overload
+    @staticmethod
+    def createDirectStream(ssc: StreamingContext, topics: Iterable[str] | str,
+                           kafkaParams: Mapping[str, Any],
+                           fromOffsets: Mapping[TopicAndPartition, int] | None = None, *,
+                           keyDecoder: Decoder[K]) -> DStream[tuple[K, str | None]]: ...
+    @overload
+    @staticmethod
+    def createDirectStream(ssc: StreamingContext, topics: Iterable[str] | str,
+                           kafkaParams: Mapping[str, Any],
+                           fromOffsets: Mapping[TopicAndPartition, int] | None = None, *,
+                           valueDecoder: Decoder[V]) -> DStream[tuple[str | None, V]]: ...
+    @overload
+    @staticmethod
+    def createDirectStream(ssc: StreamingContext, topics: Iterable[str] | str,
+                           kafkaParams: Mapping[str, Any],
+                           fromOffsets: Mapping[TopicAndPartition, int] | None = None, *,
+                           keyDecoder: Decoder[K], valueDecoder: Decoder[V]
+                           ) -> DStream[tuple[K, V]]: ...
+    @overload
+    @staticmethod
+    def createDirectStream(ssc: StreamingContext, topics: Iterable[str] | str,
+                           kafkaParams: Mapping[str, Any],
+                           fromOffsets: Mapping[TopicAndPartition, int] | None = None,
+                           keyDecoder: Decoder[Any] = utf8_decoder,
+                           valueDecoder: Decoder[Any] = utf8_decoder, *,
+                           messageHandler: Callable[[KafkaMessageAndMetadata], M]) -> DStream[M]: ...
+
     @staticmethod
     def createDirectStream(ssc: StreamingContext, topics: Iterable[str] | str,
                            kafkaParams: Mapping[str, Any],
@@ -126,7 +217,7 @@ class KafkaUtils:
                            keyDecoder: Callable[[bytes | None], Any] = utf8_decoder,
                            valueDecoder: Callable[[bytes | None], Any] = utf8_decoder,
                            messageHandler: Callable[[KafkaMessageAndMetadata], Any] | None = None
-                           ) -> DStream:
+                           ) -> DStream[Any]:
         """PySpark 2's direct stream: no receiver, no write-ahead log; each batch's RDD has one
         partition per topic-partition with data, read by its task where it runs, and
         ``rdd.offsetRanges()`` gives the ranges. Elements are ``(key, value)`` pairs, or what
@@ -174,7 +265,7 @@ class KafkaUtils:
                   leaders: Mapping[TopicAndPartition, Broker] | None = None,
                   keyDecoder: Callable[[bytes | None], Any] = utf8_decoder,
                   valueDecoder: Callable[[bytes | None], Any] = utf8_decoder,
-                  messageHandler: Callable[[KafkaMessageAndMetadata], Any] | None = None) -> RDD:
+                  messageHandler: Callable[[KafkaMessageAndMetadata], Any] | None = None) -> RDD[Any]:
         """An RDD of the given offset ranges (PySpark 2's ``createRDD``), one partition per
         range, each read by its task. ``leaders`` is accepted and unused: the client finds
         the leaders itself.

@@ -49,10 +49,11 @@ class SessionState:
     __slots__ = ("sessions", "ends", "by_end")
 
     def __init__(self, sessions: dict[Any, list[Session]], ends: list[int],
-                 by_end: dict[int, frozenset]) -> None:
+                 by_end: dict[int, frozenset[Any]]) -> None:
         self.sessions, self.ends, self.by_end = sessions, ends, by_end
 
-    def __reduce__(self) -> tuple:
+    def __reduce__(self) -> tuple[type[SessionState], tuple[dict[Any, list[Session]], list[int],
+                                                             dict[int, frozenset[Any]]]]:
         return (SessionState, (self.sessions, self.ends, self.by_end))
 
 
@@ -103,7 +104,7 @@ class Sessions:
         return KeyedState(SessionState(sessions, ends, by_end), emitted, late)
 
     @staticmethod
-    def _index(ends: list[int], by_end: dict[int, frozenset], end: int, key: Any) -> None:
+    def _index(ends: list[int], by_end: dict[int, frozenset[Any]], end: int, key: Any) -> None:
         keys = by_end.get(end)
         if keys is None:
             heapq.heappush(ends, end)
@@ -112,7 +113,7 @@ class Sessions:
             by_end[end] = keys | {key}
 
     def _close(self, sessions: dict[Any, list[Session]], ends: list[int],
-               by_end: dict[int, frozenset], limit: int, emitted: list[Any]) -> None:
+               by_end: dict[int, frozenset[Any]], limit: int, emitted: list[Any]) -> None:
         gap = self.gap
         while ends and ends[0] <= limit:
             for k in by_end.pop(heapq.heappop(ends)):

@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypeVar
 
 from .clock import ManualClock
 
@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from .dstream import DStream
 
 __all__ = ["advance_batch", "collect_batches", "run_batches", "wait_for_records"]
+
+T = TypeVar("T")
 
 
 def advance_batch(ssc: StreamingContext, timeout: float = 60.0) -> int:
@@ -63,14 +65,15 @@ def wait_for_records(ssc: StreamingContext, records: int, timeout: float = 60.0)
                            f"within {timeout} s")
 
 
-def collect_batches(stream: DStream) -> list[list[Any]]:
+def collect_batches(stream: DStream[T]) -> list[list[T]]:
     """Register an output that appends each batch's collected RDD to the returned list."""
-    batches: list[list[Any]] = []
+    batches: list[list[T]] = []
     stream.foreachRDD(lambda rdd: batches.append(rdd.collect()))
     return batches
 
 
-def run_batches(ssc: StreamingContext, stream: DStream, n: int, timeout: float = 60.0) -> list[list[Any]]:
+def run_batches(ssc: StreamingContext, stream: DStream[T], n: int, timeout: float = 60.0
+                ) -> list[list[T]]:
     """Collect ``stream`` over ``n`` batches: start, step the clock, stop (keeping the Context).
     Re-raises the error of a failed batch (the latest, as ``awaitTermination`` does)."""
     batches = collect_batches(stream)

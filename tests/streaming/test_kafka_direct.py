@@ -462,6 +462,14 @@ def test_definition_errors_name_the_argument(context: Any) -> None:
         OffsetRange("t", 0, 5, 1)
 
 
+def test_pair_operations_apply_to_the_stream_itself(context: Any) -> None:
+    # the stream's own partition listing once hid the pair operations' partition count
+    ssc = StreamingContext(context("local"), 1)
+    stream = KafkaUtils.createDirectStream(ssc, ["t"], {"bootstrap.servers": "h:9"})
+    assert stream.reduceByKey(operator.add, 3).id == "directKafkaStream-0.reduceByKey"
+    assert stream.groupByKey().id == "directKafkaStream-0.groupByKey"
+
+
 def test_read_committed_ranges_end_by_position_past_markers_and_aborted_records(
         apache_kafka_bootstrap: str, context: Any) -> None:
     from kafka import KafkaProducer

@@ -13,7 +13,7 @@ True
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from ..dstream import DStream
 
@@ -22,8 +22,10 @@ if TYPE_CHECKING:
 
 __all__ = ["InputDStream"]
 
+T = TypeVar("T")
 
-class InputDStream(DStream):
+
+class InputDStream(DStream[T]):
     """A stream with no parent; its slide is the batch duration."""
 
     def __init__(self, ssc: StreamingContext, op: str) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import collections
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from ...rdd import RDD
 from .base import InputDStream
@@ -22,20 +22,22 @@ if TYPE_CHECKING:
 
 __all__ = ["QueueInputDStream"]
 
+T = TypeVar("T")
 
-class QueueInputDStream(InputDStream):
+
+class QueueInputDStream(InputDStream[T]):
     """Each batch takes the next queued RDD (or all of them); when none is left, the default
     RDD or else ``emptyRDD()`` (no partitions), as Spark's queue stream does."""
 
-    def __init__(self, ssc: StreamingContext, rdds: list[RDD], one_at_a_time: bool,
-                 default: RDD | None) -> None:
+    def __init__(self, ssc: StreamingContext, rdds: list[RDD[T]], one_at_a_time: bool,
+                 default: RDD[T] | None) -> None:
         super().__init__(ssc, "queueStream")
-        self.queue: collections.deque[RDD] = collections.deque(rdds)
+        self.queue: collections.deque[RDD[T]] = collections.deque(rdds)
         self.one_at_a_time = one_at_a_time
         self.default = default
         self._queue_lock = threading.Lock()
 
-    def _compute(self, time_ms: int) -> RDD | None:
+    def _compute(self, time_ms: int) -> RDD[T] | None:
         with self._queue_lock:
             if self.one_at_a_time and self.queue:
                 taken = [self.queue.popleft()]
