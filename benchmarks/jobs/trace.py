@@ -111,16 +111,25 @@ def install(path: str) -> Callable[[], None]:
         return data
     processes.dumps_data = timed_dumps
 
-    run_stage = DAGScheduler._run_stage
+    # every stage goes through _launch (submit its tasks) and _finish (wait for them); map
+    # stages do not pass through _run_stage, so the stage's span is taken from these two
+    launch, finish = DAGScheduler._launch, DAGScheduler._finish
+    launched: dict[int, float] = {}
 
-    def traced_stage(self: Any, stage: Any, partitions: list[int], *args: Any, **kwargs: Any) -> Any:
-        start = time.time()
+    def traced_launch(self: Any, stage: Any, partitions: list[int], *args: Any, **kwargs: Any) -> Any:
+        launched[stage.stage_id] = time.time()
+        return launch(self, stage, partitions, *args, **kwargs)
+
+    def traced_finish(self: Any, run: Any, *args: Any, **kwargs: Any) -> Any:
         try:
-            return run_stage(self, stage, partitions, *args, **kwargs)
+            return finish(self, run, *args, **kwargs)
         finally:
+            stage = run.stage
             write({"stage": stage.kind, "description": stage.description[:200],
-                   "tasks": len(partitions), "start": start, "end": time.time()})
-    DAGScheduler._run_stage = traced_stage
+                   "tasks": len(run.partitions), "start": launched.pop(stage.stage_id, time.time()),
+                   "end": time.time()})
+    DAGScheduler._launch = traced_launch
+    DAGScheduler._finish = traced_finish
 
     stop = threading.Event()
 
