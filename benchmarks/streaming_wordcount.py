@@ -387,6 +387,7 @@ def print_account(acc: dict[str, Any], batch_s: float) -> None:
         "task.submit": "batch thread: gather task inputs",
         "task.pickle": "backend threads: pickle task inputs (MB/s)",
         "task.roundtrip": "backend threads: send task, wait for worker reply",
+        "stage.pickle": "backend threads: pickle stage code + lineage (cloudpickle)",
         "task.accept": "batch thread: store cached result blocks",
         "batch.after": "batch thread: after batch (checkpoint snapshot, cleanup)",
         "checkpoint.write": "checkpoint writer thread",

@@ -17,6 +17,7 @@ Probes (seconds are wall time in the calling thread):
 - ``task.submit``: gathering a task's inputs in the driver (batch thread)
 - ``task.pickle``: pickling a task's inputs for a worker (backend threads)
 - ``task.roundtrip``: sending a task and waiting for its reply (backend threads)
+- ``stage.pickle``: pickling a stage's code, once per stage, its lineage included (backend threads)
 - ``task.accept``: storing a task's cached blocks in the driver's block manager (batch thread)
 - ``checkpoint.write``: the checkpoint writer (its thread)
 """
@@ -100,6 +101,7 @@ def install(path: str) -> Callable[[], None]:
     _wrap(DAGScheduler, "_submit", "task.submit", counters)
     _wrap(DAGScheduler, "_accept", "task.accept", counters)
     _wrap(processes.ProcessBackend, "_run_on", "task.roundtrip", counters)
+    _wrap(processes, "dumps_code", "stage.pickle", counters, amount=lambda stage: 0.0)
     _wrap(CheckpointManager, "_write", "checkpoint.write", counters)
 
     dumps_data = processes.dumps_data
