@@ -86,6 +86,8 @@ class StepResult:
     batch_ms: int
     seconds: float
     incomplete: int = 0                  # measured batches that had not completed in time
+    feeder_cpu: float | None = None      # cores the feeder used over the measured part
+    job_cpu: float | None = None         # cores the job (driver + workers) used over it
     verdict: str = ""
     reasons: list[str] = field(default_factory=list)
 
@@ -128,11 +130,22 @@ class StepResult:
         return [f"{self.rate:,.0f}", len(self.batches), f"{self.ingested_per_s:,.0f}",
                 _ms(median(proc)), _ms(percentile(proc, 100)),
                 self.batches[-1]["scheduling_delay_ms"] if self.batches else None,
-                f"{self.sched_slope:+.0f}", self.verdict]
+                f"{self.sched_slope:+.0f}", _cores(self.job_cpu), _cores(self.feeder_cpu),
+                self.verdict]
 
 
 STEP_HEADER = ["rate (lines/s)", "batches", "ingested/s", "p50 proc ms", "max proc ms",
-               "last sched ms", "sched slope ms/batch", "verdict"]
+               "last sched ms", "sched slope ms/batch", "job CPU", "feeder CPU", "verdict"]
+
+
+def _cores(x: float | None) -> str:
+    return "-" if x is None else f"{x:.2f}"
+
+
+def _cpu_snapshot(feeder: FeederProcess, job: JobProcess) -> tuple[float, float | None, float]:
+    """(wall time, the feeder's CPU seconds, the job tree's CPU seconds) now."""
+    tree = tree_cpu_seconds(job.pid)
+    return time.time(), feeder.cpu_seconds(), sum(cpu for _, cpu in tree.values())
 
 
 def _ms(x: float | None) -> str | None:
@@ -177,13 +190,23 @@ def staircase(engine: str, rates: list[float], args: argparse.Namespace,
                 time.sleep(0.1)
             started = next(s for s in feeder.steps_started() if s["step"] == index)["started_at"]
             end = started + args.step_seconds
-            # wait for the step's batches: until the last one completed, or 2 s past its time
+            # wait for the step's batches: until the last one completed, or 2 s past its time;
+            # CPU is sampled from the end of the warm-up to then
+            cpu_start = None
             while True:
+                if cpu_start is None and time.time() >= started + args.warmup:
+                    cpu_start = _cpu_snapshot(feeder, job)
                 batches, missing = measured_batches(job, started, args.warmup, args.step_seconds, batch_ms)
                 if (not missing and time.time() >= end) or time.time() > end + 2 + args.batch:
                     break
                 time.sleep(0.2)
             result = StepResult(rate, batches, batch_ms, args.step_seconds, len(missing))
+            if cpu_start is not None:
+                cpu_end = _cpu_snapshot(feeder, job)
+                seconds = max(1e-9, cpu_end[0] - cpu_start[0])
+                result.job_cpu = (cpu_end[2] - cpu_start[2]) / seconds
+                if cpu_start[1] is not None and cpu_end[1] is not None:
+                    result.feeder_cpu = (cpu_end[1] - cpu_start[1]) / seconds
             ok = result.judge()
             results.append(result)
             if args.verbose:
