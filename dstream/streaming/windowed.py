@@ -70,6 +70,11 @@ class ReducedWindowedDStream(_WindowBase[tuple[K, V]]):
         self.num_partitions = num_partitions
         super().__init__(reduced._ssc, [reduced], "reduceByKeyAndWindow", slide_ms)
         self._user(func, inv_func, filter_func)
+        # each batch's reduced counts are read again when they leave the window (and, for a
+        # short window, at every slide): kept, as Spark's ReducedWindowedDStream keeps them,
+        # rather than merged again from the shuffle's map outputs
+        if not reduced.is_cached:
+            reduced.persist(StorageLevel.MEMORY_ONLY)
         self.storage_level = StorageLevel.MEMORY_ONLY
         self.is_cached = True
         self.must_checkpoint = True
