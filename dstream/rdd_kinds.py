@@ -45,8 +45,8 @@ class PipelinedRDD(RDD[U]):
 
             def pipeline_func(split: int, iterator: Iterator[Any]) -> Iterable[U]:
                 # prev_func returns an Iterable that need not be an iterator (glom returns a
-                # list), which func then gets as its partition's iterator
-                return func(split, prev_func(split, iterator))  # type: ignore[arg-type]
+                # list): func gets an iterator, as it does without the folding
+                return func(split, iter(prev_func(split, iterator)))
 
             self.func = pipeline_func
             self.prev = prev.prev
