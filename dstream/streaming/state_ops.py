@@ -17,10 +17,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable, Hashable, TypeVar
 
+from ..rdd import RDD
 from .arguments import check_function, on
 
 if TYPE_CHECKING:
-    from ..rdd import RDD
     from .dstream import DStream
     from .stateful import MapWithStateDStream, StateSpec
 
@@ -54,7 +54,6 @@ class StateOperations:
         ...     [sorted(b) for b in run_batches(ssc, counts, 3)]
         [[('a', 1)], [('a', 2), ('b', 1)], [('a', 2), ('b', 2)]]
         """
-        from ..rdd import RDD
         from .stateful import StateDStream
         check_function(on(self, "updateStateByKey"), "updateFunc", updateFunc, 2)
         n = self._partitions(numPartitions)
