@@ -23,14 +23,14 @@ never changed in place (it may still be cached, or being written to a checkpoint
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from ..accumulators import Accumulator, AccumulatorParam
 from ..dependency import NarrowDependency, OneToOneDependency
 from ..hashing import BUILTIN_HASH_IS_PORTABLE, portable_hash
 from ..partitioner import Partitioner
 from ..rdd import RDD
-from .event_time import EventTimeSpec, Watermark, unzip_chunks
+from .event_time import Chunk, EventTimeSpec, Watermark
 
 if TYPE_CHECKING:
     from ..taskcontext import TaskContext
@@ -111,11 +111,14 @@ def _watermark_of(previous: RDD | None, n: int, task: TaskContext) -> Watermark:
 
 
 class PreAggregateRDD(RDD):
-    """Map side of a batch: late records set aside, the others combined per key and window,
-    one marker per partition."""
+    """Map side of a batch: the batch's records read as stamped chunks by ``chunks_of`` (the
+    timestamp function and the operators after it run here), late records set aside, the
+    others combined per key and window, one marker per partition."""
 
-    def __init__(self, batch: RDD, previous: RDD | None, strategy: Strategy, n: int) -> None:
-        self.batch, self.previous, self.strategy, self.n = batch, previous, strategy, n
+    def __init__(self, batch: RDD, chunks_of: Callable[[Iterator[Any]], Iterator[Chunk]],
+                 previous: RDD | None, strategy: Strategy, n: int) -> None:
+        self.batch, self.chunks_of = batch, chunks_of
+        self.previous, self.strategy, self.n = previous, strategy, n
         deps: list[Any] = [OneToOneDependency(batch)]
         if previous is not None:
             deps.append(_Fixed(previous, [n]))
@@ -123,7 +126,7 @@ class PreAggregateRDD(RDD):
 
     def compute(self, split: int, task: TaskContext) -> Iterator[tuple[Any, Any]]:
         wm = _watermark_of(self.previous, self.n, task).watermark_ms
-        chunks = unzip_chunks(self.batch.iterator(split, task))
+        chunks = self.chunks_of(self.batch.iterator(split, task))
         entries, max_event, count = self.strategy.pre_aggregate(chunks, wm)
         entries.append((MARKER, (max_event, count)))
         return iter(entries)

@@ -24,7 +24,7 @@ import copy
 import math
 import operator
 from collections import Counter
-from itertools import groupby, repeat
+from itertools import compress, groupby, repeat
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Protocol
 
 from ..accumulators import Accumulator
@@ -32,7 +32,8 @@ from ..rdd import RDD
 from ..rdd_kinds import ShuffledRDD
 from .dstream import DStream, TransformedDStream
 from .event_state import EventRoute, EventStateRDD, KeyedState, PreAggregateRDD, StatsParam
-from .event_time import Chunk, EventTimeDStream, Watermark, duration_ms, ms_datetime, window_starts
+from .event_time import (Chunk, EventTimeDStream, StampedDStream, Watermark, duration_ms,
+                         ms_datetime, unzip_chunks, window_starts)
 from .stateful import _StatefulDStream
 
 if TYPE_CHECKING:
@@ -130,43 +131,53 @@ class Windows:
     def pre_aggregate(self, chunks: Iterator[Chunk], wm: int | None
                       ) -> tuple[list[tuple[Any, Any]], int | None, int]:
         """Each key's records combined per pane, and the records of panes with a closed
-        window as late entries: ``(entries, largest event time, records)``. A chunk is
-        grouped by pane at C speed (its positions sorted by pane), without a tuple per record.
+        window as late entries: ``(entries, largest event time, records)``. Counting, a chunk
+        is counted per (pane, key) at C speed; other aggregations group a chunk by pane
+        (its positions sorted by pane), without a tuple per record.
         """
         g = self.pane
         closed = None if wm is None else wm - self.lateness    # windows ending here are closed
-        counts, create, add = self.agg.counts, self.agg.create, self.agg.add
-        status: dict[int, int] = {}
-        groups: dict[int, dict[Any, Any]] = {}
+        status: dict[int, int] = {}                             # pane number -> _pane_status
         late: list[tuple[Any, Any]] = []
+        counted: Counter[tuple[int, Any]] = Counter()
+        groups: dict[int, dict[Any, Any]] = {}
         max_event, count = None, 0
         for times, records in chunks:
             count += len(times)
             top = max(times)
             if max_event is None or top > max_event:
                 max_event = top
-            panes = list(map(operator.sub, times, map(operator.mod, times, repeat(g))))
-            for p, grouped in groupby(sorted(range(len(panes)), key=panes.__getitem__),
-                                      panes.__getitem__):
-                positions = list(grouped)
-                if p not in status:
-                    status[p] = self._pane_status(p, closed)
-                if status[p]:
-                    late.extend((records[i][0], (None, (times[i], records[i][1])))
-                                for i in positions)
-                    if status[p] == 2:
-                        continue
-                mine = map(records.__getitem__, positions)
-                if counts:
-                    groups.setdefault(p, Counter()).update(map(_key, mine))
-                    continue
-                group = groups.setdefault(p, {})
-                for k, v in mine:
-                    group[k] = add(group[k], v) if k in group else create(v)
+            panes = list(map(operator.floordiv, times, repeat(g)))
+            seen = set(panes)
+            for p in seen - status.keys():
+                status[p] = self._pane_status(p * g, closed)
+            lost = {p for p in seen if status[p]}
+            if lost:
+                for i in compress(range(len(panes)), map(lost.__contains__, panes)):
+                    late.append((records[i][0], (None, (times[i], records[i][1]))))
+            if self.agg.counts:     # all counted; the panes whose windows all closed dropped below
+                counted.update(zip(panes, map(_key, records)))
+            else:
+                self._combine_chunk(groups, panes, records, status)
+        gone = {p for p, st in status.items() if st == 2}
         entries = late
+        entries.extend([(k, (p * g, n)) for (p, k), n in counted.items() if p not in gone])
         for p, group in groups.items():
-            entries.extend([(k, (p, acc)) for k, acc in group.items()])
+            entries.extend([(k, (p * g, acc)) for k, acc in group.items()])
         return entries, max_event, count
+
+    def _combine_chunk(self, groups: dict[int, dict[Any, Any]], panes: list[int],
+                       records: list[Any], status: dict[int, int]) -> None:
+        """A chunk's records combined into ``groups`` (per pane number), but those of panes
+        whose windows all closed."""
+        create, add = self.agg.create, self.agg.add
+        for p, grouped in groupby(sorted(range(len(panes)), key=panes.__getitem__),
+                                  panes.__getitem__):
+            if status[p] == 2:
+                continue
+            group = groups.setdefault(p, {})
+            for k, v in map(records.__getitem__, grouped):
+                group[k] = add(group[k], v) if k in group else create(v)
 
     def merge(self, previous: dict[int, dict[Any, Any]] | None, entries: Iterator[tuple[Any, Any]],
               wm_before: int | None, wm_after: int | None) -> KeyedState:
@@ -353,11 +364,19 @@ class EventStateDStream(_StatefulDStream):
                 f"{self.id}: the saved state has {previous.getNumPartitions() - 1} key partitions "
                 f"and this job asks for {self.n}: pass numPartitions={previous.getNumPartitions() - 1}"
                 " to keep the state")
-        batch = self.parents[0].get_or_compute(time_ms) or self._sc.emptyRDD()
-        shuffled = ShuffledRDD(PreAggregateRDD(batch, previous, self.strategy, self.n),
+        batch, chunks_of = self._batch(time_ms)
+        shuffled = ShuffledRDD(PreAggregateRDD(batch, chunks_of, previous, self.strategy, self.n),
                                EventRoute(self.n))
         return EventStateRDD(previous, shuffled, self.strategy, self.n, time_ms, self.spec,
                              self.stats)
+
+    def _batch(self, time_ms: int) -> tuple[RDD, Callable[[Iterator[Any]], Iterator[Chunk]]]:
+        """The batch's records and how its map tasks read them as stamped chunks: the records
+        before ``withEventTime`` and the stream's recipe, or the stamped pairs if cached."""
+        stamped = self.parents[0]
+        if isinstance(stamped, StampedDStream) and not (stamped.is_cached or stamped.is_checkpointed):
+            return stamped.source_rdd(time_ms) or self._sc.emptyRDD(), stamped.chunks_of
+        return stamped.get_or_compute(time_ms) or self._sc.emptyRDD(), unzip_chunks
 
     def _report(self, jobset: JobSet) -> None:
         """Move this batch's statistics from the tasks into its ``BatchInfo``."""
@@ -397,7 +416,7 @@ class EventWindowDStream(TransformedDStream):
         ...     run_batches(ssc, counts.lateRecords(), 2)
         [[], [('b', 3.0)]]
         """
-        stamped = TransformedDStream(self.state, _late, "lateRecords")
+        stamped = StampedDStream(self.state, _late, unzip_chunks, "lateRecords")
         return EventTimeDStream(stamped, self.state.spec)
 
     def checkpoint(self, interval: float) -> DStream:
