@@ -32,6 +32,7 @@ from ..rdd import RDD
 from ..rdd_kinds import ShuffledRDD
 from .dstream import DStream, TransformedDStream
 from .event_state import EventRoute, EventStateRDD, KeyedState, PreAggregateRDD, StatsParam
+from .event_running import RunningCounts
 from .event_time import (Chunk, EventTimeDStream, StampedDStream, Watermark, duration_ms,
                          ms_datetime, unzip_chunks, window_starts)
 from .stateful import _StatefulDStream
@@ -132,14 +133,13 @@ class Windows:
                       ) -> tuple[list[tuple[Any, Any]], int | None, int]:
         """Each key's records combined per pane, and the records of panes with a closed
         window as late entries: ``(entries, largest event time, records)``. Counting, a chunk
-        is counted per (pane, key) at C speed; other aggregations group a chunk by pane
+        is counted at C speed (``_count_chunk``); other aggregations group a chunk by pane
         (its positions sorted by pane), without a tuple per record.
         """
         g = self.pane
         closed = None if wm is None else wm - self.lateness    # windows ending here are closed
         status: dict[int, int] = {}                             # pane number -> _pane_status
         late: list[tuple[Any, Any]] = []
-        counted: Counter[tuple[int, Any]] = Counter()
         groups: dict[int, dict[Any, Any]] = {}
         max_event, count = None, 0
         for times, records in chunks:
@@ -156,14 +156,13 @@ class Windows:
                 for i in compress(range(len(panes)), map(lost.__contains__, panes)):
                     late.append((records[i][0], (None, (times[i], records[i][1]))))
             if self.agg.counts:     # all counted; the panes whose windows all closed dropped below
-                counted.update(zip(panes, map(_key, records)))
+                _count_chunk(groups, panes, seen, list(map(_key, records)))
             else:
                 self._combine_chunk(groups, panes, records, status)
-        gone = {p for p, st in status.items() if st == 2}
         entries = late
-        entries.extend([(k, (p * g, n)) for (p, k), n in counted.items() if p not in gone])
         for p, group in groups.items():
-            entries.extend([(k, (p * g, acc)) for k, acc in group.items()])
+            if status[p] != 2:
+                entries.extend([(k, (p * g, acc)) for k, acc in group.items() if acc])
         return entries, max_event, count
 
     def _combine_chunk(self, groups: dict[int, dict[Any, Any]], panes: list[int],
@@ -235,6 +234,35 @@ class Windows:
         return sum(len(b) for b in state.values())
 
 
+def _count_chunk(counts: dict[int, Counter[Any]], panes: list[int], seen: set[int],
+                 keys: list[Any]) -> None:
+    """A chunk's ``keys`` counted into ``counts`` (per pane number). Most records of a chunk
+    lie in one pane: all are counted there at C speed, then the others moved to their own
+    panes one by one (a count may drop to 0 there: such entries are not sent).
+
+    >>> counts = {}
+    >>> _count_chunk(counts, [7, 7, 6, 7], {6, 7}, ["a", "b", "a", "a"])
+    >>> counts
+    {7: Counter({'a': 2, 'b': 1}), 6: Counter({'a': 1})}
+    """
+    main = panes[-1]
+    if len(seen) > 1 and panes.count(main) * 2 < len(panes):
+        main = max(seen, key=panes.count)
+    counter = counts.get(main)
+    if counter is None:
+        counter = counts[main] = Counter()
+    counter.update(keys)
+    if len(seen) == 1:
+        return
+    for i in compress(range(len(panes)), map(operator.ne, panes, repeat(main))):
+        k, p = keys[i], panes[i]
+        counter[k] -= 1
+        other = counts.get(p)
+        if other is None:
+            other = counts[p] = Counter()
+        other[k] += 1
+
+
 def _by_pane(entries: Iterator[tuple[Any, Any]]
              ) -> tuple[list[tuple[int, Any]], dict[int, list[tuple[Any, Any]]]]:
     """A batch's shuffled entries: the late ``(ms, record)``s, and ``{pane: [(key, acc)]}``."""
@@ -251,22 +279,26 @@ def _by_pane(entries: Iterator[tuple[Any, Any]]
 
 
 class PaneState:
-    """The open panes ``{pane start: {key: accumulator}}`` of ``FinalWindows``, and how many
-    (key, window) pairs they hold that are still open."""
+    """The open panes ``{pane start: {key: accumulator}}`` of ``FinalWindows``, how many
+    (key, window) pairs they hold that are still open, and for counting sliding windows the
+    next window to close as a running count (``event_running.py``)."""
 
-    __slots__ = ("panes", "open_windows")
+    __slots__ = ("panes", "open_windows", "running")
 
-    def __init__(self, panes: dict[int, dict[Any, Any]], open_windows: int) -> None:
-        self.panes, self.open_windows = panes, open_windows
+    def __init__(self, panes: dict[int, dict[Any, Any]], open_windows: int,
+                 running: RunningCounts | None = None) -> None:
+        self.panes, self.open_windows, self.running = panes, open_windows, running
 
     def __reduce__(self) -> tuple:
-        return (PaneState, (self.panes, self.open_windows))
+        return (PaneState, (self.panes, self.open_windows, self.running))
 
 
 class FinalWindows(Windows):
     """``mode="final"``: the state is the panes themselves, so a record costs one pane update
     whatever the number of windows it falls in; a window is combined from its panes once, in
     the batch that closes it. A pane leaves the state when the last window holding it closes.
+    Counting windows of three panes or more run on from one window to the next (subtracting
+    the panes that leave, adding those that come) instead of summing each from all its panes.
 
     >>> w = FinalWindows(10_000, 5_000, 0, "final", Aggregation.counting())
     >>> state = w.merge(None, iter([("a", (0, 2)), ("a", (5_000, 1))]), None, 12_000)
@@ -276,14 +308,22 @@ class FinalWindows(Windows):
     ([5000], 1)
     """
 
+    def __init__(self, size: int, slide: int, lateness: int, mode: str, agg: Aggregation) -> None:
+        super().__init__(size, slide, lateness, mode, agg)
+        #: windows are counted on from the previous one (``RunningCounts``)
+        self.runs = agg.counts and size // self.pane >= 3
+
     def merge(self, previous: PaneState | None, entries: Iterator[tuple[Any, Any]],
               wm_before: int | None, wm_after: int | None) -> KeyedState:
         late, arrived = _by_pane(entries)
         panes = dict(previous.panes) if previous else {}
+        running = previous.running.copy() if previous and previous.running else None
         for p, items in arrived.items():
             old = panes.get(p)
             panes[p] = bucket = dict(old) if old else {}     # the previous state stays intact
             self._add_pane(bucket, items, self.agg, False)
+            if running is not None and running.covers(p, self.size):
+                running.add(items)
         emitted: list[Any] = []
         limit = None if wm_after is None else wm_after - self.lateness
         if limit is not None:
@@ -291,11 +331,25 @@ class FinalWindows(Windows):
             for s in self._starts(panes):
                 if s + self.size <= limit and (done is None or s + self.size > done):
                     window = (ms_datetime(s), ms_datetime(s + self.size))
-                    values = self._combined(self._members(panes, s))
+                    if self.runs:
+                        running = self._running_at(panes, s, running)
+                        values = running.counts
+                    else:
+                        values = self._combined(self._members(panes, s))
                     emitted.extend(((k, *window), v) for k, v in values.items())
+            if running is not None and running.start + self.size <= limit:
+                running.move_to(running.start + self.slide, panes, self.size, self.pane)
             for p in [p for p in panes if p - p % self.slide + self.size <= limit]:
                 del panes[p]                                  # its last window has closed
-        return KeyedState(PaneState(panes, self._count_open(panes, limit)), emitted, late)
+        return KeyedState(PaneState(panes, self._count_open(panes, limit), running), emitted, late)
+
+    def _running_at(self, panes: dict[int, dict[Any, Any]], s: int, running: RunningCounts | None
+                    ) -> RunningCounts:
+        """The running window moved on to the window at ``s`` (or summed there afresh)."""
+        if running is None or running.start > s:
+            return RunningCounts.summed(s, panes, self.size, self.pane)
+        running.move_to(s, panes, self.size, self.pane)
+        return running
 
     def _starts(self, panes: dict[int, dict[Any, Any]]) -> list[int]:
         """Starts of the windows holding at least one of ``panes``, earliest first."""
@@ -305,9 +359,12 @@ class FinalWindows(Windows):
         return [panes[p] for p in sorted(panes) if s <= p < s + self.size]
 
     def _combined(self, members: list[dict[Any, Any]]) -> dict[Any, Any]:
-        """One window's accumulator per key from its panes (which stay unchanged)."""
-        out: dict[Any, Any] = {}
-        for pane in members:
+        """One window's accumulator per key from its panes (which stay unchanged); the
+        first pane copied at C speed unless accumulators may change in place."""
+        if not members:
+            return {}
+        out: dict[Any, Any] = {} if self.agg.copies else dict(members[0])
+        for pane in members if self.agg.copies else members[1:]:
             self._add_pane(out, pane.items(), self.agg, True)
         return out
 
@@ -316,9 +373,9 @@ class FinalWindows(Windows):
 
         A pane's open windows are a run of consecutive ones, and a later pane's run ends no
         earlier: so, panes in time order, a key counts the windows of its pane past the last
-        one it counted. A key that was in the pane before counted up to that pane's last
-        window, a key never seen counted none: those are counted together (set operations,
-        at C speed), the others one by one from ``reached``, each key's last window counted.
+        one it counted. A key of the pane before counted up to that pane's last window: those
+        are counted together (set operations, at C speed); a key that was not, from the last
+        window it reached (kept for the keys that left a pane, a few; ``reached``).
         """
         starts = [s for s in self._starts(panes) if limit is None or s + self.size > limit]
         index = {s: i for i, s in enumerate(starts)}
@@ -330,13 +387,13 @@ class FinalWindows(Windows):
                 continue
             first, last = min(run), max(run)
             keys = panes[p].keys()
-            total += len(keys & before) * max(0, last - max(before_last + 1, first) + 1)
             fresh = keys - before
-            unseen = fresh - reached.keys()
-            total += len(unseen) * (last - first + 1)
-            for k in fresh - unseen:
-                total += last - max(reached[k] + 1, first) + 1
-            reached.update(dict.fromkeys(keys, last))
+            left = before - keys
+            if left:
+                reached.update(dict.fromkeys(left, before_last))
+            total += (len(keys) - len(fresh)) * max(0, last - max(before_last + 1, first) + 1)
+            for k in fresh:
+                total += last - max(reached.get(k, first - 1) + 1, first) + 1
             before, before_last = keys, last
         return total
 
