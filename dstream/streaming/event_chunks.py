@@ -23,8 +23,8 @@ __all__ = ["CHUNK", "Chunk", "ChunkStep", "stamp_chunks", "unzip_chunks", "pairs
 
 #: Records per chunk: enough for C-speed passes (``map``, ``Counter``) to pay off, few enough
 #: that a chunk is freed before the garbage collector promotes it to an old generation (a whole
-#: batch held at once makes the collector walk it again and again).
-CHUNK = 1024
+#: batch held at once makes the collector walk it again and again; 512 measured best).
+CHUNK = 512
 
 Chunk = tuple[list[int], list[Any]]       # (event ms of each record, the records)
 ChunkStep = Callable[[Iterator[Chunk]], Iterator[Chunk]]
@@ -128,7 +128,8 @@ def filter_step(f: Callable[[Any], Any]) -> ChunkStep:
 
 
 def flat_map_step(f: Callable[[Any], Iterable[Any]]) -> ChunkStep:
-    """Each record to the records of ``f(record)``, each with the record's event time.
+    """Each record to the records of ``f(record)``, each with the record's event time, in
+    chunks of at most ``CHUNK`` records (lines to words would make them ten times longer).
 
     >>> list(flat_map_step(str.split)(iter([([1, 2], ["a b", "c"])])))
     [([1, 1, 2], ['a', 'b', 'c'])]
@@ -137,8 +138,10 @@ def flat_map_step(f: Callable[[Any], Iterable[Any]]) -> ChunkStep:
         for times, records in chunks:
             outs = [x if type(x) is list else list(x) for x in map(f, records)]
             if any(outs):
-                yield (list(chain.from_iterable(map(repeat, times, map(len, outs)))),
-                       list(chain.from_iterable(outs)))
+                out_times = list(chain.from_iterable(map(repeat, times, map(len, outs))))
+                out = list(chain.from_iterable(outs))
+                for i in range(0, len(out), CHUNK):
+                    yield out_times[i:i + CHUNK], out[i:i + CHUNK]
     return step
 
 
