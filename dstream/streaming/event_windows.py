@@ -31,7 +31,8 @@ from ..accumulators import Accumulator
 from ..rdd import RDD
 from ..rdd_kinds import ShuffledRDD
 from .dstream import DStream, TransformedDStream
-from .event_state import EventRoute, EventStateRDD, KeyedState, PreAggregateRDD, StatsParam
+from .event_state import (Bucket, EventRoute, EventStateRDD, KeyedState, PreAggregateRDD,
+                          StatsParam)
 from .event_running import RunningCounts
 from .event_time import (Chunk, EventTimeDStream, StampedDStream, Watermark, duration_ms,
                          ms_datetime, unzip_chunks, window_starts)
@@ -49,7 +50,7 @@ MODES = ("final", "update")
 class Strategy(Protocol):
     """What an event-time operator does on each side of its batch shuffle."""
 
-    def pre_aggregate(self, chunks: Iterator[Chunk], wm: int | None
+    def pre_aggregate(self, chunks: Iterator[Chunk], wm: int | None, route: EventRoute
                       ) -> tuple[list[tuple[Any, Any]], int | None, int]: ...
 
     def merge(self, previous: Any, entries: Iterator[tuple[Any, Any]], wm_before: int | None,
@@ -129,12 +130,13 @@ class Windows:
             return 2
         return 1 if starts[-1] + self.size <= closed else 0
 
-    def pre_aggregate(self, chunks: Iterator[Chunk], wm: int | None
+    def pre_aggregate(self, chunks: Iterator[Chunk], wm: int | None, route: EventRoute
                       ) -> tuple[list[tuple[Any, Any]], int | None, int]:
         """Each key's records combined per pane, and the records of panes with a closed
-        window as late entries: ``(entries, largest event time, records)``. Counting, a chunk
-        is counted at C speed (``_count_chunk``); other aggregations group a chunk by pane
-        (its positions sorted by pane), without a tuple per record.
+        window set aside as late: ``(entries, largest event time, records)``, one entry per
+        key partition (``Bucket``: its panes' accumulators and late records). Counting, a
+        chunk is counted at C speed (``_count_chunk``); other aggregations group a chunk by
+        pane (its positions sorted by pane), without a tuple per record.
         """
         g = self.pane
         closed = None if wm is None else wm - self.lateness    # windows ending here are closed
@@ -154,16 +156,22 @@ class Windows:
             lost = {p for p in seen if status[p]}
             if lost:
                 for i in compress(range(len(panes)), map(lost.__contains__, panes)):
-                    late.append((records[i][0], (None, (times[i], records[i][1]))))
+                    late.append((times[i], records[i]))
             if self.agg.counts:     # all counted; the panes whose windows all closed dropped below
                 _count_chunk(groups, panes, seen, list(map(_key, records)))
             else:
                 self._combine_chunk(groups, panes, records, status)
-        entries = late
+        shares: list[tuple[dict[int, dict[Any, Any]], list[Any]]] = [
+            ({}, []) for _ in range(route.keyed)]
         for p, group in groups.items():
             if status[p] != 2:
-                entries.extend([(k, (p * g, acc)) for k, acc in group.items() if acc])
-        return entries, max_event, count
+                for share, part in zip(shares, route.split(group)):
+                    if part:
+                        share[0][p * g] = part
+        for t, record in late:
+            shares[route.partition_of(record[0])][1].append((t, record))
+        return [(Bucket(i), share) for i, share in enumerate(shares) if share != ({}, [])], \
+            max_event, count
 
     def _combine_chunk(self, groups: dict[int, dict[Any, Any]], panes: list[int],
                        records: list[Any], status: dict[int, int]) -> None:
@@ -238,7 +246,7 @@ def _count_chunk(counts: dict[int, Counter[Any]], panes: list[int], seen: set[in
                  keys: list[Any]) -> None:
     """A chunk's ``keys`` counted into ``counts`` (per pane number). Most records of a chunk
     lie in one pane: all are counted there at C speed, then the others moved to their own
-    panes one by one (a count may drop to 0 there: such entries are not sent).
+    panes one by one.
 
     >>> counts = {}
     >>> _count_chunk(counts, [7, 7, 6, 7], {6, 7}, ["a", "b", "a", "a"])
@@ -256,7 +264,11 @@ def _count_chunk(counts: dict[int, Counter[Any]], panes: list[int], seen: set[in
         return
     for i in compress(range(len(panes)), map(operator.ne, panes, repeat(main))):
         k, p = keys[i], panes[i]
-        counter[k] -= 1
+        left = counter[k] - 1
+        if left:
+            counter[k] = left
+        else:
+            del counter[k]
         other = counts.get(p)
         if other is None:
             other = counts[p] = Counter()
@@ -265,16 +277,22 @@ def _count_chunk(counts: dict[int, Counter[Any]], panes: list[int], seen: set[in
 
 def _by_pane(entries: Iterator[tuple[Any, Any]]
              ) -> tuple[list[tuple[int, Any]], dict[int, list[tuple[Any, Any]]]]:
-    """A batch's shuffled entries: the late ``(ms, record)``s, and ``{pane: [(key, acc)]}``."""
+    """A batch's shuffled shares (``Bucket`` entries): the late ``(ms, record)``s, and
+    ``{pane: [(key, acc)]}``.
+
+    >>> _by_pane(iter([(Bucket(0), ({0: {"a": 1}}, [(5, ("b", 2))])),
+    ...                (Bucket(0), ({0: {"c": 3}}, []))]))
+    ([(5, ('b', 2))], {0: [('a', 1), ('c', 3)]})
+    """
     late: list[tuple[int, Any]] = []
     panes: dict[int, list[tuple[Any, Any]]] = {}
-    for k, (p, x) in entries:
-        if p is None:
-            late.append((x[0], (k, x[1])))
-        elif p in panes:
-            panes[p].append((k, x))
-        else:
-            panes[p] = [(k, x)]
+    for _bucket, (groups, share_late) in entries:
+        late.extend(share_late)
+        for p, part in groups.items():
+            if p in panes:
+                panes[p].extend(part.items())
+            else:
+                panes[p] = list(part.items())
     return late, panes
 
 
@@ -301,7 +319,8 @@ class FinalWindows(Windows):
     the panes that leave, adding those that come) instead of summing each from all its panes.
 
     >>> w = FinalWindows(10_000, 5_000, 0, "final", Aggregation.counting())
-    >>> state = w.merge(None, iter([("a", (0, 2)), ("a", (5_000, 1))]), None, 12_000)
+    >>> share = ({0: {"a": 2}, 5_000: {"a": 1}}, [])
+    >>> state = w.merge(None, iter([(Bucket(0), share)]), None, 12_000)
     >>> sorted((k, s.timestamp(), e.timestamp(), n) for (k, s, e), n in state.emitted)
     [('a', -5.0, 5.0, 2), ('a', 0.0, 10.0, 3)]
     >>> sorted(state.open.panes), state.open.open_windows
