@@ -275,6 +275,21 @@ def _count_chunk(counts: dict[int, Counter[Any]], panes: list[int], seen: set[in
         other[k] += 1
 
 
+def _canonical(arrived: dict[int, list[tuple[Any, Any]]], known: dict[Any, Any]
+               ) -> dict[int, list[tuple[Any, Any]]]:
+    """``arrived`` with each key replaced by the equal key object of ``known`` where there is
+    one. The panes of the state then share their key objects, and a pickle writes each once
+    (the state of a sliding word count pickles and loads in about half the time).
+
+    >>> a, b = "".join(["k", "1"]), "".join(["k", "1"])
+    >>> _canonical({0: [(b, 2)]}, {a: 1})[0][0][0] is a
+    True
+    """
+    canon = dict(zip(known, known))
+    get = canon.get
+    return {p: [(get(k, k), x) for k, x in items] for p, items in arrived.items()}
+
+
 def _by_pane(entries: Iterator[tuple[Any, Any]]
              ) -> tuple[list[tuple[int, Any]], dict[int, list[tuple[Any, Any]]]]:
     """A batch's shuffled shares (``Bucket`` entries): the late ``(ms, record)``s, and
@@ -337,6 +352,9 @@ class FinalWindows(Windows):
         late, arrived = _by_pane(entries)
         panes = dict(previous.panes) if previous else {}
         running = previous.running.copy() if previous and previous.running else None
+        if self.runs:
+            known = running.counts if running else panes[max(panes)] if panes else {}
+            arrived = _canonical(arrived, known)
         for p, items in arrived.items():
             old = panes.get(p)
             panes[p] = bucket = dict(old) if old else {}     # the previous state stays intact
