@@ -242,7 +242,7 @@ class Windows:
         return sum(len(b) for b in state.values())
 
 
-def _count_chunk(counts: dict[int, Counter[Any]], panes: list[int], seen: set[int],
+def _count_chunk(counts: dict[int, dict[Any, Any]], panes: list[int], seen: set[int],
                  keys: list[Any]) -> None:
     """A chunk's ``keys`` counted into ``counts`` (per pane number). Most records of a chunk
     lie in one pane: all are counted there at C speed, then the others moved to their own
@@ -258,7 +258,7 @@ def _count_chunk(counts: dict[int, Counter[Any]], panes: list[int], seen: set[in
         main = max(seen, key=panes.count)
     counter = counts.get(main)
     if counter is None:
-        counter = counts[main] = Counter()
+        counter = counts[main] = Counter()      # its missing keys count 0
     counter.update(keys)
     if len(seen) == 1:
         return
