@@ -23,20 +23,20 @@ never changed in place (it may still be cached, or being written to a checkpoint
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from ..accumulators import Accumulator, AccumulatorParam
 from ..dependency import NarrowDependency, OneToOneDependency
 from ..hashing import BUILTIN_HASH_IS_PORTABLE, portable_hash
 from ..partitioner import Partitioner
 from ..rdd import RDD
-from .event_time import EventTimeSpec, Watermark, unzip_chunks
+from .event_time import Chunk, EventTimeSpec, Watermark
 
 if TYPE_CHECKING:
     from ..taskcontext import TaskContext
     from .event_windows import Strategy
 
-__all__ = ["MARKER", "EventRoute", "PreAggregateRDD", "EventStateRDD", "KeyedState", "StatsParam"]
+__all__ = ["MARKER", "Bucket", "EventRoute", "PreAggregateRDD", "EventStateRDD", "KeyedState", "StatsParam"]
 
 
 class _Marker:
@@ -52,8 +52,32 @@ class _Marker:
 MARKER = _Marker()
 
 
+class Bucket:
+    """The shuffle key of a map task's share for one key partition (``index``): the window
+    strategies send one entry per partition, ``({pane: {key: accumulator}}, late records)``,
+    cut by ``EventRoute.split`` (a dict pickles faster than a pair per key)."""
+
+    __slots__ = ("index",)
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+
+    def __reduce__(self) -> tuple:
+        return (Bucket, (self.index,))
+
+    def __repr__(self) -> str:
+        return f"Bucket({self.index})"
+
+
 class EventRoute(Partitioner):
-    """Keys by their portable hash over ``n`` partitions; the marker to partition ``n``."""
+    """Keys by their portable hash over ``n`` partitions; a ``Bucket`` to its own, the
+    marker to partition ``n``.
+
+    >>> route = EventRoute(2)
+    >>> [sorted(part) for part in route.split({"a": 1, "b": 2, "c": 3})] == [
+    ...     sorted(k for k in "abc" if route(k) == i) for i in range(2)]
+    True
+    """
 
     def __init__(self, n: int) -> None:
         super().__init__(n + 1, portable_hash)
@@ -62,15 +86,38 @@ class EventRoute(Partitioner):
     def __call__(self, key: Any) -> int:
         if key is MARKER:
             return self.keyed
+        if type(key) is Bucket:
+            return key.index
+        return self.partition_of(key)
+
+    def partition_of(self, key: Any) -> int:
+        """The key partition of ``key``."""
         if BUILTIN_HASH_IS_PORTABLE and (type(key) is str or type(key) is int):
             return hash(key) % self.keyed
         return portable_hash(key) % self.keyed
+
+    def split(self, group: dict[Any, Any]) -> list[dict[Any, Any]]:
+        """``group`` cut into one dict per key partition."""
+        n = self.keyed
+        if n == 1:
+            return [group]
+        parts: list[dict[Any, Any]] = [{} for _ in range(n)]
+        if BUILTIN_HASH_IS_PORTABLE:
+            for k, x in group.items():
+                if type(k) is str or type(k) is int:
+                    parts[hash(k) % n][k] = x
+                else:
+                    parts[portable_hash(k) % n][k] = x
+        else:
+            for k, x in group.items():
+                parts[portable_hash(k) % n][k] = x
+        return parts
 
 
 class _Fixed(NarrowDependency):
     """Every child partition reads the parent partitions ``extra`` (plus its own if ``own``)."""
 
-    def __init__(self, rdd: RDD[Any], extra: list[int], own_below: int = 0) -> None:
+    def __init__(self, rdd: RDD, extra: list[int], own_below: int = 0) -> None:
         super().__init__(rdd)
         self.extra, self.own_below = extra, own_below
 
@@ -88,40 +135,37 @@ class KeyedState:
     def __init__(self, open: Any, emitted: list[Any], late: list[tuple[int, Any]]) -> None:
         self.open, self.emitted, self.late = open, emitted, late
 
-    def __reduce__(self) -> tuple[type[KeyedState], tuple[Any, list[Any], list[tuple[int, Any]]]]:
+    def __reduce__(self) -> tuple:
         return (KeyedState, (self.open, self.emitted, self.late))
 
 
-#: per-batch statistics: ``(batch ms, partition)`` to the partition's ``Watermark`` (partition
-#: ``n``) or ``(late records, open windows)``
-Stats = dict[tuple[int, int], Any]
-
-
-class StatsParam(AccumulatorParam[Stats]):
+class StatsParam(AccumulatorParam):
     """Per-batch statistics from the tasks, keyed ``(batch ms, partition)``; a recomputed
     partition overwrites its own entry, so nothing counts twice."""
 
-    def zero(self, value: Stats) -> Stats:
+    def zero(self, value: dict) -> dict:
         return {}
 
-    def addInPlace(self, value1: Stats, value2: Stats) -> Stats:
+    def addInPlace(self, value1: dict, value2: dict) -> dict:
         value1.update(value2)
         return value1
 
 
-def _watermark_of(previous: RDD[Any] | None, n: int, task: TaskContext) -> Watermark:
+def _watermark_of(previous: RDD | None, n: int, task: TaskContext) -> Watermark:
     if previous is None:
         return Watermark.initial()
-    watermark: Watermark = next(iter(previous.iterator(n, task)))
-    return watermark
+    return next(iter(previous.iterator(n, task)))
 
 
-class PreAggregateRDD(RDD[tuple[Any, Any]]):
-    """Map side of a batch: late records set aside, the others combined per key and window,
-    one marker per partition."""
+class PreAggregateRDD(RDD):
+    """Map side of a batch: the batch's records read as stamped chunks by ``chunks_of`` (the
+    timestamp function and the operators after it run here), late records set aside, the
+    others combined per key and window, one marker per partition."""
 
-    def __init__(self, batch: RDD[Any], previous: RDD[Any] | None, strategy: Strategy, n: int) -> None:
-        self.batch, self.previous, self.strategy, self.n = batch, previous, strategy, n
+    def __init__(self, batch: RDD, chunks_of: Callable[[Iterator[Any]], Iterator[Chunk]],
+                 previous: RDD | None, strategy: Strategy, n: int) -> None:
+        self.batch, self.chunks_of = batch, chunks_of
+        self.previous, self.strategy, self.n = previous, strategy, n
         deps: list[Any] = [OneToOneDependency(batch)]
         if previous is not None:
             deps.append(_Fixed(previous, [n]))
@@ -129,21 +173,20 @@ class PreAggregateRDD(RDD[tuple[Any, Any]]):
 
     def compute(self, split: int, task: TaskContext) -> Iterator[tuple[Any, Any]]:
         wm = _watermark_of(self.previous, self.n, task).watermark_ms
-        chunks = unzip_chunks(self.batch.iterator(split, task))
-        entries, max_event, count = self.strategy.pre_aggregate(chunks, wm)
+        chunks = self.chunks_of(self.batch.iterator(split, task))
+        entries, max_event, count = self.strategy.pre_aggregate(chunks, wm, EventRoute(self.n))
         entries.append((MARKER, (max_event, count)))
         return iter(entries)
 
 
-class EventStateRDD(RDD[Any]):
+class EventStateRDD(RDD):
     """Reduce side of a batch: partition ``n`` is the new ``Watermark``, the others the new
     ``KeyedState`` of their keys."""
 
-    def __init__(self, previous: RDD[Any] | None, shuffled: RDD[Any], strategy: Strategy, n: int,
-                 time_ms: int, spec: EventTimeSpec, stats: Accumulator[Stats]) -> None:
+    def __init__(self, previous: RDD | None, shuffled: RDD, strategy: Strategy, n: int,
+                 time_ms: int, spec: EventTimeSpec, stats: Accumulator) -> None:
         self.previous, self.shuffled, self.strategy, self.n = previous, shuffled, strategy, n
-        # not ``stats``: that is RDD.stats()
-        self.time_ms, self.spec, self.batch_stats = time_ms, spec, stats
+        self.time_ms, self.spec, self.stats = time_ms, spec, stats
         deps: list[Any] = [_Fixed(shuffled, [n], own_below=n)]
         if previous is not None:
             deps.append(_Fixed(previous, [n], own_below=n))
@@ -159,11 +202,11 @@ class EventStateRDD(RDD[Any]):
     def compute(self, split: int, task: TaskContext) -> Iterator[Any]:
         before, after = self._watermarks(task)
         if split == self.n:
-            self.batch_stats.add({(self.time_ms, split): after})
+            self.stats.add({(self.time_ms, split): after})
             return iter([after])
         previous = None if self.previous is None else next(iter(self.previous.iterator(split, task)))
         state = self.strategy.merge(previous.open if previous is not None else None,
                                     self.shuffled.iterator(split, task), before.watermark_ms,
                                     after.watermark_ms)
-        self.batch_stats.add({(self.time_ms, split): (len(state.late), self.strategy.open_count(state.open))})
+        self.stats.add({(self.time_ms, split): (len(state.late), self.strategy.open_count(state.open))})
         return iter([state])

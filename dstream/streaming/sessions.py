@@ -17,7 +17,7 @@ from __future__ import annotations
 import heapq
 from typing import Any, Callable, Iterator
 
-from .event_state import KeyedState
+from .event_state import EventRoute, KeyedState
 from .event_time import Chunk, ms_datetime
 
 __all__ = ["Sessions", "merge_sessions"]
@@ -63,7 +63,7 @@ class Sessions:
     def __init__(self, gap: int, lateness: int, func: Callable[[Any, Any], Any]) -> None:
         self.gap, self.lateness, self.func = gap, lateness, func
 
-    def pre_aggregate(self, chunks: Iterator[Chunk], wm: int | None
+    def pre_aggregate(self, chunks: Iterator[Chunk], wm: int | None, route: EventRoute
                       ) -> tuple[list[tuple[Any, Any]], int | None, int]:
         limit = None if wm is None else wm - self.lateness
         entries: list[tuple[Any, Any]] = []
