@@ -30,6 +30,7 @@ import datetime
 import itertools
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -56,6 +57,16 @@ SEARCH_START = {"dstream": 60_000, "pyspark": 4_000}
 
 
 # ---------------------------------------------------------------------- the raw-Python floor
+def words_per_line(lines: list[str]) -> float:
+    """The mean words per line of the feeder's pool (10.0 for the default pool): the factor
+    between the job's input rate (lines/s) and the raw floor (words/s).
+
+    >>> words_per_line(["a b", "c d e f"])
+    3.0
+    """
+    return sum(len(line.split()) for line in lines) / max(1, len(lines))
+
+
 def floor_words_per_s(lines: list[str], repeat: int = 5) -> float:
     """Median words/s of Counter over str.split of ``lines`` (one core, this process)."""
     rates = []
@@ -75,6 +86,8 @@ class StepResult:
     batch_ms: int
     seconds: float
     incomplete: int = 0                  # measured batches that had not completed in time
+    feeder_cpu: float | None = None      # cores the feeder used over the measured part
+    job_cpu: float | None = None         # cores the job (driver + workers) used over it
     verdict: str = ""
     reasons: list[str] = field(default_factory=list)
 
@@ -117,11 +130,22 @@ class StepResult:
         return [f"{self.rate:,.0f}", len(self.batches), f"{self.ingested_per_s:,.0f}",
                 _ms(median(proc)), _ms(percentile(proc, 100)),
                 self.batches[-1]["scheduling_delay_ms"] if self.batches else None,
-                f"{self.sched_slope:+.0f}", self.verdict]
+                f"{self.sched_slope:+.0f}", _cores(self.job_cpu), _cores(self.feeder_cpu),
+                self.verdict]
 
 
 STEP_HEADER = ["rate (lines/s)", "batches", "ingested/s", "p50 proc ms", "max proc ms",
-               "last sched ms", "sched slope ms/batch", "verdict"]
+               "last sched ms", "sched slope ms/batch", "job CPU", "feeder CPU", "verdict"]
+
+
+def _cores(x: float | None) -> str:
+    return "-" if x is None else f"{x:.2f}"
+
+
+def _cpu_snapshot(feeder: FeederProcess, job: JobProcess) -> tuple[float, float | None, float]:
+    """(wall time, the feeder's CPU seconds, the job tree's CPU seconds) now."""
+    tree = tree_cpu_seconds(job.pid)
+    return time.time(), feeder.cpu_seconds(), sum(cpu for _, cpu in tree.values())
 
 
 def _ms(x: float | None) -> str | None:
@@ -166,13 +190,23 @@ def staircase(engine: str, rates: list[float], args: argparse.Namespace,
                 time.sleep(0.1)
             started = next(s for s in feeder.steps_started() if s["step"] == index)["started_at"]
             end = started + args.step_seconds
-            # wait for the step's batches: until the last one completed, or 2 s past its time
+            # wait for the step's batches: until the last one completed, or 2 s past its time;
+            # CPU is sampled from the end of the warm-up to then
+            cpu_start = None
             while True:
+                if cpu_start is None and time.time() >= started + args.warmup:
+                    cpu_start = _cpu_snapshot(feeder, job)
                 batches, missing = measured_batches(job, started, args.warmup, args.step_seconds, batch_ms)
                 if (not missing and time.time() >= end) or time.time() > end + 2 + args.batch:
                     break
                 time.sleep(0.2)
             result = StepResult(rate, batches, batch_ms, args.step_seconds, len(missing))
+            if cpu_start is not None:
+                cpu_end = _cpu_snapshot(feeder, job)
+                seconds = max(1e-9, cpu_end[0] - cpu_start[0])
+                result.job_cpu = (cpu_end[2] - cpu_start[2]) / seconds
+                if cpu_start[1] is not None and cpu_end[1] is not None:
+                    result.feeder_cpu = (cpu_end[1] - cpu_start[1]) / seconds
             ok = result.judge()
             results.append(result)
             if args.verbose:
@@ -343,9 +377,10 @@ def account(trace_path: str, batches: list[dict[str, Any]], t0: float, t1: float
             continue
         desc = stage["description"]
         kind = ("map stage: the new batch's blocks -> flatMap/map/combine -> shuffle write"
-                if stage["stage"] == "shuffle" and "reduceByKey)" in desc else
-                "result stage: window update (+ old/new merge) -> top 10"
-                if "WindowUpdateRDD" in desc else f"{stage['stage']} stage: {desc[:60]}")
+                if stage["stage"] == "shuffle" else
+                "result stage: shuffle read -> window update -> top 10"
+                if desc.startswith("reduce_partition on ") else
+                f"{stage['stage']} stage: {re.sub(r'[[][0-9]+[]]', '', desc)[:60]}")
         per_stage.setdefault(kind, []).append(stage["end"] - stage["start"])
     before = min(snapshots, key=lambda r: abs(r["wall"] - t0))["counters"]
     after = min(snapshots, key=lambda r: abs(r["wall"] - t1))["counters"]
@@ -375,6 +410,7 @@ def print_account(acc: dict[str, Any], batch_s: float) -> None:
         "task.submit": "batch thread: gather task inputs",
         "task.pickle": "backend threads: pickle task inputs (MB/s)",
         "task.roundtrip": "backend threads: send task, wait for worker reply",
+        "stage.pickle": "backend threads: pickle stage code + lineage (cloudpickle)",
         "task.accept": "batch thread: store cached result blocks",
         "batch.after": "batch thread: after batch (checkpoint snapshot, cleanup)",
         "checkpoint.write": "checkpoint writer thread",
@@ -400,7 +436,7 @@ def job_args(args: argparse.Namespace) -> list[str]:
 
 
 # ---------------------------------------------------------------------- report
-def print_report(floor: float, fixed: dict[str, dict[str, Any]], maxima: dict[str, float | None],
+def print_report(floor: float, per_line: float, fixed: dict[str, dict[str, Any]], maxima: dict[str, float | None],
                  launches: dict[str, list[dict[str, float]]], args: argparse.Namespace) -> None:
     engines = list(fixed)
     print()
@@ -408,7 +444,7 @@ def print_report(floor: float, fixed: dict[str, dict[str, Any]], maxima: dict[st
           f"{args.window:g} s / slide {args.slide:g} s; {datetime.date.today()}, "
           f"{os.cpu_count()} cores")
     print(f"raw-Python floor (Counter over str.split, 1 core): {floor / 1e6:.2f} M words/s "
-          f"= {floor / 10:,.0f} lines/s")
+          f"= {floor / per_line:,.0f} lines/s at {per_line:g} words a line")
     print()
     header = ["metric", *engines, "PySpark (issue)", "target"]
     rows = []
@@ -419,8 +455,8 @@ def print_report(floor: float, fixed: dict[str, dict[str, Any]], maxima: dict[st
     rows.append(["max sustainable input (lines/s)",
                  *[f"{maxima[e]:,.0f}" if maxima.get(e) else "-" for e in engines],
                  f"{PYSPARK_ISSUE['max_rate']:,}", f">= {TARGETS['max_rate']:,}"])
-    rows.append(["  as % of the raw-Python floor (lines/s)",
-                 *[f"{maxima[e] / (floor / 10):.0%}" if maxima.get(e) else "-" for e in engines], "", ""])
+    rows.append(["  x words a line, as % of the raw floor",
+                 *[f"{maxima[e] * per_line / floor:.0%}" if maxima.get(e) else "-" for e in engines], "", ""])
     rows.append([f"p50 / p99 processing (ms) @ {args.rate:,.0f}/s",
                  *[fmt_pair(fixed[e]["proc_p50"], fixed[e]["proc_p99"]) for e in engines], "", ""])
     rows.append([f"p50 / p99 total delay (ms) @ {args.rate:,.0f}/s",
@@ -509,7 +545,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.py_spy and shutil.which("py-spy") is None:
         parser.error("--py-spy needs py-spy on PATH (pip install py-spy)")
     engines = ["dstream", "pyspark"] if args.engine == "both" else [args.engine]
-    floor = floor_words_per_s(line_pool(200_000))
+    pool = line_pool(200_000)
+    floor = floor_words_per_s(pool)
+    per_line = words_per_line(pool)
     print(f"raw-Python floor: {floor / 1e6:.2f} M words/s", flush=True)
     fixed: dict[str, dict[str, Any]] = {}
     maxima: dict[str, float | None] = {}
@@ -527,10 +565,11 @@ def main(argv: list[str] | None = None) -> None:
             maxima[engine], steps = search_max_rate(engine, args)
             print(table(STEP_HEADER, [s.row() for s in steps]), flush=True)
     if fixed:
-        print_report(floor, fixed, maxima, launches, args)
+        print_report(floor, per_line, fixed, maxima, launches, args)
     elif maxima:
         for e, m in maxima.items():
-            print(f"{e}: max sustainable {m or 0:,.0f} lines/s")
+            print(f"{e}: max sustainable {m or 0:,.0f} lines/s = {(m or 0) * per_line / floor:.0%} "
+                  f"of the raw floor ({floor / 1e6:.2f} M words/s, {per_line:g} words a line)")
 
 
 if __name__ == "__main__":

@@ -156,6 +156,11 @@ def test_wheel_installs_exactly_one_import_package(wheel: Path) -> None:
         assert f"dstream/{package}/__init__.py" in names
 
 
+def test_wheel_ships_the_py_typed_marker(wheel: Path) -> None:
+    with zipfile.ZipFile(wheel) as archive:
+        assert "dstream/py.typed" in archive.namelist()
+
+
 @pytest.fixture(scope="module")
 def fresh_venv(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A new virtual environment holding the wheel, with the test environment's packages

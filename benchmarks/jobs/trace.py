@@ -17,6 +17,7 @@ Probes (seconds are wall time in the calling thread):
 - ``task.submit``: gathering a task's inputs in the driver (batch thread)
 - ``task.pickle``: pickling a task's inputs for a worker (backend threads)
 - ``task.roundtrip``: sending a task and waiting for its reply (backend threads)
+- ``stage.pickle``: pickling a stage's code, once per stage, its lineage included (backend threads)
 - ``task.accept``: storing a task's cached blocks in the driver's block manager (batch thread)
 - ``checkpoint.write``: the checkpoint writer (its thread)
 """
@@ -70,14 +71,14 @@ def _wrap(owner: Any, attr: str, name: str, counters: _Counters,
 
 def install(path: str) -> Callable[[], None]:
     """Wrap the probes and start writing to ``path``; returns a function that stops it."""
-    from dstream.blocks import BlockManager
+    from dstream.block_manager import BlockManager
     from dstream.executors import processes
     from dstream.scheduler.dag import DAGScheduler
     from dstream.streaming.checkpointing import CheckpointManager
     from dstream.streaming.context import StreamingContext
-    from dstream.streaming.receiver_input import EngineBlockSink
+    from dstream.streaming.inputs.receiver_streams import EngineBlockSink
     from dstream.streaming.scheduler import JobScheduler
-    from dstream.receivers.blocks import BlockGenerator
+    from dstream.receivers.block_generator import BlockGenerator
     from dstream.receivers.lines import LineSplitter
 
     counters = _Counters()
@@ -100,6 +101,7 @@ def install(path: str) -> Callable[[], None]:
     _wrap(DAGScheduler, "_submit", "task.submit", counters)
     _wrap(DAGScheduler, "_accept", "task.accept", counters)
     _wrap(processes.ProcessBackend, "_run_on", "task.roundtrip", counters)
+    _wrap(processes, "dumps_code", "stage.pickle", counters, amount=lambda stage: 0.0)
     _wrap(CheckpointManager, "_write", "checkpoint.write", counters)
 
     dumps_data = processes.dumps_data
@@ -111,16 +113,25 @@ def install(path: str) -> Callable[[], None]:
         return data
     processes.dumps_data = timed_dumps
 
-    run_stage = DAGScheduler._run_stage
+    # every stage goes through _launch (submit its tasks) and _finish (wait for them); map
+    # stages do not pass through _run_stage, so the stage's span is taken from these two
+    launch, finish = DAGScheduler._launch, DAGScheduler._finish
+    launched: dict[int, float] = {}
 
-    def traced_stage(self: Any, stage: Any, partitions: list[int], *args: Any, **kwargs: Any) -> Any:
-        start = time.time()
+    def traced_launch(self: Any, stage: Any, partitions: list[int], *args: Any, **kwargs: Any) -> Any:
+        launched[stage.stage_id] = time.time()
+        return launch(self, stage, partitions, *args, **kwargs)
+
+    def traced_finish(self: Any, run: Any, *args: Any, **kwargs: Any) -> Any:
         try:
-            return run_stage(self, stage, partitions, *args, **kwargs)
+            return finish(self, run, *args, **kwargs)
         finally:
+            stage = run.stage
             write({"stage": stage.kind, "description": stage.description[:200],
-                   "tasks": len(partitions), "start": start, "end": time.time()})
-    DAGScheduler._run_stage = traced_stage
+                   "tasks": len(run.partitions), "start": launched.pop(stage.stage_id, time.time()),
+                   "end": time.time()})
+    DAGScheduler._launch = traced_launch
+    DAGScheduler._finish = traced_finish
 
     stop = threading.Event()
 

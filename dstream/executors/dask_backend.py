@@ -70,6 +70,8 @@ from .dask_graph import DaskTask, PendingGraph
 from .processes import _rebuild_error
 
 if TYPE_CHECKING:
+    from distributed import Future as DaskFuture
+
     from ..conf import Conf
     from ..rdd import RDD
     from ..scheduler.task import StageBinary, TaskResult
@@ -153,15 +155,16 @@ def _run_on_worker(token: str, code: bytes, split: int, attempt: int, inputs_byt
         return _send_report(result, report)
     except BaseException as e:  # noqa: B902 - every failure goes back to the driver
         text = traceback.format_exc()
+        exc_bytes: bytes | None
         try:
-            exc_bytes: bytes | None = dumps_data(e)
+            exc_bytes = dumps_data(e)
             pickle.loads(exc_bytes)
         except Exception:
             exc_bytes = None
         raise DaskTaskError(exc_bytes, type(e).__qualname__, str(e), text) from None
 
 
-class _Report(tuple):
+class _Report(tuple[str, str, bool, list[Any]]):
     """Where and what a task reports to the driver: ``(topic, key, keep_value, kept)``, the
     value kept unless the task is a map task, ``kept`` the keys of cached blocks that stay on
     the worker."""
@@ -174,9 +177,8 @@ def _send_report(result: TaskResult, report: _Report) -> TaskResult | None:
     from distributed import get_worker
 
     topic, key, keep_value, kept = report
-    data: bytes | None = dumps_data(_side_outputs(result, keep_value, kept))
-    if len(data) > _EVENT_BYTES:
-        data = None
+    pickled = dumps_data(_side_outputs(result, keep_value, kept))
+    data = pickled if len(pickled) <= _EVENT_BYTES else None
     get_worker().log_event(topic, {"key": key, "result": data})
     if data is not None and keep_value and not kept:
         return None
@@ -212,7 +214,7 @@ class _WholeOutput:
 
 
 # ---------------------------------------------------------------------- driver side
-class _TaskFuture(Future):
+class _TaskFuture(Future["TaskResult"]):
     """The driver's future of a dstream task; a map task's bucket handles (``outputs``: bucket
     tasks, or ``_WholeOutput``) are known from submission on."""
 
@@ -269,16 +271,19 @@ class DaskBackend(ExecutorBackend):
             # No dashboard; the scheduler's HTTP server (metrics, health) takes a free port: with
             # no address it binds 8787, which another cluster on the machine may hold.
             with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
-                self._cluster = LocalCluster(n_workers=n_workers or 1, threads_per_worker=1,
-                                             processes=True, dashboard_address=None,
-                                             scheduler_kwargs={"dashboard_address": "127.0.0.1:0"})
+                self._cluster = LocalCluster(  # type: ignore[no-untyped-call]  # no annotations
+                    n_workers=n_workers or 1, threads_per_worker=1,
+                    processes=True, dashboard_address=None,
+                    scheduler_kwargs={"dashboard_address": "127.0.0.1:0"})
             self._restore_seed()
             address = self._cluster.scheduler_address
         try:
-            self._client = Client(address, set_as_default=False)
+            # (distributed's Client() and Client.nthreads() have no annotations)
+            self._client = Client(address, set_as_default=False)  # type: ignore[no-untyped-call]
             if self._cluster is None:
                 self._client.wait_for_workers(1, timeout=60)
-            self.parallelism = max(1, sum(self._client.nthreads().values()))
+            nthreads: dict[str, int] = self._client.nthreads()  # type: ignore[no-untyped-call]
+            self.parallelism = max(1, sum(nthreads.values()))
         except BaseException:
             if self._cluster is not None:
                 self._cluster.close()
@@ -295,7 +300,8 @@ class DaskBackend(ExecutorBackend):
         self._watches: dict[str, _Watch] = {}
         # the tasks' reports; subscribed before any task is sent (one ordered stream)
         self._topic = f"dstream-results-{self._session}"
-        self._client.subscribe_topic(self._topic, self._on_event)
+        self._client.subscribe_topic(  # type: ignore[no-untyped-call]  # no annotations
+            self._topic, self._on_event)
         # completes tasks off Dask's threads (its event loop and its single callback thread)
         self._gather = ThreadPoolExecutor(max(2, self.parallelism), thread_name_prefix="dstream-dask")
 
@@ -328,15 +334,16 @@ class DaskBackend(ExecutorBackend):
         watch = _Watch(future, task, handles, blocks, description, keep_value, kept)
         with self._lock:
             self._watches[name] = watch
-        future.add_done_callback(lambda f: f.cancelled() and self._cancel(watch))
+        future.add_done_callback(lambda f: self._cancel(watch) if f.cancelled() else None)
         return future
 
     def flush(self) -> None:
         for task in self._graph.send():
             with self._lock:
                 watch = self._watches.get(task.key)
-            if watch is not None:
-                task.future.add_done_callback(lambda _, w=watch: self._on_end(w))
+            if watch is not None and task.future is not None:
+                task.future.add_done_callback(  # type: ignore[no-untyped-call]  # no annotations
+                    lambda _, w=watch: self._on_end(w))
 
     def pending_outputs(self, future: Future[TaskResult]) -> list[Any] | None:
         # the bucket handles exist from submission on: reduce tasks take them as dependencies
@@ -365,7 +372,8 @@ class DaskBackend(ExecutorBackend):
             self._stopped = True
             self._stage_code.clear()
         try:
-            self._client.close()     # cancels what still runs: those tasks fail, not hang
+            # cancels what still runs: those tasks fail, not hang
+            self._client.close()  # type: ignore[no-untyped-call]  # no annotations
         finally:
             self._gather.shutdown(wait=True)
             if self._cluster is not None:
@@ -377,8 +385,9 @@ class DaskBackend(ExecutorBackend):
                  kept: list[Any]) -> tuple[list[Any] | None, dict[Any, DaskTask]]:
         """A map task's bucket handles, and the tasks picking out the cached partitions that
         ``task`` computes (they stay on the worker)."""
-        handles = None
+        handles: list[Any] | None = None
         if stage.kind == "shuffle":
+            assert stage.partitioner is not None   # a map stage has a partitioner
             n = stage.partitioner.numPartitions
             if n <= self._whole_output_partitions:
                 handles = [_WholeOutput(task, i) for i in range(n)]
@@ -389,8 +398,8 @@ class DaskBackend(ExecutorBackend):
                   for key in kept}
         return handles, blocks
 
-    def _split_inputs(self, inputs: dict[Any, Any]) -> tuple[dict, list, list, list[str],
-                                                             dict[int, int]]:
+    def _split_inputs(self, inputs: dict[Any, Any]
+                      ) -> tuple[dict[Any, Any], list[Any], list[Any], list[str], dict[int, int]]:
         """Plain inputs (shipped pickled with the task) apart from the ones on workers: shuffle
         buckets and received blocks (as Dask futures), the workers holding those blocks, and
         which shuffle inputs are whole map results (their position: the bucket to pick)."""
@@ -470,7 +479,7 @@ class DaskBackend(ExecutorBackend):
         with self._lock:
             self._watches.pop(watch.task.key, None)
         if watch.task.future is not None:
-            watch.task.future.cancel()
+            watch.task.future.cancel()  # type: ignore[no-untyped-call]  # no annotations
 
     def _complete(self, watch: _Watch) -> None:
         future, dask_future = watch.future, watch.task.future
@@ -491,9 +500,9 @@ class DaskBackend(ExecutorBackend):
             if watch.handles is not None:
                 result.value = watch.handles
             for key, value in result.blocks.items():
-                if value is None and key in watch.blocks:
-                    result.blocks[key] = DaskCachedBlock(f"rdd_{key[0]}_{key[1]}",
-                                                         watch.blocks[key].future)
+                made = watch.blocks[key].future if key in watch.blocks else None
+                if value is None and made is not None:
+                    result.blocks[key] = DaskCachedBlock(f"rdd_{key[0]}_{key[1]}", made)
             _set(future, result=result)
             return
         _set(future, error=error)
@@ -503,12 +512,16 @@ class DaskBackend(ExecutorBackend):
         small task picks it out of a result that stays on the worker)."""
         if dask_future.status != "finished":
             dask_future.result()         # raises the task's error (or waits for a rerun)
+        result: TaskResult
         if isinstance(watch.event, bytes):
-            return pickle.loads(watch.event)
-        if watch.keep_value and not watch.kept:
-            return dask_future.result()
-        return self._client.submit(_side_outputs, dask_future, watch.keep_value, watch.kept,
-                                   key=f"{watch.task.key}-side", pure=False).result()
+            result = pickle.loads(watch.event)
+        elif watch.keep_value and not watch.kept:
+            result = dask_future.result()
+        else:
+            result = self._client.submit(_side_outputs, dask_future, watch.keep_value,
+                                         watch.kept, key=f"{watch.task.key}-side",
+                                         pure=False).result()
+        return result
 
     def _restore_seed(self) -> None:
         # a nanny writes PYTHONHASHSEED into the driver's own environment before it spawns a
@@ -519,7 +532,7 @@ class DaskBackend(ExecutorBackend):
             os.environ["PYTHONHASHSEED"] = self._saved_seed
 
 
-def _cached_outputs(rdd: RDD, split: int, inputs: dict[Any, Any]) -> list[tuple[int, int]]:
+def _cached_outputs(rdd: RDD[Any], split: int, inputs: dict[Any, Any]) -> list[tuple[int, int]]:
     """Keys of the cached partitions a task computes (and stores): the cached RDDs its narrow
     lineage reaches before an input (source, cached or checkpointed partition) or a shuffle."""
     found: list[tuple[int, int]] = []
@@ -541,7 +554,7 @@ def _is_shuffle_key(key: Any) -> bool:
     return isinstance(key, tuple) and len(key) == 3 and key[0] == "shuffle"
 
 
-def _set(future: Future, result: Any = None, error: BaseException | None = None) -> None:
+def _set(future: Future[TaskResult], result: Any = None, error: BaseException | None = None) -> None:
     try:
         if error is not None:
             future.set_exception(error)

@@ -37,12 +37,12 @@ class DaskTask:
 
     def __init__(self, key: str) -> None:
         self.key = key
-        self.future: Future | None = None
+        self.future: Future[Any] | None = None
 
     @property
     def status(self) -> str:
         """Its Dask future's status (``pending`` until sent)."""
-        return "pending" if self.future is None else self.future.status
+        return "pending" if self.future is None else str(self.future.status)
 
     def __repr__(self) -> str:
         return f"DaskTask({self.key!r}, {self.status})"
@@ -95,7 +95,8 @@ class PendingGraph:
                     if where else None)
                  for i, (where, dsk) in enumerate(layers.items())},
                 {f"dstream-layer-{i}": set() for i in range(len(layers))})
-            futures = self._client.get(graph, [t.key for t in tasks], sync=False)
+            futures = self._client.get(  # type: ignore[no-untyped-call]  # no annotations
+                graph, [t.key for t in tasks], sync=False)
             for task, future in zip(tasks, futures):
                 task.future = future
         return tasks

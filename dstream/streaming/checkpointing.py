@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from dstream.checkpoint import CheckpointStore, WriteAheadLog, list_generations, open_store, save_generation
 from dstream.checkpoint.signing import Signer, load_or_create_key_file
 
-from ..blocks import rdd_block_id
+from ..block_manager import rdd_block_id
 from ..executors.base import RemoteBlock
 from ..rdd import RDD
 from ..rdd_checkpoint import truncate_to
@@ -189,7 +189,7 @@ class CheckpointManager:
         self.last_written_ms: int | None = None
         #: the context's clock (seconds) when the last metadata checkpoint was written (or at
         #: the start): a manual clock in tests, wall time otherwise
-        self._now_s = lambda: ssc._clock.now_ms() / 1000.0
+        self._now_s: Callable[[], float] = lambda: ssc._clock.now_ms() / 1000.0
         self.last_success_time_s = self._now_s()
         self.started_time_s = self.last_success_time_s
         #: called with the metadata right after each metadata generation is saved
@@ -199,7 +199,7 @@ class CheckpointManager:
         self._thread.start()
 
     # ------------------------------------------------------------------ batch thread
-    def capture(self, key: str, kind: str, time_ms: int, rdd: RDD) -> DataSnapshot:
+    def capture(self, key: str, kind: str, time_ms: int, rdd: RDD[Any]) -> DataSnapshot:
         """The partitions of ``rdd`` (from the cache, computed if missing); cuts its lineage."""
         ctx = rdd.ctx
         partitions: list[Any] = []

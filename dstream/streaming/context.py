@@ -21,7 +21,8 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from typing import Any, Callable
+from datetime import datetime
+from typing import Any, Callable, Iterable, TypeVar, overload
 
 from ..context import Context
 from ..errors import ContextStateError
@@ -30,15 +31,18 @@ from .clock import Clock, ManualClock, SystemClock
 from .dstream import DStream, MultiTransformedDStream, UnionDStream, adapt_time_func
 from .arguments import check_duration, check_function, check_timeout
 from .graph import DStreamGraph
-from .input_streams import InputStreams
-from .inputs import QueueInputDStream
+from .inputs.constructors import InputStreams
+from .inputs.queue import QueueInputDStream
 from .listener import BatchHistory, ListenerBus, StreamingListener
-from .receiver_input import ReceiverTracker
+from .inputs.receiver_streams import ReceiverTracker
 from .recovery import Recovery, StreamCheckpoints
 from .scheduler import JobScheduler
 from .graph_restore import MODE_KEY as RECOVERY_MODE_KEY, checkpoint_contents, recovery_mode, save_graph
 from .graph_restore import restore as restore_saved_graph
 from .shutdown import SETTING as GRACEFUL_ON_SHUTDOWN, GracefulShutdown
+
+T = TypeVar("T")
+U = TypeVar("U")
 
 __all__ = ["StreamingContext"]
 
@@ -77,7 +81,6 @@ class StreamingContext(InputStreams):
         self._receiver_tracker = ReceiverTracker(self)
         self._scheduler.before_generate.append(self._receiver_tracker.allocate)
         self._state = _INITIALIZED
-        self._checkpoint_dir: str | None = None
         self._checkpoint_location: str | None = None
         self._checkpoints: StreamCheckpoints | None = None
         self._recover = False
@@ -166,7 +169,7 @@ class StreamingContext(InputStreams):
 
         Unlike Spark, the graph is never unpickled from the checkpoint, so a changed job
         (a new map step, another output, new configuration) recovers as long as its stateful
-        operators keep their ids (see ``DStream.name``).
+        operators keep their ids (see ``DStream.setName``).
 
         >>> import tempfile
         >>> from dstream import Context, StreamingContext
@@ -182,7 +185,7 @@ class StreamingContext(InputStreams):
             log.warning("recovering from the checkpoint in %s: restoring the saved graph without "
                         "calling the setup function (%s=restore, as PySpark does)",
                         checkpointPath, RECOVERY_MODE_KEY)
-            ssc = restore_saved_graph(checkpointPath)
+            ssc = restore_saved_graph(checkpointPath, StreamingContext)
         else:
             if has_metadata:
                 log.warning(
@@ -244,17 +247,18 @@ class StreamingContext(InputStreams):
         ...     run_batches(ssc, totals, 2)
         [[('a', 1)], [('a', 3)]]
         """
-        if not isinstance(directory, str) or not directory:
-            raise ValueError(f"checkpoint needs a directory or a redis:// URL, got {directory!r}")
-        if "://" in directory and not directory.startswith("file://"):
-            self._checkpoint_location = directory
+        location = directory        # PySpark's parameter name; a Redis URL is a location too
+        if not isinstance(location, str) or not location:
+            raise ValueError(f"checkpoint needs a directory or a redis:// URL, got {location!r}")
+        if "://" in location and not location.startswith("file://"):
+            self._checkpoint_location = location
             return
-        path = directory[len("file://"):] if directory.startswith("file://") else directory
+        path = location[len("file://"):] if location.startswith("file://") else location
         os.makedirs(path, exist_ok=True)
-        self._checkpoint_dir = self._checkpoint_location = os.path.abspath(path)
-        self._sc.setCheckpointDir(os.path.join(self._checkpoint_dir, "rdd"))
+        self._checkpoint_location = os.path.abspath(path)
+        self._sc.setCheckpointDir(os.path.join(self._checkpoint_location, "rdd"))
 
-    def _checkpoint_target(self) -> str | None:
+    def _checkpoint_location_in_use(self) -> str | None:
         """Where this context checkpoints: ``checkpoint()``'s location, else the Context's
         checkpoint directory."""
         return self._checkpoint_location or self._sc.getCheckpointDir()
@@ -296,7 +300,8 @@ class StreamingContext(InputStreams):
         self._bus.remove(streamingListener)
 
     # ------------------------------------------------------------------ inputs
-    def queueStream(self, rdds: list[Any], oneAtATime: bool = True, default: Any = None) -> DStream:
+    def queueStream(self, rdds: Iterable[RDD[T] | Iterable[T]], oneAtATime: bool = True,
+                    default: RDD[T] | Iterable[T] | None = None) -> DStream[T]:
         """A stream of the given RDDs (or lists, parallelized), one per batch by default.
 
         Empty batches have PySpark's partition counts: a queued ``[]`` is ``parallelize([])``
@@ -319,7 +324,7 @@ class StreamingContext(InputStreams):
         converted = [r if isinstance(r, RDD) else self._sc.parallelize(r) for r in rdds]
         return QueueInputDStream(self, converted, oneAtATime, default)
 
-    def union(self, *dstreams: DStream) -> DStream:
+    def union(self, *dstreams: DStream[T]) -> DStream[T]:
         """>>> from dstream import Context, StreamingContext
         >>> from dstream.streaming.testing import run_batches
         >>> with Context("local") as ctx:
@@ -332,7 +337,15 @@ class StreamingContext(InputStreams):
             return dstreams[0]
         return UnionDStream(self, list(dstreams))
 
-    def transform(self, dstreams: list[DStream], transformFunc: Callable[..., RDD]) -> DStream:
+    @overload
+    def transform(self, dstreams: Iterable[DStream[Any]],
+                  transformFunc: Callable[[tuple[RDD[Any], ...]], RDD[U]]) -> DStream[U]: ...
+    @overload
+    def transform(self, dstreams: Iterable[DStream[Any]],
+                  transformFunc: Callable[[datetime, tuple[RDD[Any], ...]], RDD[U]]) -> DStream[U]: ...
+
+    def transform(self, dstreams: Iterable[DStream[Any]],
+                  transformFunc: Callable[..., RDD[U]]) -> DStream[U]:
         """``transformFunc(rdds)`` or ``transformFunc(time, rdds)`` over several streams;
         ``rdds`` holds one RDD per stream, in the order of ``dstreams``.
 
@@ -344,11 +357,11 @@ class StreamingContext(InputStreams):
         ...     run_batches(ssc, ssc.transform([a, b], lambda rdds: rdds[1].union(rdds[0])), 1)
         [[2, 1]]
         """
-        dstreams = list(dstreams)
-        self._check_streams(dstreams, "transform")
+        streams = list(dstreams)
+        self._check_streams(streams, "transform")
         check_function("StreamingContext.transform", "transformFunc", transformFunc)
         func = adapt_time_func(transformFunc, 1, "StreamingContext.transform")
-        return MultiTransformedDStream(self, dstreams, func, "transform")._user(transformFunc)
+        return MultiTransformedDStream(self, streams, func, "transform")._user(transformFunc)
 
     def _check_streams(self, dstreams: Any, op: str) -> None:
         """Several streams combined: at least one, all DStreams of this context, one slide."""
@@ -419,7 +432,7 @@ class StreamingContext(InputStreams):
 
     def _open_checkpoints(self) -> Recovery | None:
         """Open the checkpoint store (when there is one); the saved metadata to recover from."""
-        location = self._checkpoint_target()
+        location = self._checkpoint_location_in_use()
         wal = self._sc._conf.getBoolean("dstream.streaming.receiver.writeAheadLog.enable", False)
         if location is None:
             if wal:
@@ -622,14 +635,18 @@ class StreamingContext(InputStreams):
 
     def _source_commits(self, time_ms: int) -> Callable[[], None] | None:
         """Receivers' and direct streams' offset commits for a batch whose outputs succeeded."""
-        commits = [self._receiver_tracker.source_commits(time_ms)]
-        commits += [s.source_commits(time_ms) for s in self._graph.inputs if hasattr(s, "source_commits")]
-        commits = [c for c in commits if c is not None]
+        pending = [self._receiver_tracker.source_commits(time_ms)]
+        pending += [s.source_commits(time_ms) for s in self._graph.inputs if hasattr(s, "source_commits")]
+        commits = [c for c in pending if c is not None]
         if not commits:
             return None
-        return lambda: [commit() for commit in commits] and None
 
-    def _note_checkpoint_due(self, stream: DStream, time_ms: int, rdd: RDD) -> None:
+        def commit_all() -> None:
+            for commit in commits:
+                commit()
+        return commit_all
+
+    def _note_checkpoint_due(self, stream: DStream[T], time_ms: int, rdd: RDD[T]) -> None:
         if self._checkpoints is not None:
             self._checkpoints.note_due(stream, time_ms, rdd)
 

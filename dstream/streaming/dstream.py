@@ -19,8 +19,11 @@ import itertools
 import logging
 import operator
 import threading
+import warnings
+from datetime import datetime
 from types import CodeType
-from typing import TYPE_CHECKING, Any, Callable, Generic, Hashable, Iterable, Iterator, TypeVar
+from typing import (TYPE_CHECKING, Any, Callable, Generic, Hashable, Iterable, Iterator, TypeVar,
+                    cast, overload)
 
 from ..callsite import call_site_override, user_call_site
 from ..rdd import RDD
@@ -30,6 +33,9 @@ from .durations import batch_datetime, check_multiple, to_ms
 from .event_ops import EventTimeOperations
 from .failures import user_codes
 from .pair_ops import PairDStreamOperations
+from .sinks.kafka_sink import KafkaSink, to_bytes
+from .sinks.redis_sink import RedisSink
+from .sinks.text_files import save_batch_as_text_files
 from .state_ops import StateOperations
 from .window_ops import WindowOperations
 
@@ -42,6 +48,9 @@ T = TypeVar("T")
 U = TypeVar("U")
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
+W = TypeVar("W")
+#: ``self``'s own type, for the methods that return ``self``
+D = TypeVar("D", bound="DStream[Any]")
 
 log = logging.getLogger(__name__)
 
@@ -89,13 +98,13 @@ class DStream(PairDStreamOperations, WindowOperations, StateOperations, EventTim
     True
     """
 
-    def __init__(self, ssc: StreamingContext, parents: list[DStream], op: str,
+    def __init__(self, ssc: StreamingContext, parents: list[DStream[Any]], op: str,
                  slide_ms: int | None = None) -> None:
         ssc._graph.check_can_define(op)
         self._ssc = ssc
         self._sc = ssc.sparkContext
         self.parents = parents
-        self.slide_ms = slide_ms if slide_ms is not None else parents[0].slide_ms
+        self.slide_ms: int = slide_ms if slide_ms is not None else parents[0].slide_ms
         self.op = op
         self.call_site = user_call_site()
         self.zero_time_ms: int | None = None
@@ -105,29 +114,53 @@ class DStream(PairDStreamOperations, WindowOperations, StateOperations, EventTim
         self.is_checkpointed = False
         self.checkpoint_ms: int | None = None
         self.must_checkpoint = False
-        self.generated: dict[int, RDD] = {}
+        self.generated: dict[int, RDD[T]] = {}
         self._user_named = False
         #: code of the user functions this operator runs (to name it when one of them fails)
         self.user_codes: tuple[CodeType, ...] = ()
         self._lock = threading.RLock()
         self.id = ssc._graph.register(self)
 
-    def _user(self, *funcs: Callable[..., Any] | None) -> DStream:
+    def _user(self: D, *funcs: Callable[..., Any] | None) -> D:
         """Record the user functions this operator runs; returns ``self``."""
         self.user_codes += user_codes(funcs)
         return self
 
     # ------------------------------------------------------------------ identity
-    def name(self, name: str) -> DStream:
-        """Give this stream a stable id of your own (used in logs, events and checkpoints).
+    @overload
+    def name(self) -> str: ...
+    @overload
+    def name(self: D, name: str) -> D: ...
+
+    def name(self: D, name: str | None = None) -> str | D:
+        """This stream's id: the name given with ``setName``, else one made from its operator.
 
         >>> from dstream import Context, StreamingContext
         >>> with Context("local") as ctx:
         ...     ssc = StreamingContext(ctx, 1)
-        ...     ssc.queueStream([]).name("numbers").map(str).id
+        ...     ssc.queueStream([]).setName("numbers").map(str).name()
+        'numbers.map'
+
+        ``name("…")`` with an argument still sets the name, as it did before ``setName``
+        existed, with a ``DeprecationWarning`` (it returns the stream then, not its name).
+        """
+        if name is None:
+            return self.id
+        warnings.warn("DStream.name(name) is deprecated: call DStream.setName(name) to set a "
+                      "stream's name; name() returns it", DeprecationWarning, stacklevel=2)
+        return self.setName(name)
+
+    def setName(self: D, name: str) -> D:
+        """Give this stream a stable id of your own (used in logs, events and checkpoints);
+        returns the stream.
+
+        >>> from dstream import Context, StreamingContext
+        >>> with Context("local") as ctx:
+        ...     ssc = StreamingContext(ctx, 1)
+        ...     ssc.queueStream([]).setName("numbers").map(str).id
         'numbers.map'
         """
-        self._ssc._graph.check_can_define("name")
+        self._ssc._graph.check_can_define("setName")
         self._ssc._graph.rename(self, name)
         self._user_named = True
         return self
@@ -151,7 +184,7 @@ class DStream(PairDStreamOperations, WindowOperations, StateOperations, EventTim
         return f"{type(self).__name__}[{self.id}] at {self.call_site}"
 
     # ------------------------------------------------------------------ lifecycle (graph)
-    def initialize(self, zero_time_ms: int) -> None:
+    def _initialize(self, zero_time_ms: int) -> None:
         if self.zero_time_ms is not None:
             return
         self.zero_time_ms = zero_time_ms
@@ -164,53 +197,71 @@ class DStream(PairDStreamOperations, WindowOperations, StateOperations, EventTim
         if self.remember_ms is None or self.remember_ms < minimum:
             self.remember_ms = minimum
         for parent in self.parents:
-            parent.initialize(zero_time_ms)
+            parent._initialize(zero_time_ms)
 
-    def remember(self, duration_ms: int | None) -> None:
+    def remember(self, duration: float) -> None:
+        """Keep this stream's RDDs for at least ``duration`` seconds, so that ``slice`` can
+        reach them (the stream keeps what its windows need anyway; like
+        ``StreamingContext.remember``, in seconds).
+
+        >>> from dstream import Context, StreamingContext
+        >>> from dstream.streaming.testing import run_batches
+        >>> with Context("local") as ctx:
+        ...     ssc = StreamingContext(ctx, 1, clock="manual")
+        ...     stream = ssc.queueStream([[1], [2], [3]]); stream.remember(5)
+        ...     _ = run_batches(ssc, stream, 3)
+        ...     [rdd.collect() for rdd in stream.slice(1, 3)]
+        [[1], [2], [3]]
+        """
+        self._ssc._graph.check_can_define("remember")
+        self._remember(check_duration(on(self, "remember"), "duration", duration))
+
+    def _remember(self, duration_ms: int | None) -> None:
         if duration_ms is not None and (self.remember_ms is None or duration_ms > self.remember_ms):
             self.remember_ms = duration_ms
         for parent in self.parents:
-            parent.remember(self.parent_remember_ms())
+            parent._remember(self._parent_remember_ms())
 
-    def parent_remember_ms(self) -> int | None:
+    def _parent_remember_ms(self) -> int | None:
         return self.remember_ms
 
-    def validate_at_start(self) -> None:
+    def _validate_at_start(self) -> None:
         """Stateful and checkpointed streams need the Context's checkpoint directory (set by
         ``ssc.checkpoint(dir)`` or ``ctx.setCheckpointDir(dir)``)."""
-        if (self.must_checkpoint or self.is_checkpointed) and self._ssc._checkpoint_target() is None:
+        if (self.must_checkpoint or self.is_checkpointed) and self._ssc._checkpoint_location_in_use() is None:
             why = "keeps state across batches" if self.must_checkpoint else "is checkpointed"
             raise ValueError(
                 f"{self.id} ({self.op} at {self.call_site}) {why} and needs a checkpoint "
                 "directory: call ssc.checkpoint(directory) before start()")
         for parent in self.parents:
-            parent.validate_at_start()
+            parent._validate_at_start()
 
-    def is_time_valid(self, time_ms: int) -> bool:
+    def _is_time_valid(self, time_ms: int) -> bool:
         zero = self.zero_time_ms
         return zero is not None and time_ms > zero and (time_ms - zero) % self.slide_ms == 0
 
-    def compute(self, time_ms: int) -> RDD | None:
+    def _compute(self, time_ms: int) -> RDD[T] | None:
         raise NotImplementedError(f"{type(self).__name__} does not define compute()")
 
-    def get_or_compute(self, time_ms: int) -> RDD | None:
+    def _get_or_compute(self, time_ms: int) -> RDD[T] | None:
         """This stream's RDD for batch ``time_ms`` (made once, then remembered), or None."""
         with self._lock:
             rdd = self.generated.get(time_ms)
-            if rdd is not None or not self.is_time_valid(time_ms):
+            if rdd is not None or not self._is_time_valid(time_ms):
                 return rdd
             with call_site_override(f"{self.call_site} ({self.id})"):
-                rdd = self.compute(time_ms)
+                rdd = self._compute(time_ms)
             if rdd is None:
                 return None
             if self.storage_level != StorageLevel.NONE and not rdd.is_cached:
                 rdd.persist(self.storage_level)
+            assert self.zero_time_ms is not None  # is_time_valid(time_ms) needs it
             if self.checkpoint_ms and (time_ms - self.zero_time_ms) % self.checkpoint_ms == 0:
                 self._ssc._note_checkpoint_due(self, time_ms, rdd)
             self.generated[time_ms] = rdd
             return rdd
 
-    def clear_metadata(self, time_ms: int) -> None:
+    def _clear_metadata(self, time_ms: int) -> None:
         """Forget (and unpersist) RDDs older than the remember duration before ``time_ms``."""
         with self._lock:
             old = [t for t in self.generated if t <= time_ms - (self.remember_ms or 0)]
@@ -222,12 +273,12 @@ class DStream(PairDStreamOperations, WindowOperations, StateOperations, EventTim
                     rdd.unpersist()
                 self._on_forget(t, rdd)
         for parent in self.parents:
-            parent.clear_metadata(time_ms)
+            parent._clear_metadata(time_ms)
 
-    def _on_forget(self, time_ms: int, rdd: RDD) -> None:
+    def _on_forget(self, time_ms: int, rdd: RDD[T]) -> None:
         """Hook for streams that own resources per batch (e.g. received blocks)."""
 
-    def slice(self, begin: Any, end: Any) -> list[RDD]:
+    def slice(self, begin: datetime | float, end: datetime | float) -> list[RDD[T]]:
         """The RDDs of the batches from ``begin`` to ``end`` (datetimes or epoch seconds).
 
         >>> from dstream import Context, StreamingContext
@@ -239,24 +290,24 @@ class DStream(PairDStreamOperations, WindowOperations, StateOperations, EventTim
         ...     [rdd.collect() for rdd in stream.slice(2, 3)]
         [[2], [3]]
         """
-        return self.slice_ms(_to_epoch_ms(begin), _to_epoch_ms(end))
+        return self._slice_ms(_to_epoch_ms(begin), _to_epoch_ms(end))
 
-    def slice_ms(self, from_ms: int, to_ms_: int) -> list[RDD]:
+    def _slice_ms(self, from_ms: int, to_ms_: int) -> list[RDD[T]]:
         zero = self.zero_time_ms
         if zero is None:
             raise ValueError(f"{self.id} has not been initialized: start the StreamingContext first")
         to_aligned = to_ms_ - (to_ms_ - zero) % self.slide_ms
         from_aligned = from_ms - (from_ms - zero) % self.slide_ms
-        rdds = []
+        rdds: list[RDD[T]] = []
         for t in range(from_aligned, to_aligned + 1, self.slide_ms):
             if t >= zero:
-                rdd = self.get_or_compute(t)
+                rdd = self._get_or_compute(t)
                 if rdd is not None:
                     rdds.append(rdd)
         return rdds
 
     # ------------------------------------------------------------------ persistence
-    def persist(self, storageLevel: StorageLevel) -> DStream:
+    def persist(self: D, storageLevel: StorageLevel) -> D:
         """Keep each batch's RDD at ``storageLevel`` once computed (for streams used twice).
 
         >>> from dstream import Context, StreamingContext
@@ -273,7 +324,7 @@ class DStream(PairDStreamOperations, WindowOperations, StateOperations, EventTim
         self.storage_level = storageLevel
         return self
 
-    def cache(self) -> DStream:
+    def cache(self: D) -> D:
         """``persist(StorageLevel.MEMORY_ONLY)``.
 
         >>> from dstream import Context, StreamingContext
@@ -286,7 +337,7 @@ class DStream(PairDStreamOperations, WindowOperations, StateOperations, EventTim
         """
         return self.persist(StorageLevel.MEMORY_ONLY)
 
-    def checkpoint(self, interval: float) -> DStream:
+    def checkpoint(self: D, interval: float) -> D:
         """Checkpoint this stream's RDDs every ``interval`` seconds (a multiple of the slide).
         Like Spark, this also persists the stream (if it is not already), so that writing the
         checkpoint reads the computed partitions instead of computing them again.
@@ -311,7 +362,12 @@ class DStream(PairDStreamOperations, WindowOperations, StateOperations, EventTim
         return self
 
     # ------------------------------------------------------------------ transformations
-    def transform(self, func: Callable[..., RDD]) -> DStream:
+    @overload
+    def transform(self, func: Callable[[RDD[T]], RDD[U]]) -> DStream[U]: ...
+    @overload
+    def transform(self, func: Callable[[datetime, RDD[T]], RDD[U]]) -> DStream[U]: ...
+
+    def transform(self, func: Callable[..., RDD[U]]) -> DStream[U]:
         """Apply ``func(rdd)`` or ``func(time, rdd)`` to each batch's RDD.
 
         >>> from dstream import Context, StreamingContext
@@ -326,8 +382,15 @@ class DStream(PairDStreamOperations, WindowOperations, StateOperations, EventTim
         return TransformedDStream(self, adapt_time_func(func, 1, on(self, "transform")),
                                   "transform")._user(func)
 
-    def transformWith(self, func: Callable[..., RDD], other: DStream,
-                      keepSerializer: bool = False) -> DStream:
+    @overload
+    def transformWith(self, func: Callable[[RDD[T], RDD[W]], RDD[U]], other: DStream[W],
+                      keepSerializer: bool = False) -> DStream[U]: ...
+    @overload
+    def transformWith(self, func: Callable[[datetime, RDD[T], RDD[W]], RDD[U]], other: DStream[W],
+                      keepSerializer: bool = False) -> DStream[U]: ...
+
+    def transformWith(self, func: Callable[..., RDD[U]], other: DStream[W],
+                      keepSerializer: bool = False) -> DStream[U]:
         """Apply ``func(rdd_a, rdd_b)`` or ``func(time, rdd_a, rdd_b)`` to this and ``other``.
 
         >>> from dstream import Context, StreamingContext
@@ -343,15 +406,25 @@ class DStream(PairDStreamOperations, WindowOperations, StateOperations, EventTim
         return TransformedWithDStream(self, other, adapt_time_func(func, 2, on(self, "transformWith")),
                                       "transformWith")._user(func)
 
-    def _narrow(self, op: str, f: Callable[[int, Iterator], Iterable],
+    def _per_batch(self, op: str, func: Callable[[RDD[T]], RDD[U]]) -> DStream[U]:
+        """``func`` applied to each batch's RDD: the primitive of the pair operations."""
+        return TransformedDStream(self, lambda _t, rdd: func(rdd), op)
+
+    def _with_other(self, other: DStream[W], op: str,
+                    func: Callable[[RDD[T], RDD[W]], RDD[U]]) -> DStream[U]:
+        """``func`` applied to each batch's RDDs of this stream and ``other`` (same slide)."""
+        _check_same_slide(self, other, op)
+        return TransformedWithDStream(self, other, lambda _t, a, b: func(a, b), op)
+
+    def _narrow(self, op: str, f: Callable[[int, Iterator[T]], Iterable[U]],
                 preservesPartitioning: bool = False, user: Callable[..., Any] | None = None
-                ) -> DStream:
+                ) -> DStream[U]:
         """A per-partition function over each batch; ``user`` is the user's own function."""
         return TransformedDStream(
             self, lambda _t, rdd: rdd.mapPartitionsWithIndex(f, preservesPartitioning), op)._user(user)
 
     def mapPartitionsWithIndex(self, f: Callable[[int, Iterator[T]], Iterable[U]],
-                               preservesPartitioning: bool = False) -> DStream:
+                               preservesPartitioning: bool = False) -> DStream[U]:
         """``f(partition index, iterator)`` over each partition of each batch.
 
         >>> from dstream import Context, StreamingContext
@@ -366,7 +439,7 @@ class DStream(PairDStreamOperations, WindowOperations, StateOperations, EventTim
         return self._narrow("mapPartitionsWithIndex", f, preservesPartitioning, f)
 
     def mapPartitions(self, f: Callable[[Iterator[T]], Iterable[U]],
-                      preservesPartitioning: bool = False) -> DStream:
+                      preservesPartitioning: bool = False) -> DStream[U]:
         """``f(iterator)`` over each partition of each batch.
 
         >>> from dstream import Context, StreamingContext
@@ -380,7 +453,7 @@ class DStream(PairDStreamOperations, WindowOperations, StateOperations, EventTim
         check_function(on(self, "mapPartitions"), "f", f, 1)
         return self._narrow("mapPartitions", lambda _, it: f(it), preservesPartitioning, f)
 
-    def map(self, f: Callable[[T], U], preservesPartitioning: bool = False) -> DStream:
+    def map(self, f: Callable[[T], U], preservesPartitioning: bool = False) -> DStream[U]:
         """``f`` applied to every record.
 
         >>> from dstream import Context, StreamingContext
@@ -393,7 +466,8 @@ class DStream(PairDStreamOperations, WindowOperations, StateOperations, EventTim
         check_function(on(self, "map"), "f", f, 1)
         return self._narrow("map", lambda _, it: map(f, it), preservesPartitioning, f)
 
-    def flatMap(self, f: Callable[[T], Iterable[U]], preservesPartitioning: bool = False) -> DStream:
+    def flatMap(self, f: Callable[[T], Iterable[U]], preservesPartitioning: bool = False
+                ) -> DStream[U]:
         """Every record of the iterables ``f`` returns.
 
         >>> from dstream import Context, StreamingContext
@@ -407,7 +481,7 @@ class DStream(PairDStreamOperations, WindowOperations, StateOperations, EventTim
         return self._narrow("flatMap", lambda _, it: itertools.chain.from_iterable(map(f, it)),
                             preservesPartitioning, f)
 
-    def filter(self, f: Callable[[T], bool]) -> DStream:
+    def filter(self, f: Callable[[T], bool]) -> DStream[T]:
         """The records for which ``f`` is true.
 
         >>> from dstream import Context, StreamingContext
@@ -420,7 +494,7 @@ class DStream(PairDStreamOperations, WindowOperations, StateOperations, EventTim
         check_function(on(self, "filter"), "f", f, 1)
         return self._narrow("filter", lambda _, it: filter(f, it), True, f)
 
-    def glom(self) -> DStream:
+    def glom(self) -> DStream[list[T]]:
         """Each partition as one list.
 
         >>> from dstream import Context, StreamingContext
@@ -433,7 +507,7 @@ class DStream(PairDStreamOperations, WindowOperations, StateOperations, EventTim
         """
         return self._narrow("glom", lambda _, it: [list(it)])
 
-    def count(self) -> DStream:
+    def count(self) -> DStream[int]:
         """One element per batch: the number of records in it.
 
         >>> from dstream import Context, StreamingContext
@@ -446,7 +520,7 @@ class DStream(PairDStreamOperations, WindowOperations, StateOperations, EventTim
         return (self._narrow("count", lambda _, it: [sum(1 for _ in it)])
                 .reduce(operator.add))
 
-    def countByValue(self) -> DStream:
+    def countByValue(self: DStream[K]) -> DStream[tuple[K, int]]:
         """``(value, count)`` for every distinct record of each batch.
 
         >>> from dstream import Context, StreamingContext
@@ -459,7 +533,7 @@ class DStream(PairDStreamOperations, WindowOperations, StateOperations, EventTim
         """
         return self.map(lambda x: (x, 1)).reduceByKey(operator.add)
 
-    def reduce(self, func: Callable[[T, T], T]) -> DStream:
+    def reduce(self, func: Callable[[T, T], T]) -> DStream[T]:
         """One element per non-empty batch: its records reduced with ``func``.
 
         >>> from dstream import Context, StreamingContext
@@ -474,7 +548,7 @@ class DStream(PairDStreamOperations, WindowOperations, StateOperations, EventTim
         return (self.map(lambda x: (None, x)).reduceByKey(func, 1)
                 .map(lambda kv: kv[1]))
 
-    def repartition(self, numPartitions: int) -> DStream:
+    def repartition(self, numPartitions: int) -> DStream[T]:
         """Each batch reshuffled into exactly ``numPartitions`` partitions.
 
         >>> from dstream import Context, StreamingContext
@@ -490,7 +564,7 @@ class DStream(PairDStreamOperations, WindowOperations, StateOperations, EventTim
                              f"got {numPartitions!r}")
         return TransformedDStream(self, lambda _t, rdd: rdd.repartition(numPartitions), "repartition")
 
-    def union(self, other: DStream) -> DStream:
+    def union(self, other: DStream[U]) -> DStream[T | U]:
         """The records of this stream and ``other`` (same slide duration), batch by batch.
 
         >>> from dstream import Context, StreamingContext
@@ -502,9 +576,15 @@ class DStream(PairDStreamOperations, WindowOperations, StateOperations, EventTim
         [[1, 10], [2, 20]]
         """
         _check_same_slide(self, other, "union")
-        return self._ssc.union(self, other)
+        # DStream is invariant in its element type: either side is a stream of T | U
+        return self._ssc.union(cast("DStream[T | U]", self), cast("DStream[T | U]", other))
 
     # ------------------------------------------------------------------ outputs
+    @overload
+    def foreachRDD(self, func: Callable[[RDD[T]], None]) -> None: ...
+    @overload
+    def foreachRDD(self, func: Callable[[datetime, RDD[T]], None]) -> None: ...
+
     def foreachRDD(self, func: Callable[..., None]) -> None:
         """Run ``func(rdd)`` or ``func(time, rdd)`` for every batch (an output operation).
         A ``func`` with a ``close()`` method (a sink) is closed when the context stops.
@@ -520,8 +600,9 @@ class DStream(PairDStreamOperations, WindowOperations, StateOperations, EventTim
         """
         check_function(on(self, "foreachRDD"), "func", func)
         out = ForEachDStream(self, adapt_time_func(func, 1, on(self, "foreachRDD")), "foreachRDD")._user(func)
-        if callable(getattr(func, "close", None)):
-            out.closers.append(func.close)
+        close = getattr(func, "close", None)
+        if callable(close):
+            out.closers.append(close)
 
     def pprint(self, num: int = 10) -> None:
         """Print the first ``num`` records of every batch, under a header with its time.
@@ -543,7 +624,7 @@ class DStream(PairDStreamOperations, WindowOperations, StateOperations, EventTim
         if not isinstance(num, int) or num < 0:
             raise ValueError(f"pprint needs num as an int >= 0, got {num!r}")
 
-        def take_and_print(time: Any, rdd: RDD) -> None:
+        def take_and_print(time: datetime, rdd: RDD[T]) -> None:
             taken = rdd.take(num + 1)
             lines = ["-------------------------------------------", f"Time: {time}",
                      "-------------------------------------------"]
@@ -572,12 +653,11 @@ class DStream(PairDStreamOperations, WindowOperations, StateOperations, EventTim
         >>> os.listdir(out)
         ['w-1000']
         """
-        from .sinks.text_files import save_batch_as_text_files
 
         if not isinstance(skipEmpty, bool):
             raise TypeError(f"saveAsTextFiles: skipEmpty must be True or False, got {skipEmpty!r}")
 
-        def save(time: Any, rdd: RDD) -> None:
+        def save(time: datetime, rdd: RDD[T]) -> None:
             path = f"{prefix}-{_epoch_ms(time)}" + (f".{suffix}" if suffix is not None else "")
             save_batch_as_text_files(rdd, path, skip_empty=skipEmpty)
 
@@ -601,7 +681,6 @@ class DStream(PairDStreamOperations, WindowOperations, StateOperations, EventTim
         ...     ssc._graph.outputs[0].func.transactional_id
         'wordcount/queueStream-0.saveToKafka'
         """
-        from .sinks.kafka_sink import KafkaSink, to_bytes
 
         check_function(on(self, "saveToKafka"), "keySerializer", keySerializer, 1, optional=True)
         check_function(on(self, "saveToKafka"), "valueSerializer", valueSerializer, 1, optional=True)
@@ -625,7 +704,6 @@ class DStream(PairDStreamOperations, WindowOperations, StateOperations, EventTim
         ...     ssc._graph.outputs[0].func.marker_key
         'dstream:sink:wordcount/queueStream-0.saveToRedis:last-batch-ms'
         """
-        from .sinks.redis_sink import RedisSink
 
         sink = RedisSink(url, name or "unnamed", keyPrefix)
         out = ForEachDStream(self, sink, "saveToRedis")
@@ -634,12 +712,16 @@ class DStream(PairDStreamOperations, WindowOperations, StateOperations, EventTim
             sink.set_name(f"{self._sc.appName}/{out.id}")
 
 
-class TransformedDStream(DStream):
+class TransformedDStream(DStream[U]):
     """``func(time, rdd)`` over the parent; consecutive ones fold into one function."""
 
-    def __init__(self, prev: DStream, func: Callable[[Any, RDD], RDD], op: str) -> None:
+    func: Callable[[datetime, RDD[Any]], RDD[U]]
+    prev: DStream[Any]
+    chain: str
+
+    def __init__(self, prev: DStream[Any], func: Callable[[datetime, RDD[Any]], RDD[U]], op: str) -> None:
         if isinstance(prev, TransformedDStream) and not (prev.is_cached or prev.is_checkpointed):
-            prev_func = prev.func
+            prev_func: Callable[[datetime, RDD[Any]], RDD[Any]] = prev.func
             self.func = lambda t, rdd: func(t, prev_func(t, rdd))
             self.prev = prev.prev
             self.chain = f"{prev.chain}.{op}"
@@ -649,88 +731,93 @@ class TransformedDStream(DStream):
             self.chain = op
         super().__init__(prev._ssc, [self.prev], op)
 
-    def compute(self, time_ms: int) -> RDD | None:
-        rdd = self.prev.get_or_compute(time_ms)
+    def _compute(self, time_ms: int) -> RDD[U] | None:
+        rdd = self.prev._get_or_compute(time_ms)
         if rdd is None:
             return None
         result = self.func(batch_datetime(time_ms), rdd)
         return _checked_rdd(result, self)
 
 
-class TransformedWithDStream(DStream):
+class TransformedWithDStream(DStream[U]):
     """``func(time, rdd_a, rdd_b)`` over two streams with the same slide (a parent without an
     RDD at that time gives an empty one, as in PySpark)."""
 
-    def __init__(self, a: DStream, b: DStream, func: Callable[[Any, RDD, RDD], RDD], op: str) -> None:
+    def __init__(self, a: DStream[Any], b: DStream[Any],
+                 func: Callable[[datetime, RDD[Any], RDD[Any]], RDD[U]], op: str) -> None:
         self.func = func
         super().__init__(a._ssc, [a, b], op)
 
-    def compute(self, time_ms: int) -> RDD | None:
-        a, b = (p.get_or_compute(time_ms) or self._sc.emptyRDD() for p in self.parents)
+    def _compute(self, time_ms: int) -> RDD[U] | None:
+        a, b = (p._get_or_compute(time_ms) or self._sc.emptyRDD() for p in self.parents)
         return _checked_rdd(self.func(batch_datetime(time_ms), a, b), self)
 
 
-class MultiTransformedDStream(DStream):
+class MultiTransformedDStream(DStream[U]):
     """``func(time, rdds)`` over several streams (``StreamingContext.transform``); ``rdds`` is
     a tuple in the order of the streams."""
 
-    def __init__(self, ssc: StreamingContext, parents: list[DStream],
-                 func: Callable[[Any, list[RDD]], RDD], op: str) -> None:
+    def __init__(self, ssc: StreamingContext, parents: list[DStream[Any]],
+                 func: Callable[[datetime, tuple[RDD[Any], ...]], RDD[U]], op: str) -> None:
         self.func = func
         super().__init__(ssc, parents, op)
 
-    def compute(self, time_ms: int) -> RDD | None:
+    def _compute(self, time_ms: int) -> RDD[U] | None:
         rdds = tuple(_parent_rdd(p, time_ms, self) for p in self.parents)
         return _checked_rdd(self.func(batch_datetime(time_ms), rdds), self)
 
 
-class UnionDStream(DStream):
-    def __init__(self, ssc: StreamingContext, parents: list[DStream]) -> None:
+class UnionDStream(DStream[T]):
+    def __init__(self, ssc: StreamingContext, parents: list[DStream[T]]) -> None:
         super().__init__(ssc, parents, "union")
 
-    def compute(self, time_ms: int) -> RDD | None:
+    def _compute(self, time_ms: int) -> RDD[T] | None:
         return self._sc.union([_parent_rdd(p, time_ms, self) for p in self.parents])
 
 
-class ForEachDStream(DStream):
+class ForEachDStream(DStream[T]):
     """An output operation: ``func(time, rdd)`` runs as a job every batch."""
 
-    def __init__(self, parent: DStream, func: Callable[[Any, RDD], None], op: str) -> None:
+    parents: list[DStream[T]]
+    #: its place among the context's outputs (set by the graph)
+    output_id: int
+
+    def __init__(self, parent: DStream[T], func: Callable[[datetime, RDD[T]], None], op: str) -> None:
         self.func = func
         #: what to close when the context stops (a sink's producer or connection)
         self.closers: list[Callable[[], None]] = []
         super().__init__(parent._ssc, [parent], op)
         self._ssc._graph.add_output(self)
 
-    def compute(self, time_ms: int) -> RDD | None:
-        return self.parents[0].get_or_compute(time_ms)
+    def _compute(self, time_ms: int) -> RDD[T] | None:
+        return self.parents[0]._get_or_compute(time_ms)
 
-    def generate_job(self, time_ms: int) -> Callable[[], None] | None:
+    def _generate_job(self, time_ms: int) -> Callable[[], None] | None:
         """The batch's job, or None when the parent has no RDD at this time."""
-        rdd = self.parents[0].get_or_compute(time_ms)
+        rdd = self.parents[0]._get_or_compute(time_ms)
         if rdd is None:
             return None
         when = batch_datetime(time_ms)
         return lambda: self.func(when, rdd)
 
 
-def _parent_rdd(parent: DStream, time_ms: int, child: DStream) -> RDD:
+def _parent_rdd(parent: DStream[T], time_ms: int, child: DStream[Any]) -> RDD[T]:
     """The parent's RDD at ``time_ms``; a stream over several parents needs every one."""
-    rdd = parent.get_or_compute(time_ms)
+    rdd = parent._get_or_compute(time_ms)
     if rdd is None:
         raise ValueError(f"{child.id}: {parent.id} generated no RDD for the batch of "
                          f"{batch_datetime(time_ms)} ({time_ms} ms), so {child.op} cannot combine it")
     return rdd
 
 
-def _checked_rdd(result: Any, stream: DStream) -> RDD | None:
+def _checked_rdd(result: object, stream: DStream[Any]) -> RDD[Any] | None:
     if result is None or isinstance(result, RDD):
         return result
     raise TypeError(f"{stream.id} ({stream.op} at {stream.call_site}): the function must return "
                     f"an RDD, got {type(result).__name__}")
 
 
-def _check_same_slide(a: DStream, b: DStream, op: str) -> None:
+def _check_same_slide(a: DStream[Any], b: DStream[Any], op: str) -> None:
     if not isinstance(b, DStream):
         raise TypeError(f"{op} takes a DStream, got {type(b).__name__}")
     if a.slide_ms != b.slide_ms:
@@ -738,13 +825,13 @@ def _check_same_slide(a: DStream, b: DStream, op: str) -> None:
                          f"{b.slide_ms / 1000:g} s; the two DStreams must have the same slide duration")
 
 
-def _epoch_ms(time: Any) -> int:
+def _epoch_ms(time: datetime | float) -> int:
     if hasattr(time, "timestamp"):
         return int(round(time.timestamp() * 1000))
     return int(time)
 
 
-def _to_epoch_ms(value: Any) -> int:
+def _to_epoch_ms(value: datetime | float) -> int:
     if hasattr(value, "timestamp"):
         return int(round(value.timestamp() * 1000))
     return int(round(float(value) * 1000))

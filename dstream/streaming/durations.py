@@ -14,7 +14,7 @@ from numbers import Real
 __all__ = ["to_ms", "batch_datetime", "check_multiple"]
 
 
-def to_ms(seconds: float, what: str = "duration") -> int:
+def to_ms(seconds: float | Real, what: str = "duration") -> int:
     """Seconds (as PySpark takes them) to whole milliseconds; rejects non-positive values."""
     if isinstance(seconds, bool) or not isinstance(seconds, Real):
         raise TypeError(f"{what} must be a number of seconds, got {type(seconds).__name__} {seconds!r}")

@@ -11,9 +11,11 @@ EventTimeSpec(delay_ms=5000, idle_ms=30000)
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, TypeVar
+from typing import TYPE_CHECKING, Callable, TypeVar
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from .dstream import DStream
     from .event_time import EventTimeDStream
 
@@ -23,11 +25,12 @@ T = TypeVar("T")
 
 
 class EventTimeOperations:
-    """Mixed into ``DStream``."""
+    """Mixed into ``DStream`` (``self`` types: see ``PairDStreamOperations``)."""
 
-    def withEventTime(self: DStream[T], timestampFunc: Callable[[T], Any],
+    def withEventTime(self: DStream[T],  # type: ignore[misc]  # DStream mixin
+                      timestampFunc: Callable[[T], datetime | float],
                       maxOutOfOrderness: float, idleTimeout: float | None = None
-                      ) -> EventTimeDStream:
+                      ) -> EventTimeDStream[T]:
         """This stream's records with the event time ``timestampFunc(record)`` gives (a
         ``datetime`` or epoch seconds). The watermark after each batch is the largest event
         time seen so far minus ``maxOutOfOrderness`` seconds; with ``idleTimeout`` seconds,

@@ -23,20 +23,20 @@ never changed in place (it may still be cached, or being written to a checkpoint
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from ..accumulators import Accumulator, AccumulatorParam
 from ..dependency import NarrowDependency, OneToOneDependency
 from ..hashing import BUILTIN_HASH_IS_PORTABLE, portable_hash
 from ..partitioner import Partitioner
 from ..rdd import RDD
-from .event_time import EventTimeSpec, Watermark, unzip_chunks
+from .event_time import Chunk, EventTimeSpec, Watermark
 
 if TYPE_CHECKING:
     from ..taskcontext import TaskContext
     from .event_windows import Strategy
 
-__all__ = ["MARKER", "EventRoute", "PreAggregateRDD", "EventStateRDD", "KeyedState", "StatsParam"]
+__all__ = ["MARKER", "Bucket", "EventRoute", "PreAggregateRDD", "EventStateRDD", "KeyedState", "StatsParam"]
 
 
 class _Marker:
@@ -52,8 +52,32 @@ class _Marker:
 MARKER = _Marker()
 
 
+class Bucket:
+    """The shuffle key of a map task's share for one key partition (``index``): the window
+    strategies send one entry per partition, ``({pane: {key: accumulator}}, late records)``,
+    cut by ``EventRoute.split`` (a dict pickles faster than a pair per key)."""
+
+    __slots__ = ("index",)
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+
+    def __reduce__(self) -> tuple:
+        return (Bucket, (self.index,))
+
+    def __repr__(self) -> str:
+        return f"Bucket({self.index})"
+
+
 class EventRoute(Partitioner):
-    """Keys by their portable hash over ``n`` partitions; the marker to partition ``n``."""
+    """Keys by their portable hash over ``n`` partitions; a ``Bucket`` to its own, the
+    marker to partition ``n``.
+
+    >>> route = EventRoute(2)
+    >>> [sorted(part) for part in route.split({"a": 1, "b": 2, "c": 3})] == [
+    ...     sorted(k for k in "abc" if route(k) == i) for i in range(2)]
+    True
+    """
 
     def __init__(self, n: int) -> None:
         super().__init__(n + 1, portable_hash)
@@ -62,9 +86,32 @@ class EventRoute(Partitioner):
     def __call__(self, key: Any) -> int:
         if key is MARKER:
             return self.keyed
+        if type(key) is Bucket:
+            return key.index
+        return self.partition_of(key)
+
+    def partition_of(self, key: Any) -> int:
+        """The key partition of ``key``."""
         if BUILTIN_HASH_IS_PORTABLE and (type(key) is str or type(key) is int):
             return hash(key) % self.keyed
         return portable_hash(key) % self.keyed
+
+    def split(self, group: dict[Any, Any]) -> list[dict[Any, Any]]:
+        """``group`` cut into one dict per key partition."""
+        n = self.keyed
+        if n == 1:
+            return [group]
+        parts: list[dict[Any, Any]] = [{} for _ in range(n)]
+        if BUILTIN_HASH_IS_PORTABLE:
+            for k, x in group.items():
+                if type(k) is str or type(k) is int:
+                    parts[hash(k) % n][k] = x
+                else:
+                    parts[portable_hash(k) % n][k] = x
+        else:
+            for k, x in group.items():
+                parts[portable_hash(k) % n][k] = x
+        return parts
 
 
 class _Fixed(NarrowDependency):
@@ -111,11 +158,14 @@ def _watermark_of(previous: RDD | None, n: int, task: TaskContext) -> Watermark:
 
 
 class PreAggregateRDD(RDD):
-    """Map side of a batch: late records set aside, the others combined per key and window,
-    one marker per partition."""
+    """Map side of a batch: the batch's records read as stamped chunks by ``chunks_of`` (the
+    timestamp function and the operators after it run here), late records set aside, the
+    others combined per key and window, one marker per partition."""
 
-    def __init__(self, batch: RDD, previous: RDD | None, strategy: Strategy, n: int) -> None:
-        self.batch, self.previous, self.strategy, self.n = batch, previous, strategy, n
+    def __init__(self, batch: RDD, chunks_of: Callable[[Iterator[Any]], Iterator[Chunk]],
+                 previous: RDD | None, strategy: Strategy, n: int) -> None:
+        self.batch, self.chunks_of = batch, chunks_of
+        self.previous, self.strategy, self.n = previous, strategy, n
         deps: list[Any] = [OneToOneDependency(batch)]
         if previous is not None:
             deps.append(_Fixed(previous, [n]))
@@ -123,8 +173,8 @@ class PreAggregateRDD(RDD):
 
     def compute(self, split: int, task: TaskContext) -> Iterator[tuple[Any, Any]]:
         wm = _watermark_of(self.previous, self.n, task).watermark_ms
-        chunks = unzip_chunks(self.batch.iterator(split, task))
-        entries, max_event, count = self.strategy.pre_aggregate(chunks, wm)
+        chunks = self.chunks_of(self.batch.iterator(split, task))
+        entries, max_event, count = self.strategy.pre_aggregate(chunks, wm, EventRoute(self.n))
         entries.append((MARKER, (max_event, count)))
         return iter(entries)
 

@@ -21,19 +21,25 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import operator
 from dataclasses import dataclass
-from itertools import chain, islice, repeat
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
-from .dstream import DStream, TransformedDStream
-from .durations import to_ms
+from .dstream import DStream, TransformedDStream, _checked_rdd
+from .durations import batch_datetime, to_ms
+from .event_chunks import (CHUNK, Chunk, ChunkStep, _record_of, filter_step, flat_map_step,
+                           map_step, map_values_step, flat_map_values_step, pairs_of,
+                           stamp_chunks, then, unzip_chunks)
 
 if TYPE_CHECKING:
+    from ..rdd import RDD
     from .event_windows import EventWindowDStream
 
-__all__ = ["EventTimeDStream", "EventTimeSpec", "Watermark", "Chunk", "CHUNK", "event_ms",
-           "window_starts", "ms_datetime", "duration_ms", "stamp_chunks", "unzip_chunks"]
+__all__ = ["EventTimeDStream", "StampedDStream", "EventTimeSpec", "Watermark", "Chunk", "CHUNK",
+           "event_ms", "window_starts", "ms_datetime", "duration_ms", "stamp_chunks",
+           "unzip_chunks"]
+
+#: reads a partition's records as stamped chunks
+ChunkReader = Callable[[Iterator[Any]], Iterator[Chunk]]
 
 
 def duration_ms(seconds: float, what: str, *, allow_zero: bool = True) -> int:
@@ -143,70 +149,77 @@ class Watermark:
         return Watermark(wm, max_event, last_data)
 
 
-def _checked_ms(sid: str, value: Any, record: Any) -> int:
-    try:
-        return event_ms(value)
-    except (TypeError, ValueError) as e:
-        raise type(e)(f"{sid}.withEventTime: the timestamp function gave a bad event time for "
-                      f"record {record!r:.120}: {e}") from e
-
-
-# ---------------------------------------------------------------------- records in chunks
-#: Records per chunk: enough for C-speed passes (``map``, ``sorted``, ``Counter``) to pay off,
-#: few enough that a chunk is freed before the garbage collector promotes it to an old
-#: generation (a whole batch held at once makes the collector walk it again and again).
-CHUNK = 1024
-
-Chunk = tuple[list[int], list[Any]]       # (event ms of each record, the records)
-
-_time_of = operator.itemgetter(0)          # of an (event ms, record) pair
-_record_of = operator.itemgetter(1)
-
-
-def stamp_chunks(records: Iterable[Any], timestampFunc: Callable[[Any], Any], sid: str
-                 ) -> Iterator[Chunk]:
-    """``records`` in chunks with the event time ``timestampFunc`` gives each, in ms.
-
-    >>> [(ms, len(rs)) for ms, rs in stamp_chunks([("a", 1.5), ("b", 2)], lambda r: r[1], "s")]
-    [([1500, 2000], 2)]
-    """
-    it = iter(records)
-    while chunk := list(islice(it, CHUNK)):
-        times = list(map(timestampFunc, chunk))
-        yield _times_ms(sid, times, chunk), chunk
-
-
-def _times_ms(sid: str, times: list[Any], records: list[Any]) -> list[int]:
-    if set(map(type, times)) <= {float, int}:             # the common case, at C speed
-        try:
-            return list(map(round, map(operator.mul, times, repeat(1000))))
-        except (OverflowError, ValueError):                  # inf or nan: say which
-            pass
-    return [_checked_ms(sid, x, r) for x, r in zip(times, records)]
-
-
-def unzip_chunks(stamped: Iterable[tuple[int, Any]]) -> Iterator[Chunk]:
-    """``(event ms, record)`` pairs in chunks.
-
-    >>> list(unzip_chunks([(1000, "a"), (2000, "b")]))
-    [([1000, 2000], ['a', 'b'])]
-    """
-    it = iter(stamped)
-    while chunk := list(islice(it, CHUNK)):
-        yield list(map(_time_of, chunk)), list(map(_record_of, chunk))
-
-
 # ---------------------------------------------------------------------- the stream
 def _strip(_time: Any, rdd: Any) -> Any:
     return rdd.map(_record_of, True)
 
+
+def _same(_time: Any, rdd: Any) -> Any:
+    return rdd
+
+
+def _pairs_from(source: Callable[[Any, Any], Any], chunks_of: ChunkReader
+                ) -> Callable[[Any, Any], Any]:
+    def pairs(t: Any, rdd: Any) -> Any:
+        return source(t, rdd).mapPartitions(lambda records: pairs_of(chunks_of(records)))
+    return pairs
+
+
+class StampedDStream(TransformedDStream):
+    """The ``(event ms, record)`` pairs of an event-time stream, kept as a recipe: the
+    *source* records (``source_func`` over ``prev``'s RDD: the records before
+    ``withEventTime``) and ``chunks_of``, which reads them as stamped chunks (the timestamp
+    function, then the steps of ``map``, ``filter``, ...). The windowed operators run the
+    recipe in their map task (``source_rdd`` and ``chunks_of``); the pairs are made only for
+    the stream's records as such.
+
+    >>> from dstream import Context, StreamingContext
+    >>> from dstream.streaming.testing import run_batches
+    >>> with Context("local") as ctx:
+    ...     ssc = StreamingContext(ctx, 1, clock="manual")
+    ...     events = ssc.queueStream([[("a", 3.0)]]).withEventTime(lambda kv: kv[1], 1)
+    ...     run_batches(ssc, events.stamped, 1), events.stamped.id
+    ([[(3000, ('a', 3.0))]], 'queueStream-0.withEventTime')
+    """
+
+    def __init__(self, prev: DStream, source_func: Callable[[Any, Any], Any],
+                 chunks_of: ChunkReader, chain: str) -> None:
+        self.prev, self.chain = prev, chain
+        self.source_func, self.chunks_of = source_func, chunks_of
+        self.func = _pairs_from(source_func, chunks_of)
+        DStream.__init__(self, prev._ssc, [prev], chain.rsplit(".", 1)[-1])
+
+    @staticmethod
+    def stamping(parent: DStream, chunks_of: ChunkReader, op: str) -> StampedDStream:
+        """``parent``'s records read by ``chunks_of`` (``parent``'s own folded operators run
+        first, in the same pass)."""
+        if isinstance(parent, TransformedDStream) and not (parent.is_cached or parent.is_checkpointed):
+            return StampedDStream(parent.prev, parent.func, chunks_of, f"{parent.chain}.{op}")
+        return StampedDStream(parent, _same, chunks_of, op)
+
+    def then(self, step: ChunkStep, op: str) -> StampedDStream:
+        """These stamped records through ``step`` (an operator that keeps event time)."""
+        if self.is_cached or self.is_checkpointed:
+            return StampedDStream(self, _same, then(unzip_chunks, step), op)
+        return StampedDStream(self.prev, self.source_func, then(self.chunks_of, step),
+                              f"{self.chain}.{op}")
+
+    def source_rdd(self, time_ms: int) -> RDD | None:
+        """The batch's source records (``chunks_of`` reads them), or None without a batch."""
+        if self.is_cached or self.is_checkpointed:
+            raise ValueError(f"{self.id}: a cached stamped stream is read as pairs")
+        rdd = self.prev._get_or_compute(time_ms)
+        if rdd is None:
+            return None
+        return _checked_rdd(self.source_func(batch_datetime(time_ms), rdd), self)
 
 
 class EventTimeDStream(TransformedDStream):
     """A stream whose records carry their event time (``withEventTime``).
 
     Its RDDs hold the records as they are; ``stamped`` is the stream of ``(event ms,
-    record)`` pairs the event-time operators read (a chunk at a time, ``unzip_chunks``).
+    record)`` pairs behind them (the event-time operators read its recipe a chunk at a
+    time, ``StampedDStream``).
 
     >>> from dstream import Context, StreamingContext
     >>> from dstream.streaming.testing import run_batches
@@ -217,7 +230,7 @@ class EventTimeDStream(TransformedDStream):
     [[('a', 6.0)]]
     """
 
-    def __init__(self, stamped: DStream, spec: EventTimeSpec) -> None:
+    def __init__(self, stamped: StampedDStream, spec: EventTimeSpec) -> None:
         super().__init__(stamped, _strip, "events")
         self.stamped = stamped
         self.event_time = spec
@@ -227,42 +240,37 @@ class EventTimeDStream(TransformedDStream):
               ) -> EventTimeDStream:
         """``parent``'s records with the event time ``timestampFunc`` gives each."""
         sid = parent.id
-
-        def stamp_all(_split: int, records: Iterator[Any]) -> Iterator[tuple[int, Any]]:
-            chunks = stamp_chunks(records, timestampFunc, sid)
-            return chain.from_iterable(zip(times, batch) for times, batch in chunks)
-
-        # (event ms, record) pairs are not partitioned by their first element: no partitioner
-        stamped = parent._narrow("withEventTime", stamp_all, False, timestampFunc)
+        chunks_of: ChunkReader = lambda records: stamp_chunks(records, timestampFunc, sid)
+        stamped = StampedDStream.stamping(parent, chunks_of, "withEventTime")
+        stamped._user(timestampFunc)
         return EventTimeDStream(stamped, spec)
 
-    def _keep_time(self, op: str, f: Callable[[Iterator[tuple[int, Any]]], Iterable[Any]],
-                   user: Callable[..., Any]) -> EventTimeDStream:
-        stamped = self.stamped._narrow(op, lambda _, it: f(it), False, user)
+    def _keep_time(self, op: str, step: ChunkStep, user: Callable[..., Any]) -> EventTimeDStream:
+        stamped = self.stamped.then(step, op)
+        stamped._user(user)
         return EventTimeDStream(stamped, self.event_time)
 
-    def name(self, name: str) -> DStream:
+    def setName(self, name: str) -> DStream:
         """Name this stream (and its stamped records, ``<name>.stamped``) for stable ids."""
-        self.stamped.name(f"{name}.stamped")
-        return super().name(name)
+        self.stamped.setName(f"{name}.stamped")
+        return super().setName(name)
 
     # -------------------------------------------------- narrow operators that keep event time
     def map(self, f: Callable[[Any], Any], preservesPartitioning: bool = False) -> EventTimeDStream:
-        return self._keep_time("map", lambda it: ((t, f(r)) for t, r in it), f)
+        return self._keep_time("map", map_step(f), f)
 
     def flatMap(self, f: Callable[[Any], Iterable[Any]], preservesPartitioning: bool = False
                 ) -> EventTimeDStream:
-        return self._keep_time("flatMap", lambda it: ((t, x) for t, r in it for x in f(r)), f)
+        return self._keep_time("flatMap", flat_map_step(f), f)
 
     def filter(self, f: Callable[[Any], bool]) -> EventTimeDStream:
-        return self._keep_time("filter", lambda it: ((t, r) for t, r in it if f(r)), f)
+        return self._keep_time("filter", filter_step(f), f)
 
     def mapValues(self, f: Callable[[Any], Any]) -> EventTimeDStream:
-        return self._keep_time("mapValues", lambda it: ((t, (r[0], f(r[1]))) for t, r in it), f)
+        return self._keep_time("mapValues", map_values_step(f), f)
 
     def flatMapValues(self, f: Callable[[Any], Iterable[Any]]) -> EventTimeDStream:
-        return self._keep_time("flatMapValues",
-                               lambda it: ((t, (r[0], x)) for t, r in it for x in f(r[1])), f)
+        return self._keep_time("flatMapValues", flat_map_values_step(f), f)
 
     # -------------------------------------------------- windows by event time
     def reduceByKeyAndEventWindow(self, func: Callable[[Any, Any], Any], windowDuration: float,

@@ -24,15 +24,18 @@ import copy
 import math
 import operator
 from collections import Counter
-from itertools import groupby, repeat
+from itertools import compress, groupby, repeat
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Protocol
 
 from ..accumulators import Accumulator
 from ..rdd import RDD
 from ..rdd_kinds import ShuffledRDD
 from .dstream import DStream, TransformedDStream
-from .event_state import EventRoute, EventStateRDD, KeyedState, PreAggregateRDD, StatsParam
-from .event_time import Chunk, EventTimeDStream, Watermark, duration_ms, ms_datetime, window_starts
+from .event_state import (Bucket, EventRoute, EventStateRDD, KeyedState, PreAggregateRDD,
+                          StatsParam)
+from .event_running import RunningCounts
+from .event_time import (Chunk, EventTimeDStream, StampedDStream, Watermark, duration_ms,
+                         ms_datetime, unzip_chunks, window_starts)
 from .stateful import _StatefulDStream
 
 if TYPE_CHECKING:
@@ -47,7 +50,7 @@ MODES = ("final", "update")
 class Strategy(Protocol):
     """What an event-time operator does on each side of its batch shuffle."""
 
-    def pre_aggregate(self, chunks: Iterator[Chunk], wm: int | None
+    def pre_aggregate(self, chunks: Iterator[Chunk], wm: int | None, route: EventRoute
                       ) -> tuple[list[tuple[Any, Any]], int | None, int]: ...
 
     def merge(self, previous: Any, entries: Iterator[tuple[Any, Any]], wm_before: int | None,
@@ -127,46 +130,61 @@ class Windows:
             return 2
         return 1 if starts[-1] + self.size <= closed else 0
 
-    def pre_aggregate(self, chunks: Iterator[Chunk], wm: int | None
+    def pre_aggregate(self, chunks: Iterator[Chunk], wm: int | None, route: EventRoute
                       ) -> tuple[list[tuple[Any, Any]], int | None, int]:
         """Each key's records combined per pane, and the records of panes with a closed
-        window as late entries: ``(entries, largest event time, records)``. A chunk is
-        grouped by pane at C speed (its positions sorted by pane), without a tuple per record.
+        window set aside as late: ``(entries, largest event time, records)``, one entry per
+        key partition (``Bucket``: its panes' accumulators and late records). Counting, a
+        chunk is counted at C speed (``_count_chunk``); other aggregations group a chunk by
+        pane (its positions sorted by pane), without a tuple per record.
         """
         g = self.pane
         closed = None if wm is None else wm - self.lateness    # windows ending here are closed
-        counts, create, add = self.agg.counts, self.agg.create, self.agg.add
-        status: dict[int, int] = {}
-        groups: dict[int, dict[Any, Any]] = {}
+        status: dict[int, int] = {}                             # pane number -> _pane_status
         late: list[tuple[Any, Any]] = []
+        groups: dict[int, dict[Any, Any]] = {}
         max_event, count = None, 0
         for times, records in chunks:
             count += len(times)
             top = max(times)
             if max_event is None or top > max_event:
                 max_event = top
-            panes = list(map(operator.sub, times, map(operator.mod, times, repeat(g))))
-            for p, grouped in groupby(sorted(range(len(panes)), key=panes.__getitem__),
-                                      panes.__getitem__):
-                positions = list(grouped)
-                if p not in status:
-                    status[p] = self._pane_status(p, closed)
-                if status[p]:
-                    late.extend((records[i][0], (None, (times[i], records[i][1])))
-                                for i in positions)
-                    if status[p] == 2:
-                        continue
-                mine = map(records.__getitem__, positions)
-                if counts:
-                    groups.setdefault(p, Counter()).update(map(_key, mine))
-                    continue
-                group = groups.setdefault(p, {})
-                for k, v in mine:
-                    group[k] = add(group[k], v) if k in group else create(v)
-        entries = late
+            panes = list(map(operator.floordiv, times, repeat(g)))
+            seen = set(panes)
+            for p in seen - status.keys():
+                status[p] = self._pane_status(p * g, closed)
+            lost = {p for p in seen if status[p]}
+            if lost:
+                for i in compress(range(len(panes)), map(lost.__contains__, panes)):
+                    late.append((times[i], records[i]))
+            if self.agg.counts:     # all counted; the panes whose windows all closed dropped below
+                _count_chunk(groups, panes, seen, list(map(_key, records)))
+            else:
+                self._combine_chunk(groups, panes, records, status)
+        shares: list[tuple[dict[int, dict[Any, Any]], list[Any]]] = [
+            ({}, []) for _ in range(route.keyed)]
         for p, group in groups.items():
-            entries.extend([(k, (p, acc)) for k, acc in group.items()])
-        return entries, max_event, count
+            if status[p] != 2:
+                for share, part in zip(shares, route.split(group)):
+                    if part:
+                        share[0][p * g] = part
+        for t, record in late:
+            shares[route.partition_of(record[0])][1].append((t, record))
+        return [(Bucket(i), share) for i, share in enumerate(shares) if share != ({}, [])], \
+            max_event, count
+
+    def _combine_chunk(self, groups: dict[int, dict[Any, Any]], panes: list[int],
+                       records: list[Any], status: dict[int, int]) -> None:
+        """A chunk's records combined into ``groups`` (per pane number), but those of panes
+        whose windows all closed."""
+        create, add = self.agg.create, self.agg.add
+        for p, grouped in groupby(sorted(range(len(panes)), key=panes.__getitem__),
+                                  panes.__getitem__):
+            if status[p] == 2:
+                continue
+            group = groups.setdefault(p, {})
+            for k, v in map(records.__getitem__, grouped):
+                group[k] = add(group[k], v) if k in group else create(v)
 
     def merge(self, previous: dict[int, dict[Any, Any]] | None, entries: Iterator[tuple[Any, Any]],
               wm_before: int | None, wm_after: int | None) -> KeyedState:
@@ -224,55 +242,125 @@ class Windows:
         return sum(len(b) for b in state.values())
 
 
+def _count_chunk(counts: dict[int, dict[Any, Any]], panes: list[int], seen: set[int],
+                 keys: list[Any]) -> None:
+    """A chunk's ``keys`` counted into ``counts`` (per pane number). Most records of a chunk
+    lie in one pane: all are counted there at C speed, then the others moved to their own
+    panes one by one.
+
+    >>> counts = {}
+    >>> _count_chunk(counts, [7, 7, 6, 7], {6, 7}, ["a", "b", "a", "a"])
+    >>> counts
+    {7: Counter({'a': 2, 'b': 1}), 6: Counter({'a': 1})}
+    """
+    main = panes[-1]
+    if len(seen) > 1 and panes.count(main) * 2 < len(panes):
+        main = max(seen, key=panes.count)
+    counter = counts.get(main)
+    if counter is None:
+        counter = counts[main] = Counter()      # its missing keys count 0
+    counter.update(keys)
+    if len(seen) == 1:
+        return
+    for i in compress(range(len(panes)), map(operator.ne, panes, repeat(main))):
+        k, p = keys[i], panes[i]
+        left = counter[k] - 1
+        if left:
+            counter[k] = left
+        else:
+            del counter[k]
+        other = counts.get(p)
+        if other is None:
+            other = counts[p] = Counter()
+        other[k] += 1
+
+
+def _canonical(arrived: dict[int, list[tuple[Any, Any]]], known: dict[Any, Any]
+               ) -> dict[int, list[tuple[Any, Any]]]:
+    """``arrived`` with each key replaced by the equal key object of ``known`` where there is
+    one. The panes of the state then share their key objects, and a pickle writes each once
+    (the state of a sliding word count pickles and loads in about half the time).
+
+    >>> a, b = "".join(["k", "1"]), "".join(["k", "1"])
+    >>> _canonical({0: [(b, 2)]}, {a: 1})[0][0][0] is a
+    True
+    """
+    canon = dict(zip(known, known))
+    get = canon.get
+    return {p: [(get(k, k), x) for k, x in items] for p, items in arrived.items()}
+
+
 def _by_pane(entries: Iterator[tuple[Any, Any]]
              ) -> tuple[list[tuple[int, Any]], dict[int, list[tuple[Any, Any]]]]:
-    """A batch's shuffled entries: the late ``(ms, record)``s, and ``{pane: [(key, acc)]}``."""
+    """A batch's shuffled shares (``Bucket`` entries): the late ``(ms, record)``s, and
+    ``{pane: [(key, acc)]}``.
+
+    >>> _by_pane(iter([(Bucket(0), ({0: {"a": 1}}, [(5, ("b", 2))])),
+    ...                (Bucket(0), ({0: {"c": 3}}, []))]))
+    ([(5, ('b', 2))], {0: [('a', 1), ('c', 3)]})
+    """
     late: list[tuple[int, Any]] = []
     panes: dict[int, list[tuple[Any, Any]]] = {}
-    for k, (p, x) in entries:
-        if p is None:
-            late.append((x[0], (k, x[1])))
-        elif p in panes:
-            panes[p].append((k, x))
-        else:
-            panes[p] = [(k, x)]
+    for _bucket, (groups, share_late) in entries:
+        late.extend(share_late)
+        for p, part in groups.items():
+            if p in panes:
+                panes[p].extend(part.items())
+            else:
+                panes[p] = list(part.items())
     return late, panes
 
 
 class PaneState:
-    """The open panes ``{pane start: {key: accumulator}}`` of ``FinalWindows``, and how many
-    (key, window) pairs they hold that are still open."""
+    """The open panes ``{pane start: {key: accumulator}}`` of ``FinalWindows``, how many
+    (key, window) pairs they hold that are still open, and for counting sliding windows the
+    next window to close as a running count (``event_running.py``)."""
 
-    __slots__ = ("panes", "open_windows")
+    __slots__ = ("panes", "open_windows", "running")
 
-    def __init__(self, panes: dict[int, dict[Any, Any]], open_windows: int) -> None:
-        self.panes, self.open_windows = panes, open_windows
+    def __init__(self, panes: dict[int, dict[Any, Any]], open_windows: int,
+                 running: RunningCounts | None = None) -> None:
+        self.panes, self.open_windows, self.running = panes, open_windows, running
 
     def __reduce__(self) -> tuple:
-        return (PaneState, (self.panes, self.open_windows))
+        return (PaneState, (self.panes, self.open_windows, self.running))
 
 
 class FinalWindows(Windows):
     """``mode="final"``: the state is the panes themselves, so a record costs one pane update
     whatever the number of windows it falls in; a window is combined from its panes once, in
     the batch that closes it. A pane leaves the state when the last window holding it closes.
+    Counting windows of three panes or more run on from one window to the next (subtracting
+    the panes that leave, adding those that come) instead of summing each from all its panes.
 
     >>> w = FinalWindows(10_000, 5_000, 0, "final", Aggregation.counting())
-    >>> state = w.merge(None, iter([("a", (0, 2)), ("a", (5_000, 1))]), None, 12_000)
+    >>> share = ({0: {"a": 2}, 5_000: {"a": 1}}, [])
+    >>> state = w.merge(None, iter([(Bucket(0), share)]), None, 12_000)
     >>> sorted((k, s.timestamp(), e.timestamp(), n) for (k, s, e), n in state.emitted)
     [('a', -5.0, 5.0, 2), ('a', 0.0, 10.0, 3)]
     >>> sorted(state.open.panes), state.open.open_windows
     ([5000], 1)
     """
 
+    def __init__(self, size: int, slide: int, lateness: int, mode: str, agg: Aggregation) -> None:
+        super().__init__(size, slide, lateness, mode, agg)
+        #: windows are counted on from the previous one (``RunningCounts``)
+        self.runs = agg.counts and size // self.pane >= 3
+
     def merge(self, previous: PaneState | None, entries: Iterator[tuple[Any, Any]],
               wm_before: int | None, wm_after: int | None) -> KeyedState:
         late, arrived = _by_pane(entries)
         panes = dict(previous.panes) if previous else {}
+        running = previous.running.copy() if previous and previous.running else None
+        if self.runs:
+            known = running.counts if running else panes[max(panes)] if panes else {}
+            arrived = _canonical(arrived, known)
         for p, items in arrived.items():
             old = panes.get(p)
             panes[p] = bucket = dict(old) if old else {}     # the previous state stays intact
             self._add_pane(bucket, items, self.agg, False)
+            if running is not None and running.covers(p, self.size):
+                running.add(items)
         emitted: list[Any] = []
         limit = None if wm_after is None else wm_after - self.lateness
         if limit is not None:
@@ -280,11 +368,25 @@ class FinalWindows(Windows):
             for s in self._starts(panes):
                 if s + self.size <= limit and (done is None or s + self.size > done):
                     window = (ms_datetime(s), ms_datetime(s + self.size))
-                    values = self._combined(self._members(panes, s))
+                    if self.runs:
+                        running = self._running_at(panes, s, running)
+                        values = running.counts
+                    else:
+                        values = self._combined(self._members(panes, s))
                     emitted.extend(((k, *window), v) for k, v in values.items())
+            if running is not None and running.start + self.size <= limit:
+                running.move_to(running.start + self.slide, panes, self.size, self.pane)
             for p in [p for p in panes if p - p % self.slide + self.size <= limit]:
                 del panes[p]                                  # its last window has closed
-        return KeyedState(PaneState(panes, self._count_open(panes, limit)), emitted, late)
+        return KeyedState(PaneState(panes, self._count_open(panes, limit), running), emitted, late)
+
+    def _running_at(self, panes: dict[int, dict[Any, Any]], s: int, running: RunningCounts | None
+                    ) -> RunningCounts:
+        """The running window moved on to the window at ``s`` (or summed there afresh)."""
+        if running is None or running.start > s:
+            return RunningCounts.summed(s, panes, self.size, self.pane)
+        running.move_to(s, panes, self.size, self.pane)
+        return running
 
     def _starts(self, panes: dict[int, dict[Any, Any]]) -> list[int]:
         """Starts of the windows holding at least one of ``panes``, earliest first."""
@@ -294,9 +396,12 @@ class FinalWindows(Windows):
         return [panes[p] for p in sorted(panes) if s <= p < s + self.size]
 
     def _combined(self, members: list[dict[Any, Any]]) -> dict[Any, Any]:
-        """One window's accumulator per key from its panes (which stay unchanged)."""
-        out: dict[Any, Any] = {}
-        for pane in members:
+        """One window's accumulator per key from its panes (which stay unchanged); the
+        first pane copied at C speed unless accumulators may change in place."""
+        if not members:
+            return {}
+        out: dict[Any, Any] = {} if self.agg.copies else dict(members[0])
+        for pane in members if self.agg.copies else members[1:]:
             self._add_pane(out, pane.items(), self.agg, True)
         return out
 
@@ -305,9 +410,9 @@ class FinalWindows(Windows):
 
         A pane's open windows are a run of consecutive ones, and a later pane's run ends no
         earlier: so, panes in time order, a key counts the windows of its pane past the last
-        one it counted. A key that was in the pane before counted up to that pane's last
-        window, a key never seen counted none: those are counted together (set operations,
-        at C speed), the others one by one from ``reached``, each key's last window counted.
+        one it counted. A key of the pane before counted up to that pane's last window: those
+        are counted together (set operations, at C speed); a key that was not, from the last
+        window it reached (kept for the keys that left a pane, a few; ``reached``).
         """
         starts = [s for s in self._starts(panes) if limit is None or s + self.size > limit]
         index = {s: i for i, s in enumerate(starts)}
@@ -319,13 +424,13 @@ class FinalWindows(Windows):
                 continue
             first, last = min(run), max(run)
             keys = panes[p].keys()
-            total += len(keys & before) * max(0, last - max(before_last + 1, first) + 1)
             fresh = keys - before
-            unseen = fresh - reached.keys()
-            total += len(unseen) * (last - first + 1)
-            for k in fresh - unseen:
-                total += last - max(reached[k] + 1, first) + 1
-            reached.update(dict.fromkeys(keys, last))
+            left = before - keys
+            if left:
+                reached.update(dict.fromkeys(left, before_last))
+            total += (len(keys) - len(fresh)) * max(0, last - max(before_last + 1, first) + 1)
+            for k in fresh:
+                total += last - max(reached.get(k, first - 1) + 1, first) + 1
             before, before_last = keys, last
         return total
 
@@ -346,18 +451,26 @@ class EventStateDStream(_StatefulDStream):
         self.stats: Accumulator = Accumulator({}, StatsParam())
         self._ssc._scheduler.before_complete.append(self._report)
 
-    def compute(self, time_ms: int) -> RDD | None:
-        previous = self.get_or_compute(time_ms - self.slide_ms)
+    def _compute(self, time_ms: int) -> RDD | None:
+        previous = self._get_or_compute(time_ms - self.slide_ms)
         if previous is not None and previous.getNumPartitions() != self.n + 1:
             raise ValueError(
                 f"{self.id}: the saved state has {previous.getNumPartitions() - 1} key partitions "
                 f"and this job asks for {self.n}: pass numPartitions={previous.getNumPartitions() - 1}"
                 " to keep the state")
-        batch = self.parents[0].get_or_compute(time_ms) or self._sc.emptyRDD()
-        shuffled = ShuffledRDD(PreAggregateRDD(batch, previous, self.strategy, self.n),
+        batch, chunks_of = self._batch(time_ms)
+        shuffled = ShuffledRDD(PreAggregateRDD(batch, chunks_of, previous, self.strategy, self.n),
                                EventRoute(self.n))
         return EventStateRDD(previous, shuffled, self.strategy, self.n, time_ms, self.spec,
                              self.stats)
+
+    def _batch(self, time_ms: int) -> tuple[RDD, Callable[[Iterator[Any]], Iterator[Chunk]]]:
+        """The batch's records and how its map tasks read them as stamped chunks: the records
+        before ``withEventTime`` and the stream's recipe, or the stamped pairs if cached."""
+        stamped = self.parents[0]
+        if isinstance(stamped, StampedDStream) and not (stamped.is_cached or stamped.is_checkpointed):
+            return stamped.source_rdd(time_ms) or self._sc.emptyRDD(), stamped.chunks_of
+        return stamped._get_or_compute(time_ms) or self._sc.emptyRDD(), unzip_chunks
 
     def _report(self, jobset: JobSet) -> None:
         """Move this batch's statistics from the tasks into its ``BatchInfo``."""
@@ -397,7 +510,7 @@ class EventWindowDStream(TransformedDStream):
         ...     run_batches(ssc, counts.lateRecords(), 2)
         [[], [('b', 3.0)]]
         """
-        stamped = TransformedDStream(self.state, _late, "lateRecords")
+        stamped = StampedDStream(self.state, _late, unzip_chunks, "lateRecords")
         return EventTimeDStream(stamped, self.state.spec)
 
     def checkpoint(self, interval: float) -> DStream:
@@ -406,10 +519,10 @@ class EventWindowDStream(TransformedDStream):
         self.state.checkpoint(interval)
         return self
 
-    def name(self, name: str) -> DStream:
+    def setName(self, name: str) -> DStream:
         """Name the results; the state is saved under ``<name>.state``."""
-        self.state.name(f"{name}.state")
-        return super().name(name)
+        self.state.setName(f"{name}.state")
+        return super().setName(name)
 
 
 def _emitted(_time: Any, rdd: RDD) -> RDD:

@@ -47,7 +47,8 @@ def user_code(func: Any) -> CodeType | None:
         elif inspect.ismethod(func):
             func = func.__func__
         elif isinstance(getattr(func, "__code__", None), CodeType):
-            return func.__code__
+            code: CodeType = func.__code__
+            return code
         elif callable(func) and not isinstance(func, type) and hasattr(type(func), "__call__"):
             call = type(func).__call__
             if call is func or not hasattr(call, "__code__"):
@@ -98,10 +99,10 @@ def _code_contains(code: CodeType, filename: str, line: int, name: str) -> bool:
     return bool(lines) and min(code.co_firstlineno, *lines) <= line <= max(lines)
 
 
-def failing_stream(error: BaseException, streams: Iterable[DStream]) -> DStream | None:
+def failing_stream(error: BaseException, streams: Iterable[DStream[Any]]) -> DStream[Any] | None:
     """The stream owning the innermost user function in ``error``'s traceback: matched by code
     object in the live traceback (exact), else by file, line and name in a task's text."""
-    owners: dict[CodeType, DStream] = {}
+    owners: dict[CodeType, DStream[Any]] = {}
     for stream in streams:
         for code in stream.user_codes:
             owners.setdefault(code, stream)

@@ -11,14 +11,15 @@ of Spark's Scala ``KafkaUtils``), read with kafka-python.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, TypeVar, overload
 
 from dstream.receivers import KafkaReceiver
-from dstream.receivers.kafka_params import bootstrap_from_params, looks_like_zookeeper
+from dstream.receivers.kafka_params import bootstrap_from_params, consumer_config, looks_like_zookeeper
 
 from ..kafka_rdd import Broker, KafkaMessageAndMetadata, KafkaRDD, OffsetRange, TopicAndPartition
 from ..storagelevel import StorageLevel
-from .receiver_input import DEFAULT_RECEIVER_LEVEL, ReceiverInputDStream
+from .inputs.kafka_direct import DirectKafkaInputDStream
+from .inputs.receiver_streams import DEFAULT_RECEIVER_LEVEL, ReceiverInputDStream
 
 if TYPE_CHECKING:
     from ..rdd import RDD
@@ -30,6 +31,17 @@ __all__ = ["KafkaUtils", "utf8_decoder", "OffsetRange", "TopicAndPartition", "Br
 
 log = logging.getLogger(__name__)
 
+#: what the key decoder returns
+K = TypeVar("K")
+#: what the value decoder returns
+V = TypeVar("V")
+#: what a direct stream's messageHandler returns
+M = TypeVar("M")
+#: a decoder: the raw key or value (None when the record has none) to the stream's
+Decoder = Callable[[bytes | None], K]
+#: the records of a stream with the default decoders
+Utf8Pair = tuple[str | None, str | None]
+
 
 def utf8_decoder(data: bytes | None) -> str | None:
     """PySpark's default decoder: UTF-8 text, None stays None."""
@@ -37,7 +49,53 @@ def utf8_decoder(data: bytes | None) -> str | None:
 
 
 class KafkaUtils:
-    """Kafka input streams."""
+    """Kafka input streams. A stream's records are ``(key, value)`` pairs of what the decoders
+    return (``str | None`` with the default ones), or what a direct stream's
+    ``messageHandler`` returns; the overloads give each combination its type."""
+
+    @overload
+    @staticmethod
+    def createStream(ssc: StreamingContext, zkQuorum: str | list[str], groupId: str,
+                     topics: Iterable[str] | Mapping[str, int] | str,
+                     kafkaParams: Mapping[str, Any] | None = None,
+                     storageLevel: StorageLevel = DEFAULT_RECEIVER_LEVEL, *,
+                     badRecordPolicy: str = "fail", deadLetterTopic: str | None = None,
+                     autoOffsetReset: str | None = None) -> DStream[Utf8Pair]: ...
+    @overload
+    @staticmethod
+    def createStream(ssc: StreamingContext, zkQuorum: str | list[str], groupId: str,
+                     topics: Iterable[str] | Mapping[str, int] | str,
+                     kafkaParams: Mapping[str, Any] | None = None,
+                     storageLevel: StorageLevel = DEFAULT_RECEIVER_LEVEL, *,
+                     keyDecoder: Decoder[K],
+                     badRecordPolicy: str = "fail", deadLetterTopic: str | None = None,
+                     autoOffsetReset: str | None = None) -> DStream[tuple[K, str | None]]: ...
+    @overload
+    @staticmethod
+    def createStream(ssc: StreamingContext, zkQuorum: str | list[str], groupId: str,
+                     topics: Iterable[str] | Mapping[str, int] | str,
+                     kafkaParams: Mapping[str, Any] | None = None,
+                     storageLevel: StorageLevel = DEFAULT_RECEIVER_LEVEL, *,
+                     valueDecoder: Decoder[V],
+                     badRecordPolicy: str = "fail", deadLetterTopic: str | None = None,
+                     autoOffsetReset: str | None = None) -> DStream[tuple[str | None, V]]: ...
+    @overload
+    @staticmethod
+    def createStream(ssc: StreamingContext, zkQuorum: str | list[str], groupId: str,
+                     topics: Iterable[str] | Mapping[str, int] | str,
+                     kafkaParams: Mapping[str, Any] | None,
+                     storageLevel: StorageLevel, keyDecoder: Decoder[K], valueDecoder: Decoder[V],
+                     badRecordPolicy: str = "fail", deadLetterTopic: str | None = None,
+                     autoOffsetReset: str | None = None) -> DStream[tuple[K, V]]: ...
+    @overload
+    @staticmethod
+    def createStream(ssc: StreamingContext, zkQuorum: str | list[str], groupId: str,
+                     topics: Iterable[str] | Mapping[str, int] | str,
+                     kafkaParams: Mapping[str, Any] | None = None,
+                     storageLevel: StorageLevel = DEFAULT_RECEIVER_LEVEL, *,
+                     keyDecoder: Decoder[K], valueDecoder: Decoder[V],
+                     badRecordPolicy: str = "fail", deadLetterTopic: str | None = None,
+                     autoOffsetReset: str | None = None) -> DStream[tuple[K, V]]: ...
 
     @staticmethod
     def createStream(ssc: StreamingContext, zkQuorum: str | list[str], groupId: str,
@@ -47,7 +105,7 @@ class KafkaUtils:
                      keyDecoder: Callable[[bytes | None], Any] = utf8_decoder,
                      valueDecoder: Callable[[bytes | None], Any] = utf8_decoder,
                      badRecordPolicy: str = "fail", deadLetterTopic: str | None = None,
-                     autoOffsetReset: str | None = None) -> DStream:
+                     autoOffsetReset: str | None = None) -> DStream[tuple[Any, Any]]:
         """A receiver-based stream of ``(key, value)`` records of ``topics``, read by one member
         of consumer group ``groupId``.
 
@@ -70,7 +128,31 @@ class KafkaUtils:
         ``awaitTermination`` raises it. Settings (conf): ``dstream.streaming.kafka.receiver.
         commitTimeout`` (10s), ``dstream.streaming.kafka.receiver.stallTimeout`` (30s).
 
+        A word count over a topic that holds six words (``brokers`` is ``"host:port"`` of a
+        running Kafka, ``topic`` one of its topics); the manual clock runs the batch once the
+        receiver has stored them:
+
+        >>> from kafka import KafkaProducer
+        >>> producer = KafkaProducer(bootstrap_servers=brokers)
+        >>> for word in "to be or not to be".split():
+        ...     _ = producer.send(topic, word.encode())
+        >>> producer.flush(); producer.close()
         >>> from dstream import Context, StreamingContext
+        >>> from dstream.streaming.testing import advance_batch, collect_batches, wait_for_records
+        >>> with Context("local") as ctx:
+        ...     ssc = StreamingContext(ctx, 1, clock="manual")
+        ...     stream = KafkaUtils.createStream(ssc, brokers, "wordcount", {topic: 1},
+        ...                                      {"auto.offset.reset": "smallest"})
+        ...     counts = collect_batches(stream.map(lambda kv: (kv[1], 1)).reduceByKey(lambda a, b: a + b))
+        ...     ssc.start()
+        ...     wait_for_records(ssc, 6)
+        ...     _ = advance_batch(ssc)
+        ...     ssc.stop(stopSparkContext=False)
+        >>> sorted(counts[0])
+        [('be', 2), ('not', 1), ('or', 1), ('to', 2)]
+
+        A ZooKeeper address, as the Kafka 0.8 API took, fails at once:
+
         >>> with Context("local") as ctx:
         ...     KafkaUtils.createStream(StreamingContext(ctx, 1), "localhost:2181", "g", ["t"])
         Traceback (most recent call last):
@@ -94,6 +176,40 @@ class KafkaUtils:
             stall_timeout_s=conf.getSeconds(STALL_TIMEOUT_CONF, 30.0))
         return ReceiverInputDStream(ssc, receiver, "kafkaStream")
 
+    @overload
+    @staticmethod
+    def createDirectStream(ssc: StreamingContext, topics: Iterable[str] | str,
+                           kafkaParams: Mapping[str, Any],
+                           fromOffsets: Mapping[TopicAndPartition, int] | None = None
+                           ) -> DStream[Utf8Pair]: ...
+    @overload
+    @staticmethod
+    def createDirectStream(ssc: StreamingContext, topics: Iterable[str] | str,
+                           kafkaParams: Mapping[str, Any],
+                           fromOffsets: Mapping[TopicAndPartition, int] | None = None, *,
+                           keyDecoder: Decoder[K]) -> DStream[tuple[K, str | None]]: ...
+    @overload
+    @staticmethod
+    def createDirectStream(ssc: StreamingContext, topics: Iterable[str] | str,
+                           kafkaParams: Mapping[str, Any],
+                           fromOffsets: Mapping[TopicAndPartition, int] | None = None, *,
+                           valueDecoder: Decoder[V]) -> DStream[tuple[str | None, V]]: ...
+    @overload
+    @staticmethod
+    def createDirectStream(ssc: StreamingContext, topics: Iterable[str] | str,
+                           kafkaParams: Mapping[str, Any],
+                           fromOffsets: Mapping[TopicAndPartition, int] | None = None, *,
+                           keyDecoder: Decoder[K], valueDecoder: Decoder[V]
+                           ) -> DStream[tuple[K, V]]: ...
+    @overload
+    @staticmethod
+    def createDirectStream(ssc: StreamingContext, topics: Iterable[str] | str,
+                           kafkaParams: Mapping[str, Any],
+                           fromOffsets: Mapping[TopicAndPartition, int] | None = None,
+                           keyDecoder: Decoder[Any] = utf8_decoder,
+                           valueDecoder: Decoder[Any] = utf8_decoder, *,
+                           messageHandler: Callable[[KafkaMessageAndMetadata], M]) -> DStream[M]: ...
+
     @staticmethod
     def createDirectStream(ssc: StreamingContext, topics: Iterable[str] | str,
                            kafkaParams: Mapping[str, Any],
@@ -101,24 +217,46 @@ class KafkaUtils:
                            keyDecoder: Callable[[bytes | None], Any] = utf8_decoder,
                            valueDecoder: Callable[[bytes | None], Any] = utf8_decoder,
                            messageHandler: Callable[[KafkaMessageAndMetadata], Any] | None = None
-                           ) -> DStream:
+                           ) -> DStream[Any]:
         """PySpark 2's direct stream: no receiver, no write-ahead log; each batch's RDD has one
         partition per topic-partition with data, read by its task where it runs, and
         ``rdd.offsetRanges()`` gives the ranges. Elements are ``(key, value)`` pairs, or what
         ``messageHandler`` returns for a ``KafkaMessageAndMetadata``. ``kafkaParams`` names the
         brokers (``metadata.broker.list`` or ``bootstrap.servers``) and may give ``group.id``
         (offsets are committed to it after each batch) and ``auto.offset.reset``. Rate limits,
-        recovery and errors: ``dstream.streaming.kafka_direct``.
+        recovery and errors: ``dstream.streaming.inputs.kafka_direct``.
 
-        >>> from dstream import Context, StreamingContext, KafkaUtils, TopicAndPartition
+        The first batch reads what the topic holds (``brokers`` is ``"host:port"`` of a running
+        Kafka, ``topic`` one of its topics, of one partition), and says which offsets it read:
+
+        >>> from kafka import KafkaProducer
+        >>> producer = KafkaProducer(bootstrap_servers=brokers)
+        >>> for word in "to be or not to be".split():
+        ...     _ = producer.send(topic, word.encode())
+        >>> producer.flush(); producer.close()
+        >>> from dstream import Context, StreamingContext, TopicAndPartition
+        >>> from dstream.streaming.testing import run_batches
         >>> with Context("local") as ctx:
-        ...     ssc = StreamingContext(ctx, 1)
-        ...     KafkaUtils.createDirectStream(ssc, ["events"], {"metadata.broker.list": "127.0.0.1:9"},
-        ...                                   fromOffsets={TopicAndPartition("events", 0): 5}).id
-        'directKafkaStream-0'
-        """
-        from .kafka_direct import DirectKafkaInputDStream
+        ...     ssc = StreamingContext(ctx, 1, clock="manual")
+        ...     stream = KafkaUtils.createDirectStream(
+        ...         ssc, [topic], {"metadata.broker.list": brokers, "auto.offset.reset": "smallest"})
+        ...     ranges = []
+        ...     stream.foreachRDD(lambda rdd: ranges.extend(rdd.offsetRanges()))
+        ...     batches = run_batches(ssc, stream.map(lambda kv: kv[1]), 1)
+        >>> batches
+        [['to', 'be', 'or', 'not', 'to', 'be']]
+        >>> [(r.partition, r.fromOffset, r.untilOffset) for r in ranges]
+        [(0, 0, 6)]
 
+        ``fromOffsets`` starts each partition where it says:
+
+        >>> with Context("local") as ctx:
+        ...     ssc = StreamingContext(ctx, 1, clock="manual")
+        ...     stream = KafkaUtils.createDirectStream(ssc, [topic], {"metadata.broker.list": brokers},
+        ...                                            fromOffsets={TopicAndPartition(topic, 0): 4})
+        ...     run_batches(ssc, stream.map(lambda kv: kv[1]), 1)
+        [['to', 'be']]
+        """
         return DirectKafkaInputDStream(ssc, topics, kafkaParams, fromOffsets, keyDecoder,
                                        valueDecoder, messageHandler)
 
@@ -127,20 +265,26 @@ class KafkaUtils:
                   leaders: Mapping[TopicAndPartition, Broker] | None = None,
                   keyDecoder: Callable[[bytes | None], Any] = utf8_decoder,
                   valueDecoder: Callable[[bytes | None], Any] = utf8_decoder,
-                  messageHandler: Callable[[KafkaMessageAndMetadata], Any] | None = None) -> RDD:
+                  messageHandler: Callable[[KafkaMessageAndMetadata], Any] | None = None) -> RDD[Any]:
         """An RDD of the given offset ranges (PySpark 2's ``createRDD``), one partition per
         range, each read by its task. ``leaders`` is accepted and unused: the client finds
         the leaders itself.
 
-        >>> from dstream import Context, KafkaUtils, OffsetRange
-        >>> with Context("local") as ctx:
-        ...     rdd = KafkaUtils.createRDD(ctx, {"bootstrap.servers": "127.0.0.1:9"},
-        ...                                [OffsetRange("t", 0, 3, 3)])
-        ...     rdd.offsetRanges(), rdd.collect()
-        ([OffsetRange(topic: t, partition: 0, range: [3 -> 3])], [])
-        """
-        from dstream.receivers.kafka_params import consumer_config
+        Offsets 2 to 5 of a topic that holds six words (``brokers`` is ``"host:port"`` of a
+        running Kafka, ``topic`` one of its topics):
 
+        >>> from kafka import KafkaProducer
+        >>> producer = KafkaProducer(bootstrap_servers=brokers)
+        >>> for word in "to be or not to be".split():
+        ...     _ = producer.send(topic, word.encode())
+        >>> producer.flush(); producer.close()
+        >>> from dstream import Context, OffsetRange
+        >>> with Context("local") as ctx:
+        ...     rdd = KafkaUtils.createRDD(ctx, {"metadata.broker.list": brokers},
+        ...                                [OffsetRange(topic, 0, 2, 5)])
+        ...     rdd.values().collect(), rdd.getNumPartitions()
+        (['or', 'not', 'to'], 1)
+        """
         if not isinstance(offsetRanges, (list, tuple)):
             raise TypeError(f"createRDD: offsetRanges must be a list of OffsetRange, got {offsetRanges!r}")
         config = consumer_config(kafkaParams)

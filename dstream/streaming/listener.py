@@ -204,16 +204,20 @@ class _Event:
         raise AttributeError(name)
 
     def batchInfo(self) -> BatchInfo:
-        return self.__dict__["batch_info"]
+        info: BatchInfo = self.__dict__["batch_info"]
+        return info
 
     def receiverInfo(self) -> ReceiverInfo:
-        return self.__dict__["receiver_info"]
+        info: ReceiverInfo = self.__dict__["receiver_info"]
+        return info
 
     def outputOperationInfo(self) -> OutputOperationInfo:
-        return self.__dict__["output_operation_info"]
+        info: OutputOperationInfo = self.__dict__["output_operation_info"]
+        return info
 
     def time(self) -> int:
-        return self.__dict__["time_ms"]
+        time_ms: int = self.__dict__["time_ms"]
+        return time_ms
 
 
 class StreamingListener:
@@ -382,8 +386,9 @@ class BatchHistory(StreamingListener):
         with self._lock:
             self.receivers[info.stream_id] = info
 
-    onReceiverError = onReceiverStarted
-    onReceiverStopped = onReceiverStarted
+    # the same handler (StreamingListener names the event parameter after each event)
+    onReceiverError = onReceiverStarted  # type: ignore[assignment]
+    onReceiverStopped = onReceiverStarted  # type: ignore[assignment]
 
     def snapshot(self) -> tuple[list[BatchInfo], list[BatchInfo]]:
         """(completed batches oldest first, active batches) as copies."""

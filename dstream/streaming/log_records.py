@@ -11,6 +11,7 @@ read at recovery (or when every executor copy of the block is lost).
 from __future__ import annotations
 
 import pickle
+from typing import Any
 
 from ..serialization import dumps_data
 from ..taskcontext import Serialized
@@ -19,12 +20,12 @@ __all__ = ["encode_block", "decode_block"]
 
 
 def encode_block(stream_id: int, block_id: str, data: Serialized, num_records: int,
-                 metadata: dict) -> bytes:
+                 metadata: dict[str, Any]) -> bytes:
     """The record's bytes (to be signed before they go to the log)."""
     return pickle.dumps((stream_id, block_id, data.data, num_records, metadata), protocol=5)
 
 
-def decode_block(payload: bytes) -> tuple[int, str, Serialized, int, dict]:
+def decode_block(payload: bytes) -> tuple[int, str, Serialized, int, dict[str, Any]]:
     """``(stream, block id, pickled records, count, metadata)`` from a verified record; logs
     written before blocks were pickled once hold ``(stream, block id, records, metadata)``."""
     record = pickle.loads(payload)

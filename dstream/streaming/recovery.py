@@ -18,7 +18,7 @@ from ..partitioner import Partitioner
 from ..hashing import portable_hash
 from ..rdd_checkpoint import truncate_to
 from ..rdd_kinds import ParallelCollectionRDD
-from .blocks import ReceivedBlock
+from .received_blocks import ReceivedBlock
 from .checkpointing import DISCARD_STATE_CONF, METADATA_KIND, CheckpointManager, DataSnapshot
 from .log_ledger import LogCleaner, ReplayPlan, ledger_of
 from .log_records import decode_block
@@ -50,7 +50,7 @@ class StreamCheckpoints:
     def __init__(self, ssc: StreamingContext, location: str) -> None:
         self._ssc = ssc
         self.manager = CheckpointManager(ssc, location)
-        self.due: list[tuple[DStream, int, RDD]] = []
+        self.due: list[tuple[DStream[Any], int, RDD[Any]]] = []
         self.state_index: dict[str, dict[str, Any]] = {}
         self._keys: dict[int, str] = {}
         wal = self.manager.wal
@@ -61,14 +61,14 @@ class StreamCheckpoints:
     def start(self) -> None:
         self._keys = {id(stream): key for key, stream in self.keys().items()}
 
-    def keys(self) -> dict[str, DStream]:
+    def keys(self) -> dict[str, DStream[Any]]:
         """State key -> stream, for the graph as the job's code defines it now."""
         return state_keys(self._ssc._graph.all_streams())
 
-    def key_of(self, stream: DStream) -> str | None:
+    def key_of(self, stream: DStream[Any]) -> str | None:
         return self._keys.get(id(stream))
 
-    def note_due(self, stream: DStream, time_ms: int, rdd: RDD) -> None:
+    def note_due(self, stream: DStream[Any], time_ms: int, rdd: RDD[Any]) -> None:
         """``stream``'s RDD of ``time_ms`` is due for a data checkpoint."""
         self.due.append((stream, time_ms, rdd))
 
@@ -156,7 +156,7 @@ class Recovery:
         """Start every state fresh, keeping only the source positions (conf)."""
         return ssc.sparkContext._conf.getBoolean(DISCARD_STATE_CONF, False)
 
-    def check_compatible(self, ssc: StreamingContext, keys: dict[str, DStream]) -> bool:
+    def check_compatible(self, ssc: StreamingContext, keys: dict[str, DStream[Any]]) -> bool:
         """True when the saved state is to be reattached; raises on an incompatible job."""
         meta = self.meta
         discard = self.discard_state(ssc)
@@ -183,7 +183,7 @@ class Recovery:
 
     # ------------------------------------------------------------------ apply
     def restore_state(self, ssc: StreamingContext, checkpoints: StreamCheckpoints,
-                      keys: dict[str, DStream]) -> None:
+                      keys: dict[str, DStream[Any]]) -> None:
         manager = checkpoints.manager
         for key, info in self.meta.get("state", {}).items():
             stream = keys.get(key)
@@ -201,10 +201,11 @@ class Recovery:
             log.info("restored state of %s from the checkpoint of batch %s", key, info["time_ms"])
 
     @staticmethod
-    def _load_partition(manager: CheckpointManager, key: str, time_ms: int, split: int) -> list:
+    def _load_partition(manager: CheckpointManager, key: str, time_ms: int, split: int) -> list[Any]:
         name = data_partition_name(key, time_ms, split)
         try:
-            return pickle.loads(manager.signer.verify(manager.store.load(name), name))
+            records: list[Any] = pickle.loads(manager.signer.verify(manager.store.load(name), name))
+            return records
         except CheckpointError as e:
             raise IncompatibleCheckpointError(
                 f"state of {key!r} at batch {time_ms} cannot be read: {e}. Restart with "

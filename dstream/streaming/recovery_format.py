@@ -2,7 +2,7 @@
 
 A metadata checkpoint is JSON. State is saved per operator under its *state key*, a stable
 id made of the input stream and the chain of stateful operators only (a stateless step
-added or removed upstream keeps the key), or the name given with ``DStream.name()``.
+added or removed upstream keeps the key), or the name given with ``DStream.setName()``.
 
 >>> decode_metadata(encode_metadata({"time_ms": 5, "offsets": {("t", 0): 7}}))["offsets"]
 {('t', 0): 7}
@@ -70,7 +70,8 @@ def decode_metadata(data: bytes) -> dict[str, Any]:
         raise ValueError(f"not a metadata checkpoint (format is {raw.get('format') if isinstance(raw, dict) else raw!r:.40})")
     if raw.get("version") != VERSION:
         raise ValueError(f"metadata checkpoint version {raw.get('version')!r}; this build reads version {VERSION}")
-    return _from_json(raw)
+    metadata: dict[str, Any] = _from_json(raw)
+    return metadata
 
 
 def storage_name(key: str) -> str:
@@ -83,12 +84,12 @@ def data_partition_name(key: str, time_ms: int, split: int) -> str:
     return f"data/{storage_name(key)}/{time_ms:020d}/part-{split:05d}"
 
 
-def state_keys(streams: list[DStream]) -> dict[str, DStream]:
+def state_keys(streams: list[DStream[Any]]) -> dict[str, DStream[Any]]:
     """State key -> stream, for every stream whose RDDs are checkpointed."""
-    keys: dict[str, DStream] = {}
+    keys: dict[str, DStream[Any]] = {}
     paths: dict[int, str] = {}
 
-    def path_of(stream: DStream) -> str:
+    def path_of(stream: DStream[Any]) -> str:
         if id(stream) in paths:
             return paths[id(stream)]
         if stream._user_named or not stream.parents:
@@ -110,5 +111,5 @@ def state_keys(streams: list[DStream]) -> dict[str, DStream]:
     return keys
 
 
-def _keeps_state(stream: DStream) -> bool:
+def _keeps_state(stream: DStream[Any]) -> bool:
     return stream.must_checkpoint or stream.checkpoint_ms is not None

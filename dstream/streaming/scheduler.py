@@ -8,12 +8,13 @@ batch that falls behind waits in the queue (its scheduling delay grows) and is n
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import queue
 import threading
 import traceback
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from .clock import Clock
 from .durations import batch_datetime
@@ -31,7 +32,7 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Job:
-    output: ForEachDStream
+    output: ForEachDStream[Any]
     run: Callable[[], None] | None
     error: BaseException | None = None
 
@@ -124,6 +125,7 @@ class JobScheduler:
     # ------------------------------------------------------------------ generation
     def _generate_loop(self) -> None:
         while True:
+            assert self.next_batch_ms is not None  # start() sets it before this loop runs
             reached = self._clock.wait_till(self.next_batch_ms, self._stop_generating)
             more_input = self._more_input
             if not reached and (more_input is None or not more_input()):
@@ -142,12 +144,12 @@ class JobScheduler:
         info = BatchInfo(batch_time_ms=time_ms, submission_time_ms=self._clock.now_ms())
         for hook in self.before_generate:
             hook(time_ms, info)
-        jobs = []
-        for output, job in self._ssc._graph.generate_jobs(time_ms):
-            if isinstance(job, BaseException):
-                jobs.append(Job(output, None, job))
+        jobs: list[Job] = []
+        for output, made in self._ssc._graph.generate_jobs(time_ms):
+            if isinstance(made, BaseException):
+                jobs.append(Job(output, None, made))
             else:
-                jobs.append(Job(output, job))
+                jobs.append(Job(output, made))
         for job in jobs:
             out = job.output
             info.output_operations[out.output_id] = OutputOperationInfo(
@@ -200,6 +202,7 @@ class JobScheduler:
             error = job.error
             if error is None:
                 try:
+                    assert job.run is not None  # a Job has its run or its error
                     job.run()
                 except Exception as e:
                     error = e
@@ -253,5 +256,4 @@ class JobScheduler:
 
 
 def _copy(op: OutputOperationInfo) -> OutputOperationInfo:
-    import dataclasses
     return dataclasses.replace(op)

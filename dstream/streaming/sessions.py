@@ -17,7 +17,7 @@ from __future__ import annotations
 import heapq
 from typing import Any, Callable, Iterator
 
-from .event_state import KeyedState
+from .event_state import EventRoute, KeyedState
 from .event_time import Chunk, ms_datetime
 
 __all__ = ["Sessions", "merge_sessions"]
@@ -49,10 +49,11 @@ class SessionState:
     __slots__ = ("sessions", "ends", "by_end")
 
     def __init__(self, sessions: dict[Any, list[Session]], ends: list[int],
-                 by_end: dict[int, frozenset]) -> None:
+                 by_end: dict[int, frozenset[Any]]) -> None:
         self.sessions, self.ends, self.by_end = sessions, ends, by_end
 
-    def __reduce__(self) -> tuple:
+    def __reduce__(self) -> tuple[type[SessionState], tuple[dict[Any, list[Session]], list[int],
+                                                             dict[int, frozenset[Any]]]]:
         return (SessionState, (self.sessions, self.ends, self.by_end))
 
 
@@ -62,7 +63,7 @@ class Sessions:
     def __init__(self, gap: int, lateness: int, func: Callable[[Any, Any], Any]) -> None:
         self.gap, self.lateness, self.func = gap, lateness, func
 
-    def pre_aggregate(self, chunks: Iterator[Chunk], wm: int | None
+    def pre_aggregate(self, chunks: Iterator[Chunk], wm: int | None, route: EventRoute
                       ) -> tuple[list[tuple[Any, Any]], int | None, int]:
         limit = None if wm is None else wm - self.lateness
         entries: list[tuple[Any, Any]] = []
@@ -103,7 +104,7 @@ class Sessions:
         return KeyedState(SessionState(sessions, ends, by_end), emitted, late)
 
     @staticmethod
-    def _index(ends: list[int], by_end: dict[int, frozenset], end: int, key: Any) -> None:
+    def _index(ends: list[int], by_end: dict[int, frozenset[Any]], end: int, key: Any) -> None:
         keys = by_end.get(end)
         if keys is None:
             heapq.heappush(ends, end)
@@ -112,7 +113,7 @@ class Sessions:
             by_end[end] = keys | {key}
 
     def _close(self, sessions: dict[Any, list[Session]], ends: list[int],
-               by_end: dict[int, frozenset], limit: int, emitted: list[Any]) -> None:
+               by_end: dict[int, frozenset[Any]], limit: int, emitted: list[Any]) -> None:
         gap = self.gap
         while ends and ends[0] <= limit:
             for k in by_end.pop(heapq.heappop(ends)):

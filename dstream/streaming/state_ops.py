@@ -17,27 +17,29 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable, Hashable, TypeVar
 
+from ..rdd import RDD
 from .arguments import check_function, on
 
 if TYPE_CHECKING:
-    from ..rdd import RDD
     from .dstream import DStream
-    from .stateful import StateSpec
+    from .stateful import MapWithStateDStream, StateSpec
 
 __all__ = ["StateOperations"]
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 S = TypeVar("S")
+U = TypeVar("U")
 
 
 class StateOperations:
-    """Mixed into ``DStream``."""
+    """Mixed into ``DStream`` (``self`` types: see ``PairDStreamOperations``)."""
 
-    def updateStateByKey(self: DStream[tuple[K, V]],
+    def updateStateByKey(self: DStream[tuple[K, V]],  # type: ignore[misc]  # DStream mixin
                          updateFunc: Callable[[list[V], S | None], S | None],
                          numPartitions: int | None = None,
-                         initialRDD: RDD | list[tuple[K, S]] | None = None) -> DStream[tuple[K, S]]:
+                         initialRDD: RDD[tuple[K, S]] | list[tuple[K, S]] | None = None
+                         ) -> DStream[tuple[K, S]]:
         """Keep a state per key: every batch ``updateFunc(new_values, state)`` runs for every
         key (``[]`` when it had no new values; ``state`` is None for a new key); returning
         None drops the key.
@@ -52,7 +54,6 @@ class StateOperations:
         ...     [sorted(b) for b in run_batches(ssc, counts, 3)]
         [[('a', 1)], [('a', 2), ('b', 1)], [('a', 2), ('b', 2)]]
         """
-        from ..rdd import RDD
         from .stateful import StateDStream
         check_function(on(self, "updateStateByKey"), "updateFunc", updateFunc, 2)
         n = self._partitions(numPartitions)
@@ -60,7 +61,8 @@ class StateOperations:
             initialRDD = self._sc.parallelize(list(initialRDD))
         return StateDStream(self, updateFunc, n, initialRDD)
 
-    def mapWithState(self: DStream[tuple[K, V]], spec: StateSpec) -> DStream:
+    def mapWithState(self: DStream[tuple[K, V]],  # type: ignore[misc]  # DStream mixin
+                     spec: StateSpec[K, V, S, U]) -> MapWithStateDStream[K, S, U]:
         """Spark's ``mapWithState``: ``spec``'s function sees only keys with new data (once per
         record) or keys timing out, and returns the records of the resulting stream;
         ``.stateSnapshots()`` on the result gives every key's state each batch.
@@ -85,5 +87,6 @@ class StateOperations:
                             f"(StateSpec.function(f)), got {type(spec).__name__}")
         return MapWithStateDStream(self, spec)
 
-    def _state_partitions(self: DStream, spec: Any) -> int:
+    def _state_partitions(self: DStream[Any],  # type: ignore[misc]  # DStream mixin
+                          spec: StateSpec[Any, Any, Any, Any]) -> int:
         return spec._num_partitions or self._sc.defaultParallelism

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import inspect
 import itertools
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Callable, Generic, Hashable, Iterable, Iterator, TypeVar, overload
 
 from ..aggregation import group_values
-from ..dependency import OneToOneDependency
+from ..dependency import Dependency, OneToOneDependency
 from ..hashing import portable_hash
 from ..partitioner import Partitioner
 from ..rdd import RDD
@@ -28,37 +29,52 @@ if TYPE_CHECKING:
 
 __all__ = ["StateDStream", "StateSpec", "State", "MapWithStateDStream"]
 
+T = TypeVar("T")
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+#: a key's state
+S = TypeVar("S")
+#: what a ``mapWithState`` function returns
+U = TypeVar("U")
+#: a ``StateSpec`` whose function takes any key (value) also takes the stream's
+K_contra = TypeVar("K_contra", bound=Hashable, contravariant=True)
+V_contra = TypeVar("V_contra", contravariant=True)
+U_co = TypeVar("U_co", covariant=True)
 
-class _StatefulDStream(DStream):
+
+class _StatefulDStream(DStream[T]):
     """Cached every batch, checkpointed every checkpoint interval, partitioned by key hash."""
 
-    def __init__(self, parent: DStream, op: str, num_partitions: int) -> None:
+    def __init__(self, parent: DStream[Any], op: str, num_partitions: int) -> None:
         super().__init__(parent._ssc, [parent], op)
         self.partitioner = Partitioner(num_partitions, portable_hash)
         self.storage_level = StorageLevel.MEMORY_ONLY
         self.is_cached = True
         self.must_checkpoint = True
 
-    def _co_partitioned(self, rdd: RDD) -> RDD:
+    def _co_partitioned(self, rdd: RDD[tuple[K, V]]) -> RDD[tuple[K, V]]:
         if rdd.partitioner == self.partitioner:
             return rdd
         return rdd.partitionBy(self.partitioner.numPartitions, self.partitioner.partitionFunc)
 
 
 # ---------------------------------------------------------------------- updateStateByKey
-class StateDStream(_StatefulDStream):
+class StateDStream(_StatefulDStream[tuple[K, S]], Generic[K, V, S]):
     """PySpark's ``updateStateByKey``: ``update(new_values, state)`` for every key, every batch."""
 
-    def __init__(self, parent: DStream, update_func: Callable, num_partitions: int,
-                 initial: RDD | None) -> None:
+    parents: list[DStream[tuple[K, V]]]
+
+    def __init__(self, parent: DStream[tuple[K, V]],
+                 update_func: Callable[[list[V], S | None], S | None], num_partitions: int,
+                 initial: RDD[tuple[K, S]] | None) -> None:
         super().__init__(parent, "updateStateByKey", num_partitions)
         self._user(update_func)
         self.update_func = update_func
         self.initial = initial
 
-    def compute(self, time_ms: int) -> RDD | None:
-        last = self.get_or_compute(time_ms - self.slide_ms)
-        batch = self.parents[0].get_or_compute(time_ms)
+    def _compute(self, time_ms: int) -> RDD[tuple[K, S]] | None:
+        last = self._get_or_compute(time_ms - self.slide_ms)
+        batch = self.parents[0]._get_or_compute(time_ms)
         if batch is None:
             return last
         previous = last
@@ -69,24 +85,25 @@ class StateDStream(_StatefulDStream):
                               self.partitioner, from_initial)
 
 
-class StateUpdateRDD(RDD):
+class StateUpdateRDD(RDD[tuple[K, S]], Generic[K, V, S]):
     """Next state per partition: every previous key, then every new key, in that order."""
 
-    def __init__(self, previous: RDD | None, batch: RDD, update_func: Callable,
+    def __init__(self, previous: RDD[tuple[K, S]] | None, batch: RDD[tuple[K, V]],
+                 update_func: Callable[[list[V], S | None], S | None],
                  partitioner: Partitioner, dedupe_previous: bool) -> None:
         self.previous, self.batch = previous, batch
         self.update_func = update_func
         self.dedupe_previous = dedupe_previous
-        parents = [batch] if previous is None else [previous, batch]
-        super().__init__(batch.ctx, [OneToOneDependency(r) for r in parents],
-                         partitioner.numPartitions, partitioner)
+        parents: list[RDD[Any]] = [batch] if previous is None else [previous, batch]
+        deps: list[Dependency] = [OneToOneDependency(r) for r in parents]
+        super().__init__(batch.ctx, deps, partitioner.numPartitions, partitioner)
 
-    def compute(self, split: int, task: TaskContext) -> Iterator[tuple[Any, Any]]:
+    def compute(self, split: int, task: TaskContext) -> Iterator[tuple[K, S]]:
         update = self.update_func
         arrived = group_values(self.batch.iterator(split, task))
-        out: list[tuple[Any, Any]] = []
+        out: list[tuple[K, S]] = []
         if self.previous is not None:
-            seen: set[Any] = set()
+            seen: set[K] = set()
             for k, state in self.previous.iterator(split, task):
                 if self.dedupe_previous:
                     if k in seen:
@@ -103,41 +120,51 @@ class StateUpdateRDD(RDD):
 
 
 # ---------------------------------------------------------------------- mapWithState
-class StateSpec:
+class StateSpec(Generic[K_contra, V_contra, S, U_co]):
     """What ``mapWithState`` does: ``StateSpec.function(f).timeout(s).initialState(rdd)``.
 
     ``f(key, value, state)`` (or ``f(time, key, value, state)``) returns the record to emit;
-    ``value`` is None when the key is timing out.
+    ``value`` is None when the key is timing out. Typed as ``StateSpec[key, value, state,
+    record]``.
     """
 
-    def __init__(self, func: Callable) -> None:
+    def __init__(self, func: Callable[..., U_co]) -> None:
         check_function("StateSpec.function", "func", func)
         self._func = _with_time(func)
         self._user_func = func
         self._timeout_ms: int | None = None
-        self._initial: Any = None
+        #: an RDD or list of ``(key, state)`` pairs
+        self._initial: RDD[tuple[Any, S]] | Iterable[tuple[Any, S]] | None = None
         self._num_partitions: int | None = None
 
+    @overload
     @staticmethod
-    def function(func: Callable) -> StateSpec:
+    def function(func: Callable[[K, V | None, State[S]], U]) -> StateSpec[K, V, S, U]: ...
+    @overload
+    @staticmethod
+    def function(func: Callable[[datetime, K, V | None, State[S]], U]) -> StateSpec[K, V, S, U]: ...
+
+    @staticmethod
+    def function(func: Callable[..., U]) -> StateSpec[Any, Any, Any, U]:
         return StateSpec(func)
 
-    def timeout(self, seconds: float) -> StateSpec:
+    def timeout(self, seconds: float) -> StateSpec[K_contra, V_contra, S, U_co]:
         self._timeout_ms = check_duration("StateSpec.timeout", "seconds", seconds)
         return self
 
-    def initialState(self, rdd: Any) -> StateSpec:
+    def initialState(self, rdd: RDD[tuple[Any, S]] | Iterable[tuple[Any, S]]
+                     ) -> StateSpec[K_contra, V_contra, S, U_co]:
         self._initial = rdd
         return self
 
-    def numPartitions(self, n: int) -> StateSpec:
+    def numPartitions(self, n: int) -> StateSpec[K_contra, V_contra, S, U_co]:
         if not isinstance(n, int) or n < 1:
             raise ValueError(f"StateSpec.numPartitions must be an int >= 1, got {n!r}")
         self._num_partitions = n
         return self
 
 
-def _with_time(func: Callable) -> Callable:
+def _with_time(func: Callable[..., U]) -> Callable[..., U]:
     try:
         required = [p for p in inspect.signature(func).parameters.values()
                     if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
@@ -151,13 +178,14 @@ def _with_time(func: Callable) -> Callable:
                     f"for mapWithState; {func!r} takes {len(required)} arguments")
 
 
-class State:
+class State(Generic[S]):
     """One key's state inside a ``mapWithState`` function."""
 
     __slots__ = ("_value", "_exists", "_updated", "_removed", "_timing_out")
     _MISSING = object()
+    _value: S | None
 
-    def _wrap(self, value: Any, exists: bool, timing_out: bool = False) -> State:
+    def _wrap(self, value: S | None, exists: bool, timing_out: bool = False) -> State[S]:
         self._value, self._exists = value, exists
         self._updated = self._removed = False
         self._timing_out = timing_out
@@ -166,15 +194,15 @@ class State:
     def exists(self) -> bool:
         return self._exists
 
-    def get(self) -> Any:
+    def get(self) -> S:
         if not self._exists:
             raise KeyError("State.get(): this key has no state (check state.exists() first)")
-        return self._value
+        return self._value  # type: ignore[return-value]  # exists: the value is an S
 
-    def getOption(self) -> Any:
+    def getOption(self) -> S | None:
         return self._value if self._exists else None
 
-    def update(self, newState: Any) -> None:
+    def update(self, newState: S) -> None:
         if self._removed:
             raise ValueError("State.update(): the state was removed in this call")
         if self._timing_out:
@@ -192,21 +220,23 @@ class State:
         return self._timing_out
 
 
-class MapWithStateRDD(RDD):
+class MapWithStateRDD(RDD["_StateRecord"]):
     """Each partition is one record ``(states, mapped)``: ``states`` maps key to
-    ``(state, last update ms)`` in update order, ``mapped`` is what the function returned."""
+    ``(state, last update ms)`` in update order, ``mapped`` is what the function returned.
+    ``previous`` holds the last batch's records, or an initial state's ``(key, state)`` pairs."""
 
-    def __init__(self, previous: RDD | None, batch: RDD, spec: StateSpec, time_ms: int,
+    def __init__(self, previous: RDD[_StateRecord] | RDD[tuple[Any, Any]] | None,
+                 batch: RDD[tuple[Any, Any]], spec: StateSpec[Any, Any, Any, Any], time_ms: int,
                  partitioner: Partitioner) -> None:
         self.previous, self.batch, self.spec, self.time_ms = previous, batch, spec, time_ms
-        parents = [batch] if previous is None else [previous, batch]
-        super().__init__(batch.ctx, [OneToOneDependency(r) for r in parents],
-                         partitioner.numPartitions, partitioner)
+        parents: list[RDD[Any]] = [batch] if previous is None else [previous, batch]
+        deps: list[Dependency] = [OneToOneDependency(r) for r in parents]
+        super().__init__(batch.ctx, deps, partitioner.numPartitions, partitioner)
 
     def _previous_states(self, split: int, task: TaskContext) -> dict[Any, tuple[Any, int]]:
         if self.previous is None:
             return {}
-        records = list(self.previous.iterator(split, task))
+        records: list[Any] = list(self.previous.iterator(split, task))
         if records and isinstance(records[0], _StateRecord):
             return dict(records[0].states)
         # an initial state RDD of (key, state) pairs: the last pair of a key wins, as in Spark
@@ -218,7 +248,7 @@ class MapWithStateRDD(RDD):
         when = batch_datetime(time_ms)
         states = self._previous_states(split, task)
         mapped: list[Any] = []
-        state = State()
+        state: State[Any] = State()
         for k, v in self.batch.iterator(split, task):
             current = states.get(k)
             state._wrap(current[0] if current else None, current is not None)
@@ -243,22 +273,22 @@ class _StateRecord:
     def __init__(self, states: dict[Any, tuple[Any, int]], mapped: list[Any]) -> None:
         self.states, self.mapped = states, mapped
 
-    def __reduce__(self) -> tuple:
+    def __reduce__(self) -> tuple[type[_StateRecord], tuple[dict[Any, tuple[Any, int]], list[Any]]]:
         return (_StateRecord, (self.states, self.mapped))
 
 
-class _InternalMapWithStateDStream(_StatefulDStream):
-    def __init__(self, parent: DStream, spec: StateSpec) -> None:
+class _InternalMapWithStateDStream(_StatefulDStream["_StateRecord"]):
+    def __init__(self, parent: DStream[tuple[Any, Any]], spec: StateSpec[Any, Any, Any, Any]) -> None:
         super().__init__(parent, "mapWithState", spec._num_partitions or parent._sc.defaultParallelism)
         self._user(spec._user_func)
         self.spec = spec
 
-    def compute(self, time_ms: int) -> RDD | None:
-        last = self.get_or_compute(time_ms - self.slide_ms)
-        batch = self.parents[0].get_or_compute(time_ms)
+    def _compute(self, time_ms: int) -> RDD[_StateRecord] | None:
+        last = self._get_or_compute(time_ms - self.slide_ms)
+        batch = self.parents[0]._get_or_compute(time_ms)
         if batch is None:
             batch = self._sc.emptyRDD()
-        previous = last
+        previous: RDD[_StateRecord] | RDD[tuple[Any, Any]] | None = last
         if previous is None and self.spec._initial is not None:
             initial = self.spec._initial
             if not isinstance(initial, RDD):
@@ -268,15 +298,16 @@ class _InternalMapWithStateDStream(_StatefulDStream):
                                self.partitioner)
 
 
-class MapWithStateDStream(TransformedDStream):
-    """The records the ``mapWithState`` function returned; ``stateSnapshots()`` for the state."""
+class MapWithStateDStream(TransformedDStream[U], Generic[K, S, U]):
+    """The records the ``mapWithState`` function returned; ``stateSnapshots()`` for the state.
+    Typed as ``MapWithStateDStream[key, state, record]``."""
 
-    def __init__(self, parent: DStream, spec: StateSpec) -> None:
+    def __init__(self, parent: DStream[tuple[K, Any]], spec: StateSpec[K, Any, S, U]) -> None:
         self.internal = _InternalMapWithStateDStream(parent, spec)
         super().__init__(self.internal, lambda _t, rdd: rdd.flatMap(_mapped_of), "mapped")
         self.is_cached = False
 
-    def stateSnapshots(self) -> DStream:
+    def stateSnapshots(self) -> DStream[tuple[K, S]]:
         return TransformedDStream(self.internal, lambda _t, rdd: rdd.flatMap(_states_of),
                                   "stateSnapshots")
 

@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypeVar
 
 from .clock import ManualClock
 
@@ -17,7 +17,9 @@ if TYPE_CHECKING:
     from .context import StreamingContext
     from .dstream import DStream
 
-__all__ = ["advance_batch", "collect_batches", "run_batches"]
+__all__ = ["advance_batch", "collect_batches", "run_batches", "wait_for_records"]
+
+T = TypeVar("T")
 
 
 def advance_batch(ssc: StreamingContext, timeout: float = 60.0) -> int:
@@ -34,14 +36,44 @@ def advance_batch(ssc: StreamingContext, timeout: float = 60.0) -> int:
     return target
 
 
-def collect_batches(stream: DStream) -> list[list[Any]]:
+def wait_for_records(ssc: StreamingContext, records: int, timeout: float = 60.0) -> None:
+    """Wait until the context's receivers have stored ``records`` records in all (since it
+    started), so that the next batch holds them; raises TimeoutError otherwise.
+
+    Receivers run on their own threads, in real time: step the manual clock after this.
+
+    >>> from dstream import Context, StreamingContext
+    >>> from dstream.receivers import Receiver
+    >>> class Three(Receiver):
+    ...     def onStart(self):
+    ...         self.store_all([1, 2, 3])
+    ...     def onStop(self):
+    ...         pass
+    >>> with Context("local") as ctx:
+    ...     ssc = StreamingContext(ctx, 1, clock="manual")
+    ...     batches = collect_batches(ssc.receiverStream(Three()))
+    ...     ssc.start()
+    ...     wait_for_records(ssc, 3)
+    ...     _ = advance_batch(ssc)
+    ...     ssc.stop(stopSparkContext=False)
+    >>> batches
+    [[1, 2, 3]]
+    """
+    tracker = ssc._receiver_tracker.tracker
+    if not tracker.wait_for_records(records, timeout):
+        raise TimeoutError(f"the receivers stored {tracker.records_received} of {records} records "
+                           f"within {timeout} s")
+
+
+def collect_batches(stream: DStream[T]) -> list[list[T]]:
     """Register an output that appends each batch's collected RDD to the returned list."""
-    batches: list[list[Any]] = []
+    batches: list[list[T]] = []
     stream.foreachRDD(lambda rdd: batches.append(rdd.collect()))
     return batches
 
 
-def run_batches(ssc: StreamingContext, stream: DStream, n: int, timeout: float = 60.0) -> list[list[Any]]:
+def run_batches(ssc: StreamingContext, stream: DStream[T], n: int, timeout: float = 60.0
+                ) -> list[list[T]]:
     """Collect ``stream`` over ``n`` batches: start, step the clock, stop (keeping the Context).
     Re-raises the error of a failed batch (the latest, as ``awaitTermination`` does)."""
     batches = collect_batches(stream)

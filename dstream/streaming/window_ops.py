@@ -14,7 +14,7 @@ The streams that compute windows are in ``windowed.py``.
 from __future__ import annotations
 
 import operator
-from typing import TYPE_CHECKING, Callable, Hashable, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Hashable, TypeVar
 
 from ..aggregation import ResultIterable
 from .arguments import check_duration, check_function, on
@@ -25,13 +25,15 @@ if TYPE_CHECKING:
 
 __all__ = ["WindowOperations"]
 
+T = TypeVar("T")
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
 class WindowOperations:
-    """Mixed into ``DStream``."""
+    """Mixed into ``DStream`` (``self`` types: see ``PairDStreamOperations``)."""
 
-    def _window_params(self: DStream, windowDuration: float, slideDuration: float | None,
+    def _window_params(self: DStream[Any],  # type: ignore[misc]  # DStream mixin
+                       windowDuration: float, slideDuration: float | None,
                        method: str = "window") -> tuple[int, int]:
         op = on(self, method)
         window_ms = check_duration(op, "windowDuration", windowDuration)
@@ -43,7 +45,8 @@ class WindowOperations:
                        unit_name="slide (batch) duration")
         return window_ms, slide_ms
 
-    def window(self: DStream, windowDuration: float, slideDuration: float | None = None) -> DStream:
+    def window(self: DStream[T], windowDuration: float,  # type: ignore[misc]  # DStream mixin
+               slideDuration: float | None = None) -> DStream[T]:
         """Every ``slideDuration`` seconds, the union of the last ``windowDuration`` seconds of batches.
 
         >>> from dstream import Context, StreamingContext
@@ -58,10 +61,12 @@ class WindowOperations:
         window_ms, slide_ms = self._window_params(windowDuration, slideDuration)
         return WindowedDStream(self, window_ms, slide_ms)
 
-    def reduceByKeyAndWindow(self: DStream[tuple[K, V]], func: Callable[[V, V], V],
+    def reduceByKeyAndWindow(self: DStream[tuple[K, V]],  # type: ignore[misc]  # DStream mixin
+                             func: Callable[[V, V], V],
                              invFunc: Callable[[V, V], V] | None, windowDuration: float,
                              slideDuration: float | None = None, numPartitions: int | None = None,
-                             filterFunc: Callable[[tuple[K, V]], bool] | None = None) -> DStream:
+                             filterFunc: Callable[[tuple[K, V]], bool] | None = None
+                             ) -> DStream[tuple[K, V]]:
         """Reduce each key's values over a sliding window.
 
         With ``invFunc`` (which undoes ``func``) the window is updated incrementally; keys whose
@@ -89,9 +94,10 @@ class WindowOperations:
             return WindowedDStream(reduced, window_ms, slide_ms).reduceByKey(func, n)
         return ReducedWindowedDStream(reduced, func, invFunc, window_ms, slide_ms, n, filterFunc)
 
-    def reduceByWindow(self: DStream, reduceFunc: Callable[[V, V], V],
-                       invReduceFunc: Callable[[V, V], V] | None, windowDuration: float,
-                       slideDuration: float) -> DStream:
+    def reduceByWindow(self: DStream[T],  # type: ignore[misc]  # DStream mixin
+                       reduceFunc: Callable[[T, T], T],
+                       invReduceFunc: Callable[[T, T], T] | None, windowDuration: float,
+                       slideDuration: float) -> DStream[T]:
         """The records of each window reduced with ``reduceFunc`` (``invReduceFunc`` as in
         ``reduceByKeyAndWindow``).
 
@@ -111,7 +117,8 @@ class WindowOperations:
         reduced = keyed.reduceByKeyAndWindow(reduceFunc, invReduceFunc, windowDuration, slideDuration, 1)
         return reduced.map(lambda kv: kv[1])
 
-    def countByWindow(self: DStream, windowDuration: float, slideDuration: float) -> DStream:
+    def countByWindow(self: DStream[Any], windowDuration: float,  # type: ignore[misc]  # DStream mixin
+                      slideDuration: float) -> DStream[int]:
         """The number of records in each window (needs a checkpoint directory).
 
         >>> from dstream import Context, StreamingContext
@@ -127,8 +134,9 @@ class WindowOperations:
         return self.map(lambda x: 1).reduceByWindow(operator.add, operator.sub, windowDuration,
                                                     slideDuration)
 
-    def countByValueAndWindow(self: DStream, windowDuration: float, slideDuration: float,
-                              numPartitions: int | None = None) -> DStream:
+    def countByValueAndWindow(self: DStream[K], windowDuration: float,  # type: ignore[misc]  # DStream mixin
+                              slideDuration: float, numPartitions: int | None = None
+                              ) -> DStream[tuple[K, int]]:
         """``(value, count)`` for the distinct records of each window; zero counts are
         dropped (needs a checkpoint directory).
 
@@ -147,8 +155,9 @@ class WindowOperations:
                                              slideDuration, numPartitions)
         return counted.filter(lambda kv: kv[1] > 0)
 
-    def groupByKeyAndWindow(self: DStream[tuple[K, V]], windowDuration: float, slideDuration: float,
-                            numPartitions: int | None = None) -> DStream:
+    def groupByKeyAndWindow(self: DStream[tuple[K, V]],  # type: ignore[misc]  # DStream mixin
+                            windowDuration: float, slideDuration: float,
+                            numPartitions: int | None = None) -> DStream[tuple[K, ResultIterable[V]]]:
         """Each key's values over a sliding window, as an iterable (needs a checkpoint
         directory).
 
@@ -169,9 +178,9 @@ class WindowOperations:
         return grouped.mapValues(ResultIterable)
 
 
-def _concat(a: list, b: list) -> list:
+def _concat(a: list[V], b: list[V]) -> list[V]:
     return a + b
 
 
-def _drop_prefix(a: list, b: list) -> list:
+def _drop_prefix(a: list[V], b: list[V]) -> list[V]:
     return a[len(b):]

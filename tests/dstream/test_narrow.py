@@ -58,6 +58,13 @@ def test_glom(ctx: Context) -> None:
     assert ctx.parallelize([], 3).glom().collect() == [[], [], []]
 
 
+def test_a_function_folded_after_glom_gets_an_iterator(ctx: Context) -> None:
+    # glom's function returns a list; the next function of the same stage still gets an
+    # iterator for its partition, as in PySpark
+    firsts = ctx.parallelize([1, 2, 3, 4], 2).glom().mapPartitions(lambda it: [next(it)])
+    assert firsts.collect() == [[1, 2], [3, 4]]
+
+
 def test_chained_narrow_operators_fuse_into_one_stage(ctx: Context) -> None:
     rdd = (ctx.parallelize(DATA, 3).map(lambda x: x + 1).filter(lambda x: x % 2 == 0)
            .flatMap(lambda x: [x, -x]).mapPartitions(lambda it: (x * 10 for x in it)))

@@ -130,7 +130,7 @@ def test_batch_info_reports_watermark_late_records_and_open_windows(
     ssc.addStreamingListener(Listener())
     ssc.checkpoint(checkpoint_dir)
     inputs = [[("a", 5.0), ("b", 25.0)], [("a", 1.0), ("c", 3.0), ("a", 24.0)], [("a", 21.0)]]
-    counts = ssc.queueStream(inputs).withEventTime(ts, 2).countByKeyAndEventWindow(10).name("counts")
+    counts = ssc.queueStream(inputs).withEventTime(ts, 2).countByKeyAndEventWindow(10).setName("counts")
     collect_batches(counts)
     ssc.start()
     for _ in range(3):
@@ -152,6 +152,24 @@ def test_records_keep_their_event_time_through_map_filter_and_flat_map(
               .countByKeyAndEventWindow(10), checkpoint=checkpoint_dir)
     # "z" (at 11 s) is filtered out before the operator, so it does not move the watermark
     assert secs(out) == [[], [("x", 0.0, 10.0, 1), ("y", 0.0, 10.0, 1)]]
+
+
+def test_a_window_whose_values_reduce_to_zero_is_still_emitted(
+        run: Runner, checkpoint_dir: str) -> None:
+    inputs = [[("a", 1.0, 5), ("a", 2.0, -5), ("b", 3.0, 0)], [("a", 25.0, 1)]]
+    out = run(inputs, lambda s: s.withEventTime(lambda r: r[1], 0).map(lambda r: (r[0], r[2]))
+              .reduceByKeyAndEventWindow(lambda x, y: x + y, 10, 5), checkpoint=checkpoint_dir)
+    assert secs(out) == [[], [("a", -5.0, 5.0, 0), ("a", 0.0, 10.0, 0), ("b", -5.0, 5.0, 0),
+                              ("b", 0.0, 10.0, 0)]]
+
+
+def test_records_of_a_flat_map_longer_than_a_chunk_keep_their_event_times(
+        run: Runner, checkpoint_dir: str) -> None:
+    from dstream.streaming.event_chunks import CHUNK
+    inputs = [[(" ".join(["x"] * (CHUNK + 7)), 1.0), ("y " * 3, 12.0)], [("z", 30.0)]]
+    out = run(inputs, lambda s: s.withEventTime(ts, 0).flatMap(lambda kv: kv[0].split())
+              .map(lambda w: (w, 1)).countByKeyAndEventWindow(10), checkpoint=checkpoint_dir)
+    assert secs(out) == [[("x", 0.0, 10.0, CHUNK + 7)], [("y", 10.0, 20.0, 3)]]
 
 
 @pytest.mark.parametrize("call, error", [

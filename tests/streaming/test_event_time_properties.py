@@ -117,8 +117,10 @@ def test_event_windows_equal_the_brute_force_reference(batches: list, p: dict) -
                                                         numPartitions=p["key_parts"]),
         p["parts"], extra, p["delay"], p["idle"])
     inputs = batches + [[]] * extra
+    expected_open: list[int] = []
     expected, expected_late = reference_windows(inputs, times, size, slide, lateness,
-                                                p["delay"] * 1000, p["idle"])
+                                                p["delay"] * 1000, p["idle"],
+                                                open_counts=expected_open)
     seen: set = set()
     for i in range(len(inputs)):
         got = [_window_key(r) for r in emitted[i]]
@@ -128,13 +130,16 @@ def test_event_windows_equal_the_brute_force_reference(batches: list, p: dict) -
         assert Counter(late[i]) == Counter(expected_late[i]), f"late records of batch {i}"
         reported = sum(e.late_records for e in infos[i].event_time.values())
         assert reported == len(expected_late[i])
+        assert sum(e.open_windows for e in infos[i].event_time.values()) == expected_open[i]
 
 
 def reference_windows(inputs: list[list[tuple[str, float]]], times: list[int], size: int,
                       slide: int, lateness: int, delay: int, idle: int | None,
-                      mode: str = "final") -> tuple[list[list[tuple]], list[list[tuple]]]:
+                      mode: str = "final", open_counts: list[int] | None = None
+                      ) -> tuple[list[list[tuple]], list[list[tuple]]]:
     """Per batch: the windows ``(key, start ms, end ms, count)`` that close (``final``) or
-    that changed (``update``), and the late records, by brute force over every window."""
+    that changed (``update``), and the late records, by brute force over every window; the
+    (key, window) pairs still open after each batch appended to ``open_counts``."""
     ref = Reference(delay, None if idle is None else idle * 1000)
     counts: Counter = Counter()
     done: set = set()
@@ -161,6 +166,9 @@ def reference_windows(inputs: list[list[tuple[str, float]]], times: list[int], s
                 if (k, s) not in done and s + size + lateness <= ref.wm:
                     done.add((k, s))
                     expected[-1].append((k, s, s + size, n))
+        if open_counts is not None:
+            open_counts.append(sum(1 for _k, s in counts
+                                   if ref.wm is None or s + size + lateness > ref.wm))
     return expected, late
 
 

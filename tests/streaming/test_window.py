@@ -309,3 +309,29 @@ def test_recomputed_window_reduces_every_batch_in_it(ssc: StreamingContext) -> N
     for _ in range(30):
         advance_batch(ssc)
     assert len(reduced) > 10 * 30
+
+
+@pytest.mark.parametrize("ctx", ["local", "local[2]", "dask-local[2]"], indirect=True)
+def test_expired_batch_counts_are_not_merged_again(ctx: Any, ssc: StreamingContext,
+                                                   checkpoint_dir: str) -> None:
+    """Each batch's reduced counts are kept (as Spark's ReducedWindowedDStream keeps them):
+    when a batch leaves the window its counts are read back, not merged again from the
+    shuffle. Every batch has the key in both of its partitions, so merging the batch costs one
+    call of the reduce function; adding it to the window, one more."""
+    ssc.checkpoint(checkpoint_dir)
+    calls = ctx.accumulator(0)
+
+    def add(a: int, b: int) -> int:
+        calls.add(1)
+        return a + b
+
+    batches = [ctx.parallelize([("k", 1), ("k", 1)], 2) for _ in range(12)]
+    windowed = ssc.queueStream(batches).reduceByKeyAndWindow(add, operator.sub, 5, 1)
+    out = collect_batches(windowed)
+    ssc.start()
+    advance_batch(ssc)
+    assert out == [[("k", 2)]] and calls.value == 1      # the batch's merge, no window yet
+    for _ in range(11):
+        advance_batch(ssc)
+    assert out[-1] == [("k", 10)]
+    assert calls.value == 1 + 2 * 11       # 7 of the 11 also expired a batch: no extra calls

@@ -131,7 +131,7 @@ class KafkaSink:
                  kafkaParams: Mapping[str, Any] | None = None,
                  keySerializer: Callable[[Any], bytes | None] = to_bytes,
                  valueSerializer: Callable[[Any], bytes | None] = to_bytes,
-                 inputs: Sequence[DStream] = ()) -> None:
+                 inputs: Sequence[DStream[Any]] = ()) -> None:
         if not bootstrapServers:
             raise ValueError("KafkaSink needs bootstrapServers (host:port of at least one broker)")
         if not isinstance(topic, str) or not topic:
@@ -160,6 +160,8 @@ class KafkaSink:
         self.skipped = 0
         self._lock = threading.Lock()
 
+    transactional_id: str
+
     def set_transactional_id(self, transactionalId: str) -> None:
         """Name the writer (before its first batch); the marker group follows."""
         if self._producer_opened():
@@ -172,7 +174,7 @@ class KafkaSink:
         return getattr(self, "_producer", None) is not None
 
     # ------------------------------------------------------------------ per batch
-    def __call__(self, time: Any, rdd: RDD) -> None:
+    def __call__(self, time: Any, rdd: RDD[Any]) -> None:
         """Write the batch of ``time`` (skipped when already committed)."""
         if rdd.ctx._conf.getInt("dstream.streaming.concurrentJobs", 1) > 1:
             raise ValueError(

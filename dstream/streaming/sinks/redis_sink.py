@@ -86,7 +86,7 @@ class RedisSink:
         self.name = name
         self.marker_key = f"dstream:sink:{name}:last-batch-ms"
 
-    def __call__(self, time: Any, rdd: RDD) -> None:
+    def __call__(self, time: Any, rdd: RDD[Any]) -> None:
         """Apply the batch of ``time`` (skipped when the marker shows it applied already)."""
         time_ms = _batch_ms(time)
         records = rdd.collect()

@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 __all__ = ["save_batch_as_text_files"]
 
 
-def save_batch_as_text_files(rdd: RDD, path: str, skip_empty: bool = False) -> int:
+def save_batch_as_text_files(rdd: RDD[Any], path: str, skip_empty: bool = False) -> int:
     """Write ``rdd`` as text into the directory ``path`` (renamed into place whole, replacing
     an earlier copy); return the number of records written. With ``skip_empty``, a batch
     without records leaves no directory (and removes one an earlier run left)."""
@@ -56,7 +56,7 @@ def save_batch_as_text_files(rdd: RDD, path: str, skip_empty: bool = False) -> i
     os.makedirs(tmp)
     try:
         counts = rdd.ctx._run_job(rdd, lambda split, it: _write_part(tmp, split, it))
-        written = sum(counts)
+        written: int = sum(counts)
         if skip_empty and written == 0:
             shutil.rmtree(tmp)
             if os.path.isdir(path):

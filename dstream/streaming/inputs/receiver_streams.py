@@ -11,26 +11,26 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from dstream.receivers import Receiver, ReceiverSupervisor, default_block_ids
 
-from ..blocks import BlockManager
-from ..rdd import RDD
-from ..rdd_kinds import BlockRDD
-from ..serialization import dumps_data
-from ..storagelevel import StorageLevel
-from ..taskcontext import Serialized
-from .block_placement import place_block, recovery_of
-from .blocks import ReceivedBlock, ReceivedBlockTracker
-from .inputs import InputDStream
-from .listener import BatchInfo, ListenerBus, ReceiverInfo, StreamingListener
-from .log_records import encode_block
-from .rate import PIDRateEstimator
-from .sinks.batch_offsets import BatchOffsets
+from ...block_manager import BlockManager
+from ...rdd import RDD
+from ...rdd_kinds import BlockRDD
+from ...serialization import dumps_data
+from ...storagelevel import StorageLevel
+from ...taskcontext import Serialized
+from ..block_placement import place_block, recovery_of
+from ..received_blocks import ReceivedBlock, ReceivedBlockTracker
+from .base import InputDStream
+from ..listener import BatchInfo, ListenerBus, ReceiverInfo, StreamingListener
+from ..log_records import encode_block
+from ..rate import PIDRateEstimator
+from ..sinks.batch_offsets import BatchOffsets
 
 if TYPE_CHECKING:
-    from .context import StreamingContext
+    from ..context import StreamingContext
 
 __all__ = ["ReceiverInputDStream", "ReceiverTracker", "EngineBlockSink", "DEFAULT_RECEIVER_LEVEL",
            "ReceiverFailedError"]
@@ -44,7 +44,10 @@ class ReceiverFailedError(RuntimeError):
     """A receiver stopped for good (``Receiver.fail``) without an exception of its own."""
 
 
-class ReceiverInputDStream(InputDStream):
+T = TypeVar("T")
+
+
+class ReceiverInputDStream(InputDStream[T]):
     """The blocks a receiver stored, cut into one ``BlockRDD`` per batch (one partition a block)."""
 
     def __init__(self, ssc: StreamingContext, receiver: Receiver, op: str) -> None:
@@ -56,7 +59,7 @@ class ReceiverInputDStream(InputDStream):
         self.storage_level_of_blocks = level if isinstance(level, StorageLevel) else DEFAULT_RECEIVER_LEVEL
         ssc._receiver_tracker.register(self)
 
-    def compute(self, time_ms: int) -> RDD | None:
+    def _compute(self, time_ms: int) -> RDD[T] | None:
         blocks = self._ssc._receiver_tracker.tracker.blocks_of(time_ms, self.stream_id)
         return BlockRDD(self._sc, [b.block_id for b in blocks])
 
@@ -74,7 +77,7 @@ class ReceiverInputDStream(InputDStream):
                 offsets[key] = max(offset, offsets.get(key, 0))
         return BatchOffsets(group, offsets) if offsets else None
 
-    def _on_forget(self, time_ms: int, rdd: Any) -> None:
+    def _on_forget(self, time_ms: int, rdd: RDD[T]) -> None:
         super()._on_forget(time_ms, rdd)
         self._ssc._receiver_tracker.forget(time_ms)
 
@@ -97,7 +100,8 @@ class EngineBlockSink:
         self._logged: dict[str, Any] = {}
         self._lock = threading.Lock()
 
-    def store_block(self, stream_id: int, block_id: str, records: list, metadata: dict) -> None:
+    def store_block(self, stream_id: int, block_id: str, records: list[Any],
+                    metadata: dict[str, Any]) -> None:
         with self._lock:
             if block_id in self._seen:      # a block offered again after a failed store
                 return
@@ -153,7 +157,7 @@ class _EventBridge:
         self.bad_records: dict[int, dict[str, int]] = {}
         self._lock = threading.Lock()
 
-    def receiver_event(self, kind: str, stream_id: int, info: dict) -> None:
+    def receiver_event(self, kind: str, stream_id: int, info: dict[str, Any]) -> None:
         with self._lock:
             current = self.infos.setdefault(stream_id, ReceiverInfo(stream_id, str(info.get("name", ""))))
             if kind == "bad_record":
@@ -196,8 +200,9 @@ class _RateController(StreamingListener):
         supervisors = self._tracker.supervisors()
         if not supervisors:
             return
-        rate = self._pid.compute(info.processing_end_time_ms, info.num_records,
-                                 info.processingDelay(), info.schedulingDelay())
+        processing, scheduling = info.processingDelay(), info.schedulingDelay()
+        assert processing is not None and scheduling is not None  # both times are set
+        rate = self._pid.compute(info.processing_end_time_ms, info.num_records, processing, scheduling)
         if rate is not None:
             self._tracker.set_rate(rate / len(supervisors))
 
@@ -208,7 +213,7 @@ class ReceiverTracker:
     def __init__(self, ssc: StreamingContext) -> None:
         self._ssc = ssc
         self.tracker = ReceivedBlockTracker()
-        self._streams: list[ReceiverInputDStream] = []
+        self._streams: list[ReceiverInputDStream[Any]] = []
         self._supervisors: dict[int, ReceiverSupervisor] = {}
         self._levels: dict[int, StorageLevel] = {}
         self.events = _EventBridge(ssc._bus, ssc._clock.now_ms)
@@ -225,7 +230,7 @@ class ReceiverTracker:
         self.sink.wal = wal
         self.sink._signer = signer
 
-    def register(self, stream: ReceiverInputDStream) -> None:
+    def register(self, stream: ReceiverInputDStream[Any]) -> None:
         self._streams.append(stream)
         self._levels[stream.stream_id] = stream.storage_level_of_blocks
 
@@ -258,7 +263,9 @@ class ReceiverTracker:
                 conf.getFloat("dstream.streaming.backpressure.pid.derived", 0.0)))
         for stream in self._streams:
             if hasattr(stream.receiver, "request_commit"):
-                stream.receiver.commit_on_store = False     # the engine commits after the batch
+                # the engine commits after the batch (a receiver with request_commit, Kafka's,
+                # has commit_on_store)
+                stream.receiver.commit_on_store = False  # type: ignore[attr-defined]
             supervisor = ReceiverSupervisor(
                 stream.receiver, stream.stream_id, self.sink, self.events,
                 block_interval_ms=block_interval_ms, max_rate=max_rate, initial_rate=initial_rate,
@@ -281,7 +288,7 @@ class ReceiverTracker:
     def source_commits(self, time_ms: int) -> Callable[[], None] | None:
         """What acknowledges the batch's input to its sources (Kafka offsets of its blocks),
         to run once the batch's outputs succeeded and its checkpoint is written."""
-        commits = {}
+        commits: dict[int, tuple[Callable[[dict[Any, int]], None], dict[Any, int]]] = {}
         for stream in self._streams:
             request = getattr(stream.receiver, "request_commit", None)
             if request is None:
@@ -294,7 +301,11 @@ class ReceiverTracker:
                 commits[stream.stream_id] = (request, offsets)
         if not commits:
             return None
-        return lambda: [request(offsets) for request, offsets in commits.values()] and None
+
+        def commit_all() -> None:
+            for request, offsets in commits.values():
+                request(offsets)
+        return commit_all
 
     def stop(self, graceful: bool, timeout: float) -> None:
         """Stop every receiver; graceful: their buffered records become a last block first."""

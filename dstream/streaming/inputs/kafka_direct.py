@@ -49,15 +49,17 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 from dstream.receivers.kafka_params import consumer_config
 
-from ..kafka_rdd import KafkaMessageAndMetadata, KafkaRDD, OffsetRange, TopicAndPartition, utf8_decoder
-from ..rdd import RDD
-from .inputs import InputDStream
-from .listener import BatchInfo, StreamingListener
-from .rate import PIDRateEstimator
-from .sinks.batch_offsets import BatchOffsets
+from ...kafka_rdd import KafkaMessageAndMetadata, KafkaRDD, OffsetRange, TopicAndPartition, utf8_decoder
+from ...rdd import RDD
+from .base import InputDStream
+from ..listener import BatchInfo, StreamingListener
+from ..rate import PIDRateEstimator
+from ..sinks.batch_offsets import BatchOffsets
 
 if TYPE_CHECKING:
-    from .context import StreamingContext
+    from ...accumulators import Accumulator
+    from ...conf import Conf
+    from ..context import StreamingContext
 
 __all__ = ["DirectKafkaInputDStream", "DEFAULT_INITIAL_RATE_PER_PARTITION", "KafkaConfigurationError"]
 
@@ -94,13 +96,14 @@ class _RateController(StreamingListener):
         records = info.input_records.get(self._stream.stream_id, 0)
         if info.processing_end_time_ms is None or info.processing_start_time_ms is None:
             return
-        rate = self._pid.compute(info.processing_end_time_ms, records, info.processingDelay(),
-                                 info.schedulingDelay())
+        processing, scheduling = info.processingDelay(), info.schedulingDelay()
+        assert processing is not None and scheduling is not None  # both times are set
+        rate = self._pid.compute(info.processing_end_time_ms, records, processing, scheduling)
         if rate is not None:
             self._stream.estimated_rate = rate
 
 
-class DirectKafkaInputDStream(InputDStream):
+class DirectKafkaInputDStream(InputDStream[Any]):
     """Offset ranges planned by the driver each batch, read by the batch's tasks (module doc)."""
 
     def __init__(self, ssc: StreamingContext, topics: Iterable[str] | str,
@@ -156,7 +159,8 @@ class DirectKafkaInputDStream(InputDStream):
         self._metadata_at = 0.0
         self._started_partitions = False
         self._restored = False
-        self.reads = ssc.sparkContext.accumulator([])
+        #: ``(range, host, pid)`` of each range a task read (``KafkaRDD``)
+        self.reads: Accumulator[list[tuple[dict[str, Any], str, int]]] = ssc.sparkContext.accumulator([])
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -208,7 +212,7 @@ class DirectKafkaInputDStream(InputDStream):
         return self._consumer
 
     # ------------------------------------------------------------------ planning
-    def _partitions(self) -> list[TopicAndPartition]:
+    def _topic_partitions(self) -> list[TopicAndPartition]:
         consumer = self._driver_consumer()
         refresh_s = self.task_config.get("metadata_max_age_ms", _METADATA_REFRESH_S * 1000) / 1000
         if time.monotonic() - self._metadata_at > min(refresh_s, _METADATA_REFRESH_S):
@@ -228,7 +232,7 @@ class DirectKafkaInputDStream(InputDStream):
         """Start offsets of partitions with none yet (module doc for the order of sources)."""
         from kafka import TopicPartition
 
-        parts = self._partitions()
+        parts = self._topic_partitions()
         known = self.next_offsets.copy()
         new = [tp for tp in parts if tp not in known]
         if not new:
@@ -359,7 +363,7 @@ class DirectKafkaInputDStream(InputDStream):
         return ranges, skipped_total
 
     def _before_generate(self, time_ms: int, info: BatchInfo) -> None:
-        if not self.is_time_valid(time_ms):
+        if not self._is_time_valid(time_ms):
             return
         self._forget_old(time_ms)
         ranges = self.plan(time_ms)
@@ -379,7 +383,7 @@ class DirectKafkaInputDStream(InputDStream):
             self.batch_ranges.pop(t, None)
             self._skipped_by_batch.pop(t, None)
 
-    def compute(self, time_ms: int) -> RDD | None:
+    def _compute(self, time_ms: int) -> RDD[Any] | None:
         ranges = self.plan(time_ms)
         return KafkaRDD(self._sc, self.task_config, ranges, *self.decoders, reads=self.reads)
 
@@ -531,7 +535,7 @@ def _check_from_offsets(from_offsets: Mapping[TopicAndPartition, int] | None) ->
     return checked
 
 
-def _non_negative(conf: Any, key: str, default: float) -> float:
+def _non_negative(conf: Conf, key: str, default: float) -> float:
     value = conf.getFloat(key, default)
     if value < 0:
         raise ValueError(f"{key} must be >= 0 (records/s), got {value}")

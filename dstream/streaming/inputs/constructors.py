@@ -9,26 +9,31 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Iterable
+from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Iterable, TypeVar, cast
 
 from dstream.receivers import Receiver, SocketReceiver, SocketTextReceiver
 
-from ..storagelevel import StorageLevel
-from .arguments import check_function
-from .file_input import FileInputDStream, binary_reader, read_text
-from .receiver_input import DEFAULT_RECEIVER_LEVEL, ReceiverInputDStream
+from ...storagelevel import StorageLevel
+from ..arguments import check_function
+from .files import FileInputDStream, binary_reader, read_text
+from .receiver_streams import DEFAULT_RECEIVER_LEVEL, ReceiverInputDStream
 
 if TYPE_CHECKING:
-    from .context import StreamingContext
-    from .dstream import DStream
+    from ..context import StreamingContext
+    from ..dstream import DStream
 
 __all__ = ["InputStreams"]
 
+T = TypeVar("T")
+
 
 class InputStreams:
-    """Mixed into ``StreamingContext``."""
+    """Mixed into ``StreamingContext``. Its methods annotate ``self`` as the context; mypy
+    accepts a ``self`` type that is not a supertype of the class only for protocols, hence the
+    ``# type: ignore[misc]`` on each ``def``."""
 
-    def receiverStream(self: StreamingContext, receiver: Receiver) -> DStream:
+    def receiverStream(self: StreamingContext,  # type: ignore[misc]  # StreamingContext mixin
+                       receiver: Receiver) -> DStream[Any]:
         """A stream of what a custom ``Receiver`` stores.
 
         >>> from dstream import Context, Receiver, StreamingContext
@@ -45,8 +50,9 @@ class InputStreams:
         """
         return ReceiverInputDStream(self, receiver, f"receiverStream[{type(receiver).__name__}]")
 
-    def socketTextStream(self: StreamingContext, hostname: str, port: int,
-                         storageLevel: StorageLevel = DEFAULT_RECEIVER_LEVEL) -> DStream:
+    def socketTextStream(self: StreamingContext,  # type: ignore[misc]  # StreamingContext mixin
+                         hostname: str, port: int,
+                         storageLevel: StorageLevel = DEFAULT_RECEIVER_LEVEL) -> DStream[str]:
         """UTF-8 lines from a TCP server (reconnecting when it goes away).
 
         Undecodable bytes are replaced and counted (``dstream.streaming.receiver.decodeErrors``:
@@ -63,13 +69,15 @@ class InputStreams:
         conf = self._sc._conf
         receiver = SocketTextReceiver(
             hostname, port, storageLevel,
-            decode_errors=conf.get("dstream.streaming.receiver.decodeErrors", "replace"),
+            # with a default, get gives a str
+            decode_errors=cast(str, conf.get("dstream.streaming.receiver.decodeErrors", "replace")),
             max_record_bytes=conf.getInt("dstream.streaming.receiver.maxRecordBytes", 1 << 20))
         return ReceiverInputDStream(self, receiver, "socketTextStream")
 
-    def socketStream(self: StreamingContext, hostname: str, port: int,
-                     converter: Callable[[BinaryIO], Iterable[Any]],
-                     storageLevel: StorageLevel = DEFAULT_RECEIVER_LEVEL) -> DStream:
+    def socketStream(self: StreamingContext,  # type: ignore[misc]  # StreamingContext mixin
+                     hostname: str, port: int,
+                     converter: Callable[[BinaryIO], Iterable[T]],
+                     storageLevel: StorageLevel = DEFAULT_RECEIVER_LEVEL) -> DStream[T]:
         """Records that ``converter`` reads from the connection's binary stream.
 
         >>> from dstream import Context, StreamingContext
@@ -83,7 +91,8 @@ class InputStreams:
         return ReceiverInputDStream(self, SocketReceiver(hostname, port, converter, storageLevel),
                                     "socketStream")
 
-    def textFileStream(self: StreamingContext, directory: str) -> DStream:
+    def textFileStream(self: StreamingContext,  # type: ignore[misc]  # StreamingContext mixin
+                       directory: str) -> DStream[str]:
         """Lines of the files that appear in ``directory`` (moved in whole), each read once.
 
         >>> import os, tempfile
@@ -99,9 +108,10 @@ class InputStreams:
         """
         return FileInputDStream(self, directory, "textFileStream", read_text)
 
-    def fileStream(self: StreamingContext, directory: str,
+    def fileStream(self: StreamingContext,  # type: ignore[misc]  # StreamingContext mixin
+                   directory: str,
                    filter: Callable[[str], bool] | None = None,  # noqa: A002 - Spark's name
-                   newFilesOnly: bool = True) -> DStream:
+                   newFilesOnly: bool = True) -> DStream[str]:
         """Like ``textFileStream``, choosing files with ``filter(path)``.
 
         >>> import os, tempfile
@@ -119,7 +129,8 @@ class InputStreams:
         check_function("StreamingContext.fileStream", "filter", filter, 1, optional=True)
         return FileInputDStream(self, directory, "fileStream", read_text, filter, newFilesOnly)
 
-    def binaryRecordsStream(self: StreamingContext, directory: str, recordLength: int) -> DStream:
+    def binaryRecordsStream(self: StreamingContext,  # type: ignore[misc]  # StreamingContext mixin
+                            directory: str, recordLength: int) -> DStream[bytes]:
         """Fixed-length binary records of the new files in ``directory``.
 
         >>> import os, tempfile

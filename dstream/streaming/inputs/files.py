@@ -20,27 +20,31 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from dstream.receivers import FileScanner, read_binary_records
 
-from ..rdd import RDD
-from ..rdd_kinds import ParallelCollectionRDD
-from ..textfiles import TextFileRDD
-from .inputs import InputDStream
-from .listener import ReceiverInfo
+from ...rdd import RDD
+from ...rdd_kinds import ParallelCollectionRDD
+from ...textfiles import TextFileRDD
+from .base import InputDStream
+from ..listener import ReceiverInfo
 
 if TYPE_CHECKING:
-    from .context import StreamingContext
+    from ..context import StreamingContext
 
 __all__ = ["FileInputDStream"]
 
+T = TypeVar("T")
+#: how a file stream reads one file: ``read(context, path, count_bad_line)``
+FileReader = Callable[[Any, str, Callable[[], None]], RDD[T]]
 
-class FileInputDStream(InputDStream):
+
+class FileInputDStream(InputDStream[T]):
     """New files of ``directory`` per batch; each file read by ``read_file(ctx, path)``."""
 
     def __init__(self, ssc: StreamingContext, directory: str, op: str,
-                 read_file: Callable[[Any, str, Any], RDD],
+                 read_file: FileReader[T],
                  file_filter: Callable[[str], bool] | None = None,
                  new_files_only: bool = True) -> None:
         if not isinstance(directory, str) or not directory:
@@ -89,7 +93,7 @@ class FileInputDStream(InputDStream):
         self.batch_files = {int(t): list(files) for t, files in saved["batches"].items() if int(t) > zero}
         self._restored = True
 
-    def compute(self, time_ms: int) -> RDD | None:
+    def _compute(self, time_ms: int) -> RDD[T] | None:
         files = self.batch_files.get(time_ms)
         if files is None:
             selected = self.scanner.select(time_ms, time_ms - self.slide_ms)
@@ -100,12 +104,12 @@ class FileInputDStream(InputDStream):
             return self._sc.emptyRDD()
         return rdds[0] if len(rdds) == 1 else self._sc.union(rdds)
 
-    def _on_forget(self, time_ms: int, rdd: Any) -> None:
+    def _on_forget(self, time_ms: int, rdd: RDD[T]) -> None:
         super()._on_forget(time_ms, rdd)
         self.batch_files.pop(time_ms, None)
 
 
-def read_text(ctx: Any, path: str, on_bad_line: Callable[[], None]) -> RDD:
+def read_text(ctx: Any, path: str, on_bad_line: Callable[[], None]) -> RDD[str]:
     """A file's lines; undecodable ones are replaced (``replace``, the default) or dropped
     (``strict``) per ``dstream.streaming.receiver.decodeErrors``, and counted either way."""
     policy = ctx._conf.get("dstream.streaming.receiver.decodeErrors", "replace")
@@ -115,8 +119,8 @@ def read_text(ctx: Any, path: str, on_bad_line: Callable[[], None]) -> RDD:
     return TextFileRDD(ctx, path, 1, errors, on_bad_line)
 
 
-def binary_reader(record_length: int) -> Callable[[Any, str, Any], RDD]:
+def binary_reader(record_length: int) -> FileReader[bytes]:
     """Each file as one partition of fixed-length records (the file is read by the driver)."""
-    def read(ctx: Any, path: str, _on_bad_line: Any) -> RDD:
+    def read(ctx: Any, path: str, _on_bad_line: Callable[[], None]) -> RDD[bytes]:
         return ParallelCollectionRDD(ctx, [read_binary_records(path, record_length)])
     return read
