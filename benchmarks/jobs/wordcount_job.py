@@ -173,14 +173,17 @@ def build(ssc: Any, args: argparse.Namespace, report: Report) -> None:
 
 
 def receiver_rate(ssc: Any) -> Any:
-    """dstream only (beyond the common API): the receivers' current rate limit, for reports."""
+    """dstream only (beyond the common API): the receivers' current rate limit and what the
+    driver's block manager holds in memory (bytes, blocks), for reports."""
     tracker = getattr(ssc, "_receiver_tracker", None)
     if tracker is None:
         return None
+    blocks = ssc.sparkContext._block_manager
 
     def extra() -> dict[str, Any]:
         limits = [s.rate_limit for s in tracker.supervisors()]
-        return {"rate_limit": limits[0] if limits else None}
+        return {"rate_limit": limits[0] if limits else None, "block_bytes": blocks.memory_used,
+                "blocks": len(blocks.block_ids())}
     return extra
 
 
