@@ -16,10 +16,12 @@ After the feeder stops, the job runs until every batch with input has completed,
 
     python -m benchmarks.soak --rate 50000 --minutes 60 --out benchmarks/soak   # an hour
     python -m benchmarks.soak --rate 20000 --minutes 2 --out /tmp/soak          # a quick look
-    python -m benchmarks.soak --chart-only benchmarks/soak                     # redraw the PNG
+    python -m benchmarks.soak --chart-only /tmp/soak --compact benchmarks/soak   # redraw, shrink
 
 The series goes to ``OUT/series.csv`` (one row per batch), the summary to ``OUT/summary.json``
 and the chart to ``OUT/chart.png`` (needs matplotlib: ``pip install -e '.[bench]'``).
+``--compact DIR`` writes ``DIR/series_10s.csv``: per 10 s of the run, the batches' records,
+median and max total delay, max scheduling delay, last RSS / PSS (a small file to keep).
 
 >>> rss_growth([(t, 100) for t in range(400)] + [(400 + t, 101) for t in range(100)], 500)
 0.01
@@ -168,7 +170,8 @@ def read_series(path: str) -> list[dict[str, float]]:
 
 
 def chart(out: str, title: str = "") -> str:
-    """Draw ``out/chart.png`` from ``out/series.csv``: input rate, delays, memory over time."""
+    """Draw ``out/chart.png`` from ``out/series.csv``: input rate (and the machine's load
+    average), delays, memory over time."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -178,6 +181,9 @@ def chart(out: str, title: str = "") -> str:
     fig, axes = plt.subplots(3, 1, figsize=(10, 8), sharex=True)
     axes[0].plot(minutes, [r["records"] for r in rows], lw=0.5)
     axes[0].set_ylabel("input (lines/batch)")
+    load = axes[0].twinx()          # the machine is shared: its load average, for reading the rest
+    load.plot(minutes, [r["load1"] for r in rows], lw=0.8, color="grey", ls="--")
+    load.set_ylabel("load average (1 min), dashed")
     axes[1].plot(minutes, [r["total_delay_ms"] for r in rows], lw=0.5, label="total delay")
     axes[1].plot(minutes, [r["processing_ms"] for r in rows], lw=0.5, label="processing")
     axes[1].plot(minutes, [r["scheduling_delay_ms"] for r in rows], lw=0.5, label="scheduling delay")
@@ -196,6 +202,28 @@ def chart(out: str, title: str = "") -> str:
     return path
 
 
+def compact(out: str, into: str, seconds: int = 10) -> str:
+    """``into/series_10s.csv``: the per-batch series of ``out`` in bins of ``seconds``."""
+    rows = read_series(os.path.join(out, "series.csv"))
+    bins: dict[int, list[dict[str, float]]] = {}
+    for r in rows:
+        bins.setdefault(int(r["t_s"] // seconds) * seconds, []).append(r)
+    os.makedirs(into, exist_ok=True)
+    path = os.path.join(into, f"series_{seconds}s.csv")
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["t_s", "batches", "records", "total_delay_p50_ms", "total_delay_max_ms",
+                         "scheduling_delay_max_ms", "processing_p50_ms", "rss_mib", "pss_mib", "load1"])
+        for t, rs in sorted(bins.items()):
+            writer.writerow([t, len(rs), int(sum(r["records"] for r in rs)),
+                             int(median([r["total_delay_ms"] for r in rs])),
+                             int(max(r["total_delay_ms"] for r in rs)),
+                             int(max(r["scheduling_delay_ms"] for r in rs)),
+                             int(median([r["processing_ms"] for r in rs])),
+                             rs[-1]["rss_mib"], rs[-1]["pss_mib"], rs[-1]["load1"]])
+    return path
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.soak", description=__doc__.splitlines()[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -206,9 +234,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", default="soak-out", help="directory for series.csv, summary.json, chart.png")
     parser.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--chart-only", metavar="DIR", help="only redraw DIR/chart.png")
+    parser.add_argument("--compact", metavar="DIR", help="also write DIR/series_10s.csv")
     args = parser.parse_args(argv)
     if args.chart_only:
         print(chart(args.chart_only))
+        if args.compact:
+            print(compact(args.chart_only, args.compact))
         return
     summary = run(args)
     print(json.dumps(summary, indent=1))
@@ -216,6 +247,8 @@ def main(argv: list[str] | None = None) -> None:
         print(chart(args.out, f"soak: {args.rate:,.0f} lines/s, {args.minutes:g} min, WAL + disk checkpoints"))
     except ImportError:
         print("matplotlib is missing (pip install -e '.[bench]'): no chart", file=sys.stderr)
+    if args.compact:
+        print(compact(args.out, args.compact))
 
 
 if __name__ == "__main__":
