@@ -62,6 +62,7 @@ def run_once(repo: str, conf: list[str], rate: float, warmup: float, seconds: fl
         "block_bytes": median([b["block_bytes"] for b in batches if "block_bytes" in b]),
         "blocks": median([b["blocks"] for b in batches if "blocks" in b]),
         "sent": sent, "batches": len(batches),
+        "reads_after_release": max((b.get("reads_after_release") or 0 for b in job.batches()), default=None),
     }
     job.cleanup()
     return result
@@ -91,7 +92,8 @@ def main(argv: list[str] | None = None) -> None:
                 print(f"round {round_} {name} @ {rate:,.0f}: peak PSS {r['peak_pss_all'] / 2**20:.0f} MiB "
                       f"(driver {r['peak_by_role'].get('driver', 0) / 2**20:.0f}), ingested "
                       f"{r['ingested_per_s']:,.0f}/s, p50 proc {r['proc_p50']} ms, last sched "
-                      f"{r['last_sched']} ms, blocks {r['block_bytes']}, load {r['load1']:.1f}", flush=True)
+                      f"{r['last_sched']} ms, blocks {r['block_bytes']}, reads after release "
+                      f"{r['reads_after_release']}, load {r['load1']:.1f}", flush=True)
     rows = []
     for (name, rate), rs in runs.items():
         def mib(key: str, rs: list[dict[str, Any]] = rs) -> str:
