@@ -1,8 +1,8 @@
 """Checkpoint stores: where dstream's state, metadata and write-ahead log go.
 
 This package saves and loads bytes under names; it knows nothing of streams
-and never imports ``dstream``. Redis support needs the ``redis`` package and
-is imported only when used.
+and never imports the engine. ``RedisStore`` loads redis-py when first used (it takes a
+good part of a second to import).
 
 >>> import tempfile
 >>> from dstream import checkpoint
@@ -30,11 +30,9 @@ from dstream.checkpoint.retention import (
     save_generation,
 )
 from dstream.checkpoint.retry import call_with_retry
-from dstream.checkpoint.store import CheckpointStore, open_store, validate_name
+from dstream.checkpoint.locations import open_store
+from dstream.checkpoint.store import CheckpointStore, validate_name
 from dstream.checkpoint.wal import SegmentPointer, WriteAheadLog
-
-if TYPE_CHECKING:
-    from dstream.checkpoint.redis_store import RedisStore
 
 __all__ = [
     "CheckpointError",
@@ -55,11 +53,13 @@ __all__ = [
     "validate_name",
 ]
 
+if TYPE_CHECKING:
+    from dstream.checkpoint.redis_store import RedisStore
+
 
 def __getattr__(name: str) -> Any:
-    # RedisStore imports redis-py, an optional dependency: load it on first use.
     if name == "RedisStore":
         from dstream.checkpoint.redis_store import RedisStore
 
         return RedisStore
-    raise AttributeError(f"module 'checkpoint' has no attribute {name!r}")
+    raise AttributeError(f"module 'dstream.checkpoint' has no attribute {name!r}")

@@ -89,6 +89,14 @@ class RedisStore(CheckpointStore):
     ...
     dstream.checkpoint.errors.CheckpointStoreUnavailable: checkpoint store redis://127.0.0.1:1/0 is unavailable: ...
     >>> store.close()
+
+    Against a Redis server (``redis_url`` is ``"redis://host:port/0"``):
+
+    >>> with RedisStore(redis_url, prefix="doc-store") as store:
+    ...     store.save("meta/1", b"batch 1")
+    ...     store.load("meta/1"), store.list()
+    ...     store.delete("meta/1")
+    (b'batch 1', ['meta/1'])
     """
 
     def __init__(
@@ -128,7 +136,18 @@ class RedisStore(CheckpointStore):
 
     @property
     def client(self) -> redis.Redis:
-        """The underlying redis-py client (for tests and diagnostics)."""
+        """The underlying redis-py client (for tests and diagnostics).
+
+        Against a Redis server (``redis_url`` is ``"redis://host:port/0"``):
+
+        >>> store = RedisStore(redis_url, prefix="doc-client")
+        >>> store.save("meta/1", b"batch 1")
+        >>> store.client.exists("doc-client:meta/1")
+        1
+        >>> for name in store.list():
+        ...     store.delete(name)
+        >>> store.close()
+        """
         return self._client
 
     def key(self, name: str) -> str:
@@ -161,23 +180,62 @@ class RedisStore(CheckpointStore):
     # -- objects ---------------------------------------------------------
 
     def save(self, name: str, data: bytes) -> None:
-        """``SET`` the framed ``data`` under ``{prefix}:{name}`` (atomic)."""
+        """``SET`` the framed ``data`` under ``{prefix}:{name}`` (atomic).
+
+        Against a Redis server (``redis_url`` is ``"redis://host:port/0"``):
+
+        >>> store = RedisStore(redis_url, prefix="doc-save")
+        >>> store.save("meta/1", b"batch 1")
+        >>> store.save("meta/1", b"batch 1, again")
+        >>> store.load("meta/1")
+        b'batch 1, again'
+        >>> for name in store.list():
+        ...     store.delete(name)
+        >>> store.close()
+        """
         key = self.key(name)
         framed = framing.frame(data)
         with self._unavailable():
             self._client.set(key, framed)
 
     def load(self, name: str) -> bytes:
-        """``GET`` ``{prefix}:{name}`` and return the verified payload."""
+        """``GET`` ``{prefix}:{name}`` and return the verified payload.
+
+        Against a Redis server (``redis_url`` is ``"redis://host:port/0"``):
+
+        >>> store = RedisStore(redis_url, prefix="doc-load")
+        >>> store.save("meta/1", b"batch 1")
+        >>> store.load("meta/1")
+        b'batch 1'
+        >>> store.load("meta/2")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        dstream.checkpoint.errors.CheckpointNotFoundError: no Redis key 'doc-load:meta/2' on redis://...
+        >>> for name in store.list():
+        ...     store.delete(name)
+        >>> store.close()
+        """
         key = self.key(name)
         with self._unavailable():
             data = self._client.get(key)
         if data is None:
             raise CheckpointNotFoundError(name, f"no Redis key {key!r} on {self.location}")
+        assert isinstance(data, bytes)   # replies are bytes: decode_responses is refused
         return framing.unframe(data, source=f"Redis key {key!r} on {self.location}")
 
     def list(self, prefix: str = "") -> list[str]:
-        """Sorted object and log names starting with ``prefix``, found with ``SCAN``."""
+        """Sorted object and log names starting with ``prefix``, found with ``SCAN``.
+
+        Against a Redis server (``redis_url`` is ``"redis://host:port/0"``):
+
+        >>> store = RedisStore(redis_url, prefix="doc-list")
+        >>> store.save("meta/2", b"b"); store.save("meta/1", b"a"); store.append("wal/0", b"r")
+        >>> store.list("meta/"), store.list()
+        (['meta/1', 'meta/2'], ['meta/1', 'meta/2', 'wal/0'])
+        >>> for name in store.list():
+        ...     store.delete(name)
+        >>> store.close()
+        """
         names: set[str] = set()
         head = f"{self.prefix}:"
         log_head = f"{self.prefix}:log:"
@@ -192,13 +250,36 @@ class RedisStore(CheckpointStore):
         return sorted(name for name in names if name.startswith(prefix))
 
     def delete(self, name: str) -> None:
-        """``DEL`` the object and the log called ``name`` (missing is fine)."""
+        """``DEL`` the object and the log called ``name`` (missing is fine).
+
+        Against a Redis server (``redis_url`` is ``"redis://host:port/0"``):
+
+        >>> store = RedisStore(redis_url, prefix="doc-delete")
+        >>> store.save("meta/1", b"a")
+        >>> store.delete("meta/1"); store.delete("never/saved")
+        >>> store.exists("meta/1")
+        False
+        >>> for name in store.list():
+        ...     store.delete(name)
+        >>> store.close()
+        """
         keys = (self.key(name), self.log_key(name))
         with self._unavailable():
             self._client.delete(*keys)
 
     def exists(self, name: str) -> bool:
-        """Tell whether an object or a log is stored under ``name``."""
+        """Tell whether an object or a log is stored under ``name``.
+
+        Against a Redis server (``redis_url`` is ``"redis://host:port/0"``):
+
+        >>> store = RedisStore(redis_url, prefix="doc-exists")
+        >>> store.append("wal/0", b"r")
+        >>> store.exists("wal/0"), store.exists("meta/1")
+        (True, False)
+        >>> for name in store.list():
+        ...     store.delete(name)
+        >>> store.close()
+        """
         keys = (self.key(name), self.log_key(name))
         with self._unavailable():
             return bool(self._client.exists(*keys))
@@ -206,7 +287,18 @@ class RedisStore(CheckpointStore):
     # -- logs ------------------------------------------------------------
 
     def append(self, name: str, data: bytes) -> None:
-        """``RPUSH`` one framed record onto ``{prefix}:log:{name}``."""
+        """``RPUSH`` one framed record onto ``{prefix}:log:{name}``.
+
+        Against a Redis server (``redis_url`` is ``"redis://host:port/0"``):
+
+        >>> store = RedisStore(redis_url, prefix="doc-append")
+        >>> store.append("wal/0", b"r1"); store.append("wal/0", b"r2")
+        >>> store.read_log("wal/0"), store.client.llen("doc-append:log:wal/0")
+        ([b'r1', b'r2'], 2)
+        >>> for name in store.list():
+        ...     store.delete(name)
+        >>> store.close()
+        """
         key = self.log_key(name)
         record = framing.frame_record(data)
         with self._unavailable():
@@ -215,13 +307,29 @@ class RedisStore(CheckpointStore):
     def read_log(
         self, name: str, on_corrupt: OnCorrupt | None = None
     ) -> builtins.list[bytes]:
-        """``LRANGE`` the log; reading stops at the first corrupt element, which is reported."""
+        """``LRANGE`` the log; reading stops at the first corrupt element, which is reported.
+
+        Against a Redis server (``redis_url`` is ``"redis://host:port/0"``):
+
+        >>> store = RedisStore(redis_url, prefix="doc-read-log")
+        >>> store.append("wal/0", b"r1"); store.append("wal/0", b"r2")
+        >>> _ = store.client.rpush("doc-read-log:log:wal/0", b"torn")       # a damaged record
+        >>> store.read_log("wal/0", on_corrupt=lambda name, error: print("dropped the tail of", name))
+        dropped the tail of wal/0
+        [b'r1', b'r2']
+        >>> store.read_log("never/written")
+        []
+        >>> for name in store.list():
+        ...     store.delete(name)
+        >>> store.close()
+        """
         key = self.log_key(name)
         with self._unavailable():
             elements = self._client.lrange(key, 0, -1)
         records = []
         for index, element in enumerate(elements):
             source = f"Redis key {key!r} on {self.location}, element {index} of {len(elements)}"
+            assert isinstance(element, bytes)   # replies are bytes: decode_responses is refused
             try:
                 records.append(framing.unframe_record(element, source))
             except CorruptCheckpointError as error:
@@ -230,7 +338,13 @@ class RedisStore(CheckpointStore):
         return records
 
     def close(self) -> None:
-        """Close the client's connections."""
+        """Close the client's connections.
+
+        >>> store = RedisStore(redis_url, prefix="doc-close")
+        >>> store.exists("meta/1")
+        False
+        >>> store.close()
+        """
         self._client.close()
 
 

@@ -1,4 +1,4 @@
-"""The checkpoint store interface, name rules, and :func:`open_store`.
+"""The checkpoint store interface and its name rules (stores open by location: ``locations.py``).
 
 A store keeps two kinds of things under portable names:
 
@@ -12,6 +12,7 @@ A name is either an object or a log. Both are listed by ``list``, tested by
 (:mod:`checkpoint.framing`), so damage is detected and reported precisely.
 
 >>> import tempfile
+>>> from dstream.checkpoint import open_store
 >>> store = open_store(tempfile.mkdtemp())
 >>> store.save("meta/00000001", b"v1")
 >>> store.load("meta/00000001"), store.list("meta/")
@@ -28,7 +29,6 @@ import re
 from collections.abc import Callable
 from types import TracebackType
 from typing import TypeVar
-from urllib.parse import unquote, urlsplit
 
 from dstream.checkpoint.errors import CorruptCheckpointError
 
@@ -104,7 +104,16 @@ class CheckpointStore(abc.ABC):
 
     @abc.abstractmethod
     def save(self, name: str, data: bytes) -> None:
-        """Store ``data`` under ``name`` atomically, replacing any previous object."""
+        """Store ``data`` under ``name`` atomically, replacing any previous object.
+
+        >>> import tempfile
+        >>> from dstream.checkpoint import open_store
+        >>> store = open_store(tempfile.mkdtemp())   # a DiskStore; RedisStore behaves the same
+        >>> store.save("meta/1", b"v1"); store.save("meta/1", b"v2")
+        >>> store.load("meta/1")
+        b'v2'
+        >>> store.close()
+        """
 
     @abc.abstractmethod
     def load(self, name: str) -> bytes:
@@ -113,23 +122,72 @@ class CheckpointStore(abc.ABC):
         Raises :class:`~checkpoint.errors.CheckpointNotFoundError` when nothing
         is saved there and :class:`~checkpoint.errors.CorruptCheckpointError`
         when the stored frame is damaged.
+
+        >>> import tempfile
+        >>> from dstream.checkpoint import open_store
+        >>> store = open_store(tempfile.mkdtemp())   # a DiskStore; RedisStore behaves the same
+        >>> store.save("meta/1", b"v1")
+        >>> store.load("meta/1")
+        b'v1'
+        >>> store.load("meta/2")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        dstream.checkpoint.errors.CheckpointNotFoundError: no checkpoint file .../meta/2
+        >>> store.close()
         """
 
     @abc.abstractmethod
     def list(self, prefix: str = "") -> list[str]:
-        """Return the sorted names (objects and logs) that start with ``prefix``."""
+        """Return the sorted names (objects and logs) that start with ``prefix``.
+
+        >>> import tempfile
+        >>> from dstream.checkpoint import open_store
+        >>> store = open_store(tempfile.mkdtemp())   # a DiskStore; RedisStore behaves the same
+        >>> store.save("meta/2", b"b"); store.save("meta/1", b"a"); store.append("wal/0", b"r")
+        >>> store.list("meta/"), store.list()
+        (['meta/1', 'meta/2'], ['meta/1', 'meta/2', 'wal/0'])
+        >>> store.close()
+        """
 
     @abc.abstractmethod
     def delete(self, name: str) -> None:
-        """Remove the object or log ``name``; a missing name is not an error."""
+        """Remove the object or log ``name``; a missing name is not an error.
+
+        >>> import tempfile
+        >>> from dstream.checkpoint import open_store
+        >>> store = open_store(tempfile.mkdtemp())   # a DiskStore; RedisStore behaves the same
+        >>> store.save("meta/1", b"a")
+        >>> store.delete("meta/1"); store.delete("never/saved")
+        >>> store.exists("meta/1")
+        False
+        >>> store.close()
+        """
 
     @abc.abstractmethod
     def exists(self, name: str) -> bool:
-        """Tell whether an object or a log is stored under ``name``."""
+        """Tell whether an object or a log is stored under ``name``.
+
+        >>> import tempfile
+        >>> from dstream.checkpoint import open_store
+        >>> store = open_store(tempfile.mkdtemp())   # a DiskStore; RedisStore behaves the same
+        >>> store.append("wal/0", b"r")
+        >>> store.exists("wal/0"), store.exists("meta/1")
+        (True, False)
+        >>> store.close()
+        """
 
     @abc.abstractmethod
     def append(self, name: str, data: bytes) -> None:
-        """Append one record to the log ``name`` (created if missing); durable on return."""
+        """Append one record to the log ``name`` (created if missing); durable on return.
+
+        >>> import tempfile
+        >>> from dstream.checkpoint import open_store
+        >>> store = open_store(tempfile.mkdtemp())   # a DiskStore; RedisStore behaves the same
+        >>> store.append("wal/0", b"r1"); store.append("wal/0", b"r2")
+        >>> store.read_log("wal/0")
+        [b'r1', b'r2']
+        >>> store.close()
+        """
 
     @abc.abstractmethod
     def read_log(
@@ -140,11 +198,27 @@ class CheckpointStore(abc.ABC):
         Reading stops at the first torn or corrupt record: the records before
         it are returned, and ``on_corrupt(name, error)`` is called (default:
         :func:`log_corrupt_tail`, a warning on the ``checkpoint`` logger).
+
+        >>> import tempfile
+        >>> from dstream.checkpoint import open_store
+        >>> store = open_store(tempfile.mkdtemp())   # a DiskStore; RedisStore behaves the same
+        >>> store.append("wal/0", b"r1")
+        >>> store.read_log("wal/0"), store.read_log("never/written")
+        ([b'r1'], [])
+        >>> store.close()
         """
 
     @abc.abstractmethod
     def close(self) -> None:
-        """Release connections and files; the store is unusable afterwards."""
+        """Release connections and files; the store is unusable afterwards.
+
+        >>> import tempfile
+        >>> from dstream.checkpoint import open_store
+        >>> with open_store(tempfile.mkdtemp()) as store:    # a store closes itself
+        ...     store.save("meta/1", b"v1")
+        >>> store = open_store(tempfile.mkdtemp())
+        >>> store.close()
+        """
 
     def __enter__(self: _S) -> _S:
         return self
@@ -156,54 +230,3 @@ class CheckpointStore(abc.ABC):
         tb: TracebackType | None,
     ) -> None:
         self.close()
-
-
-def open_store(location: str, **opts: object) -> CheckpointStore:
-    """Open the checkpoint store at ``location``.
-
-    * a plain path or a ``file://`` URL gives a :class:`~checkpoint.disk.DiskStore`;
-    * ``redis://[[user]:password@]host[:port][/db][?prefix=NAME]`` or
-      ``rediss://…`` (TLS) gives a :class:`~checkpoint.redis_store.RedisStore`,
-      whose key prefix is ``opts["prefix"]``, else the URL's ``prefix`` query
-      parameter, else ``"dstream"``.
-
-    Other keyword options go to the store's constructor.
-
-    >>> import os, tempfile
-    >>> root = tempfile.mkdtemp()
-    >>> store = open_store("file://" + root)
-    >>> type(store).__name__, store.directory == os.path.realpath(root)
-    ('DiskStore', True)
-    >>> store.close()
-    >>> open_store("s3://bucket/x")
-    Traceback (most recent call last):
-    ...
-    ValueError: unsupported checkpoint location 's3://bucket/x': use a directory path, file://, redis:// or rediss://
-    """
-    if not isinstance(location, str) or not location:
-        raise ValueError(f"checkpoint location must be a non-empty string, got {location!r}")
-    scheme = location.split("://", 1)[0].lower() if "://" in location else ""
-    if scheme in ("redis", "rediss"):
-        from dstream.checkpoint.redis_store import RedisStore
-
-        return RedisStore(location, **opts)  # type: ignore[arg-type]
-    if scheme in ("", "file"):
-        from dstream.checkpoint.disk import DiskStore
-
-        return DiskStore(_file_path(location) if scheme else location, **opts)  # type: ignore[arg-type]
-    raise ValueError(
-        f"unsupported checkpoint location {location!r}: "
-        "use a directory path, file://, redis:// or rediss://"
-    )
-
-
-def _file_path(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.netloc not in ("", "localhost"):
-        raise ValueError(
-            f"file URL {url!r} names host {parts.netloc!r}; "
-            "use file:///absolute/path or a plain path"
-        )
-    if not parts.path:
-        raise ValueError(f"file URL {url!r} has no path")
-    return unquote(parts.path)

@@ -20,12 +20,12 @@ from .rdd import RDD
 from .statcounter import StatCounter
 from .storagelevel import StorageLevel
 from .taskcontext import TaskContext
+from .version import __version__ as __version__
 from .streaming import (BatchInfo, DStream, ManualClock, State, StateSpec, StreamingContext,
                         StreamingListener)
 from .streaming.kafka import Broker, KafkaUtils, OffsetRange, TopicAndPartition
 from dstream.receivers import Receiver
 
-__version__ = "0.1.0"
 
 SparkConf = Conf
 SparkContext = Context

@@ -20,7 +20,7 @@ __all__ = ["Accumulator", "AccumulatorParam", "ADD_PARAM"]
 T = TypeVar("T")
 _ids = itertools.count()
 # weak: a long-running job that makes accumulators per batch must not keep them all
-_registry: weakref.WeakValueDictionary[int, Accumulator] = weakref.WeakValueDictionary()
+_registry: weakref.WeakValueDictionary[int, Accumulator[Any]] = weakref.WeakValueDictionary()
 _registry_lock = threading.Lock()
 
 
@@ -58,7 +58,7 @@ class AccumulatorParam(Generic[T]):
         raise NotImplementedError
 
 
-class _AddingParam(AccumulatorParam):
+class _AddingParam(AccumulatorParam[Any]):
     def zero(self, value: Any) -> Any:
         return type(value)()
 
@@ -73,7 +73,7 @@ class Accumulator(Generic[T]):
     """A shared, add-only variable. Inside a task ``add`` records a per-task update that the
     driver merges when the task succeeds; ``value`` is readable on the driver only."""
 
-    def __init__(self, value: T, accum_param: AccumulatorParam = ADD_PARAM,
+    def __init__(self, value: T, accum_param: AccumulatorParam[T] = ADD_PARAM,
                  aid: int | None = None) -> None:
         self.aid = next(_ids) if aid is None else aid
         self.accum_param = accum_param
@@ -131,7 +131,7 @@ class Accumulator(Generic[T]):
         with self._lock:
             self._value = self.accum_param.addInPlace(self._value, update)
 
-    def __reduce__(self) -> tuple[Callable, tuple]:
+    def __reduce__(self) -> tuple[Callable[..., Accumulator[T]], tuple[int, AccumulatorParam[T], T]]:
         return (_remote_accumulator, (self.aid, self.accum_param, self.accum_param.zero(self._value)))
 
     def __repr__(self) -> str:
@@ -141,7 +141,7 @@ class Accumulator(Generic[T]):
 _MISSING = object()
 
 
-def _remote_accumulator(aid: int, param: AccumulatorParam, zero: Any) -> Accumulator:
+def _remote_accumulator(aid: int, param: AccumulatorParam[T], zero: T) -> Accumulator[T]:
     return Accumulator(zero, param, aid=aid)
 
 

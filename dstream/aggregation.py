@@ -21,7 +21,7 @@ def identity(x: V) -> V:
     return x
 
 
-class ResultIterable(list):
+class ResultIterable(list[V]):
     """The values of one key after ``groupByKey`` (PySpark's name; a list, so ``len`` works)."""
 
 
@@ -58,7 +58,7 @@ def combine_combiners(pairs: Iterable[tuple[K, C]], merge: Callable[[C, C], C]) 
 
 def group_values(pairs: Iterable[tuple[K, V]]) -> dict[K, list[V]]:
     """Each key's values as a list, keys in order of first appearance."""
-    groups: dict[Any, list] = {}
+    groups: dict[Any, list[V]] = {}
     for k, v in pairs:
         group = groups.get(k)
         if group is None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import pickle
 import threading
-from typing import Any, Generic, TypeVar
+from typing import Any, Callable, Generic, TypeVar
 
 import cloudpickle
 
@@ -69,11 +69,11 @@ class Broadcast(Generic[T]):
         except FileNotFoundError:
             pass
 
-    def __reduce__(self) -> tuple:
+    def __reduce__(self) -> tuple[Callable[[str], Broadcast[T]], tuple[str]]:
         return (_load_broadcast, (self._path,))
 
 
-class _RemoteBroadcast(Broadcast):
+class _RemoteBroadcast(Broadcast[T]):
     def __init__(self, path: str) -> None:  # super() not called on purpose: it would write the file
         self._path = path
         self._value = _read(path)
@@ -91,5 +91,5 @@ def _read(path: str) -> Any:
         return _worker_cache[path]
 
 
-def _load_broadcast(path: str) -> Broadcast:
+def _load_broadcast(path: str) -> Broadcast[Any]:
     return _RemoteBroadcast(path)

@@ -6,6 +6,7 @@ import contextlib
 import os
 import sys
 import threading
+from types import FrameType
 from typing import Iterator
 
 __all__ = ["user_call_site", "call_site_override"]
@@ -24,10 +25,10 @@ def user_call_site(default: str = "<unknown>") -> str:
     >>> user_call_site().rsplit(":", 1)[1].isdigit()
     True
     """
-    forced = getattr(_override, "site", None)
+    forced: str | None = getattr(_override, "site", None)
     if forced is not None:
         return forced
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     while frame is not None:
         filename = frame.f_code.co_filename
         if not filename.startswith(_PACKAGE_DIRS) or "/tests/" in filename:

@@ -408,7 +408,8 @@ class Conf:
             elif key.startswith("dstream."):
                 close = _closest(key, SETTINGS)
                 hint = f" (did you mean {close}?)" if close else (
-                    "; the known keys are listed in dstream.conf.SETTINGS and the README")
+                    "; the known keys are listed in dstream.conf.SETTINGS and on the docs' "
+                    "Configuration page")
                 raise ConfError(f"unknown configuration key {key}={raw!r}{hint}")
             elif key.startswith("spark."):
                 ignored.append(key)

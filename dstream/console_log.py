@@ -52,7 +52,7 @@ class _Log4jFormatter(logging.Formatter):
         return super().format(record)
 
 
-class ConsoleHandler(logging.StreamHandler):
+class ConsoleHandler(logging.StreamHandler[TextIO]):
     """Writes dstream's records PySpark's way while the program has no logging of its own."""
 
     def __init__(self, stream: TextIO | None = None) -> None:

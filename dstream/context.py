@@ -12,11 +12,11 @@ import os
 import shutil
 import tempfile
 import threading
-from typing import Any, Callable, Iterable, Iterator, TypeVar
+from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar, cast
 
 from . import console_log
 from .accumulators import Accumulator, AccumulatorParam
-from .blocks import BlockManager
+from .block_manager import BlockManager
 from .broadcast import Broadcast
 from .conf import APP_NAME_KEY, MASTER_KEY, Conf
 from .errors import ContextStateError
@@ -27,10 +27,12 @@ from .rdd_checkpoint import checkpoint_requested_in, materialize_checkpoint
 from .rdd_kinds import EmptyRDD, ParallelCollectionRDD, PartitionerAwareUnionRDD, UnionRDD
 from .scheduler import DAGScheduler
 from .textfiles import TextFileRDD, WholeTextFilesRDD
+from .version import __version__
 
 __all__ = ["Context"]
 
 T = TypeVar("T")
+R = TypeVar("R")
 log = logging.getLogger(__name__)
 
 _active_lock = threading.RLock()
@@ -183,7 +185,6 @@ class Context:
         >>> sc.version == __version__
         True
         """
-        from . import __version__
         return __version__
 
     def setLogLevel(self, logLevel: str) -> None:
@@ -233,7 +234,8 @@ class Context:
         if not isinstance(n, int) or n < 1:
             raise ValueError(f"numSlices must be an int >= 1, got {numSlices!r}")
         if isinstance(c, range):
-            return ParallelCollectionRDD(self, _slice_range(c, n))
+            # c is a range, so T is int
+            return ParallelCollectionRDD(self, cast("list[Sequence[T]]", _slice_range(c, n)))
         return ParallelCollectionRDD(self, _slice_list(list(c), n))
 
     def range(self, start: int, end: int | None = None, step: int = 1,
@@ -319,7 +321,7 @@ class Context:
         os.close(fd)
         return Broadcast(value, path)
 
-    def accumulator(self, value: T, accum_param: AccumulatorParam | None = None) -> Accumulator[T]:
+    def accumulator(self, value: T, accum_param: AccumulatorParam[T] | None = None) -> Accumulator[T]:
         """An ``Accumulator`` starting at ``value``; ``accum_param`` says how to add (``+`` by
         default).
 
@@ -344,15 +346,15 @@ class Context:
         results = self._run_job(rdd, lambda _, it: list(partitionFunc(it)), partitions)
         return [x for part in results for x in part]
 
-    def _run_job(self, rdd: RDD, func: Callable[[int, Iterator], Any],
-                 partitions: list[int] | None = None) -> list[Any]:
+    def _run_job(self, rdd: RDD[T], func: Callable[[int, Iterator[T]], R],
+                 partitions: list[int] | None = None) -> list[R]:
         self._check_running()
         results = self._scheduler.run_job(rdd, func, partitions)
         if self._pending_checkpoints:
             self._write_checkpoints(rdd)
         return results
 
-    def _write_checkpoints(self, rdd: RDD) -> None:
+    def _write_checkpoints(self, rdd: RDD[Any]) -> None:
         """Checkpoint the RDDs in ``rdd``'s lineage that asked for it. Writing one runs a job
         on it, which must not start writing the same checkpoint again."""
         for marked in checkpoint_requested_in(rdd):
@@ -373,7 +375,7 @@ class Context:
         return f"<Context master={self.master} appName={self.appName}>"
 
 
-def _slice_list(items: list, n: int) -> list[list]:
+def _slice_list(items: list[T], n: int) -> list[list[T]]:
     batch = max(1, min(len(items) // n, 1024))
     chunks = [items[i:i + batch] for i in range(0, len(items), batch)]
     m = len(chunks)

@@ -18,7 +18,7 @@ _shuffle_ids = itertools.count()
 class Dependency:
     """An edge from a child RDD to its parent ``rdd``."""
 
-    def __init__(self, rdd: RDD) -> None:
+    def __init__(self, rdd: RDD[Any]) -> None:
         self.rdd = rdd
 
 
@@ -37,7 +37,7 @@ class OneToOneDependency(NarrowDependency):
 class RangeDependency(NarrowDependency):
     """Child partitions ``[out_start, out_start + length)`` are parent partitions from ``in_start``."""
 
-    def __init__(self, rdd: RDD, in_start: int, out_start: int, length: int) -> None:
+    def __init__(self, rdd: RDD[Any], in_start: int, out_start: int, length: int) -> None:
         super().__init__(rdd)
         self.in_start, self.out_start, self.length = in_start, out_start, length
 
@@ -50,7 +50,7 @@ class RangeDependency(NarrowDependency):
 class ManyToOneDependency(NarrowDependency):
     """An explicit table: child partition ``i`` reads parent partitions ``table[i]``."""
 
-    def __init__(self, rdd: RDD, table: list[list[int]]) -> None:
+    def __init__(self, rdd: RDD[Any], table: list[list[int]]) -> None:
         super().__init__(rdd)
         self.table = table
 
@@ -61,7 +61,7 @@ class ManyToOneDependency(NarrowDependency):
 class ShuffleDependency(Dependency):
     """Every child partition reads a bucket of every parent partition, cut by ``partitioner``."""
 
-    def __init__(self, rdd: RDD, partitioner: Partitioner) -> None:
+    def __init__(self, rdd: RDD[Any], partitioner: Partitioner) -> None:
         super().__init__(rdd)
         self.partitioner = partitioner
         self.shuffle_id = next(_shuffle_ids)

@@ -216,16 +216,17 @@ def read_range(config: dict[str, Any], offset_range: OffsetRange,
         consumer.close()
 
 
-class KafkaRDD(RDD):
+class KafkaRDD(RDD[Any]):
     """One partition per offset range; each task reads its range from Kafka where it runs.
 
+    Its elements are ``(key, value)`` pairs, or what ``message_handler`` makes of each message.
     ``reads`` (an accumulator of lists), when given, collects ``(range, host, pid)`` of every
     range read, so the driver can log where ranges were read."""
 
     def __init__(self, ctx: Context, config: dict[str, Any], offset_ranges: list[OffsetRange],
                  key_decoder: Decoder = utf8_decoder, value_decoder: Decoder = utf8_decoder,
                  message_handler: Callable[[KafkaMessageAndMetadata], Any] | None = None,
-                 reads: Accumulator | None = None) -> None:
+                 reads: Accumulator[list[tuple[dict[str, Any], str, int]]] | None = None) -> None:
         for r in offset_ranges:
             if not isinstance(r, OffsetRange):
                 raise TypeError(f"KafkaRDD takes OffsetRange objects, got {type(r).__name__}: {r!r}")
@@ -239,7 +240,7 @@ class KafkaRDD(RDD):
         """The ranges of this RDD, one per partition, in partition order (PySpark's ``KafkaRDD``)."""
         return list(self._ranges)
 
-    def compute(self, split: int, task: TaskContext) -> Iterable:
+    def compute(self, split: int, task: TaskContext) -> Iterable[Any]:
         offset_range = self._ranges[split]
         if self._reads is not None:
             self._reads.add([(offset_range.as_dict(), socket.gethostname(), os.getpid())])

@@ -26,7 +26,10 @@ True
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Protocol
+
+if TYPE_CHECKING:
+    from .context import Context
 
 __all__ = ["JvmAttribute", "JvmView", "Log4jLevel", "Log4jLogger"]
 
@@ -219,7 +222,7 @@ class JvmAttribute:
     """The ``_jvm`` attribute of ``Context``: on an instance, bound to it; on the class (PySpark
     programs write ``SparkContext._jvm`` too), bound to the active Context when used."""
 
-    def __get__(self, instance: Any, owner: type) -> JvmView:
+    def __get__(self, instance: Context | None, owner: type[Context]) -> JvmView:
         if instance is not None:
             return JvmView(lambda: instance)
         return JvmView(owner._active_context)

@@ -11,7 +11,8 @@ counts and the order of results match PySpark's.
 from __future__ import annotations
 
 import copy
-from typing import TYPE_CHECKING, Any, Callable, Hashable, Iterable, Iterator, TypeVar
+from typing import (TYPE_CHECKING, Any, Callable, Hashable, Iterable, Iterator, Literal, TypeVar,
+                    overload)
 
 from .aggregation import (ResultIterable, combine_combiners, combine_values, group_values,
                           identity)
@@ -33,8 +34,12 @@ C = TypeVar("C")
 class PairOperations:
     """Mixed into ``RDD``: the methods that need elements to be ``(key, value)`` pairs."""
 
+    # Each method's ``self`` is the RDD it is called on, so a call on an RDD that does not hold
+    # pairs fails the type check. mypy does not accept a self type that is a subclass of a mixin
+    # ("erased type of self ... is not a supertype of its class"): each def ignores that error.
+
     # ------------------------------------------------------------------ simple
-    def keys(self: RDD[tuple[K, V]]) -> RDD[K]:
+    def keys(self: RDD[tuple[K, V]]) -> RDD[K]:  # type: ignore[misc]  # RDD mixin
         """The key of each pair.
 
         >>> sc.parallelize([(1, 2), (3, 4)]).keys().collect()
@@ -42,7 +47,7 @@ class PairOperations:
         """
         return self.map(lambda kv: kv[0])
 
-    def values(self: RDD[tuple[K, V]]) -> RDD[V]:
+    def values(self: RDD[tuple[K, V]]) -> RDD[V]:  # type: ignore[misc]  # RDD mixin
         """The value of each pair.
 
         >>> sc.parallelize([(1, 2), (3, 4)]).values().collect()
@@ -50,7 +55,8 @@ class PairOperations:
         """
         return self.map(lambda kv: kv[1])
 
-    def mapValues(self: RDD[tuple[K, V]], f: Callable[[V], U]) -> RDD[tuple[K, U]]:
+    def mapValues(self: RDD[tuple[K, V]], f: Callable[[V], U]  # type: ignore[misc]  # RDD mixin
+                  ) -> RDD[tuple[K, U]]:
         """Apply ``f`` to each value, keeping the key and the partitioning.
 
         >>> sc.parallelize([("a", 1)]).mapValues(lambda v: v * 10).collect()
@@ -58,7 +64,8 @@ class PairOperations:
         """
         return self.map(lambda kv: (kv[0], f(kv[1])), True)
 
-    def flatMapValues(self: RDD[tuple[K, V]], f: Callable[[V], Iterable[U]]) -> RDD[tuple[K, U]]:
+    def flatMapValues(self: RDD[tuple[K, V]],  # type: ignore[misc]  # RDD mixin
+                      f: Callable[[V], Iterable[U]]) -> RDD[tuple[K, U]]:
         """Pairs ``(k, x)`` for each ``x`` in ``f(v)``, keeping the partitioning.
 
         >>> x = sc.parallelize([("a", ["x", "y", "z"]), ("b", ["p", "r"])])
@@ -67,7 +74,7 @@ class PairOperations:
         """
         return self.flatMap(lambda kv: ((kv[0], x) for x in f(kv[1])), True)
 
-    def collectAsMap(self: RDD[tuple[K, V]]) -> dict[K, V]:
+    def collectAsMap(self: RDD[tuple[K, V]]) -> dict[K, V]:  # type: ignore[misc]  # RDD mixin
         """The pairs as a dict on the driver (of two pairs with one key, the later wins).
 
         >>> m = sc.parallelize([(1, 2), (3, 4)]).collectAsMap()
@@ -76,7 +83,7 @@ class PairOperations:
         """
         return dict(self.collect())
 
-    def countByKey(self: RDD[tuple[K, V]]) -> dict[K, int]:
+    def countByKey(self: RDD[tuple[K, V]]) -> dict[K, int]:  # type: ignore[misc]  # RDD mixin
         """Each key's number of pairs, as a dict.
 
         >>> rdd = sc.parallelize([("a", 1), ("b", 1), ("a", 1)])
@@ -85,7 +92,7 @@ class PairOperations:
         """
         return self.map(lambda kv: kv[0]).countByValue()
 
-    def lookup(self: RDD[tuple[K, V]], key: K) -> list[V]:
+    def lookup(self: RDD[tuple[K, V]], key: K) -> list[V]:  # type: ignore[misc]  # RDD mixin
         """The values of ``key``; reads one partition only when the RDD has a partitioner.
 
         >>> rdd = sc.parallelize(zip(range(1000), range(1000)), 10)
@@ -102,12 +109,12 @@ class PairOperations:
         return values.collect()
 
     # ------------------------------------------------------------------ partitioning
-    def _defaultReducePartitions(self: RDD) -> int:
+    def _defaultReducePartitions(self: RDD[Any]) -> int:  # type: ignore[misc]  # RDD mixin
         if self.ctx._conf.contains("spark.default.parallelism"):
             return self.ctx.defaultParallelism
         return self.getNumPartitions()
 
-    def partitionBy(self: RDD[tuple[K, V]], numPartitions: int | None,
+    def partitionBy(self: RDD[tuple[K, V]], numPartitions: int | None,  # type: ignore[misc]  # RDD mixin
                     partitionFunc: Callable[[K], int] | None = None) -> RDD[tuple[K, V]]:
         """Send each pair to partition ``partitionFunc(key) % numPartitions``.
 
@@ -123,7 +130,8 @@ class PairOperations:
         return ShuffledRDD(self, partitioner)
 
     # ------------------------------------------------------------------ aggregation
-    def combineByKey(self: RDD[tuple[K, V]], createCombiner: Callable[[V], C],
+    def combineByKey(self: RDD[tuple[K, V]],  # type: ignore[misc]  # RDD mixin
+                     createCombiner: Callable[[V], C],
                      mergeValue: Callable[[C, V], C], mergeCombiners: Callable[[C, C], C],
                      numPartitions: int | None = None,
                      partitionFunc: Callable[[K], int] | None = None) -> RDD[tuple[K, C]]:
@@ -142,7 +150,7 @@ class PairOperations:
         return shuffled.mapPartitions(
             lambda it: combine_combiners(it, mergeCombiners).items(), True)
 
-    def reduceByKey(self: RDD[tuple[K, V]], func: Callable[[V, V], V],
+    def reduceByKey(self: RDD[tuple[K, V]], func: Callable[[V, V], V],  # type: ignore[misc]  # RDD mixin
                     numPartitions: int | None = None,
                     partitionFunc: Callable[[K], int] | None = None) -> RDD[tuple[K, V]]:
         """Each key's values merged with ``func`` (on the map side first, then after the shuffle).
@@ -154,7 +162,8 @@ class PairOperations:
         """
         return self.combineByKey(identity, func, func, numPartitions, partitionFunc)
 
-    def reduceByKeyLocally(self: RDD[tuple[K, V]], func: Callable[[V, V], V]) -> dict[K, V]:
+    def reduceByKeyLocally(self: RDD[tuple[K, V]],  # type: ignore[misc]  # RDD mixin
+                           func: Callable[[V, V], V]) -> dict[K, V]:
         """Each key's values reduced into a dict on the driver. As in PySpark the partitions'
         dicts are merged with ``reduce``, so ``emptyRDD()`` raises ``ValueError``.
 
@@ -168,7 +177,8 @@ class PairOperations:
 
         return self.mapPartitions(lambda it: [combine_values(it, identity, func)]).reduce(merge)
 
-    def aggregateByKey(self: RDD[tuple[K, V]], zeroValue: U, seqFunc: Callable[[U, V], U],
+    def aggregateByKey(self: RDD[tuple[K, V]], zeroValue: U,  # type: ignore[misc]  # RDD mixin
+                       seqFunc: Callable[[U, V], U],
                        combFunc: Callable[[U, U], U], numPartitions: int | None = None,
                        partitionFunc: Callable[[K], int] | None = None) -> RDD[tuple[K, U]]:
         """Each key's values folded from ``zeroValue`` with ``seqFunc`` in each partition, then
@@ -183,7 +193,8 @@ class PairOperations:
         return self.combineByKey(lambda v: seqFunc(copy.deepcopy(zeroValue), v), seqFunc,
                                  combFunc, numPartitions, partitionFunc)
 
-    def foldByKey(self: RDD[tuple[K, V]], zeroValue: V, func: Callable[[V, V], V],
+    def foldByKey(self: RDD[tuple[K, V]], zeroValue: V,  # type: ignore[misc]  # RDD mixin
+                  func: Callable[[V, V], V],
                   numPartitions: int | None = None,
                   partitionFunc: Callable[[K], int] | None = None) -> RDD[tuple[K, V]]:
         """Each key's values folded with ``func`` from ``zeroValue`` (once per key and partition).
@@ -196,7 +207,8 @@ class PairOperations:
         return self.combineByKey(lambda v: func(copy.deepcopy(zeroValue), v), func, func,
                                  numPartitions, partitionFunc)
 
-    def groupByKey(self: RDD[tuple[K, V]], numPartitions: int | None = None,
+    def groupByKey(self: RDD[tuple[K, V]],  # type: ignore[misc]  # RDD mixin
+                   numPartitions: int | None = None,
                    partitionFunc: Callable[[K], int] | None = None
                    ) -> RDD[tuple[K, ResultIterable[V]]]:
         """Each key with an iterable of its values (to aggregate them, ``reduceByKey`` or
@@ -213,7 +225,8 @@ class PairOperations:
         return shuffled.mapPartitions(
             lambda it: combine_combiners(it, _extend).items(), True).mapValues(ResultIterable)
 
-    def sortByKey(self: RDD[tuple[K, V]], ascending: bool = True, numPartitions: int | None = None,
+    def sortByKey(self: RDD[tuple[K, V]], ascending: bool = True,  # type: ignore[misc]  # RDD mixin
+                  numPartitions: int | None = None,
                   keyfunc: Callable[[K], Any] = lambda k: k) -> RDD[tuple[K, V]]:
         """Sort by key; range-partitioned from a sample, so partition ``i`` holds smaller keys
         than partition ``i + 1``.
@@ -244,7 +257,8 @@ class PairOperations:
         return shuffled.mapPartitions(sort_partition, True)
 
     # ------------------------------------------------------------------ joins
-    def cogroup(self: RDD[tuple[K, V]], other: RDD[tuple[K, W]], numPartitions: int | None = None
+    def cogroup(self: RDD[tuple[K, V]], other: RDD[tuple[K, W]],  # type: ignore[misc]  # RDD mixin
+                numPartitions: int | None = None
                 ) -> RDD[tuple[K, tuple[ResultIterable[V], ResultIterable[W]]]]:
         """Each key of either RDD with a pair of iterables: its values in this RDD and in
         ``other``.
@@ -256,7 +270,8 @@ class PairOperations:
         return _tagged_groups((self, other), numPartitions).mapValues(
             lambda tagged: _split_tagged(tagged, 2))
 
-    def groupWith(self: RDD[tuple[K, V]], other: RDD[tuple[K, W]], *others: RDD) -> RDD:
+    def groupWith(self: RDD[tuple[K, V]], other: RDD[tuple[K, W]],  # type: ignore[misc]  # RDD mixin
+                  *others: RDD[tuple[K, Any]]) -> RDD[tuple[K, tuple[ResultIterable[Any], ...]]]:
         """``cogroup`` of any number of RDDs: each key with a tuple of value iterables, one per
         RDD.
 
@@ -267,10 +282,10 @@ class PairOperations:
         >>> [(k, tuple(map(list, vs))) for k, vs in sorted(w.groupWith(x, y, z).collect())]
         [('a', ([5], [1], [2], [])), ('b', ([6], [4], [], [42]))]
         """
-        rdds = (self, other, *others)
+        rdds: tuple[RDD[tuple[K, Any]], ...] = (self, other, *others)
         return _tagged_groups(rdds, None).mapValues(lambda t: _split_tagged(t, len(rdds)))
 
-    def join(self: RDD[tuple[K, V]], other: RDD[tuple[K, W]],
+    def join(self: RDD[tuple[K, V]], other: RDD[tuple[K, W]],  # type: ignore[misc]  # RDD mixin
              numPartitions: int | None = None) -> RDD[tuple[K, tuple[V, W]]]:
         """Inner join; partitions default to the sum of both sides' counts.
 
@@ -280,7 +295,7 @@ class PairOperations:
         return _tagged_groups((self, other), numPartitions).flatMapValues(
             lambda t: _dispatch_join(t, False, False))
 
-    def leftOuterJoin(self: RDD[tuple[K, V]], other: RDD[tuple[K, W]],
+    def leftOuterJoin(self: RDD[tuple[K, V]], other: RDD[tuple[K, W]],  # type: ignore[misc]  # RDD mixin
                       numPartitions: int | None = None) -> RDD[tuple[K, tuple[V, W | None]]]:
         """Every pair of this RDD, with each matching value of ``other`` or None.
 
@@ -292,7 +307,7 @@ class PairOperations:
         return _tagged_groups((self, other), numPartitions).flatMapValues(
             lambda t: _dispatch_join(t, True, False))
 
-    def rightOuterJoin(self: RDD[tuple[K, V]], other: RDD[tuple[K, W]],
+    def rightOuterJoin(self: RDD[tuple[K, V]], other: RDD[tuple[K, W]],  # type: ignore[misc]  # RDD mixin
                        numPartitions: int | None = None) -> RDD[tuple[K, tuple[V | None, W]]]:
         """Every pair of ``other``, with each matching value of this RDD or None.
 
@@ -304,7 +319,7 @@ class PairOperations:
         return _tagged_groups((self, other), numPartitions).flatMapValues(
             lambda t: _dispatch_join(t, False, True))
 
-    def fullOuterJoin(self: RDD[tuple[K, V]], other: RDD[tuple[K, W]],
+    def fullOuterJoin(self: RDD[tuple[K, V]], other: RDD[tuple[K, W]],  # type: ignore[misc]  # RDD mixin
                       numPartitions: int | None = None
                       ) -> RDD[tuple[K, tuple[V | None, W | None]]]:
         """Every key of either side, with None for the side that lacks it.
@@ -317,7 +332,7 @@ class PairOperations:
         return _tagged_groups((self, other), numPartitions).flatMapValues(
             lambda t: _dispatch_join(t, True, True))
 
-    def subtractByKey(self: RDD[tuple[K, V]], other: RDD[tuple[K, Any]],
+    def subtractByKey(self: RDD[tuple[K, V]], other: RDD[tuple[K, Any]],  # type: ignore[misc]  # RDD mixin
                       numPartitions: int | None = None) -> RDD[tuple[K, V]]:
         """The pairs of this RDD whose key is not in ``other``.
 
@@ -329,19 +344,28 @@ class PairOperations:
                 .flatMapValues(lambda vs: vs[0]))
 
 
-def _extend(a: list, b: list) -> list:
+def _extend(a: list[V], b: list[V]) -> list[V]:
     a.extend(b)
     return a
 
 
-def _tagged_groups(rdds: tuple[RDD, ...], numPartitions: int | None) -> RDD:
+def _tagged_groups(rdds: tuple[RDD[tuple[K, Any]], ...], numPartitions: int | None
+                   ) -> RDD[tuple[K, ResultIterable[tuple[int, Any]]]]:
     """Union of ``(k, (i, v))`` from the i-th RDD, grouped by key (PySpark's join plan)."""
-    tagged = [rdd.mapValues(lambda v, i=i: (i, v)) for i, rdd in enumerate(rdds)]
+    tagged = [rdd.mapValues(lambda v, i=i: (i, v))  # type: ignore[misc]  # a default in a lambda
+              for i, rdd in enumerate(rdds)]
     return rdds[0].ctx.union(tagged).groupByKey(numPartitions)
 
 
-def _split_tagged(tagged: Iterable[tuple[int, Any]], n: int) -> tuple[ResultIterable, ...]:
-    groups: list[ResultIterable] = [ResultIterable() for _ in range(n)]
+@overload
+def _split_tagged(tagged: Iterable[tuple[int, Any]], n: Literal[2]
+                  ) -> tuple[ResultIterable[Any], ResultIterable[Any]]: ...
+@overload
+def _split_tagged(tagged: Iterable[tuple[int, Any]], n: int) -> tuple[ResultIterable[Any], ...]: ...
+
+
+def _split_tagged(tagged: Iterable[tuple[int, Any]], n: int) -> tuple[ResultIterable[Any], ...]:
+    groups: list[ResultIterable[Any]] = [ResultIterable() for _ in range(n)]
     for i, v in tagged:
         groups[i].append(v)
     return tuple(groups)
@@ -349,6 +373,8 @@ def _split_tagged(tagged: Iterable[tuple[int, Any]], n: int) -> tuple[ResultIter
 
 def _dispatch_join(tagged: Iterable[tuple[int, Any]], keep_left: bool, keep_right: bool
                    ) -> list[tuple[Any, Any]]:
+    left: list[Any]
+    right: list[Any]
     left, right = _split_tagged(tagged, 2)
     if keep_left and not right:
         right = [None]

@@ -69,7 +69,7 @@ class RangePartitioner(Partitioner):
     [0, 0, 1, 2]
     """
 
-    def __init__(self, bounds: list, ascending: bool = True,
+    def __init__(self, bounds: list[Any], ascending: bool = True,
                  keyfunc: Callable[[Any], Any] = lambda k: k) -> None:
         super().__init__(len(bounds) + 1, portable_hash)
         self.bounds = bounds

@@ -20,19 +20,25 @@ import operator
 import os
 from collections import defaultdict
 from typing import (TYPE_CHECKING, Any, Callable, Generic, Hashable, Iterable, Iterator,
-                    TypeVar)
+                    TypeVar, cast, overload)
 
+from .aggregation import ResultIterable
 from .callsite import user_call_site
 from .dependency import Dependency, NarrowDependency
+from .file_outputs import save_as_pickle_file, save_as_text_file
+from .lineage import debug_string
 from .pairs import PairOperations
 from .partitioner import Partitioner
+from .rdd_checkpoint import checkpoint_input
 from .sampling import RDDSampler
 from .statcounter import StatCounter
 from .storagelevel import StorageLevel
 
 if TYPE_CHECKING:
+    from _typeshed import SupportsRichComparison, SupportsRichComparisonT
+
     from .context import Context
-    from .taskcontext import TaskContext
+    from .taskcontext import LazyInput, TaskContext
 
 __all__ = ["RDD"]
 
@@ -40,6 +46,8 @@ T = TypeVar("T")
 U = TypeVar("U")
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
+#: the elements of an RDD whose statistics (``stats``, ``mean``, ...) are taken
+Number = TypeVar("Number", int, float)
 
 
 class RDD(PairOperations, Generic[T]):
@@ -48,6 +56,10 @@ class RDD(PairOperations, Generic[T]):
     Subclasses say how to compute a partition (``compute``) and which parents it reads
     (``deps``); everything users call is defined here and in ``PairOperations``.
     """
+
+    #: set once checkpointed: each partition's task input (a ``FileInput`` of a reliable
+    #: checkpoint, or what ``truncate_to`` was given); None for a local checkpoint
+    _checkpoint_inputs: list[list[Any] | LazyInput] | None
 
     def __init__(self, ctx: Context, deps: list[Dependency], num_partitions: int,
                  partitioner: Partitioner | None = None) -> None:
@@ -81,7 +93,7 @@ class RDD(PairOperations, Generic[T]):
         """
         return self._num_partitions
 
-    def narrow_parents(self, split: int) -> Iterator[tuple[RDD, int]]:
+    def narrow_parents(self, split: int) -> Iterator[tuple[RDD[Any], int]]:
         """The ``(parent, parent_split)`` pairs that partition ``split`` reads without a shuffle.
 
         The engine's interface (the scheduler walks it to build a stage):
@@ -172,7 +184,6 @@ class RDD(PairOperations, Generic[T]):
         >>> b"+-" in text
         True
         """
-        from .lineage import debug_string
         return debug_string(self).encode()
 
     # ------------------------------------------------------------------ persistence
@@ -256,9 +267,15 @@ class RDD(PairOperations, Generic[T]):
             self.ctx._pending_checkpoints += 1
         self._checkpoint_requested = kind
 
-    def _checkpoint_input(self, split: int) -> Any:
-        from .rdd_checkpoint import checkpoint_input
+    def _checkpoint_input(self, split: int) -> list[Any] | LazyInput:
         return checkpoint_input(self, split)
+
+    def _drop_parent_references(self) -> None:
+        """Once checkpointed: let the lineage above this RDD be garbage-collected."""
+        for name, value in list(vars(self).items()):
+            if isinstance(value, RDD) or (isinstance(value, (list, tuple)) and value
+                                          and all(isinstance(v, RDD) for v in value)):
+                setattr(self, name, None)
 
     def isCheckpointed(self) -> bool:
         """Whether a checkpoint of this RDD (reliable or local) has been written.
@@ -381,7 +398,9 @@ class RDD(PairOperations, Generic[T]):
         >>> sc.parallelize([1]).union(sc.parallelize([2])).collect()
         [1, 2]
         """
-        return self.ctx.union([self, other])
+        # RDDs are read-only, so an RDD[T] is also an RDD[T | U] (RDD is invariant only
+        # because T is a parameter of methods such as fold).
+        return self.ctx.union(cast("list[RDD[T | U]]", [self, other]))
 
     def __add__(self, other: RDD[U]) -> RDD[T | U]:
         if not isinstance(other, RDD):
@@ -476,7 +495,8 @@ class RDD(PairOperations, Generic[T]):
                 .reduceByKey(lambda x, _: x, numPartitions).map(lambda kv: kv[0]))
 
     def groupBy(self, f: Callable[[T], K], numPartitions: int | None = None,
-                partitionFunc: Callable[[K], int] | None = None) -> RDD[tuple[K, Iterable[T]]]:
+                partitionFunc: Callable[[K], int] | None = None
+                ) -> RDD[tuple[K, ResultIterable[T]]]:
         """Elements grouped by ``f(x)``: pairs ``(key, iterable of elements)``.
 
         >>> result = sc.parallelize([1, 1, 2, 3, 5, 8]).groupBy(lambda x: x % 2).collect()
@@ -564,7 +584,11 @@ class RDD(PairOperations, Generic[T]):
                     1, min(int(1.5 * num * scanned / len(items)) - scanned, scanned * 4))
             left = num - len(items)
             parts = list(range(scanned, min(scanned + to_try, total)))
-            for chunk in self.ctx._run_job(self, lambda _, it, n=left: list(itertools.islice(it, n)), parts):
+
+            def first_rows(_: int, it: Iterator[T], n: int = left) -> list[T]:
+                return list(itertools.islice(it, n))
+
+            for chunk in self.ctx._run_job(self, first_rows, parts):
                 items.extend(chunk)
             scanned += to_try
         return items[:num]
@@ -593,7 +617,7 @@ class RDD(PairOperations, Generic[T]):
         """Each non-empty partition reduced with ``f``, in partition order."""
         def reduce_partition(_: int, it: Iterator[T]) -> list[T]:
             initial = next(it, _MISSING)
-            return [] if initial is _MISSING else [functools.reduce(f, it, initial)]
+            return [] if initial is _MISSING else [functools.reduce(f, it, cast(T, initial))]
 
         return list(itertools.chain.from_iterable(self.ctx._run_job(self, reduce_partition)))
 
@@ -648,7 +672,7 @@ class RDD(PairOperations, Generic[T]):
             self, lambda _, it: functools.reduce(seqOp, it, copy.deepcopy(zeroValue)))
         return functools.reduce(combOp, vals)
 
-    def sum(self) -> Any:
+    def sum(self: RDD[Any]) -> Any:
         """The sum of the elements.
 
         >>> sc.parallelize([1.0, 2.0, 3.0]).sum()
@@ -656,7 +680,12 @@ class RDD(PairOperations, Generic[T]):
         """
         return self.mapPartitions(lambda it: [sum(it)]).fold(0, operator.add)
 
-    def max(self, key: Callable[[T], Any] | None = None) -> T:
+    @overload
+    def max(self: RDD[SupportsRichComparisonT], key: None = None) -> SupportsRichComparisonT: ...
+    @overload
+    def max(self, key: Callable[[T], SupportsRichComparison]) -> T: ...
+
+    def max(self: RDD[Any], key: Callable[[Any], SupportsRichComparison] | None = None) -> Any:
         """The largest element (by ``key`` if given).
 
         >>> rdd = sc.parallelize([1.0, 5.0, 43.0, 10.0])
@@ -665,7 +694,12 @@ class RDD(PairOperations, Generic[T]):
         """
         return self.reduce(max if key is None else lambda a, b: max(a, b, key=key))
 
-    def min(self, key: Callable[[T], Any] | None = None) -> T:
+    @overload
+    def min(self: RDD[SupportsRichComparisonT], key: None = None) -> SupportsRichComparisonT: ...
+    @overload
+    def min(self, key: Callable[[T], SupportsRichComparison]) -> T: ...
+
+    def min(self: RDD[Any], key: Callable[[Any], SupportsRichComparison] | None = None) -> Any:
         """The smallest element (by ``key`` if given).
 
         >>> rdd = sc.parallelize([2.0, 5.0, 43.0, 10.0])
@@ -674,7 +708,7 @@ class RDD(PairOperations, Generic[T]):
         """
         return self.reduce(min if key is None else lambda a, b: min(a, b, key=key))
 
-    def stats(self) -> StatCounter:
+    def stats(self: RDD[Number]) -> StatCounter:
         """Count, mean, variance, max and min in one pass.
 
         >>> sc.parallelize([1.0, 2.0, 3.0]).stats()
@@ -682,7 +716,7 @@ class RDD(PairOperations, Generic[T]):
         """
         return self.mapPartitions(lambda it: [StatCounter(it)]).reduce(StatCounter.mergeStats)
 
-    def mean(self) -> float:
+    def mean(self: RDD[Number]) -> float:
         """The mean of the elements.
 
         >>> sc.parallelize([1, 2, 3]).mean()
@@ -690,7 +724,7 @@ class RDD(PairOperations, Generic[T]):
         """
         return self.stats().mean()
 
-    def variance(self) -> float:
+    def variance(self: RDD[Number]) -> float:
         """The variance of the elements (divided by n).
 
         >>> sc.parallelize([1, 2, 3]).variance()
@@ -698,7 +732,7 @@ class RDD(PairOperations, Generic[T]):
         """
         return self.stats().variance()
 
-    def stdev(self) -> float:
+    def stdev(self: RDD[Number]) -> float:
         """The standard deviation of the elements (divided by n).
 
         >>> sc.parallelize([1, 2, 3]).stdev()
@@ -706,7 +740,7 @@ class RDD(PairOperations, Generic[T]):
         """
         return self.stats().stdev()
 
-    def sampleStdev(self) -> float:
+    def sampleStdev(self: RDD[Number]) -> float:
         """The sample standard deviation (divided by n - 1).
 
         >>> sc.parallelize([1, 2, 3]).sampleStdev()
@@ -714,7 +748,7 @@ class RDD(PairOperations, Generic[T]):
         """
         return self.stats().sampleStdev()
 
-    def sampleVariance(self) -> float:
+    def sampleVariance(self: RDD[Number]) -> float:
         """The sample variance (divided by n - 1).
 
         >>> sc.parallelize([1, 2, 3]).sampleVariance()
@@ -737,7 +771,14 @@ class RDD(PairOperations, Generic[T]):
 
         return self.mapPartitions(count_partition).reduce(_merge_counts)
 
-    def takeOrdered(self, num: int, key: Callable[[T], Any] | None = None) -> list[T]:
+    @overload
+    def takeOrdered(self: RDD[SupportsRichComparisonT], num: int, key: None = None
+                    ) -> list[SupportsRichComparisonT]: ...
+    @overload
+    def takeOrdered(self, num: int, key: Callable[[T], SupportsRichComparison]) -> list[T]: ...
+
+    def takeOrdered(self: RDD[Any], num: int,
+                    key: Callable[[Any], SupportsRichComparison] | None = None) -> list[Any]:
         """The ``num`` smallest elements (by ``key``), in ascending order; ``[]`` for
         ``num == 0`` or an RDD without partitions, as in PySpark.
 
@@ -751,7 +792,14 @@ class RDD(PairOperations, Generic[T]):
         return (self.mapPartitions(lambda it: [heapq.nsmallest(num, it, key)])
                 .reduce(lambda a, b: heapq.nsmallest(num, a + b, key)))
 
-    def top(self, num: int, key: Callable[[T], Any] | None = None) -> list[T]:
+    @overload
+    def top(self: RDD[SupportsRichComparisonT], num: int, key: None = None
+            ) -> list[SupportsRichComparisonT]: ...
+    @overload
+    def top(self, num: int, key: Callable[[T], SupportsRichComparison]) -> list[T]: ...
+
+    def top(self: RDD[Any], num: int, key: Callable[[Any], SupportsRichComparison] | None = None
+            ) -> list[Any]:
         """The ``num`` largest elements (by ``key``), in descending order. As in PySpark the
         per-partition tops are merged with ``reduce``: an RDD without partitions
         (``emptyRDD()``) raises ``ValueError``, and a negative ``num`` gives ``[]``.
@@ -776,7 +824,7 @@ class RDD(PairOperations, Generic[T]):
 
         self.ctx._run_job(self, run)
 
-    def foreachPartition(self, f: Callable[[Iterator[T]], None]) -> None:
+    def foreachPartition(self, f: Callable[[Iterator[T]], Iterable[Any] | None]) -> None:
         """Call ``f`` on each partition's iterator; like PySpark, an iterable that ``f``
         returns (e.g. ``f`` is a generator function) is run to its end, then dropped.
 
@@ -807,7 +855,6 @@ class RDD(PairOperations, Generic[T]):
         ...     sorted(os.listdir(path)), sorted(sc.textFile(path).collect())
         (['_SUCCESS', 'part-00000', 'part-00001'], ['a', 'b', 'c'])
         """
-        from .textfiles import save_as_text_file
         save_as_text_file(self, path, compressionCodecClass)
 
     def saveAsPickleFile(self, path: str, batchSize: int = 10) -> None:
@@ -825,7 +872,6 @@ class RDD(PairOperations, Generic[T]):
         ...         sorted(os.listdir(path)), pickle.load(f)
         (['_SUCCESS', 'part-00000', 'part-00001'], [2, 3])
         """
-        from .textfiles import save_as_pickle_file
         save_as_pickle_file(self, path)
 
 

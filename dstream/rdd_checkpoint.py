@@ -11,7 +11,7 @@ import os
 import pickle
 from typing import TYPE_CHECKING, Any, Iterator
 
-from .blocks import rdd_block_id
+from .block_manager import BlockNotFoundError, rdd_block_id
 from .storagelevel import StorageLevel
 from .taskcontext import FileInput, LazyInput
 
@@ -21,12 +21,12 @@ if TYPE_CHECKING:
 __all__ = ["checkpoint_requested_in", "materialize_checkpoint", "truncate_to"]
 
 
-def checkpoint_requested_in(rdd: RDD) -> list[RDD]:
+def checkpoint_requested_in(rdd: RDD[Any]) -> list[RDD[Any]]:
     """RDDs in ``rdd``'s lineage that asked to be checkpointed and are not yet, parents first."""
-    found: list[RDD] = []
+    found: list[RDD[Any]] = []
     seen: set[int] = set()
 
-    def visit(node: RDD) -> None:
+    def visit(node: RDD[Any]) -> None:
         if node.id in seen or node._checkpointed:
             return
         seen.add(node.id)
@@ -40,10 +40,11 @@ def checkpoint_requested_in(rdd: RDD) -> list[RDD]:
     return found
 
 
-def materialize_checkpoint(rdd: RDD) -> None:
+def materialize_checkpoint(rdd: RDD[Any]) -> None:
     """Save ``rdd``'s partitions and truncate its lineage."""
     ctx = rdd.ctx
     if rdd._checkpoint_requested == "reliable":
+        assert ctx._checkpoint_dir is not None   # RDD.checkpoint() refuses to ask without it
         directory = os.path.join(ctx._checkpoint_dir, f"rdd-{rdd.id}")
         os.makedirs(directory, exist_ok=True)
         paths = ctx._run_job(rdd, lambda split, it: _write_partition(directory, split, it))
@@ -54,29 +55,19 @@ def materialize_checkpoint(rdd: RDD) -> None:
         rdd._checkpoint_inputs = None
     rdd._checkpointed = True
     rdd.deps = []
-    _drop_parent_references(rdd)
+    rdd._drop_parent_references()
 
 
-def _drop_parent_references(rdd: RDD) -> None:
-    """Let the lineage above a checkpointed RDD be garbage-collected."""
-    from .rdd import RDD
-    for name, value in list(vars(rdd).items()):
-        if isinstance(value, RDD) or (isinstance(value, (list, tuple)) and value
-                                      and all(isinstance(v, RDD) for v in value)):
-            setattr(rdd, name, None)
-
-
-def checkpoint_input(rdd: RDD, split: int) -> LazyInput:
-    inputs = getattr(rdd, "_checkpoint_inputs", None)
+def checkpoint_input(rdd: RDD[Any], split: int) -> list[Any] | LazyInput:
+    inputs: list[list[Any] | LazyInput] | None = getattr(rdd, "_checkpoint_inputs", None)
     if inputs is None:
-        from .blocks import BlockNotFoundError
         raise BlockNotFoundError(
             f"the local checkpoint of {rdd!r}, partition {split}, is gone: local checkpoints "
             "live only as long as the Context and cannot be recomputed (use checkpoint())")
     return inputs[split]
 
 
-def _write_partition(directory: str, split: int, it: Iterator) -> str:
+def _write_partition(directory: str, split: int, it: Iterator[Any]) -> str:
     path = os.path.join(directory, f"part-{split:05d}")
     tmp = f"{path}.tmp-{os.getpid()}"
     with open(tmp, "wb") as f:
@@ -87,7 +78,7 @@ def _write_partition(directory: str, split: int, it: Iterator) -> str:
     return path
 
 
-def truncate_to(rdd: RDD, partitions: list[Any]) -> None:
+def truncate_to(rdd: RDD[Any], partitions: list[Any]) -> None:
     """Cut ``rdd``'s lineage: from now on its partitions are ``partitions`` (lists of records
     or their pickled form), held by the driver (streaming data checkpoints use this)."""
     if len(partitions) != rdd.getNumPartitions():
@@ -96,4 +87,4 @@ def truncate_to(rdd: RDD, partitions: list[Any]) -> None:
     rdd._checkpoint_requested = rdd._checkpoint_requested or "local"
     rdd._checkpointed = True
     rdd.deps = []
-    _drop_parent_references(rdd)
+    rdd._drop_parent_references()

@@ -30,13 +30,15 @@ def dumps_data(obj: Any) -> bytes:
     try:
         return pickle.dumps(obj, protocol=5)
     except (pickle.PicklingError, TypeError, AttributeError):
-        return cloudpickle.dumps(obj, protocol=5)
+        data: bytes = cloudpickle.dumps(obj, protocol=5)   # cloudpickle has no type hints
+        return data
 
 
 def dumps_code(obj: Any) -> bytes:
     """Pickle functions (and the RDD lineage holding them) with cloudpickle."""
     try:
-        return cloudpickle.dumps(obj, protocol=5)
+        data: bytes = cloudpickle.dumps(obj, protocol=5)   # cloudpickle has no type hints
+        return data
     except Exception as e:
         raise _explain(obj, e) from e
 

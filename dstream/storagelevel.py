@@ -37,7 +37,7 @@ class StorageLevel:
         self.deserialized = deserialized
         self.replication = replication
 
-    def _key(self) -> tuple:
+    def _key(self) -> tuple[bool, bool, bool, bool, int]:
         return (self.useDisk, self.useMemory, self.useOffHeap, self.deserialized, self.replication)
 
     def __eq__(self, other: object) -> bool:

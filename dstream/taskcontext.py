@@ -37,7 +37,7 @@ class Serialized(LazyInput):
     def load(self) -> Any:
         return pickle.loads(self.data)
 
-    def __reduce__(self) -> tuple:
+    def __reduce__(self) -> tuple[type[Serialized], tuple[bytes]]:
         return (Serialized, (self.data,))
 
 
@@ -53,7 +53,7 @@ class FileInput(LazyInput):
         with open(self.path, "rb") as f:
             return pickle.load(f)
 
-    def __reduce__(self) -> tuple:
+    def __reduce__(self) -> tuple[type[FileInput], tuple[str]]:
         return (FileInput, (self.path,))
 
 
@@ -98,7 +98,7 @@ class TaskContext:
             raise RuntimeError(f"task input {key!r} was not shipped with the task (engine bug)") from None
         return value.load() if isinstance(value, LazyInput) else value
 
-    def store_block(self, key: tuple[int, int], values: list) -> None:
+    def store_block(self, key: tuple[int, int], values: list[Any]) -> None:
         self.new_blocks[key] = (Serialized(pickle.dumps(values, protocol=5))
                                 if self.serialize_outputs else values)
 

@@ -1,4 +1,4 @@
-"""Text files in and out: ``textFile``, ``wholeTextFiles`` and ``saveAsTextFile``.
+"""Reading text files: ``textFile`` and ``wholeTextFiles`` (writing them: ``file_outputs.py``).
 
 Files are cut into byte ranges like Hadoop's ``TextInputFormat`` (a line belongs to the
 range it starts in), and each task reads its own range, so the driver never reads the data.
@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import glob as globmod
 import os
-import pickle
 import re
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Iterable, Iterator
 
 from .errors import InputDecodeError
 from .rdd import RDD
@@ -27,8 +26,7 @@ if TYPE_CHECKING:
     from .context import Context
     from .taskcontext import TaskContext
 
-__all__ = ["TextFileRDD", "WholeTextFilesRDD", "expand_paths", "plan_splits", "read_split",
-           "save_as_text_file", "save_as_pickle_file"]
+__all__ = ["TextFileRDD", "WholeTextFilesRDD", "expand_paths", "plan_splits", "read_split"]
 
 _LOCAL_BLOCK_SIZE = 32 << 20      # Hadoop's fs.local.block.size
 _SPLIT_SLOP = 1.1
@@ -153,7 +151,7 @@ def _split_lines(text: str) -> list[str]:
     return _LINE_BREAK.split(text) if "\r" in text else text.split("\n")
 
 
-def _line_end(f: Any, pos: int) -> int:
+def _line_end(f: BinaryIO, pos: int) -> int:
     """Offset just past the first line end (``\\n``, ``\\r`` or ``\\r\\n``) at or after ``pos``
     (or the end of the file)."""
     f.seek(pos)
@@ -181,7 +179,7 @@ def _decode(data: bytes, path: str, offset: int) -> str:
             "textFile reads UTF-8 text: convert the file, or read it with binaryFiles") from None
 
 
-class TextFileRDD(RDD):
+class TextFileRDD(RDD[str]):
     """Lines of text files; each partition is one byte range of one file."""
 
     def __init__(self, ctx: Context, path: str, min_partitions: int, errors: str = "strict",
@@ -198,7 +196,7 @@ class TextFileRDD(RDD):
         return read_split(*self.splits[split], self.errors, self.on_bad_line)
 
 
-class WholeTextFilesRDD(RDD):
+class WholeTextFilesRDD(RDD[tuple[str, str]]):
     """``(file URI, whole content)`` pairs, files spread over at most ``min_partitions`` partitions."""
 
     def __init__(self, ctx: Context, path: str, min_partitions: int) -> None:
@@ -212,41 +210,3 @@ class WholeTextFilesRDD(RDD):
             with open(path, "rb") as f:
                 data = f.read()
             yield "file:" + os.path.abspath(path), _decode(data, path, 0)
-
-
-def _prepare_output_dir(path: str) -> str:
-    if path.startswith("file:"):
-        path = path[len("file:"):].lstrip("/") and "/" + path[len("file:"):].lstrip("/")
-    if os.path.exists(path):
-        raise FileExistsError(f"Output directory {path} already exists: remove it or choose another")
-    os.makedirs(path)
-    return path
-
-
-def _write_part(directory: str, split: int, data: bytes) -> None:
-    final = os.path.join(directory, f"part-{split:05d}")
-    tmp = os.path.join(directory, f".part-{split:05d}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.replace(tmp, final)
-
-
-def save_as_text_file(rdd: RDD, path: str, compression: str | None = None) -> None:
-    """Each element as ``str()`` (bytes as UTF-8 text) on its own line, a part file per partition."""
-    if compression is not None:
-        raise ValueError(f"compressionCodecClass {compression!r} is not supported; omit it")
-    directory = _prepare_output_dir(path)
-
-    def write(split: int, it: Iterator[Any]) -> None:
-        text = "".join(f"{x.decode('utf-8') if isinstance(x, bytes) else x}\n" for x in it)
-        _write_part(directory, split, text.encode("utf-8"))
-
-    rdd.ctx._run_job(rdd, write)
-    open(os.path.join(directory, "_SUCCESS"), "wb").close()
-
-
-def save_as_pickle_file(rdd: RDD, path: str) -> None:
-    directory = _prepare_output_dir(path)
-    rdd.ctx._run_job(rdd, lambda split, it: _write_part(directory, split,
-                                                         pickle.dumps(list(it), protocol=5)))
-    open(os.path.join(directory, "_SUCCESS"), "wb").close()

@@ -41,8 +41,8 @@ def wordcount(lines: Any, args: argparse.Namespace) -> None:
     """Build the word-count graph over ``lines`` (a DStream of text)."""
     pairs = lines.flatMap(str.split).map(lambda w: (w, 1))
     window = pairs.reduceByKeyAndWindow(operator.add, operator.sub, args.window, args.slide,
-                                        filterFunc=lambda kv: kv[1] > 0).name("window-counts")
-    totals = pairs.updateStateByKey(lambda new, old: sum(new) + (old or 0)).name("running-totals")
+                                        filterFunc=lambda kv: kv[1] > 0).setName("window-counts")
+    totals = pairs.updateStateByKey(lambda new, old: sum(new) + (old or 0)).setName("running-totals")
     top, out_dir = args.top, args.output
     window_top: list[tuple[str, int]] = []      # outputs of one batch run in order, on the driver
 

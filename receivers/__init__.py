@@ -26,7 +26,7 @@ True
 
 from __future__ import annotations
 
-from dstream.receivers.blocks import (
+from dstream.receivers.block_generator import (
     BlockGenerator,
     BlockIds,
     GeneratorStoppedError,

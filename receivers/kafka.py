@@ -511,7 +511,7 @@ class KafkaReceiver(Receiver):
             )  # graceful: what was polled is stored and committed
 
     def _take(
-        self, kafka: ModuleType, consumer: Any, batch: dict, session: Session
+        self, kafka: ModuleType, consumer: Any, batch: dict[Any, list[Any]], session: Session
     ) -> KafkaReceiverError | None:
         decoder = self.decoder
         records = session.records

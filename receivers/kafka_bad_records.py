@@ -78,11 +78,11 @@ class Session:
     """What one consumer session of the receiver holds between polls."""
 
     def __init__(self) -> None:
-        self.records: list = []
+        self.records: list[Any] = []
         self.offsets: dict[tuple[str, int], int] = {}
         self.first_at: float | None = None
         self.producer: Any = None
-        self.dead_letters: list = []
+        self.dead_letters: list[Any] = []
         self.commit_retry_at = 0.0
 
     def producer_for(self, kafka: ModuleType, receiver: KafkaReceiver) -> Any:

@@ -88,10 +88,11 @@ def import_kafka() -> ModuleType:
         import kafka
         import kafka.errors
         import kafka.structs
-    return kafka
+    module: ModuleType = kafka   # (kafka-python has no type hints)
+    return module
 
 
-def open_client(factory: Callable[..., Any], **config: Any) -> Any:
+def open_client(factory: type[Any], **config: Any) -> Any:
     """``factory(**config)`` (a KafkaConsumer or KafkaProducer), leaving nothing running on failure.
 
     kafka-python 3.0 starts a client's network I/O thread before it

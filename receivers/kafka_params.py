@@ -192,7 +192,7 @@ def _to_hostname_check(value: object) -> bool:
 
 def _to_acks(value: object) -> int | str:
     if value in (0, 1, -1, "all"):
-        return value  # type: ignore[return-value]
+        return value
     if isinstance(value, str) and value.strip() in ("0", "1", "-1", "all"):
         text = value.strip()
         return "all" if text == "all" else int(text)

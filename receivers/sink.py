@@ -36,7 +36,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 __all__ = ["EVENT_KINDS", "BlockSink", "EventSink", "MemorySink", "StoredBlock"]
 
@@ -48,7 +48,8 @@ EVENT_KINDS = frozenset({"started", "error", "stopped", "bad_record"})
 class BlockSink(Protocol):
     """Where finished blocks go (the engine: block manager with replicas + write-ahead log)."""
 
-    def store_block(self, stream_id: int, block_id: str, records: list, metadata: dict) -> None:
+    def store_block(self, stream_id: int, block_id: str, records: list[Any],
+                    metadata: dict[str, Any]) -> None:
         """Store durably (engine: block manager with its replicas + write-ahead log). Returns only
         when stored; raises on failure. metadata carries e.g. {"kafka_offsets": {(topic, partition): next_offset}}."""
 
@@ -57,7 +58,7 @@ class BlockSink(Protocol):
 class EventSink(Protocol):
     """Where receiver lifecycle events go (the engine: its listener bus)."""
 
-    def receiver_event(self, kind: str, stream_id: int, info: dict) -> None:
+    def receiver_event(self, kind: str, stream_id: int, info: dict[str, Any]) -> None:
         """kind in {"started", "error", "stopped", "bad_record"}; info has name, message, error (repr),
         counts ...; an error's ``kind`` is "transient" or "fatal" (the receiver stopped for good).
         Called from receiver threads; must not block long."""
@@ -73,8 +74,8 @@ class StoredBlock:
 
     stream_id: int
     block_id: str
-    records: list
-    metadata: dict = field(default_factory=dict)
+    records: list[Any]
+    metadata: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,7 @@ class ReceivedEvent:
 
     kind: str
     stream_id: int
-    info: dict
+    info: dict[str, Any]
 
 
 class MemorySink:
@@ -113,13 +114,14 @@ class MemorySink:
 
     # -- the two sink interfaces ------------------------------------------------
 
-    def store_block(self, stream_id: int, block_id: str, records: list, metadata: dict) -> None:
+    def store_block(self, stream_id: int, block_id: str, records: list[Any],
+                    metadata: dict[str, Any]) -> None:
         with self.changed:
             self.blocks.append(StoredBlock(stream_id, block_id, records, metadata))
             self._record_count += len(records)
             self.changed.notify_all()
 
-    def receiver_event(self, kind: str, stream_id: int, info: dict) -> None:
+    def receiver_event(self, kind: str, stream_id: int, info: dict[str, Any]) -> None:
         with self.changed:
             self.events.append(ReceivedEvent(kind, stream_id, info))
             self.changed.notify_all()
@@ -131,7 +133,7 @@ class MemorySink:
         """How many records arrived, over all blocks."""
         return self._record_count
 
-    def records(self) -> list:
+    def records(self) -> list[Any]:
         """Every record of every block, in the order the blocks arrived."""
         with self.changed:
             return [record for block in self.blocks for record in block.records]
@@ -164,7 +166,7 @@ class MemorySink:
                     raise TimeoutError(f"waited {timeout} s for {what}; {self._describe()}")
                 self.changed.wait(min(remaining, 0.02))
 
-    def wait_for_records(self, count: int, timeout: float) -> list:
+    def wait_for_records(self, count: int, timeout: float) -> list[Any]:
         """Wait until at least ``count`` records arrived; return all records."""
         self.wait_until(lambda: self._record_count >= count, timeout, f"{count} records")
         return self.records()
@@ -173,7 +175,7 @@ class MemorySink:
         self,
         kind: str,
         timeout: float,
-        match: Callable[[dict], bool] | None = None,
+        match: Callable[[dict[str, Any]], bool] | None = None,
     ) -> ReceivedEvent:
         """Wait for an event of ``kind`` (whose info satisfies ``match``); return the first such."""
 

@@ -55,7 +55,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from dstream.receivers.blocks import DEFAULT_BLOCK_INTERVAL_MS, DEFAULT_CAPACITY, BlockGenerator, BlockIds
+from dstream.receivers.block_generator import DEFAULT_BLOCK_INTERVAL_MS, DEFAULT_CAPACITY, BlockGenerator, BlockIds
 from dstream.receivers.receiver import Receiver
 from dstream.receivers.sink import BlockSink, EventSink, describe_error
 
@@ -241,7 +241,7 @@ class ReceiverSupervisor:
 
     # -- the receiver's side (called through Receiver) ---------------------------------------
 
-    def store_reliably(self, records: Any, metadata: dict | None) -> str:
+    def store_reliably(self, records: Any, metadata: dict[str, Any] | None) -> str:
         return self._generator.store_block(records, metadata)
 
     def store_buffered(self, records: Any) -> None:
@@ -291,7 +291,7 @@ class ReceiverSupervisor:
                 daemon=True,
             ).start()
 
-    def report_bad_record(self, reason: str, message: str, details: dict) -> None:
+    def report_bad_record(self, reason: str, message: str, details: dict[str, Any]) -> None:
         now = time.monotonic()
         with self._lock:
             self._bad_records[reason] = self._bad_records.get(reason, 0) + 1
@@ -316,7 +316,7 @@ class ReceiverSupervisor:
         ).start()
 
     def start_receiver_thread(
-        self, target: Callable[..., Any], args: tuple, name: str | None
+        self, target: Callable[..., Any], args: tuple[Any, ...], name: str | None
     ) -> threading.Thread:
         with self._lock:
             self._thread_seq += 1
@@ -466,11 +466,17 @@ class ReceiverSupervisor:
 
     # -- events ----------------------------------------------------------------------------------
 
-    def _block_error(self, message: str, error: BaseException | None, details: dict) -> None:
+    def _block_error(
+        self, message: str, error: BaseException | None, details: dict[str, Any]
+    ) -> None:
         self._emit("error", f"{self.receiver.name}: {message}", error, details)
 
     def _emit(
-        self, kind: str, message: str, error: BaseException | None, extra: dict | None = None
+        self,
+        kind: str,
+        message: str,
+        error: BaseException | None,
+        extra: dict[str, Any] | None = None,
     ) -> None:
         info: dict[str, Any] = dict(extra or {})
         if kind == "error":

@@ -137,6 +137,28 @@ def main() -> None:
     `dstream run JOB.py` runs a job module as a daemon with a monitoring app: Spark's
     streaming REST API (/api/v1/streaming/...), Prometheus metrics (/metrics), health
     (/healthz, /readyz) and a live dashboard (/). See `dstream run --help`.
+    \f
+    The console script ``dstream`` (and ``python -m dstream.service``). A job run for two
+    seconds without its HTTP server; ``job`` is a job file that counts one batch of words:
+
+    >>> import pathlib, subprocess, sys, tempfile
+    >>> job = pathlib.Path(tempfile.mkdtemp(), "count.py")
+    >>> _ = job.write_text('''
+    ... MASTER = "local"
+    ... BATCH_SECONDS = 0.5
+    ...
+    ... def build(ssc, args):
+    ...     ssc.queueStream([["a", "b", "a"]]).countByValue().foreachRDD(
+    ...         lambda rdd: rdd.isEmpty() or print(sorted(rdd.collect()), flush=True))
+    ...
+    ... if __name__ == "__main__":
+    ...     from dstream.service import run_standalone
+    ...     run_standalone(__file__)
+    ... ''')
+    >>> done = subprocess.run([sys.executable, "-m", "dstream.service", "run", str(job),
+    ...                        "--stop-after", "2", "--http", "off"], capture_output=True, text=True)
+    >>> done.returncode, done.stdout
+    (0, "[('a', 2), ('b', 1)]\\n")
     """
 
 
@@ -145,7 +167,9 @@ main.add_command(_command())
 
 def run_standalone(job_file: str, argv: list[str] | None = None) -> NoReturn:
     """Run the job file as ``dstream run`` would: ``if __name__ == "__main__":
-    run_standalone(__file__)`` at the end of a job makes ``python jobs/x.py`` work."""
+    run_standalone(__file__)`` at the end of a job makes ``python jobs/x.py`` work (an example:
+    ``dstream.service.run_standalone``).
+    """
     try:
         display = os.path.relpath(job_file)
     except ValueError:

@@ -29,7 +29,7 @@ from .drain import DrainPhase, run_phases
 from .http_server import HttpServer
 from .jobs import JobModule
 from .settings import Settings
-from .source import StreamingSource
+from .context_view import ContextView
 
 __all__ = ["Daemon", "BatchLog", "make_setup"]
 
@@ -136,10 +136,10 @@ class Daemon:
             if self.http is not None:
                 self.http.close()
             raise
-        source = StreamingSource(ssc)
+        view = ContextView(ssc)
         ssc.addStreamingListener(BatchLog())
         if self.http is not None:
-            self.http.start(create_app(source, s.token, ready_max_lag_batches=s.ready_max_lag))
+            self.http.start(create_app(view, s.token, ready_max_lag_batches=s.ready_max_lag))
             log.info("serving HTTP on %s (dashboard /, API /api/v1/streaming, /metrics, /docs)%s",
                      self.http.url, "; bearer token required" if s.token else "")
         try:

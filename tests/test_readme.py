@@ -20,6 +20,8 @@ def test_readme_wordcount_example_runs() -> None:
     batches = result.stdout.split("-------------------------------------------\nTime: ")[1:]
     assert len(batches) >= 3, result.stdout
     assert "('to', 4)" in batches[2] and "('be', 3)" in batches[2], result.stdout
+    with open(os.path.join(ROOT, "docs", "index.md"), encoding="utf-8") as f:
+        assert f"```python\n{code}```" in f.read(), "docs/index.md shows another word count"
 
 
 def test_readme_commands_are_the_ci_steps() -> None:
@@ -27,7 +29,9 @@ def test_readme_commands_are_the_ci_steps() -> None:
         readme = f.read()
     with open(os.path.join(ROOT, ".ci", "run"), encoding="utf-8") as f:
         ci = f.read()
-    command = re.search(r"Run every test.*?```sh\n(.*?)\n```", readme, re.S).group(1)
-    for step in command.split(" && "):
+    tests = re.search(r"Run every test.*?```sh\n(.*?)\n```", readme, re.S).group(1)
+    docs = re.search(r"Build the docs.*?```sh\n(.*?)\n```", readme, re.S).group(1)
+    for step in tests.split(" && "):
         step = step.replace(".venv/bin/pip install", ".venv/bin/python -m pip install -q")
         assert step.split()[-1] in ci, step
+    assert docs == ".venv/bin/mkdocs build --strict" and docs in ci.splitlines()

@@ -70,14 +70,14 @@ def _wrap(owner: Any, attr: str, name: str, counters: _Counters,
 
 def install(path: str) -> Callable[[], None]:
     """Wrap the probes and start writing to ``path``; returns a function that stops it."""
-    from dstream.blocks import BlockManager
+    from dstream.block_manager import BlockManager
     from dstream.executors import processes
     from dstream.scheduler.dag import DAGScheduler
     from dstream.streaming.checkpointing import CheckpointManager
     from dstream.streaming.context import StreamingContext
-    from dstream.streaming.receiver_input import EngineBlockSink
+    from dstream.streaming.inputs.receiver_streams import EngineBlockSink
     from dstream.streaming.scheduler import JobScheduler
-    from dstream.receivers.blocks import BlockGenerator
+    from dstream.receivers.block_generator import BlockGenerator
     from dstream.receivers.lines import LineSplitter
 
     counters = _Counters()

@@ -61,6 +61,8 @@ from .dask_blocks import DaskBlock, DaskBlockStore, DaskCachedBlock
 from .processes import _rebuild_error
 
 if TYPE_CHECKING:
+    from distributed import Future as DaskFuture
+
     from ..conf import Conf
     from ..rdd import RDD
     from ..scheduler.task import StageBinary, TaskResult
@@ -138,8 +140,9 @@ def _run_on_worker(token: str, code: bytes, split: int, attempt: int, inputs_byt
         return run_task(stage, split, attempt, inputs, serialize=True)
     except BaseException as e:  # noqa: B902 - every failure goes back to the driver
         text = traceback.format_exc()
+        exc_bytes: bytes | None
         try:
-            exc_bytes: bytes | None = dumps_data(e)
+            exc_bytes = dumps_data(e)
             pickle.loads(exc_bytes)
         except Exception:
             exc_bytes = None
@@ -165,17 +168,17 @@ class _WholeOutput:
     """A reduce partition's bucket of a map task, read from the map task's whole result (the
     map task's future) by the reduce task itself."""
 
-    def __init__(self, future: Any, index: int) -> None:
+    def __init__(self, future: DaskFuture[TaskResult], index: int) -> None:
         self.future = future
         self.index = index
 
     @property
-    def status(self) -> str:
+    def status(self) -> str | None:
         return self.future.status
 
 
 # ---------------------------------------------------------------------- driver side
-class _TaskFuture(Future):
+class _TaskFuture(Future["TaskResult"]):
     """The driver's future of a dstream task; a map task's bucket handles (``outputs``: Dask
     futures of bucket tasks, or ``_WholeOutput``) are known from submission on."""
 
@@ -201,16 +204,19 @@ class DaskBackend(ExecutorBackend):
             # No dashboard; the scheduler's HTTP server (metrics, health) takes a free port: with
             # no address it binds 8787, which another cluster on the machine may hold.
             with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
-                self._cluster = LocalCluster(n_workers=n_workers or 1, threads_per_worker=1,
-                                             processes=True, dashboard_address=None,
-                                             scheduler_kwargs={"dashboard_address": "127.0.0.1:0"})
+                self._cluster = LocalCluster(  # type: ignore[no-untyped-call]  # no annotations
+                    n_workers=n_workers or 1, threads_per_worker=1,
+                    processes=True, dashboard_address=None,
+                    scheduler_kwargs={"dashboard_address": "127.0.0.1:0"})
             self._restore_seed()
             address = self._cluster.scheduler_address
         try:
-            self._client = Client(address, set_as_default=False)
+            # (distributed's Client() and Client.nthreads() have no annotations)
+            self._client = Client(address, set_as_default=False)  # type: ignore[no-untyped-call]
             if self._cluster is None:
                 self._client.wait_for_workers(1, timeout=60)
-            self.parallelism = max(1, sum(self._client.nthreads().values()))
+            nthreads: dict[str, int] = self._client.nthreads()  # type: ignore[no-untyped-call]
+            self.parallelism = max(1, sum(nthreads.values()))
         except BaseException:
             if self._cluster is not None:
                 self._cluster.close()
@@ -282,7 +288,8 @@ class DaskBackend(ExecutorBackend):
             self._stopped = True
             self._stage_code.clear()
         try:
-            self._client.close()     # cancels what still runs: those tasks fail, not hang
+            # cancels what still runs: those tasks fail, not hang
+            self._client.close()  # type: ignore[no-untyped-call]  # no annotations
         finally:
             self._gather.shutdown(wait=True)
             if self._cluster is not None:
@@ -298,8 +305,9 @@ class DaskBackend(ExecutorBackend):
         cached = _cached_outputs(stage.rdd, split, inputs)
         if stage.kind != "shuffle" and not cached:
             return task, None, {}
-        handles = None
+        handles: list[Any] | None = None
         if stage.kind == "shuffle":
+            assert stage.partitioner is not None   # a map stage has a partitioner
             n = stage.partitioner.numPartitions
             if n <= self._whole_output_partitions:
                 handles = [_WholeOutput(task, i) for i in range(n)]
@@ -313,8 +321,8 @@ class DaskBackend(ExecutorBackend):
                                       key=f"{name}-side", pure=False)
         return watched, handles, blocks
 
-    def _split_inputs(self, inputs: dict[Any, Any]) -> tuple[dict, list, list, list[str],
-                                                             dict[int, int]]:
+    def _split_inputs(self, inputs: dict[Any, Any]
+                      ) -> tuple[dict[Any, Any], list[Any], list[Any], list[str], dict[int, int]]:
         """Plain inputs (shipped pickled with the task) apart from the ones on workers: shuffle
         buckets and received blocks (as Dask futures), the workers holding those blocks, and
         which shuffle inputs are whole map results (their position: the bucket to pick)."""
@@ -363,7 +371,7 @@ class DaskBackend(ExecutorBackend):
                 self._stage_code[stage.stage_id] = known = entry
             return known
 
-    def _hand_over(self, future: Future, watched: Any, handles: list[Any] | None,
+    def _hand_over(self, future: Future[TaskResult], watched: Any, handles: list[Any] | None,
                    blocks: dict[Any, Any], description: str) -> None:
         """Dask's (single) callback thread: gather on our own threads, not on that one."""
         try:
@@ -371,7 +379,7 @@ class DaskBackend(ExecutorBackend):
         except RuntimeError:   # stopped: the executor no longer takes work
             _set(future, error=RuntimeError("the executor backend stopped while a task ran"))
 
-    def _complete(self, future: Future, watched: Any, handles: list[Any] | None,
+    def _complete(self, future: Future[TaskResult], watched: Any, handles: list[Any] | None,
                   blocks: dict[Any, Any], description: str) -> None:
         if future.done():
             return
@@ -404,7 +412,7 @@ class DaskBackend(ExecutorBackend):
             os.environ["PYTHONHASHSEED"] = self._saved_seed
 
 
-def _cached_outputs(rdd: RDD, split: int, inputs: dict[Any, Any]) -> list[tuple[int, int]]:
+def _cached_outputs(rdd: RDD[Any], split: int, inputs: dict[Any, Any]) -> list[tuple[int, int]]:
     """Keys of the cached partitions a task computes (and stores): the cached RDDs its narrow
     lineage reaches before an input (source, cached or checkpointed partition) or a shuffle."""
     found: list[tuple[int, int]] = []
@@ -426,7 +434,7 @@ def _is_shuffle_key(key: Any) -> bool:
     return isinstance(key, tuple) and len(key) == 3 and key[0] == "shuffle"
 
 
-def _set(future: Future, result: Any = None, error: BaseException | None = None) -> None:
+def _set(future: Future[TaskResult], result: Any = None, error: BaseException | None = None) -> None:
     try:
         if error is not None:
             future.set_exception(error)

@@ -47,7 +47,7 @@ def _copy(data: bytes) -> bytes:
 class DaskBlock(RemoteBlock):
     """The driver's handle of a block on the Dask cluster: ``(future, worker)`` per replica."""
 
-    def __init__(self, block_id: str, replicas: list[tuple[Future, str]], wanted: int,
+    def __init__(self, block_id: str, replicas: list[tuple[Future[bytes], str]], wanted: int,
                  recover: Callable[[], Serialized] | None) -> None:
         self.block_id = block_id
         self.replicas = replicas
@@ -56,7 +56,7 @@ class DaskBlock(RemoteBlock):
         self.released = False
         self.lock = threading.Lock()
 
-    def live(self, workers: set[str] | None = None) -> list[tuple[Future, str]]:
+    def live(self, workers: set[str] | None = None) -> list[tuple[Future[bytes], str]]:
         """Replicas not known to be lost: not ``cancelled`` (forgotten when its worker died),
         and on one of ``workers`` when given."""
         return [(f, w) for f, w in self.replicas if f.status not in ("cancelled", "error")
@@ -66,7 +66,7 @@ class DaskBlock(RemoteBlock):
         with self.lock:
             replicas, self.replicas, self.released = self.replicas, [], True
         for future, _ in replicas:
-            future.release()
+            future.release()  # type: ignore[no-untyped-call]  # no annotations
 
     def fetch(self) -> Serialized:
         from ..taskcontext import Serialized
@@ -87,7 +87,7 @@ class DaskCachedBlock(RemoteBlock):
     so Dask computes it again when that worker is lost (while its inputs can be had); once it
     cannot, ``lost`` tells the scheduler to compute the partition from its lineage."""
 
-    def __init__(self, block_id: str, future: Future) -> None:
+    def __init__(self, block_id: str, future: Future[Serialized]) -> None:
         self.block_id = block_id
         self.future = future
 
@@ -98,7 +98,7 @@ class DaskCachedBlock(RemoteBlock):
         return self.future.result()
 
     def release(self) -> None:
-        self.future.release()
+        self.future.release()  # type: ignore[no-untyped-call]  # no annotations
 
     def __repr__(self) -> str:
         return f"DaskCachedBlock({self.block_id!r}, {self.future.status})"
@@ -122,7 +122,7 @@ class DaskBlockStore:
         self._scatter(block, data.data, block.wanted)
         return block
 
-    def input_of(self, block: DaskBlock) -> tuple[Future, str]:
+    def input_of(self, block: DaskBlock) -> tuple[Future[bytes], str]:
         """A live replica of ``block`` (future, worker) for a task; makes up lost replicas."""
         with block.lock:
             if block.released:
@@ -174,16 +174,18 @@ class DaskBlockStore:
             if not targets:
                 self._client.wait_for_workers(1, timeout=60)
                 continue
-            placed = []
+            placed: list[tuple[Future[bytes], str]] = []
             try:
                 for i, worker in enumerate(targets):
                     key = self._key(block.block_id, i)
-                    future = self._client.scatter({key: data}, workers=[worker], hash=False)[key]
+                    # (distributed's scatter() has no annotations)
+                    future: Future[bytes] = self._client.scatter(  # type: ignore[no-untyped-call]
+                        {key: data}, workers=[worker], hash=False)[key]
                     placed.append((future, worker))
             except Exception as e:  # noqa: BLE001 - a worker gone meanwhile: retry elsewhere
                 last_error = e
                 for future, _ in placed:
-                    future.release()
+                    future.release()  # type: ignore[no-untyped-call]  # no annotations
                 continue
             block.replicas = placed
             return
@@ -191,7 +193,7 @@ class DaskBlockStore:
                              f"workers ({last_error!r}); check that the cluster has running "
                              "workers") from last_error
 
-    def _copy_to_others(self, block: DaskBlock, source: Future) -> None:
+    def _copy_to_others(self, block: DaskBlock, source: Future[bytes]) -> None:
         """Bring the replica count back up with copies on workers that hold none (a task per
         copy, pinned to its worker; the driver does not wait for it)."""
         held = {w for _, w in block.replicas}

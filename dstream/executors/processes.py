@@ -112,7 +112,9 @@ class ProcessBackend(ExecutorBackend):
     def __init__(self, n: int, conf: Conf) -> None:
         self.parallelism = n
         self._env = _worker_environment()
-        self._queue: queue.Queue[tuple | None] = queue.Queue()
+        #: (future, stage, split, attempt, inputs) of a task to run, or None: stop
+        self._queue: queue.Queue[tuple[Future[TaskResult], StageBinary, int, int, dict[Any, Any]]
+                                 | None] = queue.Queue()
         self._stage_bytes: OrderedDict[int, bytes] = OrderedDict()
         self._stage_lock = threading.Lock()
         self._stopping = False
@@ -179,7 +181,7 @@ class ProcessBackend(ExecutorBackend):
                 if not future.done():
                     future.set_exception(e)
 
-    def _run_on(self, index: int, future: Future, stage: StageBinary, split: int,
+    def _run_on(self, index: int, future: Future[TaskResult], stage: StageBinary, split: int,
                 attempt: int, inputs: dict[Any, Any]) -> None:
         worker = self._workers[index]
         try:
@@ -202,13 +204,13 @@ class ProcessBackend(ExecutorBackend):
             worker.known_stages.add(stage.stage_id)
             reply = worker.from_worker.recv_bytes()
         except (EOFError, OSError) as e:
-            code = worker.process.poll()
+            exit_code = worker.process.poll()
             self._replace(index)
             if self._stopping:
                 future.set_exception(RuntimeError("the executor backend stopped while a task ran"))
             else:
                 future.set_exception(WorkerLostError(
-                    f"worker process {worker.process.pid} died (exit code {code}) while running "
+                    f"worker process {worker.process.pid} died (exit code {exit_code}) while running "
                     f"task {split} of stage {stage.stage_id} ({stage.description}): {e!r}"))
             return
         status, *rest = pickle.loads(reply)

@@ -85,8 +85,9 @@ def startup_failure(e: BaseException) -> bytes:
     >>> status, pickle.loads(exc).args, name, message
     ('failed', ('no x',), 'ImportError', 'no x')
     """
+    exc_bytes: bytes | None
     try:
-        exc_bytes: bytes | None = pickle.dumps(e)
+        exc_bytes = pickle.dumps(e)
         pickle.loads(exc_bytes)
     except Exception:
         exc_bytes = None

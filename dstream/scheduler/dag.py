@@ -23,10 +23,10 @@ import itertools
 import logging
 import threading
 import weakref
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator, TypeVar
 
 from ..accumulators import merge_updates
-from ..blocks import BlockManager, rdd_block_id
+from ..block_manager import BlockManager, rdd_block_id
 from ..errors import TaskFailedError
 from ..executors.base import RemoteBlock
 from ..rdd_kinds import ShuffledRDD, shuffle_input_key
@@ -40,6 +40,8 @@ if TYPE_CHECKING:
 __all__ = ["DAGScheduler"]
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 class _MapOutputs:
@@ -72,10 +74,10 @@ class _StageRun:
     def __init__(self, stage: StageBinary, partitions: list[int]) -> None:
         self.stage = stage
         self.partitions = partitions
-        self.futures: dict[cf.Future, tuple[int, int]] = {}     # future -> (split, job epoch)
+        self.futures: dict[cf.Future[TaskResult], tuple[int, int]] = {}  # -> (split, job epoch)
         self.failures: dict[int, int] = {}
         self.results: dict[int, Any] = {}
-        self.rdds: dict[int, RDD] = {}
+        self.rdds: dict[int, RDD[Any]] = {}
         self.settled = False
 
 
@@ -103,8 +105,8 @@ class DAGScheduler:
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ jobs
-    def run_job(self, rdd: RDD, func: Callable[[int, Iterator], Any],
-                partitions: list[int] | None = None) -> list[Any]:
+    def run_job(self, rdd: RDD[T], func: Callable[[int, Iterator[T]], R],
+                partitions: list[int] | None = None) -> list[R]:
         """``func(split, iterator)`` over the given partitions of ``rdd``, results in order."""
         if partitions is None:
             partitions = list(range(rdd.getNumPartitions()))
@@ -127,7 +129,7 @@ class DAGScheduler:
         self._settle_ahead(job, len(job.ahead))
         return results
 
-    def _shuffle_parents(self, rdd: RDD, partitions: list[int]) -> list[ShuffleDependency]:
+    def _shuffle_parents(self, rdd: RDD[Any], partitions: list[int]) -> list[ShuffleDependency]:
         """Shuffle dependencies reachable from the partitions through narrow edges, each once."""
         found: dict[int, ShuffleDependency] = {}
         seen: set[tuple[int, int]] = set()
@@ -263,19 +265,19 @@ class DAGScheduler:
             self.backend.forget_stage(stage.stage_id)
         return [run.results[s] for s in run.partitions]
 
-    def _submit(self, stage: StageBinary, split: int, attempt: int, rdds: dict[int, RDD],
-                job: _Job) -> cf.Future:
+    def _submit(self, stage: StageBinary, split: int, attempt: int, rdds: dict[int, RDD[Any]],
+                job: _Job) -> cf.Future[TaskResult]:
         inputs: dict[Any, Any] = {}
         try:
             self._collect_inputs(stage.rdd, split, inputs, rdds, job)
         except Exception as e:
-            future: cf.Future = cf.Future()
+            future: cf.Future[TaskResult] = cf.Future()
             future.set_exception(e)
             return future
         return self.backend.submit(stage, split, attempt, inputs)
 
-    def _collect_inputs(self, rdd: RDD, split: int, inputs: dict[Any, Any], rdds: dict[int, RDD],
-                        job: _Job) -> None:
+    def _collect_inputs(self, rdd: RDD[Any], split: int, inputs: dict[Any, Any],
+                        rdds: dict[int, RDD[Any]], job: _Job) -> None:
         """Gather what the driver must ship for ``rdd``'s partition ``split``."""
         key = (rdd.id, split)
         if key in inputs:
@@ -319,7 +321,7 @@ class DAGScheduler:
                 self._settle_ahead(job, i + 1)
                 return
 
-    def _accept(self, result: TaskResult, rdds: dict[int, RDD]) -> Any:
+    def _accept(self, result: TaskResult, rdds: dict[int, RDD[Any]]) -> Any:
         merge_updates(result.accumulator_updates)
         for (rdd_id, split), values in result.blocks.items():
             rdd = rdds.get(rdd_id)

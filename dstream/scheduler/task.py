@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pickle
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Literal
 
 from ..hashing import BUILTIN_HASH_IS_PORTABLE, portable_hash
 from ..partitioner import HashPartitioner, Partitioner, no_partition_error
@@ -30,10 +30,10 @@ class StageBinary:
     with each partition: apply ``func`` (result stage) or cut it by ``partitioner`` (map stage)."""
 
     stage_id: int
-    kind: str                       # "result" or "shuffle"
-    rdd: RDD
-    func: Callable[[int, Iterator], Any] | None
-    partitioner: Partitioner | None
+    kind: Literal["result", "shuffle"]
+    rdd: RDD[Any]
+    func: Callable[[int, Iterator[Any]], Any] | None      # of a result stage
+    partitioner: Partitioner | None                       # of a map (shuffle) stage
     description: str
 
 
@@ -50,8 +50,10 @@ def run_task(stage: StageBinary, split: int, attempt: int, inputs: dict[Any, Any
     with TaskContext(stage.stage_id, split, attempt, inputs, serialize) as task:
         records = stage.rdd.iterator(split, task)
         if stage.kind == "result":
+            assert stage.func is not None   # a result stage has a function
             value = stage.func(split, records)
         else:
+            assert stage.partitioner is not None   # a map stage has a partitioner
             # Always pickled, even in the driver's thread: map outputs are kept and read again
             # by later jobs and retried tasks, and a reduce-side merge (groupByKey's extend, a
             # user's in-place mergeCombiners) mutates what it reads.
@@ -66,7 +68,7 @@ def write_shuffle(records: Iterator[tuple[Any, Any]], partitioner: Partitioner,
     if n == 0:
         for kv in records:     # an RDD without reduce partitions: only an empty input fits
             raise no_partition_error(partitioner, kv[0] if _is_pair(kv) else kv)
-        buckets: list[list] = []
+        buckets: list[list[tuple[Any, Any]]] = []
     elif n == 1:
         buckets = [list(records)]
     else:

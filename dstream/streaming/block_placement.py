@@ -8,7 +8,7 @@ was logged, or the batch fails with ``BlockLostError`` naming the block, its bat
 setting that prevents it.
 
 >>> import pickle, tempfile
->>> from dstream.blocks import BlockManager
+>>> from dstream.block_manager import BlockManager
 >>> from dstream.executors.inprocess import InProcessBackend
 >>> bm = BlockManager(tempfile.mkdtemp())
 >>> data = Serialized(pickle.dumps(["a", "b"]))
@@ -27,9 +27,9 @@ from ..taskcontext import Serialized
 from .log_records import decode_block
 
 if TYPE_CHECKING:
-    from ..blocks import BlockManager
+    from ..block_manager import BlockManager
     from ..executors.base import ExecutorBackend
-    from .blocks import ReceivedBlockTracker
+    from .received_blocks import ReceivedBlockTracker
 
 __all__ = ["place_block", "recovery_of"]
 

@@ -28,12 +28,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from ..blocks import rdd_block_id
+from ..block_manager import rdd_block_id
 from ..rdd import RDD
 from ..rdd_kinds import BlockRDD, ShuffledRDD
 
 if TYPE_CHECKING:
-    from ..blocks import BlockManager
+    from ..block_manager import BlockManager
     from ..scheduler.dag import DAGScheduler
     from .dstream import DStream
 
@@ -41,7 +41,7 @@ __all__ = ["lineage_blocks", "remembered_rdds", "unmade_times"]
 
 
 def _reads_parents_history(stream: DStream) -> bool:
-    wanted, own = stream.parent_remember_ms(), stream.remember_ms
+    wanted, own = stream._parent_remember_ms(), stream.remember_ms
     return wanted is not None and own is not None and wanted > own
 
 
@@ -80,7 +80,7 @@ def unmade_times(streams: Iterable[DStream], times: Iterable[int]) -> set[int]:
             continue
         for parent in stream.parents:
             with parent._lock:
-                unmade.update(t for t in times if t not in parent.generated and parent.is_time_valid(t))
+                unmade.update(t for t in times if t not in parent.generated and parent._is_time_valid(t))
     return unmade
 
 

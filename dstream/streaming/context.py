@@ -30,10 +30,10 @@ from .clock import Clock, ManualClock, SystemClock
 from .dstream import DStream, MultiTransformedDStream, UnionDStream, adapt_time_func
 from .arguments import check_duration, check_function, check_timeout
 from .graph import DStreamGraph
-from .input_streams import InputStreams
-from .inputs import QueueInputDStream
+from .inputs.constructors import InputStreams
+from .inputs.queue import QueueInputDStream
 from .listener import BatchHistory, ListenerBus, StreamingListener
-from .receiver_input import ReceiverTracker
+from .inputs.receiver_streams import ReceiverTracker
 from .recovery import Recovery, StreamCheckpoints
 from .scheduler import JobScheduler
 from .graph_restore import MODE_KEY as RECOVERY_MODE_KEY, checkpoint_contents, recovery_mode, save_graph
@@ -77,7 +77,6 @@ class StreamingContext(InputStreams):
         self._receiver_tracker = ReceiverTracker(self)
         self._scheduler.before_generate.append(self._receiver_tracker.allocate)
         self._state = _INITIALIZED
-        self._checkpoint_dir: str | None = None
         self._checkpoint_location: str | None = None
         self._checkpoints: StreamCheckpoints | None = None
         self._recover = False
@@ -166,7 +165,7 @@ class StreamingContext(InputStreams):
 
         Unlike Spark, the graph is never unpickled from the checkpoint, so a changed job
         (a new map step, another output, new configuration) recovers as long as its stateful
-        operators keep their ids (see ``DStream.name``).
+        operators keep their ids (see ``DStream.setName``).
 
         >>> import tempfile
         >>> from dstream import Context, StreamingContext
@@ -182,7 +181,7 @@ class StreamingContext(InputStreams):
             log.warning("recovering from the checkpoint in %s: restoring the saved graph without "
                         "calling the setup function (%s=restore, as PySpark does)",
                         checkpointPath, RECOVERY_MODE_KEY)
-            ssc = restore_saved_graph(checkpointPath)
+            ssc = restore_saved_graph(checkpointPath, StreamingContext)
         else:
             if has_metadata:
                 log.warning(
@@ -244,17 +243,18 @@ class StreamingContext(InputStreams):
         ...     run_batches(ssc, totals, 2)
         [[('a', 1)], [('a', 3)]]
         """
-        if not isinstance(directory, str) or not directory:
-            raise ValueError(f"checkpoint needs a directory or a redis:// URL, got {directory!r}")
-        if "://" in directory and not directory.startswith("file://"):
-            self._checkpoint_location = directory
+        location = directory        # PySpark's parameter name; a Redis URL is a location too
+        if not isinstance(location, str) or not location:
+            raise ValueError(f"checkpoint needs a directory or a redis:// URL, got {location!r}")
+        if "://" in location and not location.startswith("file://"):
+            self._checkpoint_location = location
             return
-        path = directory[len("file://"):] if directory.startswith("file://") else directory
+        path = location[len("file://"):] if location.startswith("file://") else location
         os.makedirs(path, exist_ok=True)
-        self._checkpoint_dir = self._checkpoint_location = os.path.abspath(path)
-        self._sc.setCheckpointDir(os.path.join(self._checkpoint_dir, "rdd"))
+        self._checkpoint_location = os.path.abspath(path)
+        self._sc.setCheckpointDir(os.path.join(self._checkpoint_location, "rdd"))
 
-    def _checkpoint_target(self) -> str | None:
+    def _checkpoint_location_in_use(self) -> str | None:
         """Where this context checkpoints: ``checkpoint()``'s location, else the Context's
         checkpoint directory."""
         return self._checkpoint_location or self._sc.getCheckpointDir()
@@ -419,7 +419,7 @@ class StreamingContext(InputStreams):
 
     def _open_checkpoints(self) -> Recovery | None:
         """Open the checkpoint store (when there is one); the saved metadata to recover from."""
-        location = self._checkpoint_target()
+        location = self._checkpoint_location_in_use()
         wal = self._sc._conf.getBoolean("dstream.streaming.receiver.writeAheadLog.enable", False)
         if location is None:
             if wal:

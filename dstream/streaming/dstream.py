@@ -19,6 +19,7 @@ import itertools
 import logging
 import operator
 import threading
+import warnings
 from types import CodeType
 from typing import TYPE_CHECKING, Any, Callable, Generic, Hashable, Iterable, Iterator, TypeVar
 
@@ -30,6 +31,9 @@ from .durations import batch_datetime, check_multiple, to_ms
 from .event_ops import EventTimeOperations
 from .failures import user_codes
 from .pair_ops import PairDStreamOperations
+from .sinks.kafka_sink import KafkaSink, to_bytes
+from .sinks.redis_sink import RedisSink
+from .sinks.text_files import save_batch_as_text_files
 from .state_ops import StateOperations
 from .window_ops import WindowOperations
 
@@ -118,16 +122,35 @@ class DStream(PairDStreamOperations, WindowOperations, StateOperations, EventTim
         return self
 
     # ------------------------------------------------------------------ identity
-    def name(self, name: str) -> DStream:
-        """Give this stream a stable id of your own (used in logs, events and checkpoints).
+    def name(self, name: str | None = None) -> str:
+        """This stream's id: the name given with ``setName``, else one made from its operator.
 
         >>> from dstream import Context, StreamingContext
         >>> with Context("local") as ctx:
         ...     ssc = StreamingContext(ctx, 1)
-        ...     ssc.queueStream([]).name("numbers").map(str).id
+        ...     ssc.queueStream([]).setName("numbers").map(str).name()
+        'numbers.map'
+
+        ``name("…")`` with an argument still sets the name, as it did before ``setName``
+        existed, with a ``DeprecationWarning`` (it returns the stream then, not its name).
+        """
+        if name is None:
+            return self.id
+        warnings.warn("DStream.name(name) is deprecated: call DStream.setName(name) to set a "
+                      "stream's name; name() returns it", DeprecationWarning, stacklevel=2)
+        return self.setName(name)  # type: ignore[return-value]  # the deprecated setter form
+
+    def setName(self, name: str) -> DStream[T]:
+        """Give this stream a stable id of your own (used in logs, events and checkpoints);
+        returns the stream.
+
+        >>> from dstream import Context, StreamingContext
+        >>> with Context("local") as ctx:
+        ...     ssc = StreamingContext(ctx, 1)
+        ...     ssc.queueStream([]).setName("numbers").map(str).id
         'numbers.map'
         """
-        self._ssc._graph.check_can_define("name")
+        self._ssc._graph.check_can_define("setName")
         self._ssc._graph.rename(self, name)
         self._user_named = True
         return self
@@ -151,7 +174,7 @@ class DStream(PairDStreamOperations, WindowOperations, StateOperations, EventTim
         return f"{type(self).__name__}[{self.id}] at {self.call_site}"
 
     # ------------------------------------------------------------------ lifecycle (graph)
-    def initialize(self, zero_time_ms: int) -> None:
+    def _initialize(self, zero_time_ms: int) -> None:
         if self.zero_time_ms is not None:
             return
         self.zero_time_ms = zero_time_ms
@@ -164,43 +187,60 @@ class DStream(PairDStreamOperations, WindowOperations, StateOperations, EventTim
         if self.remember_ms is None or self.remember_ms < minimum:
             self.remember_ms = minimum
         for parent in self.parents:
-            parent.initialize(zero_time_ms)
+            parent._initialize(zero_time_ms)
 
-    def remember(self, duration_ms: int | None) -> None:
+    def remember(self, duration: float) -> None:
+        """Keep this stream's RDDs for at least ``duration`` seconds, so that ``slice`` can
+        reach them (the stream keeps what its windows need anyway; like
+        ``StreamingContext.remember``, in seconds).
+
+        >>> from dstream import Context, StreamingContext
+        >>> from dstream.streaming.testing import run_batches
+        >>> with Context("local") as ctx:
+        ...     ssc = StreamingContext(ctx, 1, clock="manual")
+        ...     stream = ssc.queueStream([[1], [2], [3]]); stream.remember(5)
+        ...     _ = run_batches(ssc, stream, 3)
+        ...     [rdd.collect() for rdd in stream.slice(1, 3)]
+        [[1], [2], [3]]
+        """
+        self._ssc._graph.check_can_define("remember")
+        self._remember(check_duration(on(self, "remember"), "duration", duration))
+
+    def _remember(self, duration_ms: int | None) -> None:
         if duration_ms is not None and (self.remember_ms is None or duration_ms > self.remember_ms):
             self.remember_ms = duration_ms
         for parent in self.parents:
-            parent.remember(self.parent_remember_ms())
+            parent._remember(self._parent_remember_ms())
 
-    def parent_remember_ms(self) -> int | None:
+    def _parent_remember_ms(self) -> int | None:
         return self.remember_ms
 
-    def validate_at_start(self) -> None:
+    def _validate_at_start(self) -> None:
         """Stateful and checkpointed streams need the Context's checkpoint directory (set by
         ``ssc.checkpoint(dir)`` or ``ctx.setCheckpointDir(dir)``)."""
-        if (self.must_checkpoint or self.is_checkpointed) and self._ssc._checkpoint_target() is None:
+        if (self.must_checkpoint or self.is_checkpointed) and self._ssc._checkpoint_location_in_use() is None:
             why = "keeps state across batches" if self.must_checkpoint else "is checkpointed"
             raise ValueError(
                 f"{self.id} ({self.op} at {self.call_site}) {why} and needs a checkpoint "
                 "directory: call ssc.checkpoint(directory) before start()")
         for parent in self.parents:
-            parent.validate_at_start()
+            parent._validate_at_start()
 
-    def is_time_valid(self, time_ms: int) -> bool:
+    def _is_time_valid(self, time_ms: int) -> bool:
         zero = self.zero_time_ms
         return zero is not None and time_ms > zero and (time_ms - zero) % self.slide_ms == 0
 
-    def compute(self, time_ms: int) -> RDD | None:
+    def _compute(self, time_ms: int) -> RDD | None:
         raise NotImplementedError(f"{type(self).__name__} does not define compute()")
 
-    def get_or_compute(self, time_ms: int) -> RDD | None:
+    def _get_or_compute(self, time_ms: int) -> RDD | None:
         """This stream's RDD for batch ``time_ms`` (made once, then remembered), or None."""
         with self._lock:
             rdd = self.generated.get(time_ms)
-            if rdd is not None or not self.is_time_valid(time_ms):
+            if rdd is not None or not self._is_time_valid(time_ms):
                 return rdd
             with call_site_override(f"{self.call_site} ({self.id})"):
-                rdd = self.compute(time_ms)
+                rdd = self._compute(time_ms)
             if rdd is None:
                 return None
             if self.storage_level != StorageLevel.NONE and not rdd.is_cached:
@@ -210,7 +250,7 @@ class DStream(PairDStreamOperations, WindowOperations, StateOperations, EventTim
             self.generated[time_ms] = rdd
             return rdd
 
-    def clear_metadata(self, time_ms: int) -> None:
+    def _clear_metadata(self, time_ms: int) -> None:
         """Forget (and unpersist) RDDs older than the remember duration before ``time_ms``."""
         with self._lock:
             old = [t for t in self.generated if t <= time_ms - (self.remember_ms or 0)]
@@ -222,7 +262,7 @@ class DStream(PairDStreamOperations, WindowOperations, StateOperations, EventTim
                     rdd.unpersist()
                 self._on_forget(t, rdd)
         for parent in self.parents:
-            parent.clear_metadata(time_ms)
+            parent._clear_metadata(time_ms)
 
     def _on_forget(self, time_ms: int, rdd: RDD) -> None:
         """Hook for streams that own resources per batch (e.g. received blocks)."""
@@ -239,9 +279,9 @@ class DStream(PairDStreamOperations, WindowOperations, StateOperations, EventTim
         ...     [rdd.collect() for rdd in stream.slice(2, 3)]
         [[2], [3]]
         """
-        return self.slice_ms(_to_epoch_ms(begin), _to_epoch_ms(end))
+        return self._slice_ms(_to_epoch_ms(begin), _to_epoch_ms(end))
 
-    def slice_ms(self, from_ms: int, to_ms_: int) -> list[RDD]:
+    def _slice_ms(self, from_ms: int, to_ms_: int) -> list[RDD]:
         zero = self.zero_time_ms
         if zero is None:
             raise ValueError(f"{self.id} has not been initialized: start the StreamingContext first")
@@ -250,7 +290,7 @@ class DStream(PairDStreamOperations, WindowOperations, StateOperations, EventTim
         rdds = []
         for t in range(from_aligned, to_aligned + 1, self.slide_ms):
             if t >= zero:
-                rdd = self.get_or_compute(t)
+                rdd = self._get_or_compute(t)
                 if rdd is not None:
                     rdds.append(rdd)
         return rdds
@@ -342,6 +382,15 @@ class DStream(PairDStreamOperations, WindowOperations, StateOperations, EventTim
         _check_same_slide(self, other, "transformWith")
         return TransformedWithDStream(self, other, adapt_time_func(func, 2, on(self, "transformWith")),
                                       "transformWith")._user(func)
+
+    def _per_batch(self, op: str, func: Callable[[RDD], RDD]) -> DStream:
+        """``func`` applied to each batch's RDD: the primitive of the pair operations."""
+        return TransformedDStream(self, lambda _t, rdd: func(rdd), op)
+
+    def _with_other(self, other: DStream, op: str, func: Callable[[RDD, RDD], RDD]) -> DStream:
+        """``func`` applied to each batch's RDDs of this stream and ``other`` (same slide)."""
+        _check_same_slide(self, other, op)
+        return TransformedWithDStream(self, other, lambda _t, a, b: func(a, b), op)
 
     def _narrow(self, op: str, f: Callable[[int, Iterator], Iterable],
                 preservesPartitioning: bool = False, user: Callable[..., Any] | None = None
@@ -572,7 +621,6 @@ class DStream(PairDStreamOperations, WindowOperations, StateOperations, EventTim
         >>> os.listdir(out)
         ['w-1000']
         """
-        from .sinks.text_files import save_batch_as_text_files
 
         if not isinstance(skipEmpty, bool):
             raise TypeError(f"saveAsTextFiles: skipEmpty must be True or False, got {skipEmpty!r}")
@@ -601,7 +649,6 @@ class DStream(PairDStreamOperations, WindowOperations, StateOperations, EventTim
         ...     ssc._graph.outputs[0].func.transactional_id
         'wordcount/queueStream-0.saveToKafka'
         """
-        from .sinks.kafka_sink import KafkaSink, to_bytes
 
         check_function(on(self, "saveToKafka"), "keySerializer", keySerializer, 1, optional=True)
         check_function(on(self, "saveToKafka"), "valueSerializer", valueSerializer, 1, optional=True)
@@ -625,7 +672,6 @@ class DStream(PairDStreamOperations, WindowOperations, StateOperations, EventTim
         ...     ssc._graph.outputs[0].func.marker_key
         'dstream:sink:wordcount/queueStream-0.saveToRedis:last-batch-ms'
         """
-        from .sinks.redis_sink import RedisSink
 
         sink = RedisSink(url, name or "unnamed", keyPrefix)
         out = ForEachDStream(self, sink, "saveToRedis")
@@ -649,8 +695,8 @@ class TransformedDStream(DStream):
             self.chain = op
         super().__init__(prev._ssc, [self.prev], op)
 
-    def compute(self, time_ms: int) -> RDD | None:
-        rdd = self.prev.get_or_compute(time_ms)
+    def _compute(self, time_ms: int) -> RDD | None:
+        rdd = self.prev._get_or_compute(time_ms)
         if rdd is None:
             return None
         result = self.func(batch_datetime(time_ms), rdd)
@@ -665,8 +711,8 @@ class TransformedWithDStream(DStream):
         self.func = func
         super().__init__(a._ssc, [a, b], op)
 
-    def compute(self, time_ms: int) -> RDD | None:
-        a, b = (p.get_or_compute(time_ms) or self._sc.emptyRDD() for p in self.parents)
+    def _compute(self, time_ms: int) -> RDD | None:
+        a, b = (p._get_or_compute(time_ms) or self._sc.emptyRDD() for p in self.parents)
         return _checked_rdd(self.func(batch_datetime(time_ms), a, b), self)
 
 
@@ -679,7 +725,7 @@ class MultiTransformedDStream(DStream):
         self.func = func
         super().__init__(ssc, parents, op)
 
-    def compute(self, time_ms: int) -> RDD | None:
+    def _compute(self, time_ms: int) -> RDD | None:
         rdds = tuple(_parent_rdd(p, time_ms, self) for p in self.parents)
         return _checked_rdd(self.func(batch_datetime(time_ms), rdds), self)
 
@@ -688,7 +734,7 @@ class UnionDStream(DStream):
     def __init__(self, ssc: StreamingContext, parents: list[DStream]) -> None:
         super().__init__(ssc, parents, "union")
 
-    def compute(self, time_ms: int) -> RDD | None:
+    def _compute(self, time_ms: int) -> RDD | None:
         return self._sc.union([_parent_rdd(p, time_ms, self) for p in self.parents])
 
 
@@ -702,12 +748,12 @@ class ForEachDStream(DStream):
         super().__init__(parent._ssc, [parent], op)
         self._ssc._graph.add_output(self)
 
-    def compute(self, time_ms: int) -> RDD | None:
-        return self.parents[0].get_or_compute(time_ms)
+    def _compute(self, time_ms: int) -> RDD | None:
+        return self.parents[0]._get_or_compute(time_ms)
 
-    def generate_job(self, time_ms: int) -> Callable[[], None] | None:
+    def _generate_job(self, time_ms: int) -> Callable[[], None] | None:
         """The batch's job, or None when the parent has no RDD at this time."""
-        rdd = self.parents[0].get_or_compute(time_ms)
+        rdd = self.parents[0]._get_or_compute(time_ms)
         if rdd is None:
             return None
         when = batch_datetime(time_ms)
@@ -716,7 +762,7 @@ class ForEachDStream(DStream):
 
 def _parent_rdd(parent: DStream, time_ms: int, child: DStream) -> RDD:
     """The parent's RDD at ``time_ms``; a stream over several parents needs every one."""
-    rdd = parent.get_or_compute(time_ms)
+    rdd = parent._get_or_compute(time_ms)
     if rdd is None:
         raise ValueError(f"{child.id}: {parent.id} generated no RDD for the batch of "
                          f"{batch_datetime(time_ms)} ({time_ms} ms), so {child.op} cannot combine it")

@@ -241,10 +241,10 @@ class EventTimeDStream(TransformedDStream):
         stamped = self.stamped._narrow(op, lambda _, it: f(it), False, user)
         return EventTimeDStream(stamped, self.event_time)
 
-    def name(self, name: str) -> DStream:
+    def setName(self, name: str) -> DStream:
         """Name this stream (and its stamped records, ``<name>.stamped``) for stable ids."""
-        self.stamped.name(f"{name}.stamped")
-        return super().name(name)
+        self.stamped.setName(f"{name}.stamped")
+        return super().setName(name)
 
     # -------------------------------------------------- narrow operators that keep event time
     def map(self, f: Callable[[Any], Any], preservesPartitioning: bool = False) -> EventTimeDStream:

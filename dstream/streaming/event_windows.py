@@ -346,14 +346,14 @@ class EventStateDStream(_StatefulDStream):
         self.stats: Accumulator = Accumulator({}, StatsParam())
         self._ssc._scheduler.before_complete.append(self._report)
 
-    def compute(self, time_ms: int) -> RDD | None:
-        previous = self.get_or_compute(time_ms - self.slide_ms)
+    def _compute(self, time_ms: int) -> RDD | None:
+        previous = self._get_or_compute(time_ms - self.slide_ms)
         if previous is not None and previous.getNumPartitions() != self.n + 1:
             raise ValueError(
                 f"{self.id}: the saved state has {previous.getNumPartitions() - 1} key partitions "
                 f"and this job asks for {self.n}: pass numPartitions={previous.getNumPartitions() - 1}"
                 " to keep the state")
-        batch = self.parents[0].get_or_compute(time_ms) or self._sc.emptyRDD()
+        batch = self.parents[0]._get_or_compute(time_ms) or self._sc.emptyRDD()
         shuffled = ShuffledRDD(PreAggregateRDD(batch, previous, self.strategy, self.n),
                                EventRoute(self.n))
         return EventStateRDD(previous, shuffled, self.strategy, self.n, time_ms, self.spec,
@@ -406,10 +406,10 @@ class EventWindowDStream(TransformedDStream):
         self.state.checkpoint(interval)
         return self
 
-    def name(self, name: str) -> DStream:
+    def setName(self, name: str) -> DStream:
         """Name the results; the state is saved under ``<name>.state``."""
-        self.state.name(f"{name}.state")
-        return super().name(name)
+        self.state.setName(f"{name}.state")
+        return super().setName(name)
 
 
 def _emitted(_time: Any, rdd: RDD) -> RDD:

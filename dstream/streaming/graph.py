@@ -2,7 +2,7 @@
 
 Ids are readable and deterministic: an input is ``<kind>-<n>``, a derived stream is its
 parent's id plus the operator (``socketTextStream-0.flatMap.map.reduceByKeyAndWindow``), a
-stream over several parents names them all; ``DStream.name("...")`` sets one by hand.
+stream over several parents names them all; ``DStream.setName("...")`` sets one by hand.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ class DStreamGraph:
 
     def rename(self, stream: DStream, name: str) -> None:
         if not isinstance(name, str) or not name.strip():
-            raise ValueError(f"DStream.name() needs a non-empty string, got {name!r}")
+            raise ValueError(f"DStream.setName() needs a non-empty string, got {name!r}")
         with self._lock:
             other = self.streams.get(name)
             if other is not None and other is not stream:
@@ -81,11 +81,11 @@ class DStreamGraph:
             raise ValueError("No output operations registered, so nothing to execute: "
                              "add foreachRDD, pprint or saveAsTextFiles before start()")
         for out in self.outputs:     # before initialize(), so that a failed start can be retried
-            out.validate_at_start()
+            out._validate_at_start()
         for out in self.outputs:
-            out.initialize(zero_time_ms)
+            out._initialize(zero_time_ms)
         for out in self.outputs:
-            out.remember(self.remember_ms)
+            out._remember(self.remember_ms)
         self.started = True
 
     def remember(self, duration_ms: int) -> None:
@@ -96,7 +96,7 @@ class DStreamGraph:
         jobs: list[tuple[ForEachDStream, Callable[[], None] | BaseException]] = []
         for out in self.outputs:
             try:
-                job = out.generate_job(time_ms)
+                job = out._generate_job(time_ms)
             except Exception as e:   # reported as this output operation's failure
                 jobs.append((out, e))
                 continue
@@ -106,7 +106,7 @@ class DStreamGraph:
 
     def clear_metadata(self, time_ms: int) -> None:
         for out in self.outputs:
-            out.clear_metadata(time_ms)
+            out._clear_metadata(time_ms)
 
     def close_outputs(self) -> None:
         """Close what the output operations hold open (sinks' producers and connections)."""

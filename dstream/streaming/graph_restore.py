@@ -22,7 +22,7 @@ references and bound to the new ones on load; locks are made afresh.
 ...     ssc = StreamingContext(ctx, 2)
 ...     ssc.socketTextStream("127.0.0.1", 9999).map(str.upper).pprint()
 ...     save_graph(ssc, store, signer, where)
->>> restored = load_graph(store, signer)          # a new Context: the saved conf, graph and batch
+>>> restored = load_graph(store, signer, StreamingContext)  # a new Context: the saved conf, graph and batch
 >>> sorted(restored._graph.streams), restored.batch_duration_ms, restored.sparkContext.appName
 (['socketTextStream-0', 'socketTextStream-0.map', 'socketTextStream-0.map.pprint'], 2000, 'saved')
 >>> restored.sparkContext.stop(); store.close()
@@ -33,14 +33,20 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 import pickle
 import threading
 from typing import TYPE_CHECKING, Any
 
 import cloudpickle
 
+from dstream.checkpoint import list_generations, open_store
+
 from ..conf import Conf
 from ..context import Context
+from .checkpointing import METADATA_KIND, open_checkpoint_store
+from .inputs.queue import QueueInputDStream
+from .inputs.receiver_streams import ReceiverInputDStream
 
 if TYPE_CHECKING:
     from dstream.checkpoint import CheckpointStore
@@ -105,8 +111,6 @@ class _GraphUnpickler(pickle.Unpickler):
 
 def save_graph(ssc: StreamingContext, store: CheckpointStore, signer: Signer, location: str) -> None:
     """Save ``ssc``'s graph (before it starts), its conf and batch duration, signed."""
-    from .inputs import QueueInputDStream
-
     queues = [s.id for s in ssc._graph.inputs if isinstance(s, QueueInputDStream)]
     if queues:
         raise GraphRestoreError(
@@ -130,11 +134,10 @@ def has_saved_graph(store: CheckpointStore) -> bool:
     return store.exists(GRAPH_NAME)
 
 
-def load_graph(store: CheckpointStore, signer: Signer) -> StreamingContext:
-    """A new Context and StreamingContext running the saved graph. The signature is verified
-    before anything is unpickled."""
-    from .context import StreamingContext
-
+def load_graph(store: CheckpointStore, signer: Signer,
+               streaming_context: type[StreamingContext]) -> StreamingContext:
+    """A new Context and ``streaming_context`` (the class: ``StreamingContext``) running the
+    saved graph. The signature is verified before anything is unpickled."""
     payload = signer.verify(store.load(GRAPH_NAME), GRAPH_NAME)
     head, _, graph_bytes = payload.partition(b"\n")
     header = json.loads(head.decode())
@@ -143,7 +146,7 @@ def load_graph(store: CheckpointStore, signer: Signer) -> StreamingContext:
                                 f"version {header.get('version')!r}; this build reads version {_VERSION}")
     ctx = Context(conf=Conf(pairs=[tuple(kv) for kv in header["conf"]]))
     try:
-        ssc = StreamingContext(ctx, header["batch_ms"] / 1000)
+        ssc = streaming_context(ctx, header["batch_ms"] / 1000)
         graph: DStreamGraph = _GraphUnpickler(io.BytesIO(graph_bytes), ssc).load()
         _attach(ssc, graph)
         ssc.checkpoint(header["location"])
@@ -155,8 +158,6 @@ def load_graph(store: CheckpointStore, signer: Signer) -> StreamingContext:
 
 def _attach(ssc: StreamingContext, graph: DStreamGraph) -> None:
     """Make ``graph`` the context's graph; its receiver streams register with the tracker."""
-    from .receiver_input import ReceiverInputDStream
-
     ssc._graph = graph
     for stream in graph.inputs:
         if isinstance(stream, ReceiverInputDStream):
@@ -172,12 +173,6 @@ def checkpoint_contents(location: str) -> tuple[bool, bool]:
     >>> checkpoint_contents(missing), os.path.exists(missing)
     ((False, False), False)
     """
-    import os
-
-    from dstream.checkpoint import list_generations, open_store
-
-    from .checkpointing import METADATA_KIND
-
     if "://" not in location or location.startswith("file://"):
         path = location[len("file://"):] if location.startswith("file://") else location
         if not os.path.isdir(path):
@@ -189,13 +184,12 @@ def checkpoint_contents(location: str) -> tuple[bool, bool]:
         store.close()
 
 
-def restore(location: str) -> StreamingContext:
-    """``getOrCreate`` in restore mode: the saved graph on a new context (signature checked
-    with the checkpoint key: the directory's key file, or DSTREAM_CHECKPOINT_KEY)."""
-    from .checkpointing import open_checkpoint_store
-
+def restore(location: str, streaming_context: type[StreamingContext]) -> StreamingContext:
+    """``getOrCreate`` in restore mode: the saved graph on a new ``streaming_context`` (the
+    class; signature checked with the checkpoint key: the directory's key file, or
+    DSTREAM_CHECKPOINT_KEY)."""
     store, signer = open_checkpoint_store(location, Conf())
     try:
-        return load_graph(store, signer)
+        return load_graph(store, signer, streaming_context)
     finally:
         store.close()

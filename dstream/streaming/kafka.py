@@ -14,11 +14,12 @@ import logging
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 from dstream.receivers import KafkaReceiver
-from dstream.receivers.kafka_params import bootstrap_from_params, looks_like_zookeeper
+from dstream.receivers.kafka_params import bootstrap_from_params, consumer_config, looks_like_zookeeper
 
 from ..kafka_rdd import Broker, KafkaMessageAndMetadata, KafkaRDD, OffsetRange, TopicAndPartition
 from ..storagelevel import StorageLevel
-from .receiver_input import DEFAULT_RECEIVER_LEVEL, ReceiverInputDStream
+from .inputs.kafka_direct import DirectKafkaInputDStream
+from .inputs.receiver_streams import DEFAULT_RECEIVER_LEVEL, ReceiverInputDStream
 
 if TYPE_CHECKING:
     from ..rdd import RDD
@@ -70,7 +71,31 @@ class KafkaUtils:
         ``awaitTermination`` raises it. Settings (conf): ``dstream.streaming.kafka.receiver.
         commitTimeout`` (10s), ``dstream.streaming.kafka.receiver.stallTimeout`` (30s).
 
+        A word count over a topic that holds six words (``brokers`` is ``"host:port"`` of a
+        running Kafka, ``topic`` one of its topics); the manual clock runs the batch once the
+        receiver has stored them:
+
+        >>> from kafka import KafkaProducer
+        >>> producer = KafkaProducer(bootstrap_servers=brokers)
+        >>> for word in "to be or not to be".split():
+        ...     _ = producer.send(topic, word.encode())
+        >>> producer.flush(); producer.close()
         >>> from dstream import Context, StreamingContext
+        >>> from dstream.streaming.testing import advance_batch, collect_batches, wait_for_records
+        >>> with Context("local") as ctx:
+        ...     ssc = StreamingContext(ctx, 1, clock="manual")
+        ...     stream = KafkaUtils.createStream(ssc, brokers, "wordcount", {topic: 1},
+        ...                                      {"auto.offset.reset": "smallest"})
+        ...     counts = collect_batches(stream.map(lambda kv: (kv[1], 1)).reduceByKey(lambda a, b: a + b))
+        ...     ssc.start()
+        ...     wait_for_records(ssc, 6)
+        ...     _ = advance_batch(ssc)
+        ...     ssc.stop(stopSparkContext=False)
+        >>> sorted(counts[0])
+        [('be', 2), ('not', 1), ('or', 1), ('to', 2)]
+
+        A ZooKeeper address, as the Kafka 0.8 API took, fails at once:
+
         >>> with Context("local") as ctx:
         ...     KafkaUtils.createStream(StreamingContext(ctx, 1), "localhost:2181", "g", ["t"])
         Traceback (most recent call last):
@@ -108,17 +133,39 @@ class KafkaUtils:
         ``messageHandler`` returns for a ``KafkaMessageAndMetadata``. ``kafkaParams`` names the
         brokers (``metadata.broker.list`` or ``bootstrap.servers``) and may give ``group.id``
         (offsets are committed to it after each batch) and ``auto.offset.reset``. Rate limits,
-        recovery and errors: ``dstream.streaming.kafka_direct``.
+        recovery and errors: ``dstream.streaming.inputs.kafka_direct``.
 
-        >>> from dstream import Context, StreamingContext, KafkaUtils, TopicAndPartition
+        The first batch reads what the topic holds (``brokers`` is ``"host:port"`` of a running
+        Kafka, ``topic`` one of its topics, of one partition), and says which offsets it read:
+
+        >>> from kafka import KafkaProducer
+        >>> producer = KafkaProducer(bootstrap_servers=brokers)
+        >>> for word in "to be or not to be".split():
+        ...     _ = producer.send(topic, word.encode())
+        >>> producer.flush(); producer.close()
+        >>> from dstream import Context, StreamingContext, TopicAndPartition
+        >>> from dstream.streaming.testing import run_batches
         >>> with Context("local") as ctx:
-        ...     ssc = StreamingContext(ctx, 1)
-        ...     KafkaUtils.createDirectStream(ssc, ["events"], {"metadata.broker.list": "127.0.0.1:9"},
-        ...                                   fromOffsets={TopicAndPartition("events", 0): 5}).id
-        'directKafkaStream-0'
-        """
-        from .kafka_direct import DirectKafkaInputDStream
+        ...     ssc = StreamingContext(ctx, 1, clock="manual")
+        ...     stream = KafkaUtils.createDirectStream(
+        ...         ssc, [topic], {"metadata.broker.list": brokers, "auto.offset.reset": "smallest"})
+        ...     ranges = []
+        ...     stream.foreachRDD(lambda rdd: ranges.extend(rdd.offsetRanges()))
+        ...     batches = run_batches(ssc, stream.map(lambda kv: kv[1]), 1)
+        >>> batches
+        [['to', 'be', 'or', 'not', 'to', 'be']]
+        >>> [(r.partition, r.fromOffset, r.untilOffset) for r in ranges]
+        [(0, 0, 6)]
 
+        ``fromOffsets`` starts each partition where it says:
+
+        >>> with Context("local") as ctx:
+        ...     ssc = StreamingContext(ctx, 1, clock="manual")
+        ...     stream = KafkaUtils.createDirectStream(ssc, [topic], {"metadata.broker.list": brokers},
+        ...                                            fromOffsets={TopicAndPartition(topic, 0): 4})
+        ...     run_batches(ssc, stream.map(lambda kv: kv[1]), 1)
+        [['to', 'be']]
+        """
         return DirectKafkaInputDStream(ssc, topics, kafkaParams, fromOffsets, keyDecoder,
                                        valueDecoder, messageHandler)
 
@@ -132,15 +179,21 @@ class KafkaUtils:
         range, each read by its task. ``leaders`` is accepted and unused: the client finds
         the leaders itself.
 
-        >>> from dstream import Context, KafkaUtils, OffsetRange
-        >>> with Context("local") as ctx:
-        ...     rdd = KafkaUtils.createRDD(ctx, {"bootstrap.servers": "127.0.0.1:9"},
-        ...                                [OffsetRange("t", 0, 3, 3)])
-        ...     rdd.offsetRanges(), rdd.collect()
-        ([OffsetRange(topic: t, partition: 0, range: [3 -> 3])], [])
-        """
-        from dstream.receivers.kafka_params import consumer_config
+        Offsets 2 to 5 of a topic that holds six words (``brokers`` is ``"host:port"`` of a
+        running Kafka, ``topic`` one of its topics):
 
+        >>> from kafka import KafkaProducer
+        >>> producer = KafkaProducer(bootstrap_servers=brokers)
+        >>> for word in "to be or not to be".split():
+        ...     _ = producer.send(topic, word.encode())
+        >>> producer.flush(); producer.close()
+        >>> from dstream import Context, OffsetRange
+        >>> with Context("local") as ctx:
+        ...     rdd = KafkaUtils.createRDD(ctx, {"metadata.broker.list": brokers},
+        ...                                [OffsetRange(topic, 0, 2, 5)])
+        ...     rdd.values().collect(), rdd.getNumPartitions()
+        (['or', 'not', 'to'], 1)
+        """
         if not isinstance(offsetRanges, (list, tuple)):
             raise TypeError(f"createRDD: offsetRanges must be a list of OffsetRange, got {offsetRanges!r}")
         config = consumer_config(kafkaParams)

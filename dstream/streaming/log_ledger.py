@@ -31,9 +31,9 @@ import threading
 from collections import deque
 from typing import Any, Union
 
-from dstream.receivers.blocks import parse_block_id
+from dstream.receivers.block_generator import parse_block_id
 
-from .blocks import ReceivedBlock, ReceivedBlockTracker
+from .received_blocks import ReceivedBlock, ReceivedBlockTracker
 
 __all__ = ["settled_to_data", "settled_ids", "settled_counts", "LogCleaner", "ledger_of",
            "ReplayPlan", "block_to_data"]

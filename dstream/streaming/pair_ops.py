@@ -13,7 +13,7 @@ Partition counts default to the context's ``defaultParallelism``, as in PySpark.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Hashable, Iterable, TypeVar
+from typing import TYPE_CHECKING, Callable, Hashable, Iterable, TypeVar
 
 from .arguments import check_function, on
 
@@ -30,7 +30,8 @@ C = TypeVar("C")
 
 
 class PairDStreamOperations:
-    """Mixed into ``DStream``."""
+    """Mixed into ``DStream``: each operation is ``DStream._per_batch`` or ``_with_other``
+    over the RDD operation of the same name."""
 
     def _partitions(self: DStream, numPartitions: int | None) -> int:
         if numPartitions is None:
@@ -38,15 +39,6 @@ class PairDStreamOperations:
         if not isinstance(numPartitions, int) or numPartitions < 1:
             raise ValueError(f"{self.id}: numPartitions must be an int >= 1, got {numPartitions!r}")
         return numPartitions
-
-    def _per_batch(self: DStream, op: str, func: Callable[[Any], Any]) -> DStream:
-        from .dstream import TransformedDStream
-        return TransformedDStream(self, lambda _t, rdd: func(rdd), op)
-
-    def _with_other(self: DStream, other: DStream, op: str, func: Callable[[Any, Any], Any]) -> DStream:
-        from .dstream import TransformedWithDStream, _check_same_slide
-        _check_same_slide(self, other, op)
-        return TransformedWithDStream(self, other, lambda _t, a, b: func(a, b), op)
 
     def mapValues(self: DStream[tuple[K, V]], f: Callable[[V], U]) -> DStream[tuple[K, U]]:
         """``f`` applied to the value of every ``(key, value)`` record.

@@ -18,7 +18,7 @@ from ..partitioner import Partitioner
 from ..hashing import portable_hash
 from ..rdd_checkpoint import truncate_to
 from ..rdd_kinds import ParallelCollectionRDD
-from .blocks import ReceivedBlock
+from .received_blocks import ReceivedBlock
 from .checkpointing import DISCARD_STATE_CONF, METADATA_KIND, CheckpointManager, DataSnapshot
 from .log_ledger import LogCleaner, ReplayPlan, ledger_of
 from .log_records import decode_block

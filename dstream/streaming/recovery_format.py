@@ -2,7 +2,7 @@
 
 A metadata checkpoint is JSON. State is saved per operator under its *state key*, a stable
 id made of the input stream and the chain of stateful operators only (a stateless step
-added or removed upstream keeps the key), or the name given with ``DStream.name()``.
+added or removed upstream keeps the key), or the name given with ``DStream.setName()``.
 
 >>> decode_metadata(encode_metadata({"time_ms": 5, "offsets": {("t", 0): 7}}))["offsets"]
 {('t', 0): 7}

@@ -8,6 +8,7 @@ batch that falls behind waits in the queue (its scheduling delay grows) and is n
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import queue
 import threading
@@ -253,5 +254,4 @@ class JobScheduler:
 
 
 def _copy(op: OutputOperationInfo) -> OutputOperationInfo:
-    import dataclasses
     return dataclasses.replace(op)

@@ -56,9 +56,9 @@ class StateDStream(_StatefulDStream):
         self.update_func = update_func
         self.initial = initial
 
-    def compute(self, time_ms: int) -> RDD | None:
-        last = self.get_or_compute(time_ms - self.slide_ms)
-        batch = self.parents[0].get_or_compute(time_ms)
+    def _compute(self, time_ms: int) -> RDD | None:
+        last = self._get_or_compute(time_ms - self.slide_ms)
+        batch = self.parents[0]._get_or_compute(time_ms)
         if batch is None:
             return last
         previous = last
@@ -253,9 +253,9 @@ class _InternalMapWithStateDStream(_StatefulDStream):
         self._user(spec._user_func)
         self.spec = spec
 
-    def compute(self, time_ms: int) -> RDD | None:
-        last = self.get_or_compute(time_ms - self.slide_ms)
-        batch = self.parents[0].get_or_compute(time_ms)
+    def _compute(self, time_ms: int) -> RDD | None:
+        last = self._get_or_compute(time_ms - self.slide_ms)
+        batch = self.parents[0]._get_or_compute(time_ms)
         if batch is None:
             batch = self._sc.emptyRDD()
         previous = last

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from .context import StreamingContext
     from .dstream import DStream
 
-__all__ = ["advance_batch", "collect_batches", "run_batches"]
+__all__ = ["advance_batch", "collect_batches", "run_batches", "wait_for_records"]
 
 
 def advance_batch(ssc: StreamingContext, timeout: float = 60.0) -> int:
@@ -32,6 +32,35 @@ def advance_batch(ssc: StreamingContext, timeout: float = 60.0) -> int:
     if not ssc._scheduler.wait_for_batch(target, timeout):
         raise TimeoutError(f"the batch of {target} ms did not complete within {timeout} s")
     return target
+
+
+def wait_for_records(ssc: StreamingContext, records: int, timeout: float = 60.0) -> None:
+    """Wait until the context's receivers have stored ``records`` records in all (since it
+    started), so that the next batch holds them; raises TimeoutError otherwise.
+
+    Receivers run on their own threads, in real time: step the manual clock after this.
+
+    >>> from dstream import Context, StreamingContext
+    >>> from dstream.receivers import Receiver
+    >>> class Three(Receiver):
+    ...     def onStart(self):
+    ...         self.store_all([1, 2, 3])
+    ...     def onStop(self):
+    ...         pass
+    >>> with Context("local") as ctx:
+    ...     ssc = StreamingContext(ctx, 1, clock="manual")
+    ...     batches = collect_batches(ssc.receiverStream(Three()))
+    ...     ssc.start()
+    ...     wait_for_records(ssc, 3)
+    ...     _ = advance_batch(ssc)
+    ...     ssc.stop(stopSparkContext=False)
+    >>> batches
+    [[1, 2, 3]]
+    """
+    tracker = ssc._receiver_tracker.tracker
+    if not tracker.wait_for_records(records, timeout):
+        raise TimeoutError(f"the receivers stored {tracker.records_received} of {records} records "
+                           f"within {timeout} s")
 
 
 def collect_batches(stream: DStream) -> list[list[Any]]:

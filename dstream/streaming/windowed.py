@@ -32,7 +32,7 @@ class _WindowBase(DStream):
 
     window_ms: int
 
-    def parent_remember_ms(self) -> int | None:
+    def _parent_remember_ms(self) -> int | None:
         return None if self.remember_ms is None else self.remember_ms + self.window_ms
 
 
@@ -45,9 +45,9 @@ class WindowedDStream(_WindowBase):
         if not parent.is_cached:
             parent.persist(StorageLevel.MEMORY_ONLY)
 
-    def compute(self, time_ms: int) -> RDD | None:
+    def _compute(self, time_ms: int) -> RDD | None:
         parent = self.parents[0]
-        rdds = parent.slice_ms(time_ms - self.window_ms + parent.slide_ms, time_ms)
+        rdds = parent._slice_ms(time_ms - self.window_ms + parent.slide_ms, time_ms)
         return self._sc.union(rdds) if rdds else None
 
 
@@ -65,16 +65,16 @@ class ReducedWindowedDStream(_WindowBase):
         self.is_cached = True
         self.must_checkpoint = True
 
-    def compute(self, time_ms: int) -> RDD | None:
+    def _compute(self, time_ms: int) -> RDD | None:
         parent = self.parents[0]
         previous_end = time_ms - self.slide_ms
         current_begin = time_ms - self.window_ms
-        previous = self.get_or_compute(previous_end)
+        previous = self._get_or_compute(previous_end)
         if previous is not None and self.window_ms >= self.slide_ms * INVERSE_MIN_SLIDES:
-            old = parent.slice_ms(previous_end - self.window_ms + parent.slide_ms, current_begin)
-            new = parent.slice_ms(previous_end + parent.slide_ms, time_ms)
+            old = parent._slice_ms(previous_end - self.window_ms + parent.slide_ms, current_begin)
+            new = parent._slice_ms(previous_end + parent.slide_ms, time_ms)
             return self._update(previous, old, new)
-        current = parent.slice_ms(current_begin + parent.slide_ms, time_ms)
+        current = parent._slice_ms(current_begin + parent.slide_ms, time_ms)
         if not current:
             return None
         result = self._sc.union(current).reduceByKey(self.func, self.num_partitions)

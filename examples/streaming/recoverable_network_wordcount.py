@@ -13,8 +13,8 @@ Try it with ``nc -lk 9999`` and ``python recoverable_network_wordcount.py localh
 checkpoint/ out.txt``; stop it (Ctrl-C or ``kill -9``) and start it again.
 
 A PySpark program with its imports changed and one deliberate departure: dstream recovers by
-calling the setup function again (recovery mode ``rebuild``, the default; see the README's
-"Recovery modes"), so ``createContext`` deletes the previous run's output file only when
+calling the setup function again (recovery mode ``rebuild``, the default; see "Recovery
+modes" in docs/guarantees.md), so ``createContext`` deletes the previous run's output file only when
 ``StreamingContext.isRecovering()`` is False; PySpark's program deletes it unguarded, since
 PySpark does not call it at recovery. "Creating new context" is thus printed at a recovery
 too. ``recoverable_network_wordcount_restore.py`` keeps PySpark's behaviour instead.

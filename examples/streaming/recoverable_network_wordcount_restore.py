@@ -13,8 +13,8 @@ output function, after a start as after a recovery.
 PySpark's program with its imports changed and one line added: the ``SparkConf`` that sets
 ``dstream.streaming.recovery.mode=restore`` (PySpark would get its settings from
 ``spark-submit --conf``; a dstream program sets them in its conf). The code is saved with
-the checkpoint, so a changed program needs a new checkpoint directory; see the README's
-"Recovery modes", and ``recoverable_network_wordcount.py`` for the default mode.
+the checkpoint, so a changed program needs a new checkpoint directory; see "Recovery modes" in
+docs/guarantees.md, and ``recoverable_network_wordcount.py`` for the default mode.
 """
 
 import os

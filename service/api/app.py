@@ -1,13 +1,13 @@
-"""``create_app(source, token=None)``: the monitoring app of one streaming context.
+"""``create_app(view, token=None)``: the monitoring app of one streaming context.
 
 >>> from fastapi.testclient import TestClient
 >>> from dstream import Context, StreamingContext
 >>> from dstream.streaming.testing import advance_batch
->>> from dstream.service.source import StreamingSource
+>>> from dstream.service.context_view import ContextView
 >>> with Context("local") as ctx:
 ...     ssc = StreamingContext(ctx, 1, clock="manual")
 ...     ssc.queueStream([["a"]]).foreachRDD(lambda rdd: None)
-...     app = create_app(StreamingSource(ssc))
+...     app = create_app(ContextView(ssc))
 ...     ssc.start()
 ...     _ = advance_batch(ssc), ssc._bus.wait_until_empty()
 ...     with TestClient(app) as client:
@@ -30,7 +30,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from ..source import StreamingSource
+from ..context_view import ContextView
 from .auth import TokenAuth
 from .docs import render_docs
 from .metrics import StreamingMetrics
@@ -65,33 +65,54 @@ def _describe(error: dict[str, Any]) -> str:
     return f"{where}: {error.get('msg', 'invalid')}, got {given}"
 
 
-def create_app(source: StreamingSource, token: str | None = None, *,
+def create_app(view: ContextView, token: str | None = None, *,
                ready_max_lag_batches: float = 10.0, refresh_ms: int = 1000) -> FastAPI:
-    """The FastAPI app over ``source``; with ``token``, every route needs it.
+    """The FastAPI app over ``view``; with ``token``, every route needs it.
 
     ``/readyz`` answers 200 once a batch has completed, and 503 before, after the context
     stopped, while the oldest unfinished batch is more than ``ready_max_lag_batches``
     batch intervals old (the stream is falling behind), or while the last metadata
     checkpoint is older than ``dstream.streaming.checkpoint.maxAge`` (checkpoints stopped).
+
+    >>> from fastapi.testclient import TestClient
+    >>> from dstream import Context, StreamingContext
+    >>> from dstream.service import ContextView
+    >>> from dstream.streaming.testing import advance_batch
+    >>> with Context("local") as ctx:
+    ...     ssc = StreamingContext(ctx, 1, clock="manual")
+    ...     ssc.queueStream([["a", "b"]]).foreachRDD(lambda rdd: None)
+    ...     view = ContextView(ssc)
+    ...     app = create_app(view, token="s3cret")
+    ...     ssc.start()
+    ...     _ = advance_batch(ssc), view.wait_for_events()
+    ...     with TestClient(app) as client:
+    ...         refused = client.get("/readyz").status_code
+    ...         ready = client.get("/readyz", headers={"Authorization": "Bearer s3cret"}).status_code
+    ...         metrics = client.get("/metrics", headers={"Authorization": "Bearer s3cret"}).text
+    ...     ssc.stop(stopSparkContext=False)
+    >>> refused, ready
+    (401, 200)
+    >>> [line for line in metrics.splitlines() if line.startswith("dstream_batches_completed_total")]
+    ['dstream_batches_completed_total 1.0']
     """
     if token is not None and (not isinstance(token, str) or not token):
         raise ValueError("create_app needs a non-empty token (or None for no token)")
     if ready_max_lag_batches <= 0:
         raise ValueError(f"ready_max_lag_batches must be positive, got {ready_max_lag_batches!r}")
-    app = FastAPI(title=f"dstream: {source.app_name}", version="1",
+    app = FastAPI(title=f"dstream: {view.app_name}", version="1",
                   description="Monitoring of one dstream streaming context: Spark's streaming "
                               "REST API, Prometheus metrics, health and a live dashboard.",
                   docs_url=None, redoc_url=None)
-    app.state.source = source
+    app.state.view = view
 
     @app.exception_handler(RequestValidationError)
     async def _bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse({"detail": "; ".join(_describe(e) for e in exc.errors())}, status_code=400)
 
-    add_streaming_routes(app, source.snapshot)
-    add_event_time_routes(app, source.snapshot)
-    _add_operations_routes(app, source, int(ready_max_lag_batches * source.batch_duration_ms))
-    _add_pages(app, source, refresh_ms)
+    add_streaming_routes(app, view.snapshot)
+    add_event_time_routes(app, view.snapshot)
+    _add_operations_routes(app, view, int(ready_max_lag_batches * view.batch_duration_ms))
+    _add_pages(app, view, refresh_ms)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -107,9 +128,9 @@ def create_app(source: StreamingSource, token: str | None = None, *,
     return app
 
 
-def _add_operations_routes(app: FastAPI, source: StreamingSource, max_lag_ms: int) -> None:
+def _add_operations_routes(app: FastAPI, view: ContextView, max_lag_ms: int) -> None:
     """/metrics, /healthz, /readyz."""
-    metrics = StreamingMetrics(source)
+    metrics = StreamingMetrics(view)
     app.state.metrics = metrics
 
     @app.get("/metrics", response_class=Response, tags=["operations"], responses={
@@ -122,14 +143,14 @@ def _add_operations_routes(app: FastAPI, source: StreamingSource, max_lag_ms: in
     @app.get("/healthz", response_model=Health, tags=["operations"])
     def healthz() -> Health:
         """Liveness: 200 while the process serves requests (draining included)."""
-        return Health(status="ok", state=source.state())
+        return Health(status="ok", state=view.state())
 
     @app.get("/readyz", response_model=Readiness, tags=["operations"],
              responses={503: {"model": Readiness, "description": "not ready, with the reason"}})
     def readyz() -> JSONResponse:
         """Readiness: a batch has completed, the stream is not falling behind and its
         checkpoints are being written."""
-        snap = source.snapshot()
+        snap = view.snapshot()
         lag = snap.lag_ms()
         checkpoint = snap.checkpoint
         if snap.state != "ACTIVE":
@@ -155,14 +176,14 @@ def _add_operations_routes(app: FastAPI, source: StreamingSource, max_lag_ms: in
         return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
 
 
-def _add_pages(app: FastAPI, source: StreamingSource, refresh_ms: int) -> None:
+def _add_pages(app: FastAPI, view: ContextView, refresh_ms: int) -> None:
     """The dashboard, its two assets and the API reference."""
 
     @app.get("/", response_class=HTMLResponse, tags=["dashboard"], responses={
         200: {"content": {"text/html": {"schema": {"type": "string"}}}, "description": "the page"}})
     def dashboard() -> HTMLResponse:
         """The dashboard: Spark's Streaming tab (charts and batch tables), updating live."""
-        page = (_static("dashboard.html").replace("{{APP_NAME}}", escape(source.app_name))
+        page = (_static("dashboard.html").replace("{{APP_NAME}}", escape(view.app_name))
                 .replace("{{REFRESH_MS}}", str(int(refresh_ms))))
         return HTMLResponse(page)
 
@@ -172,6 +193,7 @@ def _add_pages(app: FastAPI, source: StreamingSource, refresh_ms: int) -> None:
 
     @app.get("/docs", response_class=HTMLResponse, include_in_schema=False)
     def docs() -> HTMLResponse:
+        """The reference of these routes, rendered from the OpenAPI schema (``/openapi.json``)."""
         return HTMLResponse(render_docs(app.openapi()))
 
 

@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 
 from dstream.streaming.listener import EventTimeInfo
 
-from ..source import Snapshot
+from ..context_view import Snapshot
 
 __all__ = ["EventTimeOperator", "operator_report", "add_event_time_routes"]
 

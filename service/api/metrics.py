@@ -19,7 +19,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 
 from dstream.streaming.listener import StreamingListener
 
-from ..source import Snapshot, StreamingSource
+from ..context_view import Snapshot, ContextView
 
 __all__ = ["StreamingMetrics"]
 
@@ -147,9 +147,9 @@ def _checkpoint_metrics(health: dict[str, Any]) -> Iterator[Metric]:
 
 
 class StreamingMetrics:
-    """A registry of the metrics of ``source``; ``render()`` gives Prometheus text."""
+    """A registry of the metrics of ``view``; ``render()`` gives Prometheus text."""
 
-    def __init__(self, source: StreamingSource) -> None:
+    def __init__(self, view: ContextView) -> None:
         self.registry = CollectorRegistry()
         doc = "{} of completed batches, seconds"
         self.scheduling_delay = Histogram("dstream_batch_scheduling_delay_seconds",
@@ -160,8 +160,8 @@ class StreamingMetrics:
                                          registry=self.registry)
         self.total_delay = Histogram("dstream_batch_total_delay_seconds", doc.format("Total delay"),
                                      buckets=DELAY_BUCKETS, registry=self.registry)
-        self.registry.register(_FromSnapshot(source.snapshot))  # type: ignore[arg-type]
-        source.add_listener(_Observer(self))
+        self.registry.register(_FromSnapshot(view.snapshot))
+        view.add_listener(_Observer(self))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -160,15 +160,15 @@ class CheckpointStatus(BaseModel):
 
     enabled: bool
     location: str | None = None
-    written: int = Field(0, description="checkpoints written")
-    failures: int = Field(0, description="failed attempts in all (each is retried)")
-    consecutiveFailures: int = Field(0, description="failed attempts since the last success")
-    lastError: str | None = Field(None, description="error of the current failing streak")
+    written: int = Field(default=0, description="checkpoints written")
+    failures: int = Field(default=0, description="failed attempts in all (each is retried)")
+    consecutiveFailures: int = Field(default=0, description="failed attempts since the last success")
+    lastError: str | None = Field(default=None, description="error of the current failing streak")
     lastErrorTime: str | None = None
-    lastBatchTime: int | None = Field(None, description="batch time (ms) of the last metadata checkpoint")
+    lastBatchTime: int | None = Field(default=None, description="batch time (ms) of the last metadata checkpoint")
     lastSuccessTime: str | None = None
-    ageSeconds: float | None = Field(None, description="since the last metadata checkpoint (or the start)")
-    maxAgeSeconds: float | None = Field(None, description="above it /readyz answers 503")
-    stopAfterSeconds: float | None = Field(None, description="failing this long, the daemon stops the job")
+    ageSeconds: float | None = Field(default=None, description="since the last metadata checkpoint (or the start)")
+    maxAgeSeconds: float | None = Field(default=None, description="above it /readyz answers 503")
+    stopAfterSeconds: float | None = Field(default=None, description="failing this long, the daemon stops the job")
     healthy: bool = True
     recovery: Recovery | None = None

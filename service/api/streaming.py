@@ -1,4 +1,4 @@
-"""``/api/v1/streaming/...``: Spark's streaming REST routes over a ``StreamingSource``.
+"""``/api/v1/streaming/...``: Spark's streaming REST routes over a ``ContextView``.
 
 The computations follow Spark's resources (``StreamingStatisticsResource``,
 ``AllBatchesResource``, ``AllReceiversResource``, ``AllOutputOperationsResource``):
@@ -8,20 +8,21 @@ newest first, receivers and operations by id.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Callable
+from typing import Annotated, Any, Callable, Literal, cast
 
 from fastapi import FastAPI, HTTPException, Path, Query
 
 from dstream.streaming.listener import BatchInfo as EngineBatch
 from dstream.streaming.listener import OutputOperationInfo as EngineOp
 
-from ..source import Snapshot
+from ..context_view import Snapshot
 from .models import (INT_MAX, LONG_MAX, BatchInfo, BatchStatus, CheckpointStatus, ErrorBody,
                      OutputOperationInfo, ReceiverInfo, Recovery, StreamingStatistics, spark_date)
 
 __all__ = ["add_streaming_routes", "statistics", "batches", "receivers", "checkpoint_status"]
 
-_NOT_FOUND = {404: {"model": ErrorBody, "description": "no such batch, receiver or operation"}}
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorBody, "description": "no such batch, receiver or operation"}}
 
 BatchId = Annotated[int, Path(ge=0, le=LONG_MAX, description="the batch time in ms (Spark's batchId)")]
 StreamId = Annotated[int, Path(ge=0, le=INT_MAX, description="the input stream's id")]
@@ -129,7 +130,9 @@ def receivers(snap: Snapshot) -> list[ReceiverInfo]:
                            if info is not None and info.last_error_time_ms is not None else None),
             lastErrorMessage=(info.last_error_message or None) if info is not None else None,
             lastError=(info.last_error or None) if info is not None else None,
-            lastErrorKind=(info.last_error_kind or None) if info is not None else None,
+            # the receiver's error events say "transient" or "fatal"
+            lastErrorKind=(cast('Literal["transient", "fatal"] | None', info.last_error_kind or None)
+                           if info is not None else None),
             avgEventRate=sum(r for _, r in rates) / len(rates) if rates else None,
             eventRates=rates))
     return out

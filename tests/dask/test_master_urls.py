@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from dstream import Context
-from dstream.blocks import BlockManager
+from dstream.block_manager import BlockManager
 from dstream.executors import create_backend, parse_master
 from dstream.executors.dask_backend import DaskBackend
 from dstream.scheduler import DAGScheduler

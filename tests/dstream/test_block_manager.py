@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from dstream import Conf, Context, StorageLevel
-from dstream.blocks import BlockManager, BlockNotFoundError
+from dstream.block_manager import BlockManager, BlockNotFoundError
 from dstream.taskcontext import Serialized
 
 

@@ -29,7 +29,7 @@ def main() -> None:
         ssc.checkpoint(checkpoint)
         events = ssc.textFileStream(input_dir).map(parse).withEventTime(lambda kv: kv[1], 10)
         sessions = (events.mapValues(lambda _t: 1)
-                    .reduceByKeyAndSessionWindow(operator.add, 3).name("sessions"))
+                    .reduceByKeyAndSessionWindow(operator.add, 3).setName("sessions"))
         sessions.checkpoint(1)          # state saved every second batch: crashes fall between
 
         def sink(time, rdd) -> None:

@@ -19,7 +19,7 @@ from tests.faults.range_readers import LOG_FORMAT
 def main() -> None:
     master, bootstrap, topic, checkpoint, out_dir = sys.argv[1:6]
     logging.basicConfig(level=logging.WARNING, stream=sys.stdout, format=LOG_FORMAT)
-    logging.getLogger("dstream.streaming.kafka_direct").setLevel(logging.INFO)
+    logging.getLogger("dstream.streaming.inputs.kafka_direct").setLevel(logging.INFO)
     conf = (Conf().set("dstream.checkpoint.key", "fault-test-secret")
             .set("dstream.streaming.kafka.maxRatePerPartition", "4000"))
 

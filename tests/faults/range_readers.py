@@ -1,7 +1,7 @@
 """Shared by the direct-stream crash tests: which processes read a Kafka direct stream's offset
 ranges, from the job's log, and the step that SIGKILLs one of those worker processes.
 
-The jobs log with :data:`LOG_FORMAT` and the ``dstream.streaming.kafka_direct`` logger at INFO,
+The jobs log with :data:`LOG_FORMAT` and the ``dstream.streaming.inputs.kafka_direct`` logger at INFO,
 so each range read appears as a line naming the driver's process id and the reader's
 (``... read by process PID on HOST``).
 """

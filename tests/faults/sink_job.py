@@ -43,7 +43,7 @@ def main() -> None:
     interval = float(sys.argv[10]) if len(sys.argv) > 10 else 0.5
     logging.basicConfig(level=logging.WARNING, stream=sys.stdout, format=LOG_FORMAT)
     logging.getLogger("dstream.streaming.sinks").setLevel(logging.INFO)   # batches skipped
-    logging.getLogger("dstream.streaming.kafka_direct").setLevel(logging.INFO)   # who read ranges
+    logging.getLogger("dstream.streaming.inputs.kafka_direct").setLevel(logging.INFO)   # who read ranges
     conf = (Conf().set("dstream.streaming.receiver.writeAheadLog.enable", "true")
             .set("dstream.checkpoint.key", "sink-fault-test-secret"))
 

@@ -26,7 +26,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from dstream import Conf, Context, KafkaUtils, StreamingContext
 from dstream.service.api import create_app
-from dstream.service.source import StreamingSource
+from dstream.service.context_view import ContextView
 from dstream.streaming.kafka import COMMIT_TIMEOUT_CONF, STALL_TIMEOUT_CONF
 from dstream.streaming.listener import StreamingListener
 from tests import servers
@@ -132,7 +132,7 @@ def run_stream(proxy: TcpProxy, topic: str, conf: Conf) -> tuple[StreamingContex
     counted, errors = Counted(), Errors()
     stream.map(lambda kv: kv[1]).foreachRDD(counted.add)
     ssc.addStreamingListener(errors)
-    source = StreamingSource(ssc)
+    source = ContextView(ssc)
     client = TestClient(create_app(source))
     ssc.start()
     return ssc, stream.receiver, counted, errors, client

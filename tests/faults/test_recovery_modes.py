@@ -98,10 +98,10 @@ def test_a_saved_graph_signed_with_another_key_is_refused_before_unpickling(tmp_
     data = store.load(GRAPH_NAME)
     store.save(GRAPH_NAME, data[:-1] + bytes([data[-1] ^ 1]))      # one bit flipped
     with pytest.raises(CorruptCheckpointError, match="signature mismatch"):
-        load_graph(store, Signer(b"the job's own key"))
+        load_graph(store, Signer(b"the job's own key"), StreamingContext)
     store.save(GRAPH_NAME, data)
     with pytest.raises(CorruptCheckpointError, match="signature mismatch"):
-        load_graph(store, Signer(b"somebody else's key"))
+        load_graph(store, Signer(b"somebody else's key"), StreamingContext)
     assert Context._active_context() is None       # nothing was started for a refused graph
     store.close()
 

@@ -25,7 +25,7 @@ from dstream.streaming.testing import advance_batch
 from dstream.receivers import Receiver
 from dstream.service.api import create_app
 from dstream.service.jobs import load_job
-from dstream.service.source import StreamingSource
+from dstream.service.context_view import ContextView
 
 ROOT = Path(__file__).resolve().parents[2]
 QUEUE_JOB = ROOT / "jobs" / "wordcount_queue.py"
@@ -80,7 +80,7 @@ class BatchEvents(StreamingListener):
 @dataclass
 class Running:
     ssc: StreamingContext
-    source: StreamingSource
+    view: ContextView
     app: FastAPI
     receiver: PushReceiver
     receiver_stream_id: int
@@ -94,7 +94,7 @@ class Running:
         if records:
             self.receiver.push(list(records))
         time_ms = advance_batch(self.ssc)
-        self.source.wait_for_events()
+        self.view.wait_for_events()
         self.fed.append(len(records))
         return time_ms
 
@@ -119,12 +119,12 @@ def running_job(tmp_path: Path, *, token: str | None = None, ready_max_lag_batch
             extra(ssc)
         events = BatchEvents()
         ssc.addStreamingListener(events)
-        source = StreamingSource(ssc)
-        app = create_app(source, token, ready_max_lag_batches=ready_max_lag_batches,
+        view = ContextView(ssc)
+        app = create_app(view, token, ready_max_lag_batches=ready_max_lag_batches,
                          refresh_ms=refresh_ms)
         ssc.start()
         try:
-            yield Running(ssc, source, app, receiver, pushed.stream_id, events, clock)
+            yield Running(ssc, view, app, receiver, pushed.stream_id, events, clock)
         finally:
             ssc.stop(stopSparkContext=False)
 

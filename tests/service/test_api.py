@@ -130,7 +130,7 @@ def test_readiness_follows_the_batches(tmp_path) -> None:
         r.events.wait("started", START_MS + 2000)
         r.clock.set_time(START_MS + 3000)           # batch 3 queues behind it
         r.events.wait("submitted", START_MS + 3000)
-        r.source.wait_for_events()
+        r.view.wait_for_events()
         assert client.get("/readyz").status_code == 200           # 1000 ms behind: within 1500
         statuses = {b["batchId"]: b["status"] for b in client.get("/api/v1/streaming/batches").json()}
         assert statuses == {START_MS + 1000: "COMPLETED", START_MS + 2000: "PROCESSING",
@@ -142,7 +142,7 @@ def test_readiness_follows_the_batches(tmp_path) -> None:
 
         r.clock.set_time(START_MS + 4000)           # batch 4 queues: 2000 ms behind
         r.events.wait("submitted", START_MS + 4000)
-        r.source.wait_for_events()
+        r.view.wait_for_events()
         behind = client.get("/readyz")
         assert behind.status_code == 503
         assert behind.json()["reason"].startswith("falling behind: the oldest unfinished batch is 2000 ms old")
@@ -153,7 +153,7 @@ def test_readiness_follows_the_batches(tmp_path) -> None:
 
         release.set()
         assert r.ssc._scheduler.wait_for_batch(START_MS + 4000, 30)
-        r.source.wait_for_events()
+        r.view.wait_for_events()
         assert client.get("/readyz").status_code == 200
         stats = client.get("/api/v1/streaming/statistics").json()
         assert stats["numTotalCompletedBatches"] == 4 and stats["numActiveBatches"] == 0

@@ -80,4 +80,4 @@ def test_schema_declares_the_bearer_scheme(tmp_path) -> None:
 
 def test_an_empty_token_is_refused(running) -> None:
     with pytest.raises(ValueError, match="non-empty token"):
-        create_app(running.source, "")
+        create_app(running.view, "")

@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 
 from dstream import Conf, Context, StreamingContext, StreamingListener
 from dstream.service.api import create_app
-from dstream.service.source import StreamingSource
+from dstream.service.context_view import ContextView
 from tests.streaming.test_log_replay import Job, crash
 
 from .conftest import START_MS, running_job
@@ -100,7 +100,7 @@ def test_readyz_turns_not_ready_while_checkpoints_fail_and_ready_once_they_recov
         os.remove(metadata)                                # the store is repaired
         shutil.move(tmp_path / "metadata-away", metadata)
         assert events.wait_written(START_MS + 5000)        # the writer's retry catches up
-        r.source.wait_for_events()
+        r.view.wait_for_events()
         assert client.get("/readyz").status_code == 200
         status = client.get("/api/v1/streaming/checkpoint").json()
         assert status["healthy"] and status["consecutiveFailures"] == 0 and "lastError" not in status
@@ -121,7 +121,7 @@ def test_the_recovery_a_context_started_with_is_in_the_api_and_metrics(tmp_path:
         crash(ssc)
         ssc = job.start(3000)
         try:
-            with TestClient(create_app(StreamingSource(ssc))) as client:
+            with TestClient(create_app(ContextView(ssc))) as client:
                 status = client.get("/api/v1/streaming/checkpoint").json()
                 assert status["recovery"] == {"checkpointBatchTime": 3000, "stateRestored": True,
                                               "replayedBlocks": {"batch": 3, "settled": 0, "new": 1,

@@ -12,7 +12,7 @@ S = START_MS / 1000
 
 def event_counts(ssc: Any) -> None:
     clicks = ssc.queueStream([[("a", S + 0.5), ("b", S + 1.2)], [("c", S + 0.3)], []])
-    counts = clicks.withEventTime(lambda kv: kv[1], 0).countByKeyAndEventWindow(1).name("clicks")
+    counts = clicks.withEventTime(lambda kv: kv[1], 0).countByKeyAndEventWindow(1).setName("clicks")
     counts.foreachRDD(lambda rdd: rdd.collect())
 
 
@@ -20,7 +20,7 @@ def test_watermark_open_windows_and_late_records_are_served(tmp_path: Any) -> No
     with running_job(tmp_path, extra=event_counts) as r, r.client() as client:
         r.batch()
         r.batch()
-        r.source.wait_for_events()
+        r.view.wait_for_events()
         [report] = client.get("/api/v1/streaming/eventtime").json()
         assert report == {"operatorId": "clicks.state", "streamId": report["streamId"],
                           "watermark": "2023-11-14T22:13:21.200000+00:00",

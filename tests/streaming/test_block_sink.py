@@ -8,11 +8,11 @@ from pathlib import Path
 from dstream.checkpoint import open_store
 from dstream.checkpoint.signing import Signer
 from dstream.checkpoint.wal import WriteAheadLog
-from dstream.blocks import BlockManager
+from dstream.block_manager import BlockManager
 from dstream.storagelevel import StorageLevel
-from dstream.streaming.blocks import ReceivedBlockTracker
+from dstream.streaming.received_blocks import ReceivedBlockTracker
 from dstream.streaming.log_records import decode_block
-from dstream.streaming.receiver_input import EngineBlockSink
+from dstream.streaming.inputs.receiver_streams import EngineBlockSink
 from dstream.taskcontext import Serialized
 
 

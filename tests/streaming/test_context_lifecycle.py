@@ -252,23 +252,39 @@ def test_ids_are_the_same_in_a_new_context(ctx: Context) -> None:
 
 
 def test_name_sets_an_id_and_children_use_it(ssc: StreamingContext) -> None:
-    source = ssc.queueStream([[1]]).name("numbers")
+    source = ssc.queueStream([[1]]).setName("numbers")
     assert source.id == "numbers"
-    assert source.map(str).name("as-text").id == "as-text"
+    assert source.map(str).setName("as-text").id == "as-text"
     assert source.filter(bool).id == "numbers.filter"
     assert ssc._graph.streams["numbers"] is source
 
 
+def test_name_returns_the_id_and_the_old_setter_form_warns(ssc: StreamingContext) -> None:
+    stream = ssc.queueStream([[1]])
+    assert stream.name() == stream.id == "queueStream-0"
+    with pytest.warns(DeprecationWarning, match=r"call DStream.setName\(name\)"):
+        assert stream.name("numbers") is stream
+    assert stream.name() == "numbers"
+
+
+def test_remember_takes_seconds_like_the_context(ssc: StreamingContext) -> None:
+    stream = ssc.queueStream([[1]])
+    stream.remember(2.5)
+    assert stream.remember_ms == 2500
+    with pytest.raises(ValueError, match="remember"):
+        stream.remember(-1)
+
+
 def test_duplicate_names_are_rejected(ssc: StreamingContext) -> None:
-    a = ssc.queueStream([[1]]).name("x")
+    a = ssc.queueStream([[1]]).setName("x")
     b = ssc.queueStream([[2]])
     with pytest.raises(ValueError, match="the id 'x' is already used by QueueInputDStream\\[x\\]"):
-        b.name("x")
+        b.setName("x")
     with pytest.raises(ValueError, match="the id 'queueStream-1' is already used"):
-        a.name("queueStream-1")
-    assert a.name("x") is a                  # naming a stream its own name again is fine
+        a.setName("queueStream-1")
+    assert a.setName("x") is a                  # naming a stream its own name again is fine
     with pytest.raises(ValueError, match="non-empty string"):
-        b.name("  ")
+        b.setName("  ")
 
 
 def test_stop_from_an_output_operation(ssc: StreamingContext) -> None:
@@ -291,5 +307,5 @@ def test_naming_after_start_raises(ssc: StreamingContext) -> None:
     stream = ssc.queueStream([[1]])
     stream.foreachRDD(lambda rdd: None)
     ssc.start()
-    with pytest.raises(ContextStateError, match="cannot add name"):
-        stream.name("late")
+    with pytest.raises(ContextStateError, match="cannot add setName"):
+        stream.setName("late")

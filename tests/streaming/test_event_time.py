@@ -130,7 +130,7 @@ def test_batch_info_reports_watermark_late_records_and_open_windows(
     ssc.addStreamingListener(Listener())
     ssc.checkpoint(checkpoint_dir)
     inputs = [[("a", 5.0), ("b", 25.0)], [("a", 1.0), ("c", 3.0), ("a", 24.0)], [("a", 21.0)]]
-    counts = ssc.queueStream(inputs).withEventTime(ts, 2).countByKeyAndEventWindow(10).name("counts")
+    counts = ssc.queueStream(inputs).withEventTime(ts, 2).countByKeyAndEventWindow(10).setName("counts")
     collect_batches(counts)
     ssc.start()
     for _ in range(3):

@@ -20,7 +20,7 @@ from typing import Any, Iterator
 import pytest
 
 from dstream import Conf, Context, KafkaUtils, OffsetRange, StreamingContext, StreamingListener, TopicAndPartition
-from dstream.streaming.kafka_direct import (DEFAULT_INITIAL_RATE_PER_PARTITION,
+from dstream.streaming.inputs.kafka_direct import (DEFAULT_INITIAL_RATE_PER_PARTITION,
                                             KafkaConfigurationError)
 from dstream.streaming.testing import advance_batch
 from tests import servers
@@ -145,7 +145,7 @@ def test_counts_200000_records_exactly_with_a_window_and_running_totals(
 
 def test_ranges_are_read_by_tasks_in_the_worker_processes(apache_kafka_bootstrap: str,
                                                           context: Any, caplog: Any) -> None:
-    caplog.set_level(logging.INFO, logger="dstream.streaming.kafka_direct")
+    caplog.set_level(logging.INFO, logger="dstream.streaming.inputs.kafka_direct")
     topic = servers.create_topic(apache_kafka_bootstrap, "direct-workers", 3)
     produce(apache_kafka_bootstrap, topic, 3000, partitions=3)
     ssc = StreamingContext(context("local[2]"), 1, clock="manual")
@@ -425,7 +425,7 @@ def test_an_unreachable_broker_gives_empty_batches_and_a_warning(context: Any, c
                                                         "request.timeout.ms": "1000"})
     counts: list[int] = []
     stream.foreachRDD(lambda rdd: counts.append(rdd.count()))
-    with caplog.at_level(logging.WARNING, logger="dstream.streaming.kafka_direct"):
+    with caplog.at_level(logging.WARNING, logger="dstream.streaming.inputs.kafka_direct"):
         ssc.start()
         try:
             advance_batch(ssc)

@@ -18,7 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from dstream import Context, KafkaUtils, StreamingContext
 from dstream.receivers.kafka_client import KafkaReceiverConfigError
 from dstream.service.api import create_app
-from dstream.service.source import StreamingSource
+from dstream.service.context_view import ContextView
 from tests import servers
 from tests.counting import Counted
 
@@ -148,7 +148,7 @@ def fails_fast(ssc: StreamingContext, stream: Any,
     """Start ``ssc``; the error ``awaitTermination`` raises, the receiver's REST entry and the
     metrics after it, and how long it took."""
     stream.count().foreachRDD(lambda rdd: None)
-    source = StreamingSource(ssc)
+    source = ContextView(ssc)
     client = TestClient(create_app(source))
     started = time.monotonic()
     ssc.start()

@@ -54,7 +54,7 @@ def word_job(files: Files, checkpoint: str, outputs: dict[str, Any], *, extra_ma
         pairs = words.map(lambda w: (w, 1))
         totals = pairs.updateStateByKey(lambda new, old: sum(new) + (old or 0))
         if state_name:
-            totals = totals.name(state_name)
+            totals = totals.setName(state_name)
         window = pairs.reduceByKeyAndWindow(operator.add, operator.sub, 6, 1)
         totals.foreachRDD(lambda rdd: outputs.__setitem__("totals", dict(rdd.collect())))
         window.foreachRDD(lambda rdd: outputs.__setitem__("window", dict(rdd.collect())))

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from dstream.checkpoint import DiskStore, WriteAheadLog, list_generations, save_generation
 from dstream.checkpoint.retention import generation_name
-from dstream.streaming.blocks import ReceivedBlock, ReceivedBlockTracker
+from dstream.streaming.received_blocks import ReceivedBlock, ReceivedBlockTracker
 from dstream.streaming.log_ledger import LogCleaner, ReplayPlan, ledger_of
 from dstream.streaming.recovery_format import decode_metadata, encode_metadata
 

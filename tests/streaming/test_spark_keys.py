@@ -18,7 +18,7 @@ import pytest
 from dstream import Conf, Context, KafkaUtils, Receiver, StreamingContext
 from dstream.conf import SETTINGS, SPARK_ALIASES
 from dstream.streaming.clock import ManualClock
-from dstream.streaming.receiver_input import _RateController
+from dstream.streaming.inputs.receiver_streams import _RateController
 from dstream.streaming.testing import advance_batch
 from tests.faults.test_spark_keys_in_a_process import KEYS as PROCESS_KEYS
 

@@ -16,7 +16,7 @@ from kafka.admin import KafkaAdminClient, NewTopic
 
 from dstream import Context, StreamingContext
 from dstream.rdd import RDD
-from dstream.streaming.inputs import QueueInputDStream
+from dstream.streaming.inputs.queue import QueueInputDStream
 from dstream.streaming.sinks import BatchOffsets, KafkaSink, kafka_offsets_of_batch
 from dstream.streaming.sinks.kafka_sink import BATCH_HEADER, KafkaSinkError
 from dstream.streaming.testing import advance_batch

@@ -47,7 +47,8 @@ def rdd_block_id(rdd_id: int, split: int) -> str:
 class _Entry:
     __slots__ = ("value", "level", "size", "path", "released", "reread")
 
-    def __init__(self, value: Any, level: StorageLevel, size: int, path: str | None) -> None:
+    def __init__(self, value: list[Any] | Serialized | RemoteBlock | None, level: StorageLevel,
+                 size: int, path: str | None) -> None:
         self.value, self.level, self.size, self.path = value, level, size, path
         self.released = False
         #: where a released block's bytes come back from when it has no copy left here
@@ -68,7 +69,7 @@ class BlockManager:
         self.reads_after_release = 0
 
     # ------------------------------------------------------------------ put / get
-    def put(self, block_id: str, values: list | Serialized | RemoteBlock,
+    def put(self, block_id: str, values: list[Any] | Serialized | RemoteBlock,
             level: StorageLevel = StorageLevel.MEMORY_ONLY) -> None:
         """Store a block (a list of records, or the pickled list), or the handle of a block
         that executors hold (``RemoteBlock``: kept as it is, released when removed)."""
@@ -94,7 +95,7 @@ class BlockManager:
         with self._lock:
             return block_id in self._blocks
 
-    def get_for_task(self, block_id: str) -> list | Serialized:
+    def get_for_task(self, block_id: str) -> list[Any] | Serialized | RemoteBlock:
         """The block in whatever form it is held (a task unpickles a ``Serialized``)."""
         with self._lock:
             entry = self._blocks.get(block_id)
@@ -111,7 +112,7 @@ class BlockManager:
             reread = entry.reread
         return reread()             # read back (from the write-ahead log), outside the lock
 
-    def get_values(self, block_id: str) -> list:
+    def get_values(self, block_id: str) -> list[Any] | RemoteBlock:
         value = self.get_for_task(block_id)
         return value.load() if isinstance(value, Serialized) else value
 
@@ -184,7 +185,7 @@ class BlockManager:
                 # a MEMORY_ONLY cached partition is dropped; it is recomputed from lineage
                 self.remove(block_id)
 
-    def _write(self, block_id: str, values: list | Serialized) -> str:
+    def _write(self, block_id: str, values: list[Any] | Serialized) -> str:
         os.makedirs(self._dir, exist_ok=True)
         path = os.path.join(self._dir, block_id)
         data = values.data if isinstance(values, Serialized) else pickle.dumps(values, protocol=5)
@@ -200,7 +201,7 @@ class BlockManager:
             return f.read()
 
 
-def _estimate_size(values: list | Serialized) -> int:
+def _estimate_size(values: list[Any] | Serialized) -> int:
     if isinstance(values, Serialized):
         return len(values.data)
     n = len(values)

@@ -49,15 +49,15 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 from dstream.receivers.kafka_params import consumer_config
 
-from ..kafka_rdd import KafkaMessageAndMetadata, KafkaRDD, OffsetRange, TopicAndPartition, utf8_decoder
-from ..rdd import RDD
-from .inputs import InputDStream
-from .listener import BatchInfo, StreamingListener
-from .rate import PIDRateEstimator
-from .sinks.batch_offsets import BatchOffsets
+from ...kafka_rdd import KafkaMessageAndMetadata, KafkaRDD, OffsetRange, TopicAndPartition, utf8_decoder
+from ...rdd import RDD
+from .base import InputDStream
+from ..listener import BatchInfo, StreamingListener
+from ..rate import PIDRateEstimator
+from ..sinks.batch_offsets import BatchOffsets
 
 if TYPE_CHECKING:
-    from .context import StreamingContext
+    from ..context import StreamingContext
 
 __all__ = ["DirectKafkaInputDStream", "DEFAULT_INITIAL_RATE_PER_PARTITION", "KafkaConfigurationError"]
 
@@ -359,7 +359,7 @@ class DirectKafkaInputDStream(InputDStream):
         return ranges, skipped_total
 
     def _before_generate(self, time_ms: int, info: BatchInfo) -> None:
-        if not self.is_time_valid(time_ms):
+        if not self._is_time_valid(time_ms):
             return
         self._forget_old(time_ms)
         ranges = self.plan(time_ms)
@@ -379,7 +379,7 @@ class DirectKafkaInputDStream(InputDStream):
             self.batch_ranges.pop(t, None)
             self._skipped_by_batch.pop(t, None)
 
-    def compute(self, time_ms: int) -> RDD | None:
+    def _compute(self, time_ms: int) -> RDD | None:
         ranges = self.plan(time_ms)
         return KafkaRDD(self._sc, self.task_config, ranges, *self.decoders, reads=self.reads)
 

@@ -1,4 +1,4 @@
-"""Input streams computed by the driver each batch (queues; files and receivers build on this).
+"""The queue stream: each batch takes the next queued RDD (``StreamingContext.queueStream``).
 
 >>> from dstream import Context, StreamingContext
 >>> from dstream.streaming.testing import run_batches
@@ -14,27 +14,13 @@ import collections
 import threading
 from typing import TYPE_CHECKING
 
-from ..rdd import RDD
-from .dstream import DStream
+from ...rdd import RDD
+from .base import InputDStream
 
 if TYPE_CHECKING:
-    from .context import StreamingContext
+    from ..context import StreamingContext
 
-__all__ = ["InputDStream", "QueueInputDStream"]
-
-
-class InputDStream(DStream):
-    """A stream with no parent; its slide is the batch duration."""
-
-    def __init__(self, ssc: StreamingContext, op: str) -> None:
-        super().__init__(ssc, [], op, ssc._batch_ms)
-        self.stream_id = ssc._graph.input_index(self)
-
-    def start(self) -> None:
-        """Called once when the streaming context starts."""
-
-    def stop(self) -> None:
-        """Called once when the streaming context stops."""
+__all__ = ["QueueInputDStream"]
 
 
 class QueueInputDStream(InputDStream):
@@ -49,7 +35,7 @@ class QueueInputDStream(InputDStream):
         self.default = default
         self._queue_lock = threading.Lock()
 
-    def compute(self, time_ms: int) -> RDD | None:
+    def _compute(self, time_ms: int) -> RDD | None:
         with self._queue_lock:
             if self.one_at_a_time and self.queue:
                 taken = [self.queue.popleft()]

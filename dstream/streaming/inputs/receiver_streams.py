@@ -15,23 +15,23 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from dstream.receivers import Receiver, ReceiverSupervisor, default_block_ids
 
-from ..blocks import BlockManager
-from ..rdd import RDD
-from ..rdd_kinds import BlockRDD
-from ..serialization import dumps_data
-from ..storagelevel import StorageLevel
-from ..taskcontext import Serialized
-from .block_placement import place_block, recovery_of
-from .block_release import lineage_blocks, remembered_rdds, unmade_times
-from .blocks import ReceivedBlock, ReceivedBlockTracker
-from .inputs import InputDStream
-from .listener import BatchInfo, ListenerBus, ReceiverInfo, StreamingListener
-from .log_records import encode_block
-from .rate import PIDRateEstimator
-from .sinks.batch_offsets import BatchOffsets
+from ...block_manager import BlockManager
+from ...rdd import RDD
+from ...rdd_kinds import BlockRDD
+from ...serialization import dumps_data
+from ...storagelevel import StorageLevel
+from ...taskcontext import Serialized
+from ..block_placement import place_block, recovery_of
+from ..block_release import lineage_blocks, remembered_rdds, unmade_times
+from ..received_blocks import ReceivedBlock, ReceivedBlockTracker
+from .base import InputDStream
+from ..listener import BatchInfo, ListenerBus, ReceiverInfo, StreamingListener
+from ..log_records import encode_block
+from ..rate import PIDRateEstimator
+from ..sinks.batch_offsets import BatchOffsets
 
 if TYPE_CHECKING:
-    from .context import StreamingContext
+    from ..context import StreamingContext
 
 __all__ = ["ReceiverInputDStream", "ReceiverTracker", "EngineBlockSink", "DEFAULT_RECEIVER_LEVEL",
            "ReceiverFailedError"]
@@ -57,7 +57,7 @@ class ReceiverInputDStream(InputDStream):
         self.storage_level_of_blocks = level if isinstance(level, StorageLevel) else DEFAULT_RECEIVER_LEVEL
         ssc._receiver_tracker.register(self)
 
-    def compute(self, time_ms: int) -> RDD | None:
+    def _compute(self, time_ms: int) -> RDD | None:
         blocks = self._ssc._receiver_tracker.tracker.blocks_of(time_ms, self.stream_id)
         return BlockRDD(self._sc, [b.block_id for b in blocks])
 

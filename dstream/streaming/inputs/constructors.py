@@ -13,14 +13,14 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Iterable
 
 from dstream.receivers import Receiver, SocketReceiver, SocketTextReceiver
 
-from ..storagelevel import StorageLevel
-from .arguments import check_function
-from .file_input import FileInputDStream, binary_reader, read_text
-from .receiver_input import DEFAULT_RECEIVER_LEVEL, ReceiverInputDStream
+from ...storagelevel import StorageLevel
+from ..arguments import check_function
+from .files import FileInputDStream, binary_reader, read_text
+from .receiver_streams import DEFAULT_RECEIVER_LEVEL, ReceiverInputDStream
 
 if TYPE_CHECKING:
-    from .context import StreamingContext
-    from .dstream import DStream
+    from ..context import StreamingContext
+    from ..dstream import DStream
 
 __all__ = ["InputStreams"]
 

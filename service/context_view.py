@@ -1,6 +1,6 @@
 """A read-only view of a running StreamingContext, for the HTTP app and the metrics.
 
-``StreamingSource`` reads what the context's ``BatchHistory`` keeps (retained batches,
+``ContextView`` reads what the context's ``BatchHistory`` keeps (retained batches,
 totals, receivers) and takes consistent ``Snapshot``s of it; it also lets the app
 observe listener events (metrics histograms), but never changes the context.
 
@@ -9,10 +9,10 @@ observe listener events (metrics histograms), but never changes the context.
 >>> with Context("local") as ctx:
 ...     ssc = StreamingContext(ctx, 1, clock="manual")
 ...     ssc.queueStream([[1, 2], [3]]).foreachRDD(lambda rdd: None)
-...     source = StreamingSource(ssc)
+...     view = ContextView(ssc)
 ...     ssc.start()
-...     _ = advance_batch(ssc), advance_batch(ssc), source.wait_for_events()
-...     snap = source.snapshot()
+...     _ = advance_batch(ssc), advance_batch(ssc), view.wait_for_events()
+...     snap = view.snapshot()
 ...     ssc.stop(stopSparkContext=False)
 >>> snap.total_completed, [b.batch_time_ms for b in snap.completed], snap.batch_duration_ms
 (2, [1000, 2000], 1000)
@@ -29,7 +29,7 @@ from dstream.streaming.listener import BatchInfo, EventTimeInfo, ReceiverInfo, S
 if TYPE_CHECKING:
     from dstream import StreamingContext
 
-__all__ = ["Snapshot", "StreamingSource"]
+__all__ = ["Snapshot", "ContextView"]
 
 
 @dataclass(frozen=True)
@@ -105,7 +105,7 @@ class _BadRecords(StreamingListener):
             return {sid: dict(reasons) for sid, reasons in self.counts.items()}
 
 
-class StreamingSource:
+class ContextView:
     """Adapter over a ``StreamingContext``: its batch history, listener bus and clock.
 
     Make it before the context starts so that listeners added with ``add_listener`` see
@@ -123,18 +123,82 @@ class StreamingSource:
         self._bus.add(self._bad_records)
 
     def add_listener(self, listener: StreamingListener) -> None:
-        """Observe the context's listener events (delivered on the bus thread)."""
+        """Observe the context's listener events (delivered on the bus thread).
+
+        >>> from dstream import Context, StreamingContext
+        >>> from dstream.streaming.testing import advance_batch
+        >>> from dstream import StreamingListener
+        >>> class Completed(StreamingListener):
+        ...     def __init__(self):
+        ...         self.batch_times = []
+        ...     def onBatchCompleted(self, batchCompleted):
+        ...         self.batch_times.append(batchCompleted.batchInfo().batchTime().milliseconds())
+        >>> completed = Completed()
+        >>> with Context("local") as ctx:
+        ...     ssc = StreamingContext(ctx, 1, clock="manual")
+        ...     ssc.queueStream([[1, 2, 3], [4]]).foreachRDD(lambda rdd: None)
+        ...     view = ContextView(ssc)
+        ...     view.add_listener(completed)
+        ...     ssc.start()
+        ...     _ = advance_batch(ssc), advance_batch(ssc), view.wait_for_events()
+        ...     ssc.stop(stopSparkContext=False)
+        >>> completed.batch_times
+        [1000, 2000]
+        """
         self._bus.add(listener)
 
     def wait_for_events(self, timeout: float = 10.0) -> bool:
         """Block until every event posted so far has reached the listeners (tests use this
-        after ``advance_batch``: the batch is done, its events may still be on the bus)."""
+        after ``advance_batch``: the batch is done, its events may still be on the bus).
+
+        >>> from dstream import Context, StreamingContext
+        >>> from dstream.streaming.testing import advance_batch
+        >>> with Context("local") as ctx:
+        ...     ssc = StreamingContext(ctx, 1, clock="manual")
+        ...     ssc.queueStream([[1, 2]]).foreachRDD(lambda rdd: None)
+        ...     view = ContextView(ssc)
+        ...     ssc.start()
+        ...     _ = advance_batch(ssc)
+        ...     view.wait_for_events(timeout=10)
+        ...     ssc.stop(stopSparkContext=False)
+        True
+        """
         return self._bus.wait_until_empty(timeout)
 
     def state(self) -> str:
+        """The context's state, as ``StreamingContext.getState()`` says it.
+
+        >>> from dstream import Context, StreamingContext
+        >>> with Context("local") as ctx:
+        ...     ssc = StreamingContext(ctx, 1, clock="manual")
+        ...     ssc.queueStream([[1]]).foreachRDD(lambda rdd: None)
+        ...     view = ContextView(ssc)
+        ...     before = view.state()
+        ...     ssc.start()
+        ...     during = view.state()
+        ...     ssc.stop(stopSparkContext=False)
+        ...     before, during, view.state()
+        ('INITIALIZED', 'ACTIVE', 'STOPPED')
+        """
         return self._ssc.getState()
 
     def snapshot(self) -> Snapshot:
+        """A consistent copy of what the monitoring app shows: retained batches, totals,
+        receivers, event-time operators, checkpoint health.
+
+        >>> from dstream import Context, StreamingContext
+        >>> from dstream.streaming.testing import advance_batch
+        >>> with Context("local", "clicks") as ctx:
+        ...     ssc = StreamingContext(ctx, 1, clock="manual")
+        ...     ssc.queueStream([[1, 2, 3], [4]]).foreachRDD(lambda rdd: None)
+        ...     view = ContextView(ssc)
+        ...     ssc.start()
+        ...     _ = advance_batch(ssc), advance_batch(ssc), view.wait_for_events()
+        ...     snap = view.snapshot()
+        ...     ssc.stop(stopSparkContext=False)
+        >>> snap.app_name, snap.state, snap.total_completed, [b.batch_time_ms for b in snap.retained]
+        ('clicks', 'ACTIVE', 2, [1000, 2000])
+        """
         history = self._history
         with history._lock:
             completed = [b.copy() for b in history.completed]

@@ -49,7 +49,7 @@ log = logging.getLogger(__name__)
 DEFAULT_BLOCK_INTERVAL_MS = 200
 DEFAULT_CAPACITY = 200_000
 
-ErrorCallback = Callable[[str, "BaseException | None", dict], None]
+ErrorCallback = Callable[[str, "BaseException | None", dict[str, Any]], None]
 """``on_error(message, error, details)``: a block could not be stored (yet)."""
 
 
@@ -184,7 +184,7 @@ class BlockGenerator:
         self._lock = threading.Lock()
         self._cut = threading.Condition(self._lock)
         self._room = threading.Condition(self._lock)
-        self._buffer: list = []
+        self._buffer: list[Any] = []
         self._running = False
         self._stopping = False
         self._graceful = True
@@ -241,7 +241,7 @@ class BlockGenerator:
                 if len(self._buffer) >= self.capacity:
                     self._cut.notify()
 
-    def store_block(self, records: Iterable[Any], metadata: dict | None = None) -> str:
+    def store_block(self, records: Iterable[Any], metadata: dict[str, Any] | None = None) -> str:
         """Store ``records`` as a block of their own; return its id once the sink stored it.
 
         The rate limit applies (``len(records)`` permits). A sink failure
@@ -424,7 +424,7 @@ class BlockGenerator:
             if final:
                 return
 
-    def _push_buffered(self, block: list) -> None:
+    def _push_buffered(self, block: list[Any]) -> None:
         delay = self._retry_delay_s
         with self._push_lock:
             block_id = self._ids.next(self.stream_id)
@@ -452,12 +452,12 @@ class BlockGenerator:
                     self._records_stored += len(block)
                 return
 
-    def _drop(self, block: list, why: str) -> None:
+    def _drop(self, block: list[Any], why: str) -> None:
         with self._stats_lock:
             self._records_dropped += len(block)
         self._report(f"dropped {len(block)} records: {why}", None, {"records": len(block)})
 
-    def _report(self, message: str, error: BaseException | None, details: dict) -> None:
+    def _report(self, message: str, error: BaseException | None, details: dict[str, Any]) -> None:
         text = f"stream {self.stream_id}: {message}"
         if self._on_error is None:
             log.warning("%s", text, exc_info=error)

@@ -24,14 +24,14 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from dstream.receivers import FileScanner, read_binary_records
 
-from ..rdd import RDD
-from ..rdd_kinds import ParallelCollectionRDD
-from ..textfiles import TextFileRDD
-from .inputs import InputDStream
-from .listener import ReceiverInfo
+from ...rdd import RDD
+from ...rdd_kinds import ParallelCollectionRDD
+from ...textfiles import TextFileRDD
+from .base import InputDStream
+from ..listener import ReceiverInfo
 
 if TYPE_CHECKING:
-    from .context import StreamingContext
+    from ..context import StreamingContext
 
 __all__ = ["FileInputDStream"]
 
@@ -89,7 +89,7 @@ class FileInputDStream(InputDStream):
         self.batch_files = {int(t): list(files) for t, files in saved["batches"].items() if int(t) > zero}
         self._restored = True
 
-    def compute(self, time_ms: int) -> RDD | None:
+    def _compute(self, time_ms: int) -> RDD | None:
         files = self.batch_files.get(time_ms)
         if files is None:
             selected = self.scanner.select(time_ms, time_ms - self.slide_ms)
