@@ -176,10 +176,12 @@ class MemorySampler:
 class JobProcess:
     """``python -m benchmarks.jobs.wordcount_job`` in a subprocess, with its report file.
 
-    ``launched_at`` is the wall time just before the subprocess was created."""
+    ``repo``: the checkout whose job file and engine run (another one for a before/after
+    comparison). ``launched_at`` is the wall time just before the subprocess was created."""
 
     def __init__(self, port: int, *, engine: str = "dstream", extra: Sequence[str] = (),
-                 sample_memory: bool = True, log_path: str | None = None) -> None:
+                 sample_memory: bool = True, log_path: str | None = None,
+                 repo: str = REPO) -> None:
         self._dir = tempfile.mkdtemp(prefix="wordcount-job-")
         self.report_path = os.path.join(self._dir, "report.jsonl")
         self.checkpoint = os.path.join(self._dir, "checkpoint")
@@ -188,11 +190,11 @@ class JobProcess:
                 "--port", str(port), "--report", self.report_path, "--checkpoint", self.checkpoint,
                 *extra]
         env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join([REPO, *filter(None, [env.get("PYTHONPATH")])])
+        env["PYTHONPATH"] = os.pathsep.join([repo, *filter(None, [env.get("PYTHONPATH")])])
         env.setdefault("PYSPARK_PYTHON", sys.executable)
         self._log = open(self.log_path, "wb")
         self.launched_at = time.time()
-        self.process = subprocess.Popen(argv, cwd=REPO, env=env, stdout=self._log,
+        self.process = subprocess.Popen(argv, cwd=repo, env=env, stdout=self._log,
                                         stderr=subprocess.STDOUT, start_new_session=True)
         self.memory = MemorySampler(self.process.pid).start() if sample_memory else None
         self._read_offset = 0

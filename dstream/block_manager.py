@@ -1,13 +1,20 @@
 """The block manager: cached RDD partitions and received blocks, by id, at a storage level.
 
 Blocks live in memory up to a budget; levels that allow disk spill the least recently used
-blocks to files past it, and ``DISK_ONLY`` blocks go straight to disk.
+blocks to files past it, and ``DISK_ONLY`` blocks go straight to disk. A block released early
+(``release``: nothing is expected to read it again) gives up its memory copy, and its disk copy
+too when its bytes can be read back from elsewhere (the write-ahead log); a read of it after
+all still works (disk copy, or read back) and is counted in ``reads_after_release``.
 
 >>> import tempfile
 >>> bm = BlockManager(tempfile.mkdtemp(), memory_budget=1 << 20)
 >>> bm.put("rdd_1_0", [1, 2, 3])
 >>> bm.get_values("rdd_1_0"), bm.contains("rdd_1_1")
 ([1, 2, 3], False)
+>>> bm.release("rdd_1_0", reread=lambda: Serialized(pickle.dumps([1, 2, 3])))
+True
+>>> bm.memory_used, bm.get_values("rdd_1_0"), bm.reads_after_release
+(0, [1, 2, 3], 1)
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ import pickle
 import sys
 import threading
 from collections import OrderedDict
-from typing import Any
+from typing import Any, Callable
 
 from .executors.base import RemoteBlock
 from .storagelevel import StorageLevel
@@ -38,11 +45,14 @@ def rdd_block_id(rdd_id: int, split: int) -> str:
 
 
 class _Entry:
-    __slots__ = ("value", "level", "size", "path")
+    __slots__ = ("value", "level", "size", "path", "released", "reread")
 
     def __init__(self, value: list[Any] | Serialized | RemoteBlock | None, level: StorageLevel,
                  size: int, path: str | None) -> None:
         self.value, self.level, self.size, self.path = value, level, size, path
+        self.released = False
+        #: where a released block's bytes come back from when it has no copy left here
+        self.reread: Callable[[], Serialized] | None = None
 
 
 class BlockManager:
@@ -54,6 +64,9 @@ class BlockManager:
         self._blocks: OrderedDict[str, _Entry] = OrderedDict()   # least recently used first
         self._memory_used = 0
         self._lock = threading.RLock()
+        #: blocks released early so far, and reads of such blocks (expected: none)
+        self.released_blocks = 0
+        self.reads_after_release = 0
 
     # ------------------------------------------------------------------ put / get
     def put(self, block_id: str, values: list[Any] | Serialized | RemoteBlock,
@@ -90,13 +103,40 @@ class BlockManager:
                 raise BlockNotFoundError(f"block {block_id} is not in the block manager "
                                          "(removed after it was last needed, or never stored)")
             self._blocks.move_to_end(block_id)
+            if entry.released:
+                self.reads_after_release += 1
             if entry.value is not None:
                 return entry.value
-            return Serialized(self._read(entry.path))
+            if entry.path is not None or entry.reread is None:
+                return Serialized(self._read(entry.path))
+            reread = entry.reread
+        return reread()             # read back (from the write-ahead log), outside the lock
 
     def get_values(self, block_id: str) -> list[Any] | RemoteBlock:
         value = self.get_for_task(block_id)
         return value.load() if isinstance(value, Serialized) else value
+
+    def release(self, block_id: str, reread: Callable[[], Serialized] | None = None) -> bool:
+        """Nothing is expected to read ``block_id`` again: drop its memory copy when it has a
+        disk copy, and also the disk copy when ``reread`` gives its bytes back. The id stays
+        known until ``remove``. False (nothing dropped) when no copy would be left, or the block
+        is held by executors (a ``RemoteBlock``) or unknown."""
+        with self._lock:
+            entry = self._blocks.get(block_id)
+            if entry is None or isinstance(entry.value, RemoteBlock):
+                return False
+            if reread is None and entry.path is None:
+                return False
+            self._memory_used -= entry.size
+            entry.value, entry.size = None, 0
+            if reread is not None:
+                if entry.path:
+                    _unlink(entry.path)
+                entry.path, entry.reread = None, reread
+            if not entry.released:
+                entry.released = True
+                self.released_blocks += 1
+            return True
 
     def remove(self, block_id: str) -> None:
         with self._lock:

@@ -167,6 +167,7 @@ SETTINGS: dict[str, Setting] = {s.key: s for s in [
     _S("dstream.streaming.kafka.minRatePerPartition", "float", 1.0, "records/s per partition", "Kafka direct streams: the least a lagging partition gives a batch under backpressure", spark="spark.streaming.kafka.minRatePerPartition"),
     _S("dstream.streaming.kafka.receiver.commitTimeout", "duration", 10.0, "s", "Kafka receiver: how long an offset commit is retried before the failure is reported (its offsets stay pending; the receiver reads on from what it stored)"),
     _S("dstream.streaming.kafka.receiver.stallTimeout", "duration", 30.0, "s", "Kafka receiver: no records and no answer from the brokers this long is reported as a stall; 0 turns it off"),
+    _S("dstream.streaming.receiver.releaseEarly", "bool", True, "", "a succeeded batch's received blocks leave memory once no remembered RDD can read them (kept on disk, or in the write-ahead log, until the remember duration ends)"),
     _S("dstream.streaming.receiver.writeAheadLog.enable", "bool", False, "", "log received blocks in the checkpoint store before acknowledging them", spark="spark.streaming.receiver.writeAheadLog.enable"),
     _S("dstream.streaming.receiver.writeAheadLog.rollingIntervalSecs", "duration", 60.0, "s", "how often the write-ahead log starts a new segment", spark="spark.streaming.receiver.writeAheadLog.rollingIntervalSecs", spark_unit="s"),
     _S("dstream.streaming.checkpoint.retained", "int", 3, "checkpoints", "metadata checkpoints kept"),

@@ -173,14 +173,19 @@ def build(ssc: Any, args: argparse.Namespace, report: Report) -> None:
 
 
 def receiver_rate(ssc: Any) -> Any:
-    """dstream only (beyond the common API): the receivers' current rate limit, for reports."""
+    """dstream only (beyond the common API): the receivers' current rate limit, what the
+    driver's block manager holds in memory (bytes, blocks) and how often a block released early
+    was read again (expected: never), for reports."""
     tracker = getattr(ssc, "_receiver_tracker", None)
     if tracker is None:
         return None
+    blocks = ssc.sparkContext._block_manager
 
     def extra() -> dict[str, Any]:
         limits = [s.rate_limit for s in tracker.supervisors()]
-        return {"rate_limit": limits[0] if limits else None}
+        return {"rate_limit": limits[0] if limits else None, "block_bytes": blocks.memory_used,
+                "blocks": len(blocks.block_ids()),
+                "reads_after_release": getattr(blocks, "reads_after_release", None)}
     return extra
 
 

@@ -139,6 +139,8 @@ class ProcessBackend(ExecutorBackend):
     def forget_stage(self, stage_id: int) -> None:
         with self._stage_lock:
             self._stage_bytes.pop(stage_id, None)
+        for worker in list(self._workers):       # else the set grows by every stage, for good
+            worker.known_stages.discard(stage_id)
 
     def worker_pids(self) -> list[int]:
         return [w.process.pid for w in self._workers]

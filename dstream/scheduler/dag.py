@@ -207,6 +207,13 @@ class DAGScheduler:
         while self._forgotten:
             self._shuffles.pop(self._forgotten.popleft(), None)
 
+    def has_map_outputs(self, shuffle_id: int) -> bool:
+        """Whether every map output of the shuffle is held (a read of it runs no map task)."""
+        with self._lock:
+            self._drop_forgotten()
+            outputs = self._shuffles.get(shuffle_id)
+            return outputs is not None and not outputs.missing()
+
     def shuffle_count(self) -> int:
         """How many shuffles' map outputs are held (for memory checks)."""
         with self._lock:

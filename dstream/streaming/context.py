@@ -631,6 +631,8 @@ class StreamingContext(InputStreams):
             self._checkpoints.after_batch(jobset.time_ms, succeeded, commits)
         elif commits is not None:
             commits()
+        if succeeded:
+            self._receiver_tracker.release_done(jobset.time_ms)
         self._graph.clear_metadata(jobset.time_ms)
 
     def _source_commits(self, time_ms: int) -> Callable[[], None] | None:

@@ -305,3 +305,14 @@ def test_a_shuffle_collected_while_the_scheduler_holds_its_lock_neither_deadlock
         thread.join(60)
         assert not thread.is_alive(), "forgetting a collected shuffle waited for the scheduler's lock"
         assert held == 1 and outcome == {"value": 0}
+
+
+def test_the_stages_a_worker_is_known_to_hold_stay_bounded_over_many_jobs() -> None:
+    # the driver notes which stages' code each worker holds; a stage that will not run again
+    # leaves that note too (it grew by every stage of a long-running streaming job)
+    with Context("local[2]", "known-stages") as ctx:
+        for _ in range(60):
+            pairs = ctx.parallelize(range(12), 2).map(lambda x: (x % 3, x))
+            assert sorted(pairs.reduceByKey(operator.add).collect()) == [(0, 18), (1, 22), (2, 26)]
+        known = [len(worker.known_stages) for worker in ctx._backend._workers]
+    assert max(known) <= 2, known

@@ -22,6 +22,7 @@ from ...serialization import dumps_data
 from ...storagelevel import StorageLevel
 from ...taskcontext import Serialized
 from ..block_placement import place_block, recovery_of
+from ..block_release import lineage_blocks, remembered_rdds, unmade_times
 from ..received_blocks import ReceivedBlock, ReceivedBlockTracker
 from .base import InputDStream
 from ..listener import BatchInfo, ListenerBus, ReceiverInfo, StreamingListener
@@ -141,6 +142,14 @@ class EngineBlockSink:
         for block_id in block_ids:
             self._blocks.remove(block_id)
 
+    def release(self, block: ReceivedBlock) -> bool:
+        """Nothing will read ``block`` again: drop its memory copy, and its disk copy when it
+        is in the write-ahead log (a read after all comes back from there)."""
+        reread = None
+        if self.wal is not None and hasattr(block.wal_pointer, "segment"):
+            reread = recovery_of(block.block_id, self._tracker, self.wal, self._signer, block.wal_pointer)
+        return self._blocks.release(block.block_id, reread)
+
 
 class _EventBridge:
     """Receiver events onto the listener bus (onReceiverStarted / Error / Stopped)."""
@@ -222,6 +231,9 @@ class ReceiverTracker:
                                     clock_ms=ssc._clock.now_ms, backend=ssc.sparkContext._backend)
         self._lock = threading.Lock()
         self._max_rate: float | None = None
+        self._release_early = ssc.sparkContext._conf.getBoolean("dstream.streaming.receiver.releaseEarly", True)
+        #: succeeded batches some of whose blocks a remembered RDD could still read
+        self._unreleased: list[int] = []
         #: block ids go on increasing across restarts (recovery advances them past the log's)
         self.block_ids = default_block_ids
 
@@ -330,3 +342,32 @@ class ReceiverTracker:
         """A batch's blocks are no longer needed by any window or ``remember``: drop them."""
         blocks = self.tracker.forget_batches(time_ms)
         self.sink.forget([b.block_id for b in blocks])
+        with self._lock:
+            self._unreleased = [t for t in self._unreleased if t > time_ms]
+
+    def release_done(self, time_ms: int) -> int:
+        """Batch ``time_ms`` succeeded: release its blocks, and those of earlier succeeded
+        batches still held, that no remembered RDD can read again (``block_release``); how
+        many were released. Nothing is released with ``ssc.remember`` set or the setting
+        ``dstream.streaming.receiver.releaseEarly`` off."""
+        if not self._streams or not self._release_early or self._ssc._graph.remember_ms is not None:
+            return 0
+        with self._lock:
+            self._unreleased.append(time_ms)
+            times = list(self._unreleased)
+        sc = self._ssc.sparkContext
+        streams = self._ssc._graph.all_streams()
+        pinned = lineage_blocks(remembered_rdds(streams), sc._scheduler, sc._block_manager)
+        unmade = unmade_times(streams, times)
+        released, done = 0, []
+        for t in times:
+            if t in unmade:
+                continue
+            blocks = [b for s in self._streams for b in self.tracker.blocks_of(t, s.stream_id)]
+            held = [b for b in blocks if b.block_id in pinned]
+            released += sum(self.sink.release(b) for b in blocks if b.block_id not in pinned)
+            if not held:
+                done.append(t)
+        with self._lock:
+            self._unreleased = [t for t in self._unreleased if t not in done]
+        return released
