@@ -199,9 +199,11 @@ def test_retention_keeps_each_retained_chain_whole(every_ctx: Any, tmp_path: Pat
     assert times == {4000, 5000, 6000, 7000, 8000}
 
 
-def test_deltas_on_local_2_recover_exactly(every_ctx: Any, tmp_path: Path) -> None:
-    """State crosses processes there: the dirty keys travel with it, deltas still work."""
-    every_ctx(5, "local[2]")
+@pytest.mark.parametrize("master", ["local[2]", "dask-local[2]"])
+def test_deltas_on_executor_processes_recover_exactly(every_ctx: Any, tmp_path: Path, master: str) -> None:
+    """State crosses processes there (and stays on Dask workers between batches): the keys
+    changed since the last checkpoint travel with it, deltas still work."""
+    every_ctx(5, master)
     files, checkpoint = Files(tmp_path), os.fspath(tmp_path / "ckpt")
     batches = [[("a", 1), ("b", 2)], [("a", 1), ("c", 3)], [("b", -1)], [("d", 4)]]
     crash(run_counts(files, checkpoint, [text(b) for b in batches]))

@@ -105,3 +105,31 @@ def test_a_batch_on_a_version_the_map_does_not_hold_is_refused() -> None:
     with pytest.raises(StateVersionGone):
         apply(m, 0, 1, [("a", 1)])
     assert dict(StateVersion(m, 2).items()) == {"a": (2, 2)}
+
+
+def test_a_task_that_fails_half_way_is_retried_without_applying_twice(
+        ssc: Any, checkpoint_dir: str) -> None:
+    """The function raises on its third call (after two updates of the same partition): the
+    retried task starts from the previous batch's state, not from the half-applied one."""
+    from dstream.streaming import StateSpec
+    from dstream.streaming.testing import advance_batch, collect_batches
+
+    calls = {"n": 0}
+
+    def flaky(key: str, value: int, state: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise RuntimeError("executor hiccup")
+        state.update((state.getOption() or 0) + value)
+        return key, state.get()
+
+    ssc.checkpoint(checkpoint_dir)
+    mapped = ssc.queueStream([[("a", 1)], [("a", 1), ("a", 1), ("a", 1)], [("a", 1)]]).mapWithState(
+        StateSpec.function(flaky).numPartitions(1))
+    out, snapshots = collect_batches(mapped), collect_batches(mapped.stateSnapshots())
+    ssc.start()
+    for _ in range(3):
+        advance_batch(ssc)
+    assert out == [[("a", 1)], [("a", 2), ("a", 3), ("a", 4)], [("a", 5)]]
+    assert snapshots == [[("a", 1)], [("a", 4)], [("a", 5)]]
+    assert calls["n"] == 1 + (2 + 3) + 1   # batch 2: the failed attempt's 2 calls, then 3
