@@ -77,7 +77,12 @@ class StateMap:
     # ------------------------------------------------------------------ advancing
     def can_advance(self, previous: int | None, version: int) -> bool:
         """True when this map is at ``previous``, or at ``version`` made from ``previous``
-        (then ``advance`` rolls that back first)."""
+        (then ``advance`` rolls that back first).
+
+        >>> m = StateMap(version=1)
+        >>> m.can_advance(1, 2), m.can_advance(0, 1)
+        (True, False)
+        """
         with self._lock:
             return self.version == previous or self._redoable(previous, version)
 
@@ -88,7 +93,17 @@ class StateMap:
     def advance(self, previous: int | None, version: int) -> Advance:
         """A context manager that makes ``version`` from ``previous`` in place; the map is
         locked meanwhile, and an exception rolls every change back. ``StateVersionGone``
-        when the map holds neither (``can_advance``)."""
+        when the map holds neither (``can_advance``).
+
+        >>> m = StateMap({"a": (1, 1)}, version=1)
+        >>> try:
+        ...     with m.advance(1, 2) as batch:
+        ...         batch.put("a", (2, 2)); raise ValueError("the function failed")
+        ... except ValueError:
+        ...     pass
+        >>> m.version, m.items_at(1)
+        (1, [('a', (1, 1))])
+        """
         self._lock.acquire()
         try:
             if self._redoable(previous, version):
@@ -116,7 +131,11 @@ class StateMap:
 
     def expired(self, threshold_ms: int) -> list[tuple[Hashable, Entry]]:
         """Entries last updated before ``threshold_ms``, oldest first: only those are read
-        (entries are kept in last-update order), unless a rollback disturbed the order."""
+        (entries are kept in last-update order), unless a rollback disturbed the order.
+
+        >>> StateMap({"a": (1, 1000), "b": (1, 3000)}, version=3000).expired(2000)
+        [('a', (1, 1000))]
+        """
         with self._lock:
             if not self._time_ordered:
                 self._data = dict(sorted(self._data.items(), key=lambda kv: kv[1][1]))
@@ -130,7 +149,14 @@ class StateMap:
 
     # ------------------------------------------------------------------ versions
     def items_at(self, version: int | None) -> list[tuple[Hashable, Entry]]:
-        """Every ``(key, entry)`` at ``version`` (the current one or a remembered older one)."""
+        """Every ``(key, entry)`` at ``version`` (the current one or a remembered older one).
+
+        >>> m = StateMap(version=0)
+        >>> with m.advance(0, 1) as batch:
+        ...     batch.put("a", (1, 1))
+        >>> m.items_at(1), m.items_at(0)
+        ([('a', (1, 1))], [])
+        """
         with self._lock:
             if version == self.version:
                 return list(self._data.items())
@@ -140,7 +166,14 @@ class StateMap:
             return items
 
     def dirty_at(self, version: int | None) -> set[Hashable]:
-        """The keys changed since the last checkpoint, as of ``version``."""
+        """The keys changed since the last checkpoint, as of ``version``.
+
+        >>> m = StateMap(version=0)
+        >>> with m.advance(0, 1) as batch:
+        ...     batch.put("a", (1, 1))
+        >>> m.dirty_at(1), m.dirty_at(0)
+        ({'a'}, set())
+        """
         with self._lock:
             dirty = set(self.dirty)
             for undo in self._newer_than(version):
@@ -171,26 +204,51 @@ class StateMap:
         return overlay
 
     def forget_through(self, version: int) -> None:
-        """Versions up to ``version`` will not be read again: drop what kept them readable."""
+        """Versions up to ``version`` will not be read again: drop what kept them readable.
+
+        >>> m = StateMap(version=0)
+        >>> with m.advance(0, 1) as batch:
+        ...     batch.put("a", (1, 1))
+        >>> m.forget_through(1); m.can_advance(0, 1)      # batch 1 can no longer be redone
+        False
+        """
         with self._lock:
             self._undo = [u for u in self._undo if u.version > version]
 
     def dump_at(self, version: int | None, dump: Callable[[dict[Hashable, Entry]], bytes]) -> bytes:
-        """``dump(entries at version)``, done under the lock (no copy of the current version)."""
+        """``dump(entries at version)``, done under the lock (no copy of the current version).
+
+        >>> StateMap({"a": (1, 1)}, version=1).dump_at(1, lambda entries: repr(entries).encode())
+        b"{'a': (1, 1)}"
+        """
         with self._lock:
             if version == self.version:
                 return dump(self._data)
             return dump(dict(self.items_at(version)))
 
     def changes(self) -> tuple[dict[Hashable, Entry], list[Hashable]]:
-        """The entries changed and the keys removed since the last checkpoint (``dirty``)."""
+        """The entries changed and the keys removed since the last checkpoint (``dirty``).
+
+        >>> m = StateMap({"a": (1, 1), "b": (2, 1)}, version=1)
+        >>> with m.advance(1, 2) as batch:
+        ...     batch.put("a", (5, 2)); batch.remove("b")
+        >>> m.changes()
+        ({'a': (5, 2)}, ['b'])
+        """
         with self._lock:
             data = self._data
             changed = {k: data[k] for k in self.dirty if k in data}
             return changed, [k for k in self.dirty if k not in data]
 
     def mark_checkpointed(self, version: int) -> None:
-        """The contents at ``version`` (the current one) are saved: dirty starts afresh."""
+        """The contents at ``version`` (the current one) are saved: dirty starts afresh.
+
+        >>> m = StateMap(version=0)
+        >>> with m.advance(0, 1) as batch:
+        ...     batch.put("a", (1, 1))
+        >>> m.mark_checkpointed(1); m.changes(), m.checkpointed
+        (({}, []), 1)
+        """
         with self._lock:
             if version != self.version:
                 raise StateVersionGone(f"the state is at batch {self.version}, not {version}")
