@@ -133,3 +133,27 @@ def test_a_task_that_fails_half_way_is_retried_without_applying_twice(
     assert out == [[("a", 1)], [("a", 2), ("a", 3), ("a", 4)], [("a", 5)]]
     assert snapshots == [[("a", 1)], [("a", 4)], [("a", 5)]]
     assert calls["n"] == 1 + (2 + 3) + 1   # batch 2: the failed attempt's 2 calls, then 3
+
+
+def test_versions_are_kept_only_while_the_stream_remembers_them(ssc: Any, checkpoint_dir: str) -> None:
+    """A long run does not pile up undo records: those of forgotten batches are dropped."""
+    from dstream.streaming import StateSpec
+    from dstream.streaming.testing import advance_batch
+
+    def count(key: str, value: int, state: Any) -> None:
+        state.update((state.getOption() or 0) + value)
+
+    ssc.checkpoint(checkpoint_dir)
+    mapped = ssc.queueStream([[(f"k{i % 7}", 1)] for i in range(40)]).mapWithState(
+        StateSpec.function(count).numPartitions(1))
+    mapped.foreachRDD(lambda rdd: rdd.count())
+    ssc.start()
+    for _ in range(40):
+        advance_batch(ssc)
+    internal = mapped.internal
+    newest = internal.generated[max(internal.generated)]
+    [state_map] = newest.state_maps.values()
+    remembered = internal.remember_ms // internal.slide_ms
+    assert len(state_map._undo) <= remembered + 1 < 40
+    assert dict(state_map.items_at(newest.time_ms)) == {f"k{i}": (v, t) for i, (v, t) in enumerate(
+        [(6, 36_000), (6, 37_000), (6, 38_000), (6, 39_000), (6, 40_000), (5, 34_000), (5, 35_000)])}
