@@ -78,6 +78,9 @@ def decode_payload(data: bytes, source: str) -> tuple:
     if payload[1] != _VERSION:
         raise ValueError(f"{source}: state checkpoint version {payload[1]!r}; this build reads "
                          f"version {_VERSION}")
+    shape = (dict,) if payload[0] == _SNAPSHOT else (dict, list)
+    if len(payload) != 2 + len(shape) or not all(isinstance(p, t) for p, t in zip(payload[2:], shape)):
+        raise ValueError(f"{source}: a damaged {payload[0]} (its parts are not {shape})")
     return payload
 
 
@@ -87,7 +90,7 @@ def apply_payload(entries: dict[Hashable, Any] | None, payload: tuple,
     if entries is None:
         if payload[0] != _SNAPSHOT:
             raise ValueError(f"{source}: the chain starts with a delta, not a snapshot")
-        return dict(payload[2])
+        return payload[2]                 # a dict of its own, just unpickled
     if payload[0] != _DELTA:
         raise ValueError(f"{source}: a snapshot where the chain has a delta")
     _, _, changed, removed = payload
