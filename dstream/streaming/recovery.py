@@ -92,7 +92,7 @@ class StreamCheckpoints:
             key = self.key_of(stream)
             if key is None:
                 continue
-            incremental = getattr(stream, "capture_incremental", None)
+            incremental = getattr(stream, "_capture_incremental", None)
             snapshot = (self.manager.capture(key, stream.op, t, rdd) if incremental is None
                         else incremental(self.manager, key, t, rdd, self.state_index.get(key)))
             snapshots.append(snapshot)

@@ -288,7 +288,7 @@ class _InternalMapWithStateDStream(_StatefulDStream):
         for state_map in getattr(rdd, "state_maps", {}).values():
             state_map.forget_through(time_ms)    # no older version will be read again
 
-    def capture_incremental(self, manager: CheckpointManager, key: str, time_ms: int, rdd: RDD,
+    def _capture_incremental(self, manager: CheckpointManager, key: str, time_ms: int, rdd: RDD,
                             info: dict[str, Any] | None) -> DataSnapshot:
         """This operator's data checkpoint: a snapshot or a delta (``state_checkpoints``)."""
         every = snapshot_every(self._sc._conf)
