@@ -197,6 +197,7 @@ def run_case(op: str, keys: int, touched: int, batches: int, master: str, partit
     if profiler is not None:
         text = io.StringIO()
         pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(12)
+        pstats.Stats(profiler, stream=text).sort_stats("cumulative").print_stats(25)
         result["profile"] = text.getvalue()
     return result
 
