@@ -174,6 +174,7 @@ SETTINGS: dict[str, Setting] = {s.key: s for s in [
     _S("dstream.streaming.checkpoint.maxRetryDelay", "duration", 10.0, "s", "the longest wait between retries of a failed checkpoint write"),
     _S("dstream.streaming.checkpoint.maxAge", "duration", None, "s", "/readyz answers 503 once the last checkpoint is older than this (default: max(60 s, 3 batches))"),
     _S("dstream.streaming.checkpoint.stopAfter", "duration", None, "s", "the daemon stops the job once checkpoints have failed this long (default: max(600 s, 10 batches))"),
+    _S("dstream.streaming.state.snapshotEvery", "int", 10, "checkpoints", "mapWithState checkpoints write the keys changed since the previous one; a full snapshot every this many (1: always a snapshot)"),
     _S("dstream.checkpoint.key", "string", None, "", "secret that signs pickled state (needed for Redis; or DSTREAM_CHECKPOINT_KEY)", secret=True),
     _S("dstream.checkpoint.discardState", "bool", False, "", "at recovery keep the source positions only and start every state fresh"),
     _S("dstream.streaming.recovery.mode", "choice", "rebuild", "", "rebuild: getOrCreate calls the setup function again; restore: the saved graph, as PySpark", choices=("rebuild", "restore")),

@@ -134,6 +134,9 @@ class DataSnapshot:
     time_ms: int
     partitions: list[Any]            # each a list of records or Serialized bytes
     partitioner: int | None
+    #: an incremental state checkpoint: the batch times of its snapshot and of the deltas up
+    #: to this one (``state_checkpoints``); recovery reads them all, retention keeps them
+    chain: list[int] | None = None
 
 
 @dataclass
@@ -154,8 +157,10 @@ def _merge(older: _Request, newer: _Request) -> _Request:
         # the newer metadata refers to each operator's newest state: older ones are superseded
         if snapshot.key not in newest or snapshot.time_ms >= newest[snapshot.key].time_ms:
             newest[snapshot.key] = snapshot
-    return _Request(newer.time_ms, newer.metadata, list(newest.values()),
-                    older.on_commit + newer.on_commit)
+    # ... except the snapshot and deltas that an incremental one is applied on
+    kept = [s for s in older.data + newer.data
+            if s is newest[s.key] or s.time_ms in (newest[s.key].chain or ())]
+    return _Request(newer.time_ms, newer.metadata, kept, older.on_commit + newer.on_commit)
 
 
 class CheckpointManager:
@@ -201,6 +206,15 @@ class CheckpointManager:
     # ------------------------------------------------------------------ batch thread
     def capture(self, key: str, kind: str, time_ms: int, rdd: RDD[Any]) -> DataSnapshot:
         """The partitions of ``rdd`` (from the cache, computed if missing); cuts its lineage."""
+        partitions = self.partitions_of(rdd)
+        truncate_to(rdd, partitions)
+        n = rdd.partitioner.numPartitions if rdd.partitioner is not None else None
+        return DataSnapshot(key, kind, time_ms, partitions, n)
+
+    @staticmethod
+    def partitions_of(rdd: RDD[Any]) -> list[Any]:
+        """Each partition of ``rdd`` from the cache (brought from an executor if held there),
+        computed if missing: lists of records or their ``Serialized`` form."""
         ctx = rdd.ctx
         partitions: list[Any] = []
         missing = []
@@ -219,9 +233,7 @@ class CheckpointManager:
             computed = ctx._run_job(rdd, lambda _, it: list(it), missing)
             for split, values in zip(missing, computed):
                 partitions[split] = values
-        truncate_to(rdd, partitions)
-        n = rdd.partitioner.numPartitions if rdd.partitioner is not None else None
-        return DataSnapshot(key, kind, time_ms, partitions, n)
+        return partitions
 
     def submit(self, time_ms: int, metadata: dict[str, Any] | None, data: list[DataSnapshot],
                on_commit: list[Callable[[], None]]) -> None:
@@ -364,6 +376,8 @@ class CheckpointManager:
             prefix = f"data/{storage_name(key)}/"
             times = sorted({int(name[len(prefix):].split("/", 1)[0]) for name in self.store.list(prefix)})
             keep = set(info.get("history", [info["time_ms"]])[-self.retained:])
+            for chain in info.get("chains", [])[-self.retained:]:
+                keep.update(chain)        # an incremental checkpoint's snapshot and deltas
             for t in times:
                 if t not in keep and t < info["time_ms"]:
                     for name in self.store.list(f"{prefix}{t:020d}/"):

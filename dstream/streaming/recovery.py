@@ -23,6 +23,7 @@ from .checkpointing import DISCARD_STATE_CONF, METADATA_KIND, CheckpointManager,
 from .log_ledger import LogCleaner, ReplayPlan, ledger_of
 from .log_records import decode_block
 from .recovery_format import data_partition_name, decode_metadata, state_keys
+from .state_checkpoints import load_chain
 
 if TYPE_CHECKING:
     from ..rdd import RDD
@@ -91,7 +92,9 @@ class StreamCheckpoints:
             key = self.key_of(stream)
             if key is None:
                 continue
-            snapshot = self.manager.capture(key, stream.op, t, rdd)
+            incremental = getattr(stream, "_capture_incremental", None)
+            snapshot = (self.manager.capture(key, stream.op, t, rdd) if incremental is None
+                        else incremental(self.manager, key, t, rdd, self.state_index.get(key)))
             snapshots.append(snapshot)
             self._index(snapshot)
         if not succeeded:
@@ -107,6 +110,10 @@ class StreamCheckpoints:
         info.update(time_ms=snapshot.time_ms, kind=snapshot.kind, partitions=len(snapshot.partitions),
                     partitioner=snapshot.partitioner)
         info["history"] = (info["history"] + [snapshot.time_ms])[-10:]
+        info.pop("chain", None)
+        if snapshot.chain is not None:
+            info["chain"] = list(snapshot.chain)
+            info["chains"] = (info.get("chains", []) + [list(snapshot.chain)])[-10:]
 
     def metadata(self, time_ms: int) -> dict[str, Any]:
         ssc = self._ssc
@@ -189,8 +196,12 @@ class Recovery:
             stream = keys.get(key)
             if stream is None:
                 continue
-            partitions = [self._load_partition(manager, key, info["time_ms"], split)
-                          for split in range(info["partitions"])]
+            if info.get("chain"):
+                partitions = [load_chain(manager, key, info, split, self._load_verified)
+                              for split in range(info["partitions"])]
+            else:
+                partitions = [self._load_partition(manager, key, info["time_ms"], split)
+                              for split in range(info["partitions"])]
             rdd = ParallelCollectionRDD(ssc.sparkContext, partitions)
             if info.get("partitioner"):
                 rdd.partitioner = Partitioner(info["partitioner"], portable_hash)
@@ -202,10 +213,15 @@ class Recovery:
 
     @staticmethod
     def _load_partition(manager: CheckpointManager, key: str, time_ms: int, split: int) -> list[Any]:
+        records: list[Any] = pickle.loads(Recovery._load_verified(manager, key, time_ms, split))
+        return records
+
+    @staticmethod
+    def _load_verified(manager: CheckpointManager, key: str, time_ms: int, split: int) -> bytes:
+        """A saved partition's bytes once its signature is verified."""
         name = data_partition_name(key, time_ms, split)
         try:
-            records: list[Any] = pickle.loads(manager.signer.verify(manager.store.load(name), name))
-            return records
+            return manager.signer.verify(manager.store.load(name), name)
         except CheckpointError as e:
             raise IncompatibleCheckpointError(
                 f"state of {key!r} at batch {time_ms} cannot be read: {e}. Restart with "

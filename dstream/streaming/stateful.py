@@ -11,7 +11,6 @@ the previous state and the batch's (shuffled) records.
 from __future__ import annotations
 
 import inspect
-import itertools
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Callable, Generic, Hashable, Iterable, Iterator, TypeVar, overload
 
@@ -23,9 +22,12 @@ from ..rdd import RDD
 from ..storagelevel import StorageLevel
 from .dstream import DStream, TransformedDStream
 from .arguments import check_duration, check_function
+from .state_checkpoints import capture_incremental, snapshot_every
+from .state_map import StateMap, StateVersion
 
 if TYPE_CHECKING:
     from ..taskcontext import TaskContext
+    from .checkpointing import CheckpointManager, DataSnapshot
 
 __all__ = ["StateDStream", "StateSpec", "State", "MapWithStateDStream"]
 
@@ -221,9 +223,9 @@ class State(Generic[S]):
 
 
 class MapWithStateRDD(RDD["_StateRecord"]):
-    """Each partition is one record ``(states, mapped)``: ``states`` maps key to
-    ``(state, last update ms)`` in update order, ``mapped`` is what the function returned.
-    ``previous`` holds the last batch's records, or an initial state's ``(key, state)`` pairs."""
+    """Each partition is one record ``(states, mapped)``: ``states`` is the partition's state at
+    this batch (a ``StateVersion``: the previous batch's ``StateMap``, advanced in place by the
+    keys this batch touches), ``mapped`` is what the function returned."""
 
     def __init__(self, previous: RDD[_StateRecord] | RDD[tuple[Any, Any]] | None,
                  batch: RDD[tuple[Any, Any]], spec: StateSpec[Any, Any, Any, Any], time_ms: int,
@@ -232,48 +234,62 @@ class MapWithStateRDD(RDD["_StateRecord"]):
         parents: list[RDD[Any]] = [batch] if previous is None else [previous, batch]
         deps: list[Dependency] = [OneToOneDependency(r) for r in parents]
         super().__init__(batch.ctx, deps, partitioner.numPartitions, partitioner)
+        #: the maps this RDD's partitions were computed into, in this process (to trim them)
+        self.state_maps: dict[int, StateMap] = {}
 
-    def _previous_states(self, split: int, task: TaskContext) -> dict[Any, tuple[Any, int]]:
+    def __getstate__(self) -> dict[str, Any]:
+        state = super().__getstate__()
+        state["state_maps"] = {}
+        return state
+
+    def _previous_version(self, split: int, task: TaskContext) -> StateVersion:
         if self.previous is None:
-            return {}
+            return StateVersion(StateMap(), None)
         records: list[Any] = list(self.previous.iterator(split, task))
         if records and isinstance(records[0], _StateRecord):
-            return dict(records[0].states)
+            states = records[0].states
+            if isinstance(states, StateVersion):
+                return states
+            return StateVersion(StateMap(dict(states)), None)    # saved by an older build
         # an initial state RDD of (key, state) pairs: the last pair of a key wins, as in Spark
-        return {k: (v, self.time_ms) for k, v in records}
+        return StateVersion(StateMap({k: (v, self.time_ms) for k, v in records}), None)
 
     def compute(self, split: int, task: TaskContext) -> Iterator[_StateRecord]:
         func, time_ms, timeout = self.spec._func, self.time_ms, self.spec._timeout_ms
         from .durations import batch_datetime
         when = batch_datetime(time_ms)
-        states = self._previous_states(split, task)
+        previous = self._previous_version(split, task)
+        state_map = previous.state_map
+        if not state_map.can_advance(previous.version, time_ms):
+            # an older batch computed again: from a copy of its version, the newer ones stay
+            state_map = StateMap(dict(previous.items()), previous.version, ordered=False)
         mapped: list[Any] = []
         state: State[Any] = State()
-        for k, v in self.batch.iterator(split, task):
-            current = states.get(k)
-            state._wrap(current[0] if current else None, current is not None)
-            mapped.append(func(when, k, v, state))
-            if state._removed:
-                states.pop(k, None)
-            elif state._updated or (state._exists and timeout is not None):
-                states.pop(k, None)
-                states[k] = (state._value, time_ms)
-        if timeout is not None:
-            threshold = time_ms - timeout
-            expired = list(itertools.takewhile(lambda kv: kv[1][1] < threshold, states.items()))
-            for k, (value, _) in expired:
-                mapped.append(func(when, k, None, state._wrap(value, True, timing_out=True)))
-                del states[k]
-        return iter([_StateRecord(states, mapped)])
+        with state_map.advance(previous.version, time_ms) as batch:
+            for k, v in self.batch.iterator(split, task):
+                current = batch.get(k)
+                state._wrap(current[0] if current is not None else None, current is not None)
+                mapped.append(func(when, k, v, state))
+                if state._removed:
+                    batch.remove(k)
+                elif state._updated or (state._exists and timeout is not None):
+                    batch.put(k, (state._value, time_ms), move_to_end=timeout is not None)
+            if timeout is not None:
+                for k, (value, _) in batch.expired(time_ms - timeout):
+                    mapped.append(func(when, k, None, state._wrap(value, True, timing_out=True)))
+                    batch.remove(k)
+        self.state_maps[split] = state_map
+        return iter([_StateRecord(StateVersion(state_map, time_ms), mapped)])
 
 
 class _StateRecord:
     __slots__ = ("states", "mapped")
 
-    def __init__(self, states: dict[Any, tuple[Any, int]], mapped: list[Any]) -> None:
+    def __init__(self, states: StateVersion | dict[Any, tuple[Any, int]], mapped: list[Any]) -> None:
         self.states, self.mapped = states, mapped
 
-    def __reduce__(self) -> tuple[type[_StateRecord], tuple[dict[Any, tuple[Any, int]], list[Any]]]:
+    def __reduce__(self) -> tuple[type[_StateRecord],
+                                  tuple[StateVersion | dict[Any, tuple[Any, int]], list[Any]]]:
         return (_StateRecord, (self.states, self.mapped))
 
 
@@ -296,6 +312,17 @@ class _InternalMapWithStateDStream(_StatefulDStream["_StateRecord"]):
             previous = self._co_partitioned(initial)
         return MapWithStateRDD(previous, self._co_partitioned(batch), self.spec, time_ms,
                                self.partitioner)
+
+    def _on_forget(self, time_ms: int, rdd: RDD[Any]) -> None:
+        super()._on_forget(time_ms, rdd)
+        for state_map in getattr(rdd, "state_maps", {}).values():
+            state_map.forget_through(time_ms)    # no older version will be read again
+
+    def _capture_incremental(self, manager: CheckpointManager, key: str, time_ms: int, rdd: RDD[Any],
+                            info: dict[str, Any] | None) -> DataSnapshot:
+        """This operator's data checkpoint: a snapshot or a delta (``state_checkpoints``)."""
+        every = snapshot_every(self._sc._conf)
+        return capture_incremental(manager, key, self.op, time_ms, rdd, info, every)
 
 
 class MapWithStateDStream(TransformedDStream[U], Generic[K, S, U]):
