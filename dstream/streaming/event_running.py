@@ -29,7 +29,7 @@ class RunningCounts:
     def __init__(self, start: int, counts: dict[Any, int]) -> None:
         self.start, self.counts = start, counts
 
-    def __reduce__(self) -> tuple:
+    def __reduce__(self) -> tuple[type[RunningCounts], tuple[int, dict[Any, int]]]:
         return (RunningCounts, (self.start, self.counts))
 
     @staticmethod

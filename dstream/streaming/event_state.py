@@ -62,7 +62,7 @@ class Bucket:
     def __init__(self, index: int) -> None:
         self.index = index
 
-    def __reduce__(self) -> tuple:
+    def __reduce__(self) -> tuple[type[Bucket], tuple[int]]:
         return (Bucket, (self.index,))
 
     def __repr__(self) -> str:
@@ -117,7 +117,7 @@ class EventRoute(Partitioner):
 class _Fixed(NarrowDependency):
     """Every child partition reads the parent partitions ``extra`` (plus its own if ``own``)."""
 
-    def __init__(self, rdd: RDD, extra: list[int], own_below: int = 0) -> None:
+    def __init__(self, rdd: RDD[Any], extra: list[int], own_below: int = 0) -> None:
         super().__init__(rdd)
         self.extra, self.own_below = extra, own_below
 
@@ -135,35 +135,41 @@ class KeyedState:
     def __init__(self, open: Any, emitted: list[Any], late: list[tuple[int, Any]]) -> None:
         self.open, self.emitted, self.late = open, emitted, late
 
-    def __reduce__(self) -> tuple:
+    def __reduce__(self) -> tuple[type[KeyedState], tuple[Any, list[Any], list[tuple[int, Any]]]]:
         return (KeyedState, (self.open, self.emitted, self.late))
 
 
-class StatsParam(AccumulatorParam):
+#: per-batch statistics: ``(batch ms, partition)`` to the partition's ``Watermark`` (partition
+#: ``n``) or ``(late records, open windows)``
+Stats = dict[tuple[int, int], Any]
+
+
+class StatsParam(AccumulatorParam[Stats]):
     """Per-batch statistics from the tasks, keyed ``(batch ms, partition)``; a recomputed
     partition overwrites its own entry, so nothing counts twice."""
 
-    def zero(self, value: dict) -> dict:
+    def zero(self, value: Stats) -> Stats:
         return {}
 
-    def addInPlace(self, value1: dict, value2: dict) -> dict:
+    def addInPlace(self, value1: Stats, value2: Stats) -> Stats:
         value1.update(value2)
         return value1
 
 
-def _watermark_of(previous: RDD | None, n: int, task: TaskContext) -> Watermark:
+def _watermark_of(previous: RDD[Any] | None, n: int, task: TaskContext) -> Watermark:
     if previous is None:
         return Watermark.initial()
-    return next(iter(previous.iterator(n, task)))
+    watermark: Watermark = next(iter(previous.iterator(n, task)))
+    return watermark
 
 
-class PreAggregateRDD(RDD):
+class PreAggregateRDD(RDD[tuple[Any, Any]]):
     """Map side of a batch: the batch's records read as stamped chunks by ``chunks_of`` (the
     timestamp function and the operators after it run here), late records set aside, the
     others combined per key and window, one marker per partition."""
 
-    def __init__(self, batch: RDD, chunks_of: Callable[[Iterator[Any]], Iterator[Chunk]],
-                 previous: RDD | None, strategy: Strategy, n: int) -> None:
+    def __init__(self, batch: RDD[Any], chunks_of: Callable[[Iterator[Any]], Iterator[Chunk]],
+                 previous: RDD[Any] | None, strategy: Strategy, n: int) -> None:
         self.batch, self.chunks_of = batch, chunks_of
         self.previous, self.strategy, self.n = previous, strategy, n
         deps: list[Any] = [OneToOneDependency(batch)]
@@ -179,14 +185,15 @@ class PreAggregateRDD(RDD):
         return iter(entries)
 
 
-class EventStateRDD(RDD):
+class EventStateRDD(RDD[Any]):
     """Reduce side of a batch: partition ``n`` is the new ``Watermark``, the others the new
     ``KeyedState`` of their keys."""
 
-    def __init__(self, previous: RDD | None, shuffled: RDD, strategy: Strategy, n: int,
-                 time_ms: int, spec: EventTimeSpec, stats: Accumulator) -> None:
+    def __init__(self, previous: RDD[Any] | None, shuffled: RDD[Any], strategy: Strategy, n: int,
+                 time_ms: int, spec: EventTimeSpec, stats: Accumulator[Stats]) -> None:
         self.previous, self.shuffled, self.strategy, self.n = previous, shuffled, strategy, n
-        self.time_ms, self.spec, self.stats = time_ms, spec, stats
+        # not ``stats``: that is RDD.stats()
+        self.time_ms, self.spec, self.batch_stats = time_ms, spec, stats
         deps: list[Any] = [_Fixed(shuffled, [n], own_below=n)]
         if previous is not None:
             deps.append(_Fixed(previous, [n], own_below=n))
@@ -202,11 +209,11 @@ class EventStateRDD(RDD):
     def compute(self, split: int, task: TaskContext) -> Iterator[Any]:
         before, after = self._watermarks(task)
         if split == self.n:
-            self.stats.add({(self.time_ms, split): after})
+            self.batch_stats.add({(self.time_ms, split): after})
             return iter([after])
         previous = None if self.previous is None else next(iter(self.previous.iterator(split, task)))
         state = self.strategy.merge(previous.open if previous is not None else None,
                                     self.shuffled.iterator(split, task), before.watermark_ms,
                                     after.watermark_ms)
-        self.stats.add({(self.time_ms, split): (len(state.late), self.strategy.open_count(state.open))})
+        self.batch_stats.add({(self.time_ms, split): (len(state.late), self.strategy.open_count(state.open))})
         return iter([state])

@@ -22,7 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Hashable, Iterable, Iterator, TypeVar
 
 from .dstream import DStream, TransformedDStream, _checked_rdd
 from .durations import batch_datetime, to_ms
@@ -33,6 +33,15 @@ from .event_chunks import (CHUNK, Chunk, ChunkStep, _record_of, filter_step, fla
 if TYPE_CHECKING:
     from ..rdd import RDD
     from .event_windows import EventWindowDStream
+
+T = TypeVar("T")
+U = TypeVar("U")
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+#: ``self``'s own type, for ``setName``
+E = TypeVar("E", bound="EventTimeDStream[Any]")
+#: an event-time window's key: ``(key, windowStart, windowEnd)``
+WindowKey = tuple[K, dt.datetime, dt.datetime]
 
 __all__ = ["EventTimeDStream", "StampedDStream", "EventTimeSpec", "Watermark", "Chunk", "CHUNK",
            "event_ms", "window_starts", "ms_datetime", "duration_ms", "stamp_chunks",
@@ -64,7 +73,8 @@ def event_ms(value: Any) -> int:
     if kind is float or kind is int:
         if kind is float and not math.isfinite(value):
             raise ValueError(f"an event time must be finite, got {value!r}")
-        return round(value * 1000)
+        ms: int = round(value * 1000)                      # value is an int or a float
+        return ms
     if isinstance(value, dt.datetime):
         return round(value.timestamp() * 1000)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -150,22 +160,26 @@ class Watermark:
 
 
 # ---------------------------------------------------------------------- the stream
-def _strip(_time: Any, rdd: Any) -> Any:
+#: a stream's function of its parent's RDD (``TransformedDStream.func``)
+RDDFunc = Callable[[dt.datetime, "RDD[Any]"], "RDD[Any]"]
+
+
+def _strip(_time: dt.datetime, rdd: RDD[tuple[int, T]]) -> RDD[T]:
     return rdd.map(_record_of, True)
 
 
-def _same(_time: Any, rdd: Any) -> Any:
+def _same(_time: dt.datetime, rdd: RDD[T]) -> RDD[T]:
     return rdd
 
 
-def _pairs_from(source: Callable[[Any, Any], Any], chunks_of: ChunkReader
-                ) -> Callable[[Any, Any], Any]:
-    def pairs(t: Any, rdd: Any) -> Any:
+def _pairs_from(source: RDDFunc, chunks_of: ChunkReader
+                ) -> Callable[[dt.datetime, RDD[Any]], RDD[tuple[int, Any]]]:
+    def pairs(t: dt.datetime, rdd: RDD[Any]) -> RDD[tuple[int, Any]]:
         return source(t, rdd).mapPartitions(lambda records: pairs_of(chunks_of(records)))
     return pairs
 
 
-class StampedDStream(TransformedDStream):
+class StampedDStream(TransformedDStream[tuple[int, T]]):
     """The ``(event ms, record)`` pairs of an event-time stream, kept as a recipe: the
     *source* records (``source_func`` over ``prev``'s RDD: the records before
     ``withEventTime``) and ``chunks_of``, which reads them as stamped chunks (the timestamp
@@ -182,29 +196,29 @@ class StampedDStream(TransformedDStream):
     ([[(3000, ('a', 3.0))]], 'queueStream-0.withEventTime')
     """
 
-    def __init__(self, prev: DStream, source_func: Callable[[Any, Any], Any],
-                 chunks_of: ChunkReader, chain: str) -> None:
+    def __init__(self, prev: DStream[Any], source_func: RDDFunc, chunks_of: ChunkReader,
+                 chain: str) -> None:
         self.prev, self.chain = prev, chain
         self.source_func, self.chunks_of = source_func, chunks_of
         self.func = _pairs_from(source_func, chunks_of)
         DStream.__init__(self, prev._ssc, [prev], chain.rsplit(".", 1)[-1])
 
     @staticmethod
-    def stamping(parent: DStream, chunks_of: ChunkReader, op: str) -> StampedDStream:
+    def stamping(parent: DStream[Any], chunks_of: ChunkReader, op: str) -> StampedDStream[Any]:
         """``parent``'s records read by ``chunks_of`` (``parent``'s own folded operators run
         first, in the same pass)."""
         if isinstance(parent, TransformedDStream) and not (parent.is_cached or parent.is_checkpointed):
             return StampedDStream(parent.prev, parent.func, chunks_of, f"{parent.chain}.{op}")
         return StampedDStream(parent, _same, chunks_of, op)
 
-    def then(self, step: ChunkStep, op: str) -> StampedDStream:
+    def then(self, step: ChunkStep, op: str) -> StampedDStream[Any]:
         """These stamped records through ``step`` (an operator that keeps event time)."""
         if self.is_cached or self.is_checkpointed:
             return StampedDStream(self, _same, then(unzip_chunks, step), op)
         return StampedDStream(self.prev, self.source_func, then(self.chunks_of, step),
                               f"{self.chain}.{op}")
 
-    def source_rdd(self, time_ms: int) -> RDD | None:
+    def source_rdd(self, time_ms: int) -> RDD[Any] | None:
         """The batch's source records (``chunks_of`` reads them), or None without a batch."""
         if self.is_cached or self.is_checkpointed:
             raise ValueError(f"{self.id}: a cached stamped stream is read as pairs")
@@ -214,7 +228,7 @@ class StampedDStream(TransformedDStream):
         return _checked_rdd(self.source_func(batch_datetime(time_ms), rdd), self)
 
 
-class EventTimeDStream(TransformedDStream):
+class EventTimeDStream(TransformedDStream[T]):
     """A stream whose records carry their event time (``withEventTime``).
 
     Its RDDs hold the records as they are; ``stamped`` is the stream of ``(event ms,
@@ -230,53 +244,57 @@ class EventTimeDStream(TransformedDStream):
     [[('a', 6.0)]]
     """
 
-    def __init__(self, stamped: StampedDStream, spec: EventTimeSpec) -> None:
+    def __init__(self, stamped: StampedDStream[T], spec: EventTimeSpec) -> None:
         super().__init__(stamped, _strip, "events")
         self.stamped = stamped
         self.event_time = spec
 
     @staticmethod
-    def stamp(parent: DStream, timestampFunc: Callable[[Any], Any], spec: EventTimeSpec
-              ) -> EventTimeDStream:
+    def stamp(parent: DStream[U], timestampFunc: Callable[[U], dt.datetime | float],
+              spec: EventTimeSpec) -> EventTimeDStream[U]:
         """``parent``'s records with the event time ``timestampFunc`` gives each."""
         sid = parent.id
         chunks_of: ChunkReader = lambda records: stamp_chunks(records, timestampFunc, sid)
-        stamped = StampedDStream.stamping(parent, chunks_of, "withEventTime")
+        stamped: StampedDStream[U] = StampedDStream.stamping(parent, chunks_of, "withEventTime")
         stamped._user(timestampFunc)
         return EventTimeDStream(stamped, spec)
 
-    def _keep_time(self, op: str, step: ChunkStep, user: Callable[..., Any]) -> EventTimeDStream:
+    def _keep_time(self, op: str, step: ChunkStep, user: Callable[..., Any]
+                   ) -> EventTimeDStream[Any]:
         stamped = self.stamped.then(step, op)
         stamped._user(user)
         return EventTimeDStream(stamped, self.event_time)
 
-    def setName(self, name: str) -> DStream:
+    def setName(self: E, name: str) -> E:
         """Name this stream (and its stamped records, ``<name>.stamped``) for stable ids."""
         self.stamped.setName(f"{name}.stamped")
         return super().setName(name)
 
     # -------------------------------------------------- narrow operators that keep event time
-    def map(self, f: Callable[[Any], Any], preservesPartitioning: bool = False) -> EventTimeDStream:
+    def map(self, f: Callable[[T], U], preservesPartitioning: bool = False) -> EventTimeDStream[U]:
         return self._keep_time("map", map_step(f), f)
 
-    def flatMap(self, f: Callable[[Any], Iterable[Any]], preservesPartitioning: bool = False
-                ) -> EventTimeDStream:
+    def flatMap(self, f: Callable[[T], Iterable[U]], preservesPartitioning: bool = False
+                ) -> EventTimeDStream[U]:
         return self._keep_time("flatMap", flat_map_step(f), f)
 
-    def filter(self, f: Callable[[Any], bool]) -> EventTimeDStream:
+    def filter(self, f: Callable[[T], bool]) -> EventTimeDStream[T]:
         return self._keep_time("filter", filter_step(f), f)
 
-    def mapValues(self, f: Callable[[Any], Any]) -> EventTimeDStream:
+    def mapValues(self: EventTimeDStream[tuple[K, V]], f: Callable[[V], U]
+                  ) -> EventTimeDStream[tuple[K, U]]:
         return self._keep_time("mapValues", map_values_step(f), f)
 
-    def flatMapValues(self, f: Callable[[Any], Iterable[Any]]) -> EventTimeDStream:
+    def flatMapValues(self: EventTimeDStream[tuple[K, V]], f: Callable[[V], Iterable[U]]
+                      ) -> EventTimeDStream[tuple[K, U]]:
         return self._keep_time("flatMapValues", flat_map_values_step(f), f)
 
     # -------------------------------------------------- windows by event time
-    def reduceByKeyAndEventWindow(self, func: Callable[[Any, Any], Any], windowDuration: float,
-                                  slideDuration: float | None = None, allowedLateness: float = 0,
-                                  mode: str = "final", numPartitions: int | None = None
-                                  ) -> EventWindowDStream:
+    def reduceByKeyAndEventWindow(self: EventTimeDStream[tuple[K, V]], func: Callable[[V, V], V],
+                                  windowDuration: float, slideDuration: float | None = None,
+                                  allowedLateness: float = 0, mode: str = "final",
+                                  numPartitions: int | None = None
+                                  ) -> EventWindowDStream[tuple[WindowKey[K], V], tuple[K, V]]:
         """Each key's values reduced with ``func`` per event-time window (tumbling, or
         sliding every ``slideDuration`` seconds): ``((key, windowStart, windowEnd), value)``."""
         from .event_windows import Aggregation, event_windows
@@ -285,19 +303,21 @@ class EventTimeDStream(TransformedDStream):
                              windowDuration, slideDuration, allowedLateness, mode, numPartitions,
                              func)
 
-    def countByKeyAndEventWindow(self, windowDuration: float, slideDuration: float | None = None,
-                                 allowedLateness: float = 0, mode: str = "final",
-                                 numPartitions: int | None = None) -> EventWindowDStream:
+    def countByKeyAndEventWindow(self: EventTimeDStream[tuple[K, V]], windowDuration: float,
+                                 slideDuration: float | None = None, allowedLateness: float = 0,
+                                 mode: str = "final", numPartitions: int | None = None
+                                 ) -> EventWindowDStream[tuple[WindowKey[K], int], tuple[K, V]]:
         """Records per key and event-time window: ``((key, windowStart, windowEnd), count)``."""
         from .event_windows import Aggregation, event_windows
         return event_windows(self, "countByKeyAndEventWindow", Aggregation.counting(),
                              windowDuration, slideDuration, allowedLateness, mode, numPartitions)
 
-    def aggregateByKeyAndEventWindow(self, zeroValue: Any, seqFunc: Callable[[Any, Any], Any],
-                                     combFunc: Callable[[Any, Any], Any], windowDuration: float,
-                                     slideDuration: float | None = None, allowedLateness: float = 0,
-                                     mode: str = "final", numPartitions: int | None = None
-                                     ) -> EventWindowDStream:
+    def aggregateByKeyAndEventWindow(self: EventTimeDStream[tuple[K, V]], zeroValue: U,
+                                     seqFunc: Callable[[U, V], U], combFunc: Callable[[U, U], U],
+                                     windowDuration: float, slideDuration: float | None = None,
+                                     allowedLateness: float = 0, mode: str = "final",
+                                     numPartitions: int | None = None
+                                     ) -> EventWindowDStream[tuple[WindowKey[K], U], tuple[K, V]]:
         """``aggregateByKey`` per event-time window: ``seqFunc`` adds a value to an
         accumulator that starts as a copy of ``zeroValue``, ``combFunc`` merges two (both
         may change their first argument in place)."""
@@ -309,9 +329,10 @@ class EventTimeDStream(TransformedDStream):
                              windowDuration, slideDuration, allowedLateness, mode, numPartitions,
                              seqFunc, combFunc)
 
-    def reduceByKeyAndSessionWindow(self, func: Callable[[Any, Any], Any], gap: float,
-                                    allowedLateness: float = 0, numPartitions: int | None = None
-                                    ) -> EventWindowDStream:
+    def reduceByKeyAndSessionWindow(self: EventTimeDStream[tuple[K, V]], func: Callable[[V, V], V],
+                                    gap: float, allowedLateness: float = 0,
+                                    numPartitions: int | None = None
+                                    ) -> EventWindowDStream[tuple[WindowKey[K], V], tuple[K, V]]:
         """Per key, records closer than ``gap`` seconds form a session; each session's
         values reduced with ``func``, emitted once it closes:
         ``((key, first record, last record + gap), value)``.
@@ -339,6 +360,6 @@ class EventTimeDStream(TransformedDStream):
         return EventWindowDStream(state)
 
 
-def _check_function(stream: DStream, func: Any, op: str) -> None:
+def _check_function(stream: DStream[Any], func: object, op: str) -> None:
     if not callable(func):
         raise TypeError(f"{stream.id}: {op} needs a function, got {type(func).__name__} {func!r:.60}")

@@ -25,13 +25,14 @@ import math
 import operator
 from collections import Counter
 from itertools import compress, groupby, repeat
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Protocol
+from typing import (TYPE_CHECKING, Any, Callable, Generic, Iterable, Iterator, KeysView, Protocol,
+                    TypeVar)
 
 from ..accumulators import Accumulator
 from ..rdd import RDD
 from ..rdd_kinds import ShuffledRDD
 from .dstream import DStream, TransformedDStream
-from .event_state import (Bucket, EventRoute, EventStateRDD, KeyedState, PreAggregateRDD,
+from .event_state import (Bucket, EventRoute, EventStateRDD, KeyedState, PreAggregateRDD, Stats,
                           StatsParam)
 from .event_running import RunningCounts
 from .event_time import (Chunk, EventTimeDStream, StampedDStream, Watermark, duration_ms,
@@ -45,6 +46,13 @@ __all__ = ["Strategy", "Aggregation", "Windows", "FinalWindows", "PaneState", "E
            "EventWindowDStream", "event_windows"]
 
 MODES = ("final", "update")
+
+#: the records of an event-time window operator: ``((key, windowStart, windowEnd), value)``
+T = TypeVar("T")
+#: the records it reads (and its ``lateRecords()``)
+R = TypeVar("R")
+#: ``self``'s own type, for ``checkpoint`` and ``setName``
+EW = TypeVar("EW", bound="EventWindowDStream[Any, Any]")
 
 
 class Strategy(Protocol):
@@ -322,7 +330,8 @@ class PaneState:
                  running: RunningCounts | None = None) -> None:
         self.panes, self.open_windows, self.running = panes, open_windows, running
 
-    def __reduce__(self) -> tuple:
+    def __reduce__(self) -> tuple[type[PaneState], tuple[dict[int, dict[Any, Any]], int,
+                                                        RunningCounts | None]]:
         return (PaneState, (self.panes, self.open_windows, self.running))
 
 
@@ -347,7 +356,9 @@ class FinalWindows(Windows):
         #: windows are counted on from the previous one (``RunningCounts``)
         self.runs = agg.counts and size // self.pane >= 3
 
-    def merge(self, previous: PaneState | None, entries: Iterator[tuple[Any, Any]],
+    # its state is a PaneState where Windows keeps dicts (Strategy types the state as Any)
+    def merge(self, previous: PaneState | None,  # type: ignore[override]
+              entries: Iterator[tuple[Any, Any]],
               wm_before: int | None, wm_after: int | None) -> KeyedState:
         late, arrived = _by_pane(entries)
         panes = dict(previous.panes) if previous else {}
@@ -417,7 +428,8 @@ class FinalWindows(Windows):
         starts = [s for s in self._starts(panes) if limit is None or s + self.size > limit]
         index = {s: i for i, s in enumerate(starts)}
         reached: dict[Any, int] = {}
-        total, before, before_last = 0, {}.keys(), -1
+        before: KeysView[Any] = {}.keys()       # declared with its value: not narrowed to Never
+        total, before_last = 0, -1
         for p in sorted(panes):
             run = [index[s] for s in window_starts(p, self.size, self.slide) if s in index]
             if not run:
@@ -434,24 +446,24 @@ class FinalWindows(Windows):
             before, before_last = keys, last
         return total
 
-    def open_count(self, state: PaneState) -> int:
+    def open_count(self, state: PaneState) -> int:  # type: ignore[override]  # as merge
         return state.open_windows
 
 
 # ---------------------------------------------------------------------- the streams
-class EventStateDStream(_StatefulDStream):
+class EventStateDStream(_StatefulDStream[Any]):
     """The operator's state, one RDD of ``n + 1`` partitions per batch (``event_state.py``);
     checkpointed under its stable id like every stateful operator. After each batch it
     reports the watermark, open windows and late records to the batch's ``BatchInfo``."""
 
-    def __init__(self, events: EventTimeDStream, strategy: Strategy, n: int, op: str) -> None:
+    def __init__(self, events: EventTimeDStream[Any], strategy: Strategy, n: int, op: str) -> None:
         super().__init__(events.stamped, op, n)
         self.events_id = events.id
         self.strategy, self.spec, self.n = strategy, events.event_time, n
-        self.stats: Accumulator = Accumulator({}, StatsParam())
+        self.stats: Accumulator[Stats] = Accumulator({}, StatsParam())
         self._ssc._scheduler.before_complete.append(self._report)
 
-    def _compute(self, time_ms: int) -> RDD | None:
+    def _compute(self, time_ms: int) -> RDD[Any] | None:
         previous = self._get_or_compute(time_ms - self.slide_ms)
         if previous is not None and previous.getNumPartitions() != self.n + 1:
             raise ValueError(
@@ -464,7 +476,7 @@ class EventStateDStream(_StatefulDStream):
         return EventStateRDD(previous, shuffled, self.strategy, self.n, time_ms, self.spec,
                              self.stats)
 
-    def _batch(self, time_ms: int) -> tuple[RDD, Callable[[Iterator[Any]], Iterator[Chunk]]]:
+    def _batch(self, time_ms: int) -> tuple[RDD[Any], Callable[[Iterator[Any]], Iterator[Chunk]]]:
         """The batch's records and how its map tasks read them as stamped chunks: the records
         before ``withEventTime`` and the stream's recipe, or the stamped pairs if cached."""
         stamped = self.parents[0]
@@ -489,7 +501,7 @@ class EventStateDStream(_StatefulDStream):
                                                         open_windows)
 
 
-class EventWindowDStream(TransformedDStream):
+class EventWindowDStream(TransformedDStream[T], Generic[T, R]):
     """The results of an event-time windowed operator: ``((key, windowStart, windowEnd),
     value)`` with naive local datetimes; ``lateRecords()`` for the records it left out."""
 
@@ -497,7 +509,7 @@ class EventWindowDStream(TransformedDStream):
         super().__init__(state, _emitted, "windows")
         self.state = state
 
-    def lateRecords(self) -> EventTimeDStream:
+    def lateRecords(self) -> EventTimeDStream[R]:
         """The records this operator left out as late, with their event times, per batch.
 
         >>> from dstream import Context, StreamingContext
@@ -510,22 +522,22 @@ class EventWindowDStream(TransformedDStream):
         ...     run_batches(ssc, counts.lateRecords(), 2)
         [[], [('b', 3.0)]]
         """
-        stamped = StampedDStream(self.state, _late, unzip_chunks, "lateRecords")
+        stamped: StampedDStream[R] = StampedDStream(self.state, _late, unzip_chunks, "lateRecords")
         return EventTimeDStream(stamped, self.state.spec)
 
-    def checkpoint(self, interval: float) -> DStream:
+    def checkpoint(self: EW, interval: float) -> EW:
         """Save the operator's state every ``interval`` seconds (a multiple of the batch
         duration; default: the smallest multiple at least 10 s)."""
         self.state.checkpoint(interval)
         return self
 
-    def setName(self, name: str) -> DStream:
+    def setName(self: EW, name: str) -> EW:
         """Name the results; the state is saved under ``<name>.state``."""
         self.state.setName(f"{name}.state")
         return super().setName(name)
 
 
-def _emitted(_time: Any, rdd: RDD) -> RDD:
+def _emitted(_time: Any, rdd: RDD[Any]) -> RDD[Any]:
     return rdd.flatMap(_emitted_of)
 
 
@@ -533,7 +545,7 @@ def _emitted_of(record: Any) -> list[Any]:
     return record.emitted if type(record) is KeyedState else []
 
 
-def _late(_time: Any, rdd: RDD) -> RDD:
+def _late(_time: Any, rdd: RDD[Any]) -> RDD[Any]:
     return rdd.flatMap(_late_of)
 
 
@@ -541,9 +553,10 @@ def _late_of(record: Any) -> list[Any]:
     return record.late if type(record) is KeyedState else []
 
 
-def event_windows(events: EventTimeDStream, op: str, agg: Aggregation, windowDuration: float,
+def event_windows(events: EventTimeDStream[R], op: str, agg: Aggregation, windowDuration: float,
                   slideDuration: float | None, allowedLateness: float, mode: str,
-                  numPartitions: int | None, *user_funcs: Callable[..., Any]) -> EventWindowDStream:
+                  numPartitions: int | None, *user_funcs: Callable[..., Any]
+                  ) -> EventWindowDStream[Any, R]:
     """Build a tumbling or sliding event-time window operator (arguments checked here)."""
     size = duration_ms(windowDuration, f"{events.id}: {op} windowDuration", allow_zero=False)
     slide = size if slideDuration is None else duration_ms(
