@@ -35,7 +35,8 @@ from .inputs.constructors import InputStreams
 from .inputs.queue import QueueInputDStream
 from .listener import BatchHistory, ListenerBus, StreamingListener
 from .inputs.receiver_streams import ReceiverTracker
-from .recovery import Recovery, StreamCheckpoints
+from .checkpointing import StreamCheckpoints
+from .recovery import Recovery
 from .scheduler import JobScheduler
 from .graph_restore import MODE_KEY as RECOVERY_MODE_KEY, checkpoint_contents, recovery_mode, save_graph
 from .graph_restore import restore as restore_saved_graph
