@@ -13,6 +13,8 @@ pair per record is made, then taken apart again).
 
 from __future__ import annotations
 
+import datetime as dt
+import math
 import operator
 from itertools import chain, compress, islice, repeat
 from typing import Any, Callable, Iterable, Iterator
@@ -55,8 +57,27 @@ def _times_ms(sid: str, times: list[Any], records: list[Any]) -> list[int]:
     return [_checked_ms(sid, x, r) for x, r in zip(times, records)]
 
 
+def event_ms(value: Any) -> int:
+    """An event time (a ``datetime``, naive meaning local time, or epoch seconds) in ms.
+
+    >>> event_ms(1.25), event_ms(dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc))
+    (1250, 0)
+    """
+    kind = type(value)
+    if kind is float or kind is int:
+        if kind is float and not math.isfinite(value):
+            raise ValueError(f"an event time must be finite, got {value!r}")
+        ms: int = round(value * 1000)                      # value is an int or a float
+        return ms
+    if isinstance(value, dt.datetime):
+        return round(value.timestamp() * 1000)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return event_ms(float(value))
+    raise TypeError(f"an event time must be a datetime or epoch seconds (int or float), "
+                    f"got {kind.__name__} {value!r:.80}")
+
+
 def _checked_ms(sid: str, value: Any, record: Any) -> int:
-    from .event_time import event_ms
     try:
         return event_ms(value)
     except (TypeError, ValueError) as e:

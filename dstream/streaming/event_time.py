@@ -20,15 +20,14 @@ record for that long (of batch time) lets its watermark run on with the batch cl
 from __future__ import annotations
 
 import datetime as dt
-import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Hashable, Iterable, Iterator, TypeVar
 
 from .dstream import DStream, TransformedDStream, _checked_rdd
 from .durations import batch_datetime, to_ms
-from .event_chunks import (CHUNK, Chunk, ChunkStep, _record_of, filter_step, flat_map_step,
-                           map_step, map_values_step, flat_map_values_step, pairs_of,
-                           stamp_chunks, then, unzip_chunks)
+from .event_chunks import (CHUNK, Chunk, ChunkStep, _record_of, event_ms, filter_step,
+                           flat_map_step, flat_map_values_step, map_step, map_values_step,
+                           pairs_of, stamp_chunks, then, unzip_chunks)
 
 if TYPE_CHECKING:
     from ..rdd import RDD
@@ -61,26 +60,6 @@ def duration_ms(seconds: float, what: str, *, allow_zero: bool = True) -> int:
             and seconds == 0:
         return 0
     return to_ms(seconds, what)
-
-
-def event_ms(value: Any) -> int:
-    """An event time (a ``datetime``, naive meaning local time, or epoch seconds) in ms.
-
-    >>> event_ms(1.25), event_ms(dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc))
-    (1250, 0)
-    """
-    kind = type(value)
-    if kind is float or kind is int:
-        if kind is float and not math.isfinite(value):
-            raise ValueError(f"an event time must be finite, got {value!r}")
-        ms: int = round(value * 1000)                      # value is an int or a float
-        return ms
-    if isinstance(value, dt.datetime):
-        return round(value.timestamp() * 1000)
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return event_ms(float(value))
-    raise TypeError(f"an event time must be a datetime or epoch seconds (int or float), "
-                    f"got {kind.__name__} {value!r:.80}")
 
 
 def ms_datetime(ms: int) -> dt.datetime:

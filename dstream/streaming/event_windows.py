@@ -37,6 +37,7 @@ from .event_state import (Bucket, EventRoute, EventStateRDD, KeyedState, PreAggr
 from .event_running import RunningCounts
 from .event_time import (Chunk, EventTimeDStream, StampedDStream, Watermark, duration_ms,
                          ms_datetime, unzip_chunks, window_starts)
+from .listener import EventTimeInfo
 from .stateful import _StatefulDStream
 
 if TYPE_CHECKING:
@@ -486,7 +487,6 @@ class EventStateDStream(_StatefulDStream[Any]):
 
     def _report(self, jobset: JobSet) -> None:
         """Move this batch's statistics from the tasks into its ``BatchInfo``."""
-        from .listener import EventTimeInfo
         with self.stats._lock:
             entries = self.stats._value
             mine = {split: v for (t, split), v in entries.items() if t == jobset.time_ms}

@@ -23,7 +23,7 @@ from .received_blocks import ReceivedBlock
 from .checkpointing import DISCARD_STATE_CONF, METADATA_KIND, CheckpointManager, StreamCheckpoints
 from .log_ledger import ReplayPlan
 from .log_records import decode_block
-from .recovery_format import data_partition_name, decode_metadata
+from .recovery_format import IncompatibleCheckpointError, data_partition_name, decode_metadata
 from .state_checkpoints import load_chain
 
 if TYPE_CHECKING:
@@ -33,10 +33,6 @@ if TYPE_CHECKING:
 __all__ = ["Recovery", "IncompatibleCheckpointError"]
 
 log = logging.getLogger(__name__)
-
-
-class IncompatibleCheckpointError(ValueError):
-    """The saved state does not fit the job's current definition."""
 
 
 def _merge_positions(positions: dict[Any, int], metadata: dict[str, Any]) -> None:

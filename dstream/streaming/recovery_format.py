@@ -20,12 +20,16 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .dstream import DStream
 
-__all__ = ["FORMAT", "VERSION", "encode_metadata", "decode_metadata", "storage_name", "state_keys",
-           "data_partition_name"]
+__all__ = ["IncompatibleCheckpointError", "FORMAT", "VERSION", "encode_metadata", "decode_metadata",
+           "storage_name", "state_keys", "data_partition_name"]
 
 FORMAT = "dstream-checkpoint"
 VERSION = 1
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+class IncompatibleCheckpointError(ValueError):
+    """The saved state does not fit the job's current definition."""
 
 
 def _to_json(value: Any) -> Any:

@@ -24,12 +24,14 @@ from typing import TYPE_CHECKING, Any, Callable, Hashable
 from ..block_manager import rdd_block_id
 from ..rdd_checkpoint import truncate_to
 from ..taskcontext import Serialized
+from .checkpointing import DataSnapshot
+from .recovery_format import IncompatibleCheckpointError
 from .state_map import StateMap, StateVersion
 
 if TYPE_CHECKING:
     from ..conf import Conf
     from ..rdd import RDD
-    from .checkpointing import CheckpointManager, DataSnapshot
+    from .checkpointing import CheckpointManager
 
 __all__ = ["SNAPSHOT_EVERY_CONF", "snapshot_every", "capture_incremental", "load_chain",
            "snapshot_payload", "delta_payload", "decode_payload", "apply_payload"]
@@ -108,7 +110,6 @@ def capture_incremental(manager: CheckpointManager, key: str, kind: str, time_ms
     ``info`` (the operator's last checkpoint) when every partition can make one, else a
     snapshot. Pickled here, on the batch thread, since the state changes in place after;
     the state's dirty keys start afresh, and the RDD's lineage is cut."""
-    from .checkpointing import DataSnapshot
     partitions = [values.load() if isinstance(values, Serialized) else values
                   for values in manager.partitions_of(rdd)]
     versions = [_version_of(records, time_ms) for records in partitions]
@@ -149,7 +150,6 @@ def load_chain(manager: CheckpointManager, key: str, info: dict[str, Any], split
     """Partition ``split`` of the operator's state: the chain's snapshot with its deltas
     applied, as the one state record of a ``mapWithState`` partition. ``load`` reads and
     verifies one saved partition (IncompatibleCheckpointError when it cannot)."""
-    from .recovery import IncompatibleCheckpointError
     from .stateful import _StateRecord
     entries = None
     for t in info["chain"]:

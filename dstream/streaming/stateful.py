@@ -22,6 +22,7 @@ from ..rdd import RDD
 from ..storagelevel import StorageLevel
 from .dstream import DStream, TransformedDStream
 from .arguments import check_duration, check_function
+from .durations import batch_datetime
 from .state_checkpoints import capture_incremental, snapshot_every
 from .state_map import StateMap, StateVersion
 
@@ -256,7 +257,6 @@ class MapWithStateRDD(RDD["_StateRecord"]):
 
     def compute(self, split: int, task: TaskContext) -> Iterator[_StateRecord]:
         func, time_ms, timeout = self.spec._func, self.time_ms, self.spec._timeout_ms
-        from .durations import batch_datetime
         when = batch_datetime(time_ms)
         previous = self._previous_version(split, task)
         state_map = previous.state_map
