@@ -61,7 +61,11 @@ from collections import OrderedDict
 from concurrent.futures import CancelledError, Future, InvalidStateError, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Callable
 
+import dask
+from distributed import Client, LocalCluster, get_worker
+
 from ..errors import WorkerLostError
+from ..scheduler.task import run_task
 from ..serialization import dumps_code, dumps_data
 from ..taskcontext import Serialized
 from .base import ExecutorBackend
@@ -142,8 +146,6 @@ def _run_on_worker(token: str, code: bytes, split: int, attempt: int, inputs_byt
     task takes bucket ``picks[position]``) and received blocks (the bytes of a replica).
     The driver's part of the result goes out as an event (``report``); what is returned stays
     on the worker for the tasks that read it (``None`` when none will)."""
-    from ..scheduler.task import run_task
-
     try:
         stage = _load_stage(token, code)
         inputs = pickle.loads(inputs_bytes)
@@ -174,8 +176,6 @@ def _send_report(result: TaskResult, report: _Report) -> TaskResult | None:
     """Log the driver's part of ``result`` as a Dask event (without it when over
     ``_EVENT_BYTES``); the result to keep on the worker, ``None`` when the event holds all of
     a result task's result."""
-    from distributed import get_worker
-
     topic, key, keep_value, kept = report
     pickled = dumps_data(_side_outputs(result, keep_value, kept))
     data = pickled if len(pickled) <= _EVENT_BYTES else None
@@ -261,9 +261,6 @@ class DaskBackend(ExecutorBackend):
 
     def __init__(self, address: str | None = None, n_workers: int | None = None,
                  conf: Conf | None = None) -> None:
-        import dask
-        from distributed import Client, LocalCluster
-
         self._cluster = None
         self._saved_seed = os.environ.get("PYTHONHASHSEED")
         if address is None:

@@ -26,12 +26,11 @@ import time
 from typing import TYPE_CHECKING, Callable
 
 from ..errors import BlockLostError
+from ..taskcontext import Serialized
 from .base import RemoteBlock
 
 if TYPE_CHECKING:
     from distributed import Client, Future
-
-    from ..taskcontext import Serialized
 
 __all__ = ["DaskBlock", "DaskBlockStore", "DaskCachedBlock"]
 
@@ -69,8 +68,6 @@ class DaskBlock(RemoteBlock):
             future.release()  # type: ignore[no-untyped-call]  # no annotations
 
     def fetch(self) -> Serialized:
-        from ..taskcontext import Serialized
-
         for future, _ in self.live():
             try:
                 return Serialized(future.result())
