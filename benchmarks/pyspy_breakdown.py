@@ -10,7 +10,7 @@ with ``--idle`` every thread is sampled at the rate, busy or not.
     python -m benchmarks.pyspy_breakdown /tmp/profile.txt --batches 40
 
 >>> classify("process 1:x;thread (1): block-generator-0;BlockManager._write (dstream/block_manager.py:141)")
-('driver', 'block-generator', 'block handling: 2nd copy of a received block (pickle + file)')
+('driver', 'block-generator', 'block handling: 2nd copy of a received block (file)')
 """
 
 from __future__ import annotations
