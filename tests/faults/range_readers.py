@@ -17,7 +17,7 @@ from typing import Any, Callable
 #: the logging format of the jobs, which :func:`reader_pids` parses
 LOG_FORMAT = "%(asctime)s %(process)d %(name)s %(levelname)s %(message)s"
 
-READ_LINE = re.compile(r"^\S+ \S+ (\d+) dstream\.streaming\.kafka_direct INFO .* read by process (\d+)", re.M)
+READ_LINE = re.compile(r"^\S+ \S+ (\d+) dstream\.streaming\.inputs\.kafka_direct INFO .* read by process (\d+)", re.M)
 
 
 def read_log(path: str) -> str:
