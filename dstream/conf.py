@@ -147,6 +147,7 @@ SETTINGS: dict[str, Setting] = {s.key: s for s in [
     _S("spark.default.parallelism", "int", None, "partitions", "default partitions of parallelize and pair operations (default: the executors' cores)"),
     _S("dstream.task.maxFailures", "int", 4, "attempts", "attempts per task before its job fails", spark="spark.task.maxFailures"),
     _S("dstream.storage.memoryBudgetBytes", "int", 512 << 20, "bytes", "memory the driver's block manager keeps before spilling blocks to disk"),
+    _S("dstream.memory.tuneMalloc", "bool", True, "", "fix glibc malloc's trim and mmap thresholds (128 KiB) in the driver and process workers, so that memory a long job frees goes back to the system"),
     _S("dstream.dask.inlineStageCodeBytes", "int", 64 << 10, "bytes", "Dask: stage code up to this size travels inside each task"),
     _S("dstream.dask.wholeMapOutputPartitions", "int", 2, "partitions", "Dask: shuffles with up to this many reduce partitions read whole map outputs (no bucket task); 0 turns it off"),
     _S("dstream.streaming.concurrentJobs", "int", 1, "batches", "batches run at once", spark="spark.streaming.concurrentJobs"),

@@ -14,7 +14,7 @@ import tempfile
 import threading
 from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar, cast
 
-from . import console_log
+from . import allocator, console_log
 from .accumulators import Accumulator, AccumulatorParam
 from .block_manager import BlockManager
 from .broadcast import Broadcast
@@ -62,6 +62,8 @@ class Context:
         self.master = self._conf.get(MASTER_KEY) or "local[*]"
         self.appName = self._conf.get(APP_NAME_KEY) or "dstream"
         self._conf.setMaster(self.master).setAppName(self.appName)
+        if self._conf.getBoolean(allocator.SETTING, True):
+            allocator.tune_this_process()
         kind, parallelism = parse_master(self.master)
         with _active_lock:
             if _active is not None:

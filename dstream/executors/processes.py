@@ -19,6 +19,7 @@ from concurrent.futures import Future
 from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, Any
 
+from .. import allocator
 from ..errors import WorkerLostError
 from ..serialization import dumps_code, dumps_data
 from .base import ExecutorBackend, RemoteTaskError
@@ -111,7 +112,7 @@ class ProcessBackend(ExecutorBackend):
 
     def __init__(self, n: int, conf: Conf) -> None:
         self.parallelism = n
-        self._env = _worker_environment()
+        self._env = _worker_environment(conf.getBoolean(allocator.SETTING, True))
         #: (future, stage, split, attempt, inputs) of a task to run, or None: stop
         self._queue: queue.Queue[tuple[Future[TaskResult], StageBinary, int, int, dict[Any, Any]]
                                  | None] = queue.Queue()
@@ -248,8 +249,8 @@ def _rebuild_error(exc_bytes: bytes | None, type_name: str, message: str, text: 
     return error
 
 
-def _worker_environment() -> dict[str, str]:
-    env = dict(os.environ)
+def _worker_environment(tune_malloc: bool) -> dict[str, str]:
+    env = allocator.worker_environment(os.environ) if tune_malloc else dict(os.environ)
     env["PYTHONHASHSEED"] = "0"
     # the driver's own import path, no more: an extra entry (e.g. the working directory, which
     # may hold a folder named like a package) could shadow what the driver imported
