@@ -35,7 +35,7 @@ from .inputs.constructors import InputStreams
 from .inputs.queue import QueueInputDStream
 from .listener import BatchHistory, ListenerBus, StreamingListener
 from .inputs.receiver_streams import ReceiverTracker
-from .checkpointing import StreamCheckpoints
+from .stream_checkpoints import StreamCheckpoints
 from .recovery import Recovery
 from .scheduler import JobScheduler
 from .graph_restore import MODE_KEY as RECOVERY_MODE_KEY, checkpoint_contents, recovery_mode, save_graph

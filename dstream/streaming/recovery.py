@@ -20,7 +20,7 @@ from ..hashing import portable_hash
 from ..rdd_checkpoint import truncate_to
 from ..rdd_kinds import ParallelCollectionRDD
 from .received_blocks import ReceivedBlock
-from .checkpointing import DISCARD_STATE_CONF, METADATA_KIND, CheckpointManager, StreamCheckpoints
+from .checkpointing import DISCARD_STATE_CONF, METADATA_KIND, CheckpointManager
 from .log_ledger import ReplayPlan
 from .log_records import decode_block
 from .recovery_format import IncompatibleCheckpointError, data_partition_name, decode_metadata
@@ -29,6 +29,7 @@ from .state_checkpoints import load_chain
 if TYPE_CHECKING:
     from .context import StreamingContext
     from .dstream import DStream
+    from .stream_checkpoints import StreamCheckpoints
 
 __all__ = ["Recovery", "IncompatibleCheckpointError"]
 
