@@ -25,30 +25,42 @@ from types import CodeType
 from typing import (TYPE_CHECKING, Any, Callable, Generic, Hashable, Iterable, Iterator, TypeVar,
                     cast, overload)
 
+from ..aggregation import ResultIterable
 from ..callsite import call_site_override, user_call_site
+from ..hashing import portable_hash
+from ..partitioner import Partitioner
 from ..rdd import RDD
 from ..storagelevel import StorageLevel
 from .arguments import check_duration, check_function, on
-from .durations import batch_datetime, check_multiple, to_ms
+from .checkpointing import CheckpointManager, DataSnapshot
+from .durations import batch_datetime, check_multiple
 from .event_ops import EventTimeOperations
 from .failures import user_codes
-from .pair_ops import PairDStreamOperations
 from .sinks.kafka_sink import KafkaSink, to_bytes
 from .sinks.redis_sink import RedisSink
 from .sinks.text_files import save_batch_as_text_files
-from .state_ops import StateOperations
-from .window_ops import WindowOperations
+from .state_checkpoints import capture_incremental, snapshot_every
+from .stateful import MapWithStateRDD, StateSpec, StateUpdateRDD, _mapped_of, _StateRecord, _states_of
+from .windowed import INVERSE_MIN_SLIDES, concat, drop_prefix, next_window
 
 if TYPE_CHECKING:
     from .context import StreamingContext
 
-__all__ = ["DStream", "TransformedDStream", "TransformedWithDStream", "ForEachDStream", "adapt_time_func"]
+__all__ = ["DStream", "TransformedDStream", "TransformedWithDStream", "ForEachDStream", "adapt_time_func",
+           "WindowedDStream", "ReducedWindowedDStream", "StateDStream", "MapWithStateDStream"]
 
 T = TypeVar("T")
 U = TypeVar("U")
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 W = TypeVar("W")
+#: combineByKey's combined value
+C = TypeVar("C")
+#: a key's state (updateStateByKey, mapWithState)
+S = TypeVar("S")
+#: the records of a method that calls a pair operation on pairs of them (``reduce``): typed
+#: ``self: DStream[R]``, since mypy binds the class's own ``T`` twice in such a call
+R = TypeVar("R")
 #: ``self``'s own type, for the methods that return ``self``
 D = TypeVar("D", bound="DStream[Any]")
 
@@ -85,8 +97,7 @@ def adapt_time_func(func: Callable[..., Any], plain_arity: int, what: str) -> Ca
                     f"{plain_arity + 1} (time, rdd); {func!r} takes {len(positional)}")
 
 
-class DStream(PairDStreamOperations, WindowOperations, StateOperations, EventTimeOperations,
-              Generic[T]):
+class DStream(EventTimeOperations, Generic[T]):
     """A discretized stream. Subclasses define ``compute(time_ms)``; everything users call is
     here and in the operation mixins.
 
@@ -533,7 +544,7 @@ class DStream(PairDStreamOperations, WindowOperations, StateOperations, EventTim
         """
         return self.map(lambda x: (x, 1)).reduceByKey(operator.add)
 
-    def reduce(self, func: Callable[[T, T], T]) -> DStream[T]:
+    def reduce(self: DStream[R], func: Callable[[R, R], R]) -> DStream[R]:
         """One element per non-empty batch: its records reduced with ``func``.
 
         >>> from dstream import Context, StreamingContext
@@ -578,6 +589,396 @@ class DStream(PairDStreamOperations, WindowOperations, StateOperations, EventTim
         _check_same_slide(self, other, "union")
         # DStream is invariant in its element type: either side is a stream of T | U
         return self._ssc.union(cast("DStream[T | U]", self), cast("DStream[T | U]", other))
+
+    # ------------------------------------------------------------------ (key, value) pairs
+    def _partitions(self, numPartitions: int | None) -> int:
+        if numPartitions is None:
+            return self._sc.defaultParallelism
+        if not isinstance(numPartitions, int) or numPartitions < 1:
+            raise ValueError(f"{self.id}: numPartitions must be an int >= 1, got {numPartitions!r}")
+        return numPartitions
+
+    def mapValues(self: DStream[tuple[K, V]],
+                  f: Callable[[V], U]) -> DStream[tuple[K, U]]:
+        """``f`` applied to the value of every ``(key, value)`` record.
+
+        >>> from dstream import Context, StreamingContext
+        >>> from dstream.streaming.testing import run_batches
+        >>> with Context("local") as ctx:
+        ...     ssc = StreamingContext(ctx, 1, clock="manual")
+        ...     pairs = ssc.queueStream([[("a", 1), ("b", 2)]])
+        ...     run_batches(ssc, pairs.mapValues(lambda v: v * 10), 1)
+        [[('a', 10), ('b', 20)]]
+        """
+        check_function(on(self, "mapValues"), "f", f, 1)
+        return self._narrow("mapValues", lambda _, it: ((kv[0], f(kv[1])) for kv in it), True, f)
+
+    def flatMapValues(self: DStream[tuple[K, V]],
+                      f: Callable[[V], Iterable[U]]) -> DStream[tuple[K, U]]:
+        """``(key, x)`` for every ``x`` of the iterable ``f(value)`` returns.
+
+        >>> from dstream import Context, StreamingContext
+        >>> from dstream.streaming.testing import run_batches
+        >>> with Context("local") as ctx:
+        ...     ssc = StreamingContext(ctx, 1, clock="manual")
+        ...     pairs = ssc.queueStream([[("a", "x y"), ("b", "z")]])
+        ...     run_batches(ssc, pairs.flatMapValues(str.split), 1)
+        [[('a', 'x'), ('a', 'y'), ('b', 'z')]]
+        """
+        check_function(on(self, "flatMapValues"), "f", f, 1)
+        return self._narrow("flatMapValues",
+                            lambda _, it: ((kv[0], x) for kv in it for x in f(kv[1])), True, f)
+
+    def combineByKey(self: DStream[tuple[K, V]],
+                     createCombiner: Callable[[V], C],
+                     mergeValue: Callable[[C, V], C], mergeCombiners: Callable[[C, C], C],
+                     numPartitions: int | None = None) -> DStream[tuple[K, C]]:
+        """Each batch's values combined per key (the general form of ``reduceByKey``).
+
+        >>> from dstream import Context, StreamingContext
+        >>> from dstream.streaming.testing import run_batches
+        >>> with Context("local") as ctx:
+        ...     ssc = StreamingContext(ctx, 1, clock="manual")
+        ...     pairs = ssc.queueStream([[("a", 1), ("b", 2), ("a", 3)]])
+        ...     lists = pairs.combineByKey(lambda v: [v], lambda c, v: c + [v], lambda c, d: c + d)
+        ...     [sorted(batch) for batch in run_batches(ssc, lists, 1)]
+        [[('a', [1, 3]), ('b', [2])]]
+        """
+        for name, func, arity in (("createCombiner", createCombiner, 1), ("mergeValue", mergeValue, 2),
+                                  ("mergeCombiners", mergeCombiners, 2)):
+            check_function(on(self, "combineByKey"), name, func, arity)
+        n = self._partitions(numPartitions)
+        return self._per_batch("combineByKey", lambda rdd: rdd.combineByKey(
+            createCombiner, mergeValue, mergeCombiners, n))._user(createCombiner, mergeValue,
+                                                                 mergeCombiners)
+
+    def reduceByKey(self: DStream[tuple[K, V]],
+                    func: Callable[[V, V], V],
+                    numPartitions: int | None = None) -> DStream[tuple[K, V]]:
+        """Each batch's values merged per key with ``func``.
+
+        >>> from dstream import Context, StreamingContext
+        >>> from dstream.streaming.testing import run_batches
+        >>> import operator
+        >>> with Context("local") as ctx:
+        ...     ssc = StreamingContext(ctx, 1, clock="manual")
+        ...     pairs = ssc.queueStream([[("a", 1), ("b", 1), ("a", 1)], [("b", 5)]])
+        ...     [sorted(batch) for batch in run_batches(ssc, pairs.reduceByKey(operator.add), 2)]
+        [[('a', 2), ('b', 1)], [('b', 5)]]
+        """
+        check_function(on(self, "reduceByKey"), "func", func, 2)
+        n = self._partitions(numPartitions)
+        return self._per_batch("reduceByKey", lambda rdd: rdd.reduceByKey(func, n))._user(func)
+
+    def groupByKey(self: DStream[tuple[K, V]],
+                   numPartitions: int | None = None
+                   ) -> DStream[tuple[K, ResultIterable[V]]]:
+        """Each batch's values grouped per key (as an iterable).
+
+        >>> from dstream import Context, StreamingContext
+        >>> from dstream.streaming.testing import run_batches
+        >>> with Context("local") as ctx:
+        ...     ssc = StreamingContext(ctx, 1, clock="manual")
+        ...     pairs = ssc.queueStream([[("a", 1), ("b", 2), ("a", 3)]])
+        ...     grouped = pairs.groupByKey().mapValues(sorted)
+        ...     [sorted(batch) for batch in run_batches(ssc, grouped, 1)]
+        [[('a', [1, 3]), ('b', [2])]]
+        """
+        n = self._partitions(numPartitions)
+        return self._per_batch("groupByKey", lambda rdd: rdd.groupByKey(n))
+
+    def partitionBy(self: DStream[tuple[K, V]], numPartitions: int,
+                    partitionFunc: Callable[[K], int] | None = None) -> DStream[tuple[K, V]]:
+        """Each batch hash-partitioned by key into ``numPartitions`` (``partitionFunc(key)``
+        modulo ``numPartitions``).
+
+        >>> from dstream import Context, StreamingContext
+        >>> from dstream.streaming.testing import run_batches
+        >>> with Context("local") as ctx:
+        ...     ssc = StreamingContext(ctx, 1, clock="manual")
+        ...     pairs = ssc.queueStream([[(1, "a"), (2, "b"), (3, "c")]])
+        ...     run_batches(ssc, pairs.partitionBy(2).glom(), 1)
+        [[[(2, 'b')], [(1, 'a'), (3, 'c')]]]
+        """
+        check_function(on(self, "partitionBy"), "partitionFunc", partitionFunc, 1, optional=True)
+        n = self._partitions(numPartitions)
+        return self._per_batch("partitionBy",
+                               lambda rdd: rdd.partitionBy(n, partitionFunc))._user(partitionFunc)
+
+    def cogroup(self: DStream[tuple[K, V]],
+                other: DStream[tuple[K, W]],
+                numPartitions: int | None = None
+                ) -> DStream[tuple[K, tuple[ResultIterable[V], ResultIterable[W]]]]:
+        """For every key of either stream, ``(key, (values here, values in other))`` per batch.
+
+        >>> from dstream import Context, StreamingContext
+        >>> from dstream.streaming.testing import run_batches
+        >>> with Context("local") as ctx:
+        ...     ssc = StreamingContext(ctx, 1, clock="manual")
+        ...     a, b = ssc.queueStream([[("a", 1)]]), ssc.queueStream([[("a", 2), ("b", 3)]])
+        ...     grouped = a.cogroup(b).mapValues(lambda vs: tuple(map(list, vs)))
+        ...     [sorted(batch) for batch in run_batches(ssc, grouped, 1)]
+        [[('a', ([1], [2])), ('b', ([], [3]))]]
+        """
+        n = self._partitions(numPartitions)
+        return self._with_other(other, "cogroup", lambda a, b: a.cogroup(b, n))
+
+    def join(self: DStream[tuple[K, V]], other: DStream[tuple[K, W]],
+             numPartitions: int | None = None) -> DStream[tuple[K, tuple[V, W]]]:
+        """``(key, (v, w))`` for every pair of values of a key present in both streams' batch.
+
+        >>> from dstream import Context, StreamingContext
+        >>> from dstream.streaming.testing import run_batches
+        >>> with Context("local") as ctx:
+        ...     ssc = StreamingContext(ctx, 1, clock="manual")
+        ...     a, b = ssc.queueStream([[("a", 1), ("b", 2)]]), ssc.queueStream([[("a", "x")]])
+        ...     run_batches(ssc, a.join(b), 1)
+        [[('a', (1, 'x'))]]
+        """
+        n = self._partitions(numPartitions)
+        return self._with_other(other, "join", lambda a, b: a.join(b, n))
+
+    def leftOuterJoin(self: DStream[tuple[K, V]],
+                      other: DStream[tuple[K, W]],
+                      numPartitions: int | None = None) -> DStream[tuple[K, tuple[V, W | None]]]:
+        """Like ``join``, keeping this stream's keys missing from ``other`` with None.
+
+        >>> from dstream import Context, StreamingContext
+        >>> from dstream.streaming.testing import run_batches
+        >>> with Context("local") as ctx:
+        ...     ssc = StreamingContext(ctx, 1, clock="manual")
+        ...     a, b = ssc.queueStream([[("a", 1), ("b", 2)]]), ssc.queueStream([[("a", "x")]])
+        ...     [sorted(batch) for batch in run_batches(ssc, a.leftOuterJoin(b), 1)]
+        [[('a', (1, 'x')), ('b', (2, None))]]
+        """
+        n = self._partitions(numPartitions)
+        return self._with_other(other, "leftOuterJoin", lambda a, b: a.leftOuterJoin(b, n))
+
+    def rightOuterJoin(self: DStream[tuple[K, V]],
+                       other: DStream[tuple[K, W]],
+                       numPartitions: int | None = None) -> DStream[tuple[K, tuple[V | None, W]]]:
+        """Like ``join``, keeping ``other``'s keys missing from this stream with None.
+
+        >>> from dstream import Context, StreamingContext
+        >>> from dstream.streaming.testing import run_batches
+        >>> with Context("local") as ctx:
+        ...     ssc = StreamingContext(ctx, 1, clock="manual")
+        ...     a, b = ssc.queueStream([[("a", 1)]]), ssc.queueStream([[("a", "x"), ("c", "y")]])
+        ...     [sorted(batch) for batch in run_batches(ssc, a.rightOuterJoin(b), 1)]
+        [[('a', (1, 'x')), ('c', (None, 'y'))]]
+        """
+        n = self._partitions(numPartitions)
+        return self._with_other(other, "rightOuterJoin", lambda a, b: a.rightOuterJoin(b, n))
+
+    def fullOuterJoin(self: DStream[tuple[K, V]],
+                      other: DStream[tuple[K, W]],
+                      numPartitions: int | None = None
+                      ) -> DStream[tuple[K, tuple[V | None, W | None]]]:
+        """Like ``join``, keeping the keys of either side with None for the missing value.
+
+        >>> from dstream import Context, StreamingContext
+        >>> from dstream.streaming.testing import run_batches
+        >>> with Context("local") as ctx:
+        ...     ssc = StreamingContext(ctx, 1, clock="manual")
+        ...     a, b = ssc.queueStream([[("a", 1), ("b", 2)]]), ssc.queueStream([[("a", "x"), ("c", "y")]])
+        ...     [sorted(batch) for batch in run_batches(ssc, a.fullOuterJoin(b), 1)]
+        [[('a', (1, 'x')), ('b', (2, None)), ('c', (None, 'y'))]]
+        """
+        n = self._partitions(numPartitions)
+        return self._with_other(other, "fullOuterJoin", lambda a, b: a.fullOuterJoin(b, n))
+
+    # ------------------------------------------------------------------ windows
+    def _window_params(self, windowDuration: float, slideDuration: float | None,
+                       method: str = "window") -> tuple[int, int]:
+        op = on(self, method)
+        window_ms = check_duration(op, "windowDuration", windowDuration)
+        check_multiple(window_ms, self.slide_ms, stream=op, what="windowDuration",
+                       unit_name="slide (batch) duration")
+        slide_ms = (self.slide_ms if slideDuration is None
+                    else check_duration(op, "slideDuration", slideDuration))
+        check_multiple(slide_ms, self.slide_ms, stream=op, what="slideDuration",
+                       unit_name="slide (batch) duration")
+        return window_ms, slide_ms
+
+    def window(self, windowDuration: float,
+               slideDuration: float | None = None) -> DStream[T]:
+        """Every ``slideDuration`` seconds, the union of the last ``windowDuration`` seconds of batches.
+
+        >>> from dstream import Context, StreamingContext
+        >>> from dstream.streaming.testing import run_batches
+        >>> with Context("local") as ctx:
+        ...     ssc = StreamingContext(ctx, 1, clock="manual")
+        ...     windows = ssc.queueStream([[1], [2], [3], [4]]).window(2, 2)   # every 2nd batch
+        ...     run_batches(ssc, windows, 4)
+        [[1, 2], [3, 4]]
+        """
+        window_ms, slide_ms = self._window_params(windowDuration, slideDuration)
+        return WindowedDStream(self, window_ms, slide_ms)
+
+    def reduceByKeyAndWindow(self: DStream[tuple[K, V]],
+                             func: Callable[[V, V], V],
+                             invFunc: Callable[[V, V], V] | None, windowDuration: float,
+                             slideDuration: float | None = None, numPartitions: int | None = None,
+                             filterFunc: Callable[[tuple[K, V]], bool] | None = None
+                             ) -> DStream[tuple[K, V]]:
+        """Reduce each key's values over a sliding window.
+
+        With ``invFunc`` (which undoes ``func``) the window is updated incrementally; keys whose
+        values all expired stay with the reduced-away value unless ``filterFunc`` drops them.
+
+        >>> from dstream import Context, StreamingContext
+        >>> from dstream.streaming.testing import run_batches
+        >>> import operator, tempfile
+        >>> with Context("local") as ctx:
+        ...     ssc = StreamingContext(ctx, 1, clock="manual"); ssc.checkpoint(tempfile.mkdtemp())
+        ...     pairs = ssc.queueStream([[("a", 1)], [("a", 1), ("b", 1)], [("b", 1)]])
+        ...     counts = pairs.reduceByKeyAndWindow(operator.add, operator.sub, 2, 1)
+        ...     [sorted(b) for b in run_batches(ssc, counts, 3)]
+        [[('a', 1)], [('a', 2), ('b', 1)], [('a', 1), ('b', 2)]]
+        """
+        op = on(self, "reduceByKeyAndWindow")
+        check_function(op, "func", func, 2)
+        check_function(op, "invFunc", invFunc, 2, optional=True)
+        check_function(op, "filterFunc", filterFunc, 1, optional=True)
+        window_ms, slide_ms = self._window_params(windowDuration, slideDuration, "reduceByKeyAndWindow")
+        n = self._partitions(numPartitions)
+        reduced = self.reduceByKey(func, n)
+        if invFunc is None:
+            return WindowedDStream(reduced, window_ms, slide_ms).reduceByKey(func, n)
+        return ReducedWindowedDStream(reduced, func, invFunc, window_ms, slide_ms, n, filterFunc)
+
+    def reduceByWindow(self: DStream[R], reduceFunc: Callable[[R, R], R],
+                       invReduceFunc: Callable[[R, R], R] | None, windowDuration: float,
+                       slideDuration: float) -> DStream[R]:
+        """The records of each window reduced with ``reduceFunc`` (``invReduceFunc`` as in
+        ``reduceByKeyAndWindow``).
+
+        >>> from dstream import Context, StreamingContext
+        >>> from dstream.streaming.testing import run_batches
+        >>> import operator
+        >>> with Context("local") as ctx:
+        ...     ssc = StreamingContext(ctx, 1, clock="manual")
+        ...     sums = ssc.queueStream([[1], [2], [3]]).reduceByWindow(operator.add, None, 2, 1)
+        ...     run_batches(ssc, sums, 3)
+        [[1], [3], [5]]
+        """
+        check_function(on(self, "reduceByWindow"), "reduceFunc", reduceFunc, 2)
+        check_function(on(self, "reduceByWindow"), "invReduceFunc", invReduceFunc, 2, optional=True)
+        self._window_params(windowDuration, slideDuration, "reduceByWindow")
+        keyed = self.map(lambda x: (1, x))
+        reduced = keyed.reduceByKeyAndWindow(reduceFunc, invReduceFunc, windowDuration, slideDuration, 1)
+        return reduced.map(lambda kv: kv[1])
+
+    def countByWindow(self, windowDuration: float,
+                      slideDuration: float) -> DStream[int]:
+        """The number of records in each window (needs a checkpoint directory).
+
+        >>> from dstream import Context, StreamingContext
+        >>> from dstream.streaming.testing import run_batches
+        >>> import tempfile
+        >>> with Context("local") as ctx:
+        ...     ssc = StreamingContext(ctx, 1, clock="manual"); ssc.checkpoint(tempfile.mkdtemp())
+        ...     counts = ssc.queueStream([[1, 1], [2], [3]]).countByWindow(2, 1)
+        ...     run_batches(ssc, counts, 3)
+        [[2], [3], [2]]
+        """
+        self._window_params(windowDuration, slideDuration, "countByWindow")
+        return self.map(lambda x: 1).reduceByWindow(operator.add, operator.sub, windowDuration,
+                                                    slideDuration)
+
+    def countByValueAndWindow(self: DStream[K], windowDuration: float,
+                              slideDuration: float, numPartitions: int | None = None
+                              ) -> DStream[tuple[K, int]]:
+        """``(value, count)`` for the distinct records of each window; zero counts are
+        dropped (needs a checkpoint directory).
+
+        >>> from dstream import Context, StreamingContext
+        >>> from dstream.streaming.testing import run_batches
+        >>> import tempfile
+        >>> with Context("local") as ctx:
+        ...     ssc = StreamingContext(ctx, 1, clock="manual"); ssc.checkpoint(tempfile.mkdtemp())
+        ...     counts = ssc.queueStream([["a"], ["a", "b"], ["b"]]).countByValueAndWindow(2, 1)
+        ...     [sorted(b) for b in run_batches(ssc, counts, 3)]
+        [[('a', 1)], [('a', 2), ('b', 1)], [('a', 1), ('b', 2)]]
+        """
+        self._window_params(windowDuration, slideDuration, "countByValueAndWindow")
+        keyed = self.map(lambda x: (x, 1))
+        counted = keyed.reduceByKeyAndWindow(operator.add, operator.sub, windowDuration,
+                                             slideDuration, numPartitions)
+        return counted.filter(lambda kv: kv[1] > 0)
+
+    def groupByKeyAndWindow(self: DStream[tuple[K, V]],
+                            windowDuration: float, slideDuration: float,
+                            numPartitions: int | None = None) -> DStream[tuple[K, ResultIterable[V]]]:
+        """Each key's values over a sliding window, as an iterable (needs a checkpoint
+        directory).
+
+        >>> from dstream import Context, StreamingContext
+        >>> from dstream.streaming.testing import run_batches
+        >>> import tempfile
+        >>> with Context("local") as ctx:
+        ...     ssc = StreamingContext(ctx, 1, clock="manual"); ssc.checkpoint(tempfile.mkdtemp())
+        ...     pairs = ssc.queueStream([[("a", 1)], [("a", 2), ("b", 3)], []])
+        ...     groups = pairs.groupByKeyAndWindow(2, 1).mapValues(sorted)
+        ...     [sorted(b) for b in run_batches(ssc, groups, 3)]
+        [[('a', [1])], [('a', [1, 2]), ('b', [3])], [('a', [2]), ('b', [3])]]
+        """
+        self._window_params(windowDuration, slideDuration, "groupByKeyAndWindow")
+        singletons = self.mapValues(lambda x: [x])
+        grouped = singletons.reduceByKeyAndWindow(concat, drop_prefix, windowDuration,
+                                                  slideDuration, numPartitions)
+        return grouped.mapValues(ResultIterable)
+
+    # ------------------------------------------------------------------ state across batches
+    def updateStateByKey(self: DStream[tuple[K, V]],
+                         updateFunc: Callable[[list[V], S | None], S | None],
+                         numPartitions: int | None = None,
+                         initialRDD: RDD[tuple[K, S]] | list[tuple[K, S]] | None = None
+                         ) -> DStream[tuple[K, S]]:
+        """Keep a state per key: every batch ``updateFunc(new_values, state)`` runs for every
+        key (``[]`` when it had no new values; ``state`` is None for a new key); returning
+        None drops the key.
+
+        >>> from dstream import Context, StreamingContext
+        >>> from dstream.streaming.testing import run_batches
+        >>> import tempfile
+        >>> with Context("local") as ctx:
+        ...     ssc = StreamingContext(ctx, 1, clock="manual"); ssc.checkpoint(tempfile.mkdtemp())
+        ...     pairs = ssc.queueStream([[("a", 1)], [("a", 1), ("b", 1)], [("b", 1)]])
+        ...     counts = pairs.updateStateByKey(lambda new, old: (old or 0) + len(new))
+        ...     [sorted(b) for b in run_batches(ssc, counts, 3)]
+        [[('a', 1)], [('a', 2), ('b', 1)], [('a', 2), ('b', 2)]]
+        """
+        check_function(on(self, "updateStateByKey"), "updateFunc", updateFunc, 2)
+        n = self._partitions(numPartitions)
+        if initialRDD is not None and not isinstance(initialRDD, RDD):
+            initialRDD = self._sc.parallelize(list(initialRDD))
+        return StateDStream(self, updateFunc, n, initialRDD)
+
+    def mapWithState(self: DStream[tuple[K, V]],
+                     spec: StateSpec[K, V, S, U]) -> MapWithStateDStream[K, S, U]:
+        """Spark's ``mapWithState``: ``spec``'s function sees only keys with new data (once per
+        record) or keys timing out, and returns the records of the resulting stream;
+        ``.stateSnapshots()`` on the result gives every key's state each batch.
+
+        >>> from dstream import Context, StreamingContext
+        >>> from dstream.streaming.testing import run_batches
+        >>> import tempfile
+        >>> from dstream.streaming import StateSpec
+        >>> def running_total(key, value, state):
+        ...     state.update((state.getOption() or 0) + value)
+        ...     return key, state.get()
+        >>> with Context("local") as ctx:
+        ...     ssc = StreamingContext(ctx, 1, clock="manual"); ssc.checkpoint(tempfile.mkdtemp())
+        ...     pairs = ssc.queueStream([[("a", 1)], [("a", 2), ("b", 5)], []])
+        ...     totals = pairs.mapWithState(StateSpec.function(running_total))
+        ...     [sorted(b) for b in run_batches(ssc, totals, 3)]
+        [[('a', 1)], [('a', 3), ('b', 5)], []]
+        """
+        if not isinstance(spec, StateSpec):
+            raise TypeError(f"{self.id}: mapWithState takes a StateSpec "
+                            f"(StateSpec.function(f)), got {type(spec).__name__}")
+        return MapWithStateDStream(self, spec)
 
     # ------------------------------------------------------------------ outputs
     @overload
@@ -799,6 +1200,162 @@ class ForEachDStream(DStream[T]):
             return None
         when = batch_datetime(time_ms)
         return lambda: self.func(when, rdd)
+
+
+# ---------------------------------------------------------------------- windows
+class _WindowBase(DStream[T]):
+    """A stream over windows of its parent: the parent must remember a window more."""
+
+    window_ms: int
+
+    def _parent_remember_ms(self) -> int | None:
+        return None if self.remember_ms is None else self.remember_ms + self.window_ms
+
+
+class WindowedDStream(_WindowBase[T]):
+    """The union of the parent's RDDs in each window; the parent's RDDs are cached meanwhile."""
+
+    parents: list[DStream[T]]
+
+    def __init__(self, parent: DStream[T], window_ms: int, slide_ms: int) -> None:
+        self.window_ms = window_ms
+        super().__init__(parent._ssc, [parent], "window", slide_ms)
+        if not parent.is_cached:
+            parent.persist(StorageLevel.MEMORY_ONLY)
+
+    def _compute(self, time_ms: int) -> RDD[T] | None:
+        parent = self.parents[0]
+        rdds = parent._slice_ms(time_ms - self.window_ms + parent.slide_ms, time_ms)
+        return self._sc.union(rdds) if rdds else None
+
+
+class ReducedWindowedDStream(_WindowBase[tuple[K, V]]):
+    """``reduceByKeyAndWindow`` with an inverse function (PySpark's PythonReducedWindowedDStream)."""
+
+    parents: list[DStream[tuple[K, V]]]
+
+    def __init__(self, reduced: DStream[tuple[K, V]], func: Callable[[V, V], V],
+                 inv_func: Callable[[V, V], V], window_ms: int, slide_ms: int, num_partitions: int,
+                 filter_func: Callable[[tuple[K, V]], bool] | None) -> None:
+        self.window_ms = window_ms
+        self.func, self.inv_func, self.filter_func = func, inv_func, filter_func
+        self.num_partitions = num_partitions
+        super().__init__(reduced._ssc, [reduced], "reduceByKeyAndWindow", slide_ms)
+        self._user(func, inv_func, filter_func)
+        # each batch's reduced counts are read again when they leave the window (and, for a
+        # short window, at every slide): kept, as Spark's ReducedWindowedDStream keeps them,
+        # rather than merged again from the shuffle's map outputs
+        if not reduced.is_cached:
+            reduced.persist(StorageLevel.MEMORY_ONLY)
+        self.storage_level = StorageLevel.MEMORY_ONLY
+        self.is_cached = True
+        self.must_checkpoint = True
+
+    def _compute(self, time_ms: int) -> RDD[tuple[K, V]] | None:
+        parent = self.parents[0]
+        previous_end = time_ms - self.slide_ms
+        current_begin = time_ms - self.window_ms
+        previous = self._get_or_compute(previous_end)
+        if previous is not None and self.window_ms >= self.slide_ms * INVERSE_MIN_SLIDES:
+            old = parent._slice_ms(previous_end - self.window_ms + parent.slide_ms, current_begin)
+            new = parent._slice_ms(previous_end + parent.slide_ms, time_ms)
+            return next_window(previous, old, new, self.func, self.inv_func, self.filter_func,
+                               self.num_partitions)
+        current = parent._slice_ms(current_begin + parent.slide_ms, time_ms)
+        if not current:
+            return None
+        result = self._sc.union(current).reduceByKey(self.func, self.num_partitions)
+        return result.filter(self.filter_func) if self.filter_func else result
+
+
+# ---------------------------------------------------------------------- state across batches
+class _StatefulDStream(DStream[T]):
+    """Cached every batch, checkpointed every checkpoint interval, partitioned by key hash."""
+
+    def __init__(self, parent: DStream[Any], op: str, num_partitions: int) -> None:
+        super().__init__(parent._ssc, [parent], op)
+        self.partitioner = Partitioner(num_partitions, portable_hash)
+        self.storage_level = StorageLevel.MEMORY_ONLY
+        self.is_cached = True
+        self.must_checkpoint = True
+
+    def _co_partitioned(self, rdd: RDD[tuple[K, V]]) -> RDD[tuple[K, V]]:
+        if rdd.partitioner == self.partitioner:
+            return rdd
+        return rdd.partitionBy(self.partitioner.numPartitions, self.partitioner.partitionFunc)
+
+
+# ---------------------------------------------------------------------- updateStateByKey
+class StateDStream(_StatefulDStream[tuple[K, S]], Generic[K, V, S]):
+    """PySpark's ``updateStateByKey``: ``update(new_values, state)`` for every key, every batch."""
+
+    parents: list[DStream[tuple[K, V]]]
+
+    def __init__(self, parent: DStream[tuple[K, V]],
+                 update_func: Callable[[list[V], S | None], S | None], num_partitions: int,
+                 initial: RDD[tuple[K, S]] | None) -> None:
+        super().__init__(parent, "updateStateByKey", num_partitions)
+        self._user(update_func)
+        self.update_func = update_func
+        self.initial = initial
+
+    def _compute(self, time_ms: int) -> RDD[tuple[K, S]] | None:
+        last = self._get_or_compute(time_ms - self.slide_ms)
+        batch = self.parents[0]._get_or_compute(time_ms)
+        if batch is None:
+            return last
+        previous = last
+        from_initial = False
+        if previous is None and self.initial is not None:
+            previous, from_initial = self._co_partitioned(self.initial), True
+        return StateUpdateRDD(previous, self._co_partitioned(batch), self.update_func,
+                              self.partitioner, from_initial)
+
+
+class _InternalMapWithStateDStream(_StatefulDStream["_StateRecord"]):
+    def __init__(self, parent: DStream[tuple[Any, Any]], spec: StateSpec[Any, Any, Any, Any]) -> None:
+        super().__init__(parent, "mapWithState", spec._num_partitions or parent._sc.defaultParallelism)
+        self._user(spec._user_func)
+        self.spec = spec
+
+    def _compute(self, time_ms: int) -> RDD[_StateRecord] | None:
+        last = self._get_or_compute(time_ms - self.slide_ms)
+        batch = self.parents[0]._get_or_compute(time_ms)
+        if batch is None:
+            batch = self._sc.emptyRDD()
+        previous: RDD[_StateRecord] | RDD[tuple[Any, Any]] | None = last
+        if previous is None and self.spec._initial is not None:
+            initial = self.spec._initial
+            if not isinstance(initial, RDD):
+                initial = self._sc.parallelize(list(initial))
+            previous = self._co_partitioned(initial)
+        return MapWithStateRDD(previous, self._co_partitioned(batch), self.spec, time_ms,
+                               self.partitioner)
+
+    def _on_forget(self, time_ms: int, rdd: RDD[Any]) -> None:
+        super()._on_forget(time_ms, rdd)
+        for state_map in getattr(rdd, "state_maps", {}).values():
+            state_map.forget_through(time_ms)    # no older version will be read again
+
+    def _capture_incremental(self, manager: CheckpointManager, key: str, time_ms: int, rdd: RDD[Any],
+                            info: dict[str, Any] | None) -> DataSnapshot:
+        """This operator's data checkpoint: a snapshot or a delta (``state_checkpoints``)."""
+        every = snapshot_every(self._sc._conf)
+        return capture_incremental(manager, key, self.op, time_ms, rdd, info, every)
+
+
+class MapWithStateDStream(TransformedDStream[U], Generic[K, S, U]):
+    """The records the ``mapWithState`` function returned; ``stateSnapshots()`` for the state.
+    Typed as ``MapWithStateDStream[key, state, record]``."""
+
+    def __init__(self, parent: DStream[tuple[K, Any]], spec: StateSpec[K, Any, S, U]) -> None:
+        self.internal = _InternalMapWithStateDStream(parent, spec)
+        super().__init__(self.internal, lambda _t, rdd: rdd.flatMap(_mapped_of), "mapped")
+        self.is_cached = False
+
+    def stateSnapshots(self) -> DStream[tuple[K, S]]:
+        return TransformedDStream(self.internal, lambda _t, rdd: rdd.flatMap(_states_of),
+                                  "stateSnapshots")
 
 
 def _parent_rdd(parent: DStream[T], time_ms: int, child: DStream[Any]) -> RDD[T]:

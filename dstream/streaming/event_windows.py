@@ -31,14 +31,13 @@ from typing import (TYPE_CHECKING, Any, Callable, Generic, Iterable, Iterator, K
 from ..accumulators import Accumulator
 from ..rdd import RDD
 from ..rdd_kinds import ShuffledRDD
-from .dstream import DStream, TransformedDStream
+from .dstream import TransformedDStream, _StatefulDStream
 from .event_state import (Bucket, EventRoute, EventStateRDD, KeyedState, PreAggregateRDD, Stats,
                           StatsParam)
 from .event_running import RunningCounts
 from .event_time import (Chunk, EventTimeDStream, StampedDStream, Watermark, duration_ms,
                          ms_datetime, unzip_chunks, window_starts)
 from .listener import EventTimeInfo
-from .stateful import _StatefulDStream
 
 if TYPE_CHECKING:
     from .scheduler import JobSet

@@ -92,10 +92,25 @@ class _GraphPickler(cloudpickle.CloudPickler):  # type: ignore[misc]  # cloudpic
         return None
 
 
+#: where a saved graph's classes and functions live now, by where they were when it was saved
+_MOVED = {
+    **{("dstream.streaming.windowed", name): ("dstream.streaming.dstream", name)
+       for name in ("_WindowBase", "WindowedDStream", "ReducedWindowedDStream")},
+    **{("dstream.streaming.stateful", name): ("dstream.streaming.dstream", name)
+       for name in ("_StatefulDStream", "StateDStream", "_InternalMapWithStateDStream",
+                    "MapWithStateDStream")},
+    ("dstream.streaming.window_ops", "_concat"): ("dstream.streaming.windowed", "concat"),
+    ("dstream.streaming.window_ops", "_drop_prefix"): ("dstream.streaming.windowed", "drop_prefix"),
+}
+
+
 class _GraphUnpickler(pickle.Unpickler):
     def __init__(self, file: io.BytesIO, ssc: StreamingContext) -> None:
         super().__init__(file)
         self._ssc = ssc
+
+    def find_class(self, module: str, name: str) -> Any:
+        return super().find_class(*_MOVED.get((module, name), (module, name)))
 
     def persistent_load(self, pid: Any) -> Any:
         if pid == "ssc":

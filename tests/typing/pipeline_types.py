@@ -14,7 +14,7 @@ from dstream.streaming.event_time import EventTimeDStream
 from dstream.streaming.event_windows import EventWindowDStream
 from dstream.kafka_rdd import KafkaMessageAndMetadata
 from dstream.streaming.kafka import KafkaUtils
-from dstream.streaming.stateful import MapWithStateDStream
+from dstream.streaming.dstream import MapWithStateDStream
 
 Window = tuple[str, datetime, datetime]
 
