@@ -99,7 +99,11 @@ def adapt_time_func(func: Callable[..., Any], plain_arity: int, what: str) -> Ca
 
 class DStream(EventTimeOperations, Generic[T]):
     """A discretized stream. Subclasses define ``compute(time_ms)``; everything users call is
-    here and in the operation mixins.
+    here (``withEventTime`` comes from ``EventTimeOperations``).
+
+    The operators on ``(key, value)`` pairs annotate ``self`` as the stream they work on
+    (``self: DStream[tuple[K, V]]``, as PySpark does), so calling one on a stream of other
+    records is a type error.
 
     Generic in its element type, like ``RDD`` (and PySpark's ``DStream``), so annotations such
     as ``DStream[Tuple[float, str]]`` work at run time:

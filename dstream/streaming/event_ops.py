@@ -25,7 +25,8 @@ T = TypeVar("T")
 
 
 class EventTimeOperations:
-    """Mixed into ``DStream`` (``self`` types: see ``PairDStreamOperations``)."""
+    """Mixed into ``DStream``; mypy accepts a ``self`` type that is not a supertype of the
+    class only for protocols, hence the ``# type: ignore[misc]``."""
 
     def withEventTime(self: DStream[T],  # type: ignore[misc]  # DStream mixin
                       timestampFunc: Callable[[T], datetime | float],
