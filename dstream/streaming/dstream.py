@@ -25,17 +25,27 @@ from types import CodeType
 from typing import (TYPE_CHECKING, Any, Callable, Generic, Hashable, Iterable, Iterator, TypeVar,
                     cast, overload)
 
+from ..accumulators import Accumulator
 from ..aggregation import ResultIterable
 from ..callsite import call_site_override, user_call_site
 from ..hashing import portable_hash
 from ..partitioner import Partitioner
 from ..rdd import RDD
+from ..rdd_kinds import ShuffledRDD
 from ..storagelevel import StorageLevel
 from .arguments import check_duration, check_function, on
 from .checkpointing import CheckpointManager, DataSnapshot
 from .durations import batch_datetime, check_multiple
-from .event_ops import EventTimeOperations
+from .event_chunks import (Chunk, ChunkStep, _record_of, filter_step, flat_map_step, flat_map_values_step,
+                           map_step, map_values_step, pairs_of, stamp_chunks, then, unzip_chunks)
+from .event_state import (EventRoute, EventStateRDD, KeyedState, PreAggregateRDD, Stats, StatsParam,
+                          Strategy)
+from .event_time import EventTimeSpec, Watermark, duration_ms
+from .event_windows import MODES, Aggregation, FinalWindows, Windows
 from .failures import user_codes
+from .listener import EventTimeInfo
+from .scheduler import JobSet
+from .sessions import Sessions
 from .sinks.kafka_sink import KafkaSink, to_bytes
 from .sinks.redis_sink import RedisSink
 from .sinks.text_files import save_batch_as_text_files
@@ -47,7 +57,8 @@ if TYPE_CHECKING:
     from .context import StreamingContext
 
 __all__ = ["DStream", "TransformedDStream", "TransformedWithDStream", "ForEachDStream", "adapt_time_func",
-           "WindowedDStream", "ReducedWindowedDStream", "StateDStream", "MapWithStateDStream"]
+           "WindowedDStream", "ReducedWindowedDStream", "StateDStream", "MapWithStateDStream",
+           "StampedDStream", "EventTimeDStream", "EventStateDStream", "EventWindowDStream"]
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -59,10 +70,21 @@ C = TypeVar("C")
 #: a key's state (updateStateByKey, mapWithState)
 S = TypeVar("S")
 #: the records of a method that calls a pair operation on pairs of them (``reduce``): typed
-#: ``self: DStream[R]``, since mypy binds the class's own ``T`` twice in such a call
-R = TypeVar("R")
+#: ``self: DStream[X]``, since mypy binds the class's own ``T`` twice in such a call
+X = TypeVar("X")
 #: ``self``'s own type, for the methods that return ``self``
 D = TypeVar("D", bound="DStream[Any]")
+#: an event-time stream's own type, for ``setName``
+E = TypeVar("E", bound="EventTimeDStream[Any]")
+#: the records of an event-time window operator: ``((key, windowStart, windowEnd), value)``;
+#: ``R``: the records it reads (and its ``lateRecords()``)
+R = TypeVar("R")
+#: an event-time window operator's own type, for ``checkpoint`` and ``setName``
+EW = TypeVar("EW", bound="EventWindowDStream[Any, Any]")
+#: an event-time window's key: ``(key, windowStart, windowEnd)``
+WindowKey = tuple[K, datetime, datetime]
+#: reads a partition's records as stamped chunks
+ChunkReader = Callable[[Iterator[Any]], Iterator[Chunk]]
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +119,7 @@ def adapt_time_func(func: Callable[..., Any], plain_arity: int, what: str) -> Ca
                     f"{plain_arity + 1} (time, rdd); {func!r} takes {len(positional)}")
 
 
-class DStream(EventTimeOperations, Generic[T]):
+class DStream(Generic[T]):
     """A discretized stream. Subclasses define ``compute(time_ms)``; everything users call is
     here (``withEventTime`` comes from ``EventTimeOperations``).
 
@@ -548,7 +570,7 @@ class DStream(EventTimeOperations, Generic[T]):
         """
         return self.map(lambda x: (x, 1)).reduceByKey(operator.add)
 
-    def reduce(self: DStream[R], func: Callable[[R, R], R]) -> DStream[R]:
+    def reduce(self: DStream[X], func: Callable[[X, X], X]) -> DStream[X]:
         """One element per non-empty batch: its records reduced with ``func``.
 
         >>> from dstream import Context, StreamingContext
@@ -851,9 +873,9 @@ class DStream(EventTimeOperations, Generic[T]):
             return WindowedDStream(reduced, window_ms, slide_ms).reduceByKey(func, n)
         return ReducedWindowedDStream(reduced, func, invFunc, window_ms, slide_ms, n, filterFunc)
 
-    def reduceByWindow(self: DStream[R], reduceFunc: Callable[[R, R], R],
-                       invReduceFunc: Callable[[R, R], R] | None, windowDuration: float,
-                       slideDuration: float) -> DStream[R]:
+    def reduceByWindow(self: DStream[X], reduceFunc: Callable[[X, X], X],
+                       invReduceFunc: Callable[[X, X], X] | None, windowDuration: float,
+                       slideDuration: float) -> DStream[X]:
         """The records of each window reduced with ``reduceFunc`` (``invReduceFunc`` as in
         ``reduceByKeyAndWindow``).
 
@@ -983,6 +1005,39 @@ class DStream(EventTimeOperations, Generic[T]):
             raise TypeError(f"{self.id}: mapWithState takes a StateSpec "
                             f"(StateSpec.function(f)), got {type(spec).__name__}")
         return MapWithStateDStream(self, spec)
+
+    # ------------------------------------------------------------------ event time
+    def withEventTime(self, timestampFunc: Callable[[T], datetime | float],
+                      maxOutOfOrderness: float, idleTimeout: float | None = None
+                      ) -> EventTimeDStream[T]:
+        """This stream's records with the event time ``timestampFunc(record)`` gives (a
+        ``datetime`` or epoch seconds). The watermark after each batch is the largest event
+        time seen so far minus ``maxOutOfOrderness`` seconds; with ``idleTimeout`` seconds,
+        once no record came for that long it runs on with the batch clock.
+
+        >>> import tempfile
+        >>> from dstream import Context, StreamingContext
+        >>> from dstream.streaming.testing import run_batches
+        >>> with Context("local") as sc:
+        ...     ssc = StreamingContext(sc, 1, clock="manual")
+        ...     ssc.checkpoint(tempfile.mkdtemp())
+        ...     clicks = ssc.queueStream([[("a", 0.5), ("b", 1.2)], [("a", 2.5)], [("a", 4.0)]])
+        ...     pairs = clicks.withEventTime(lambda r: r[1], 0).map(lambda r: (r[0], 1))
+        ...     batches = run_batches(ssc, pairs.countByKeyAndEventWindow(2), 3)
+        >>> for batch in batches:  # a window closes once the watermark passes its end
+        ...     print(sorted((k, str(start.time()), str(end.time()), n)
+        ...                  for (k, start, end), n in batch))
+        []
+        [('a', '00:00:00', '00:00:02', 1), ('b', '00:00:00', '00:00:02', 1)]
+        [('a', '00:00:02', '00:00:04', 1)]
+        """
+        if not callable(timestampFunc):
+            raise TypeError(f"{self.id}: withEventTime needs a timestamp function, "
+                            f"got {type(timestampFunc).__name__}")
+        delay = duration_ms(maxOutOfOrderness, f"{self.id}: withEventTime maxOutOfOrderness")
+        idle = None if idleTimeout is None else duration_ms(
+            idleTimeout, f"{self.id}: withEventTime idleTimeout", allow_zero=False)
+        return EventTimeDStream.stamp(self, timestampFunc, EventTimeSpec(delay, idle))
 
     # ------------------------------------------------------------------ outputs
     @overload
@@ -1360,6 +1415,330 @@ class MapWithStateDStream(TransformedDStream[U], Generic[K, S, U]):
     def stateSnapshots(self) -> DStream[tuple[K, S]]:
         return TransformedDStream(self.internal, lambda _t, rdd: rdd.flatMap(_states_of),
                                   "stateSnapshots")
+
+
+# ---------------------------------------------------------------------- event time
+#: a stream's function of its parent's RDD (``TransformedDStream.func``)
+RDDFunc = Callable[[datetime, RDD[Any]], RDD[Any]]
+
+
+def _strip(_time: datetime, rdd: RDD[tuple[int, T]]) -> RDD[T]:
+    return rdd.map(_record_of, True)
+
+
+def _same(_time: datetime, rdd: RDD[T]) -> RDD[T]:
+    return rdd
+
+
+def _pairs_from(source: RDDFunc, chunks_of: ChunkReader
+                ) -> Callable[[datetime, RDD[Any]], RDD[tuple[int, Any]]]:
+    def pairs(t: datetime, rdd: RDD[Any]) -> RDD[tuple[int, Any]]:
+        return source(t, rdd).mapPartitions(lambda records: pairs_of(chunks_of(records)))
+    return pairs
+
+
+class StampedDStream(TransformedDStream[tuple[int, T]]):
+    """The ``(event ms, record)`` pairs of an event-time stream, kept as a recipe: the
+    *source* records (``source_func`` over ``prev``'s RDD: the records before
+    ``withEventTime``) and ``chunks_of``, which reads them as stamped chunks (the timestamp
+    function, then the steps of ``map``, ``filter``, ...). The windowed operators run the
+    recipe in their map task (``source_rdd`` and ``chunks_of``); the pairs are made only for
+    the stream's records as such.
+
+    >>> from dstream import Context, StreamingContext
+    >>> from dstream.streaming.testing import run_batches
+    >>> with Context("local") as ctx:
+    ...     ssc = StreamingContext(ctx, 1, clock="manual")
+    ...     events = ssc.queueStream([[("a", 3.0)]]).withEventTime(lambda kv: kv[1], 1)
+    ...     run_batches(ssc, events.stamped, 1), events.stamped.id
+    ([[(3000, ('a', 3.0))]], 'queueStream-0.withEventTime')
+    """
+
+    def __init__(self, prev: DStream[Any], source_func: RDDFunc, chunks_of: ChunkReader,
+                 chain: str) -> None:
+        self.prev, self.chain = prev, chain
+        self.source_func, self.chunks_of = source_func, chunks_of
+        self.func = _pairs_from(source_func, chunks_of)
+        DStream.__init__(self, prev._ssc, [prev], chain.rsplit(".", 1)[-1])
+
+    @staticmethod
+    def stamping(parent: DStream[Any], chunks_of: ChunkReader, op: str) -> StampedDStream[Any]:
+        """``parent``'s records read by ``chunks_of`` (``parent``'s own folded operators run
+        first, in the same pass)."""
+        if isinstance(parent, TransformedDStream) and not (parent.is_cached or parent.is_checkpointed):
+            return StampedDStream(parent.prev, parent.func, chunks_of, f"{parent.chain}.{op}")
+        return StampedDStream(parent, _same, chunks_of, op)
+
+    def then(self, step: ChunkStep, op: str) -> StampedDStream[Any]:
+        """These stamped records through ``step`` (an operator that keeps event time)."""
+        if self.is_cached or self.is_checkpointed:
+            return StampedDStream(self, _same, then(unzip_chunks, step), op)
+        return StampedDStream(self.prev, self.source_func, then(self.chunks_of, step),
+                              f"{self.chain}.{op}")
+
+    def source_rdd(self, time_ms: int) -> RDD[Any] | None:
+        """The batch's source records (``chunks_of`` reads them), or None without a batch."""
+        if self.is_cached or self.is_checkpointed:
+            raise ValueError(f"{self.id}: a cached stamped stream is read as pairs")
+        rdd = self.prev._get_or_compute(time_ms)
+        if rdd is None:
+            return None
+        return _checked_rdd(self.source_func(batch_datetime(time_ms), rdd), self)
+
+
+class EventTimeDStream(TransformedDStream[T]):
+    """A stream whose records carry their event time (``withEventTime``).
+
+    Its RDDs hold the records as they are; ``stamped`` is the stream of ``(event ms,
+    record)`` pairs behind them (the event-time operators read its recipe a chunk at a
+    time, ``StampedDStream``).
+
+    >>> from dstream import Context, StreamingContext
+    >>> from dstream.streaming.testing import run_batches
+    >>> with Context("local") as ctx:
+    ...     ssc = StreamingContext(ctx, 1, clock="manual")
+    ...     clicks = ssc.queueStream([[("a", 3.0)]]).withEventTime(lambda kv: kv[1], 1)
+    ...     run_batches(ssc, clicks.mapValues(lambda t: t * 2), 1)
+    [[('a', 6.0)]]
+    """
+
+    def __init__(self, stamped: StampedDStream[T], spec: EventTimeSpec) -> None:
+        super().__init__(stamped, _strip, "events")
+        self.stamped = stamped
+        self.event_time = spec
+
+    @staticmethod
+    def stamp(parent: DStream[U], timestampFunc: Callable[[U], datetime | float],
+              spec: EventTimeSpec) -> EventTimeDStream[U]:
+        """``parent``'s records with the event time ``timestampFunc`` gives each."""
+        sid = parent.id
+        chunks_of: ChunkReader = lambda records: stamp_chunks(records, timestampFunc, sid)
+        stamped: StampedDStream[U] = StampedDStream.stamping(parent, chunks_of, "withEventTime")
+        stamped._user(timestampFunc)
+        return EventTimeDStream(stamped, spec)
+
+    def _keep_time(self, op: str, step: ChunkStep, user: Callable[..., Any]
+                   ) -> EventTimeDStream[Any]:
+        stamped = self.stamped.then(step, op)
+        stamped._user(user)
+        return EventTimeDStream(stamped, self.event_time)
+
+    def setName(self: E, name: str) -> E:
+        """Name this stream (and its stamped records, ``<name>.stamped``) for stable ids."""
+        self.stamped.setName(f"{name}.stamped")
+        return super().setName(name)
+
+    # -------------------------------------------------- narrow operators that keep event time
+    def map(self, f: Callable[[T], U], preservesPartitioning: bool = False) -> EventTimeDStream[U]:
+        return self._keep_time("map", map_step(f), f)
+
+    def flatMap(self, f: Callable[[T], Iterable[U]], preservesPartitioning: bool = False
+                ) -> EventTimeDStream[U]:
+        return self._keep_time("flatMap", flat_map_step(f), f)
+
+    def filter(self, f: Callable[[T], bool]) -> EventTimeDStream[T]:
+        return self._keep_time("filter", filter_step(f), f)
+
+    def mapValues(self: EventTimeDStream[tuple[K, V]], f: Callable[[V], U]
+                  ) -> EventTimeDStream[tuple[K, U]]:
+        return self._keep_time("mapValues", map_values_step(f), f)
+
+    def flatMapValues(self: EventTimeDStream[tuple[K, V]], f: Callable[[V], Iterable[U]]
+                      ) -> EventTimeDStream[tuple[K, U]]:
+        return self._keep_time("flatMapValues", flat_map_values_step(f), f)
+
+    # -------------------------------------------------- windows by event time
+    def reduceByKeyAndEventWindow(self: EventTimeDStream[tuple[K, V]], func: Callable[[V, V], V],
+                                  windowDuration: float, slideDuration: float | None = None,
+                                  allowedLateness: float = 0, mode: str = "final",
+                                  numPartitions: int | None = None
+                                  ) -> EventWindowDStream[tuple[WindowKey[K], V], tuple[K, V]]:
+        """Each key's values reduced with ``func`` per event-time window (tumbling, or
+        sliding every ``slideDuration`` seconds): ``((key, windowStart, windowEnd), value)``."""
+        _check_function(self, func, "reduceByKeyAndEventWindow")
+        return event_windows(self, "reduceByKeyAndEventWindow", Aggregation.reducing(func),
+                             windowDuration, slideDuration, allowedLateness, mode, numPartitions,
+                             func)
+
+    def countByKeyAndEventWindow(self: EventTimeDStream[tuple[K, V]], windowDuration: float,
+                                 slideDuration: float | None = None, allowedLateness: float = 0,
+                                 mode: str = "final", numPartitions: int | None = None
+                                 ) -> EventWindowDStream[tuple[WindowKey[K], int], tuple[K, V]]:
+        """Records per key and event-time window: ``((key, windowStart, windowEnd), count)``."""
+        return event_windows(self, "countByKeyAndEventWindow", Aggregation.counting(),
+                             windowDuration, slideDuration, allowedLateness, mode, numPartitions)
+
+    def aggregateByKeyAndEventWindow(self: EventTimeDStream[tuple[K, V]], zeroValue: U,
+                                     seqFunc: Callable[[U, V], U], combFunc: Callable[[U, U], U],
+                                     windowDuration: float, slideDuration: float | None = None,
+                                     allowedLateness: float = 0, mode: str = "final",
+                                     numPartitions: int | None = None
+                                     ) -> EventWindowDStream[tuple[WindowKey[K], U], tuple[K, V]]:
+        """``aggregateByKey`` per event-time window: ``seqFunc`` adds a value to an
+        accumulator that starts as a copy of ``zeroValue``, ``combFunc`` merges two (both
+        may change their first argument in place)."""
+        _check_function(self, seqFunc, "aggregateByKeyAndEventWindow")
+        _check_function(self, combFunc, "aggregateByKeyAndEventWindow")
+        return event_windows(self, "aggregateByKeyAndEventWindow",
+                             Aggregation.aggregating(zeroValue, seqFunc, combFunc),
+                             windowDuration, slideDuration, allowedLateness, mode, numPartitions,
+                             seqFunc, combFunc)
+
+    def reduceByKeyAndSessionWindow(self: EventTimeDStream[tuple[K, V]], func: Callable[[V, V], V],
+                                    gap: float, allowedLateness: float = 0,
+                                    numPartitions: int | None = None
+                                    ) -> EventWindowDStream[tuple[WindowKey[K], V], tuple[K, V]]:
+        """Per key, records closer than ``gap`` seconds form a session; each session's
+        values reduced with ``func``, emitted once it closes:
+        ``((key, first record, last record + gap), value)``.
+
+        >>> from dstream import Context, StreamingContext
+        >>> from dstream.streaming.testing import run_batches
+        >>> import operator, tempfile
+        >>> with Context("local") as ctx:
+        ...     ssc = StreamingContext(ctx, 1, clock="manual"); ssc.checkpoint(tempfile.mkdtemp())
+        ...     visits = ssc.queueStream([[("u", 1.0), ("u", 3.0)], [("u", 30.0)]])
+        ...     pages = visits.withEventTime(lambda kv: kv[1], 0).mapValues(lambda t: 1)
+        ...     sessions = pages.reduceByKeyAndSessionWindow(operator.add, 5)
+        ...     [[(k, s.second, e.second, n) for (k, s, e), n in b] for b in run_batches(ssc, sessions, 2)]
+        [[], [('u', 1, 8, 2)]]
+        """
+        _check_function(self, func, "reduceByKeyAndSessionWindow")
+        gap_ms = duration_ms(gap, f"{self.id}: reduceByKeyAndSessionWindow gap", allow_zero=False)
+        lateness = duration_ms(allowedLateness, f"{self.id}: reduceByKeyAndSessionWindow allowedLateness")
+        n = self._partitions(numPartitions)
+        state = EventStateDStream(self, Sessions(gap_ms, lateness, func), n,
+                                  "reduceByKeyAndSessionWindow")
+        state._user(func)
+        return EventWindowDStream(state)
+
+
+def _check_function(stream: DStream[Any], func: object, op: str) -> None:
+    if not callable(func):
+        raise TypeError(f"{stream.id}: {op} needs a function, got {type(func).__name__} {func!r:.60}")
+
+
+# ---------------------------------------------------------------------- event-time windows
+class EventStateDStream(_StatefulDStream[Any]):
+    """The operator's state, one RDD of ``n + 1`` partitions per batch (``event_state.py``);
+    checkpointed under its stable id like every stateful operator. After each batch it
+    reports the watermark, open windows and late records to the batch's ``BatchInfo``."""
+
+    def __init__(self, events: EventTimeDStream[Any], strategy: Strategy, n: int, op: str) -> None:
+        super().__init__(events.stamped, op, n)
+        self.events_id = events.id
+        self.strategy, self.spec, self.n = strategy, events.event_time, n
+        self.stats: Accumulator[Stats] = Accumulator({}, StatsParam())
+        self._ssc._scheduler.before_complete.append(self._report)
+
+    def _compute(self, time_ms: int) -> RDD[Any] | None:
+        previous = self._get_or_compute(time_ms - self.slide_ms)
+        if previous is not None and previous.getNumPartitions() != self.n + 1:
+            raise ValueError(
+                f"{self.id}: the saved state has {previous.getNumPartitions() - 1} key partitions "
+                f"and this job asks for {self.n}: pass numPartitions={previous.getNumPartitions() - 1}"
+                " to keep the state")
+        batch, chunks_of = self._batch(time_ms)
+        shuffled = ShuffledRDD(PreAggregateRDD(batch, chunks_of, previous, self.strategy, self.n),
+                               EventRoute(self.n))
+        return EventStateRDD(previous, shuffled, self.strategy, self.n, time_ms, self.spec,
+                             self.stats)
+
+    def _batch(self, time_ms: int) -> tuple[RDD[Any], Callable[[Iterator[Any]], Iterator[Chunk]]]:
+        """The batch's records and how its map tasks read them as stamped chunks: the records
+        before ``withEventTime`` and the stream's recipe, or the stamped pairs if cached."""
+        stamped = self.parents[0]
+        if isinstance(stamped, StampedDStream) and not (stamped.is_cached or stamped.is_checkpointed):
+            return stamped.source_rdd(time_ms) or self._sc.emptyRDD(), stamped.chunks_of
+        return stamped._get_or_compute(time_ms) or self._sc.emptyRDD(), unzip_chunks
+
+    def _report(self, jobset: JobSet) -> None:
+        """Move this batch's statistics from the tasks into its ``BatchInfo``."""
+        with self.stats._lock:
+            entries = self.stats._value
+            mine = {split: v for (t, split), v in entries.items() if t == jobset.time_ms}
+            for key in [key for key in entries if key[0] <= jobset.time_ms]:
+                del entries[key]
+        wm = mine.pop(self.n, None)
+        if not isinstance(wm, Watermark):
+            return
+        late = sum(v[0] for v in mine.values())
+        open_windows = sum(v[1] for v in mine.values())
+        jobset.info.event_time[self.id] = EventTimeInfo(self.events_id, wm.watermark_ms, late,
+                                                        open_windows)
+
+
+class EventWindowDStream(TransformedDStream[T], Generic[T, R]):
+    """The results of an event-time windowed operator: ``((key, windowStart, windowEnd),
+    value)`` with naive local datetimes; ``lateRecords()`` for the records it left out."""
+
+    def __init__(self, state: EventStateDStream) -> None:
+        super().__init__(state, _emitted, "windows")
+        self.state = state
+
+    def lateRecords(self) -> EventTimeDStream[R]:
+        """The records this operator left out as late, with their event times, per batch.
+
+        >>> from dstream import Context, StreamingContext
+        >>> from dstream.streaming.testing import run_batches
+        >>> import tempfile
+        >>> with Context("local") as ctx:
+        ...     ssc = StreamingContext(ctx, 1, clock="manual"); ssc.checkpoint(tempfile.mkdtemp())
+        ...     clicks = ssc.queueStream([[("a", 20.0)], [("b", 3.0)]])
+        ...     counts = clicks.withEventTime(lambda kv: kv[1], 5).countByKeyAndEventWindow(10)
+        ...     run_batches(ssc, counts.lateRecords(), 2)
+        [[], [('b', 3.0)]]
+        """
+        stamped: StampedDStream[R] = StampedDStream(self.state, _late, unzip_chunks, "lateRecords")
+        return EventTimeDStream(stamped, self.state.spec)
+
+    def checkpoint(self: EW, interval: float) -> EW:
+        """Save the operator's state every ``interval`` seconds (a multiple of the batch
+        duration; default: the smallest multiple at least 10 s)."""
+        self.state.checkpoint(interval)
+        return self
+
+    def setName(self: EW, name: str) -> EW:
+        """Name the results; the state is saved under ``<name>.state``."""
+        self.state.setName(f"{name}.state")
+        return super().setName(name)
+
+
+def _emitted(_time: Any, rdd: RDD[Any]) -> RDD[Any]:
+    return rdd.flatMap(_emitted_of)
+
+
+def _emitted_of(record: Any) -> list[Any]:
+    return record.emitted if type(record) is KeyedState else []
+
+
+def _late(_time: Any, rdd: RDD[Any]) -> RDD[Any]:
+    return rdd.flatMap(_late_of)
+
+
+def _late_of(record: Any) -> list[Any]:
+    return record.late if type(record) is KeyedState else []
+
+
+def event_windows(events: EventTimeDStream[R], op: str, agg: Aggregation, windowDuration: float,
+                  slideDuration: float | None, allowedLateness: float, mode: str,
+                  numPartitions: int | None, *user_funcs: Callable[..., Any]
+                  ) -> EventWindowDStream[Any, R]:
+    """Build a tumbling or sliding event-time window operator (arguments checked here)."""
+    size = duration_ms(windowDuration, f"{events.id}: {op} windowDuration", allow_zero=False)
+    slide = size if slideDuration is None else duration_ms(
+        slideDuration, f"{events.id}: {op} slideDuration", allow_zero=False)
+    if slide > size:
+        raise ValueError(f"{events.id}: {op} slideDuration ({slide / 1000:g} s) must not exceed "
+                         f"windowDuration ({size / 1000:g} s)")
+    lateness = duration_ms(allowedLateness, f"{events.id}: {op} allowedLateness")
+    if mode not in MODES:
+        raise ValueError(f"{events.id}: {op} mode must be 'final' or 'update', got {mode!r}")
+    n = events._partitions(numPartitions)
+    windows = (FinalWindows if mode == "final" else Windows)(size, slide, lateness, mode, agg)
+    state = EventStateDStream(events, windows, n, op)
+    state._user(*user_funcs)
+    return EventWindowDStream(state)
 
 
 def _parent_rdd(parent: DStream[T], time_ms: int, child: DStream[Any]) -> RDD[T]:

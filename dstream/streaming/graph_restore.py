@@ -101,6 +101,10 @@ _MOVED = {
                     "MapWithStateDStream")},
     ("dstream.streaming.window_ops", "_concat"): ("dstream.streaming.windowed", "concat"),
     ("dstream.streaming.window_ops", "_drop_prefix"): ("dstream.streaming.windowed", "drop_prefix"),
+    **{("dstream.streaming.event_time", name): ("dstream.streaming.dstream", name)
+       for name in ("StampedDStream", "EventTimeDStream", "_strip", "_same")},
+    **{("dstream.streaming.event_windows", name): ("dstream.streaming.dstream", name)
+       for name in ("EventStateDStream", "EventWindowDStream", "_emitted", "_late")},
 }
 
 
