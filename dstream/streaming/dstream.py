@@ -3,6 +3,11 @@
 Every operator is a transformation of each batch's RDD; narrow ones are ``transform``s,
 and consecutive ``transform``s fold into one function, as in PySpark.
 
+The streams the operators return (windows, state, event time) are defined here too, since an
+operator needs the class it builds and every one of them is a ``DStream``. They are thin: the
+per-batch work is below, on RDDs, in ``windowed.py``, ``stateful.py`` and the ``event_*``
+modules, which do not know ``DStream``.
+
 >>> from dstream import Context, StreamingContext
 >>> from dstream.streaming.testing import run_batches
 >>> with Context("local") as ctx:
@@ -1344,7 +1349,6 @@ class _StatefulDStream(DStream[T]):
         return rdd.partitionBy(self.partitioner.numPartitions, self.partitioner.partitionFunc)
 
 
-# ---------------------------------------------------------------------- updateStateByKey
 class StateDStream(_StatefulDStream[tuple[K, S]], Generic[K, V, S]):
     """PySpark's ``updateStateByKey``: ``update(new_values, state)`` for every key, every batch."""
 
@@ -1371,7 +1375,7 @@ class StateDStream(_StatefulDStream[tuple[K, S]], Generic[K, V, S]):
                               self.partitioner, from_initial)
 
 
-class _InternalMapWithStateDStream(_StatefulDStream["_StateRecord"]):
+class _InternalMapWithStateDStream(_StatefulDStream[_StateRecord]):
     def __init__(self, parent: DStream[tuple[Any, Any]], spec: StateSpec[Any, Any, Any, Any]) -> None:
         super().__init__(parent, "mapWithState", spec._num_partitions or parent._sc.defaultParallelism)
         self._user(spec._user_func)
