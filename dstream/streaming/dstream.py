@@ -27,8 +27,8 @@ import threading
 import warnings
 from datetime import datetime
 from types import CodeType
-from typing import (TYPE_CHECKING, Any, Callable, Generic, Hashable, Iterable, Iterator, TypeVar,
-                    cast, overload)
+from typing import (TYPE_CHECKING, Any, Callable, Generic, Hashable, Iterable, Iterator, Protocol,
+                    TypeVar, cast, overload)
 
 from ..accumulators import Accumulator
 from ..aggregation import ResultIterable
@@ -48,8 +48,9 @@ from .event_state import (EventRoute, EventStateRDD, KeyedState, PreAggregateRDD
 from .event_time import EventTimeSpec, Watermark, duration_ms
 from .event_windows import MODES, Aggregation, FinalWindows, Windows
 from .failures import user_codes
-from .listener import EventTimeInfo
-from .scheduler import JobSet
+from .clock import Clock
+from .listener import EventTimeInfo, ListenerBus, StreamingListener
+from .scheduler import JobScheduler, JobSet
 from .sessions import Sessions
 from .sinks.kafka_sink import KafkaSink, to_bytes
 from .sinks.redis_sink import RedisSink
@@ -59,9 +60,13 @@ from .stateful import MapWithStateRDD, StateSpec, StateUpdateRDD, _mapped_of, _S
 from .windowed import INVERSE_MIN_SLIDES, concat, drop_prefix, next_window
 
 if TYPE_CHECKING:
-    from .context import StreamingContext
+    from typing import BinaryIO
 
-__all__ = ["DStream", "TransformedDStream", "TransformedWithDStream", "ForEachDStream", "adapt_time_func",
+    from dstream.receivers import Receiver
+
+    from ..context import Context
+
+__all__ = ["DStream", "StreamingContextLike", "StreamRegistry", "TransformedDStream", "TransformedWithDStream", "ForEachDStream", "adapt_time_func",
            "WindowedDStream", "ReducedWindowedDStream", "StateDStream", "MapWithStateDStream",
            "StampedDStream", "EventTimeDStream", "EventStateDStream", "EventWindowDStream"]
 
@@ -92,6 +97,73 @@ WindowKey = tuple[K, datetime, datetime]
 ChunkReader = Callable[[Iterator[Any]], Iterator[Chunk]]
 
 log = logging.getLogger(__name__)
+
+
+class StreamRegistry(Protocol):
+    """Where streams are registered and named: the context's ``DStreamGraph``."""
+
+    def check_can_define(self, op: str) -> None: ...
+    def register(self, stream: DStream[Any]) -> str: ...
+    def rename(self, stream: DStream[Any], name: str) -> None: ...
+    def add_output(self, stream: ForEachDStream[Any]) -> None: ...
+    def input_index(self, stream: DStream[Any]) -> int: ...
+
+
+class StreamingContextLike(Protocol):
+    """A ``StreamingContext`` as its streams see it: the public API (what
+    ``DStream.context()`` gives), and the parts of the running context a stream uses.
+
+    The streams are below the context (it makes them), so they name it by this protocol;
+    ``StreamingContext`` implements it, which mypy checks wherever a stream is made.
+    """
+
+    @property
+    def sparkContext(self) -> Context: ...
+    @property
+    def batch_duration_ms(self) -> int: ...
+    def getState(self) -> str: ...
+    def remember(self, duration: float) -> None: ...
+    def checkpoint(self, directory: str) -> None: ...
+    def addStreamingListener(self, streamingListener: StreamingListener) -> None: ...
+    def removeStreamingListener(self, streamingListener: StreamingListener) -> None: ...
+    def queueStream(self, rdds: Iterable[RDD[T] | Iterable[T]], oneAtATime: bool = True,
+                    default: RDD[T] | Iterable[T] | None = None) -> DStream[T]: ...
+    def receiverStream(self, receiver: Receiver) -> DStream[Any]: ...
+    def socketTextStream(self, hostname: str, port: int,
+                         storageLevel: StorageLevel = ...) -> DStream[str]: ...
+    def socketStream(self, hostname: str, port: int, converter: Callable[[BinaryIO], Iterable[T]],
+                     storageLevel: StorageLevel = ...) -> DStream[T]: ...
+    def textFileStream(self, directory: str) -> DStream[str]: ...
+    def fileStream(self, directory: str, filter: Callable[[str], bool] | None = None,  # noqa: A002
+                   newFilesOnly: bool = True) -> DStream[str]: ...
+    def binaryRecordsStream(self, directory: str, recordLength: int) -> DStream[bytes]: ...
+    def union(self, *dstreams: DStream[T]) -> DStream[T]: ...
+    @overload
+    def transform(self, dstreams: Iterable[DStream[Any]],
+                  transformFunc: Callable[[tuple[RDD[Any], ...]], RDD[U]]) -> DStream[U]: ...
+    @overload
+    def transform(self, dstreams: Iterable[DStream[Any]],
+                  transformFunc: Callable[[datetime, tuple[RDD[Any], ...]], RDD[U]]) -> DStream[U]: ...
+    def start(self) -> None: ...
+    def checkpointHealth(self) -> dict[str, Any] | None: ...
+    def stop(self, stopSparkContext: bool = True, stopGraceFully: bool = False) -> None: ...
+    def stop_phases(self, stopGraceFully: bool = True) -> list[tuple[str, Callable[[], None]]]: ...
+    def awaitTermination(self, timeout: float | None = None) -> None: ...
+    def awaitTerminationOrTimeout(self, timeout: float | None) -> bool: ...
+
+    # what the streams use of the running context
+    @property
+    def _batch_ms(self) -> int: ...
+    @property
+    def _graph(self) -> StreamRegistry: ...
+    @property
+    def _bus(self) -> ListenerBus: ...
+    @property
+    def _clock(self) -> Clock: ...
+    @property
+    def _scheduler(self) -> JobScheduler: ...
+    def _checkpoint_location_in_use(self) -> str | None: ...
+    def _note_checkpoint_due(self, stream: DStream[T], time_ms: int, rdd: RDD[T]) -> None: ...
 
 
 def adapt_time_func(func: Callable[..., Any], plain_arity: int, what: str) -> Callable[..., Any]:
@@ -140,7 +212,7 @@ class DStream(Generic[T]):
     True
     """
 
-    def __init__(self, ssc: StreamingContext, parents: list[DStream[Any]], op: str,
+    def __init__(self, ssc: StreamingContextLike, parents: list[DStream[Any]], op: str,
                  slide_ms: int | None = None) -> None:
         ssc._graph.check_can_define(op)
         self._ssc = ssc
@@ -207,8 +279,9 @@ class DStream(Generic[T]):
         self._user_named = True
         return self
 
-    def context(self) -> StreamingContext:
-        """The ``StreamingContext`` this stream belongs to.
+    def context(self) -> StreamingContextLike:
+        """The ``StreamingContext`` this stream belongs to (typed by its protocol,
+        ``StreamingContextLike``: every public method of the context is there).
 
         >>> from dstream import Context, StreamingContext
         >>> with Context("local") as ctx:
@@ -1222,7 +1295,7 @@ class MultiTransformedDStream(DStream[U]):
     """``func(time, rdds)`` over several streams (``StreamingContext.transform``); ``rdds`` is
     a tuple in the order of the streams."""
 
-    def __init__(self, ssc: StreamingContext, parents: list[DStream[Any]],
+    def __init__(self, ssc: StreamingContextLike, parents: list[DStream[Any]],
                  func: Callable[[datetime, tuple[RDD[Any], ...]], RDD[U]], op: str) -> None:
         self.func = func
         super().__init__(ssc, parents, op)
@@ -1233,7 +1306,7 @@ class MultiTransformedDStream(DStream[U]):
 
 
 class UnionDStream(DStream[T]):
-    def __init__(self, ssc: StreamingContext, parents: list[DStream[T]]) -> None:
+    def __init__(self, ssc: StreamingContextLike, parents: list[DStream[T]]) -> None:
         super().__init__(ssc, parents, "union")
 
     def _compute(self, time_ms: int) -> RDD[T] | None:

@@ -5,24 +5,30 @@ recovery needs), handed to its ``CheckpointManager`` (``checkpointing.py``) to w
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable, Protocol
 
 from ..rdd import RDD
 from .checkpointing import CheckpointManager, DataSnapshot
+from .dstream import DStream
+from .inputs.receiver_streams import ReceivingContext
 from .log_ledger import LogCleaner, ledger_of
 from .recovery_format import state_keys
 
-if TYPE_CHECKING:
-    from .context import StreamingContext
-    from .dstream import DStream
+__all__ = ["StreamCheckpoints", "CheckpointedContext"]
 
-__all__ = ["StreamCheckpoints"]
+
+class CheckpointedContext(ReceivingContext, Protocol):
+    """A ``StreamingContext`` as its checkpoints and its recovery see it: the graph, the
+    receiver tracker, and the time of the batch grid's zero."""
+
+    @property
+    def _zero_time_ms(self) -> int | None: ...
 
 
 class StreamCheckpoints:
     """What a StreamingContext saves after each successful batch, through a CheckpointManager."""
 
-    def __init__(self, ssc: StreamingContext, location: str) -> None:
+    def __init__(self, ssc: CheckpointedContext, location: str) -> None:
         self._ssc = ssc
         self.manager = CheckpointManager(location, ssc.sparkContext._conf, ssc.batch_duration_ms,
                                          ssc._clock, ssc._bus)
