@@ -168,7 +168,8 @@ def _merge(older: _Request, newer: _Request) -> _Request:
 class CheckpointManager:
     """Owns the store, the signer, the receivers' write-ahead log and the writer thread."""
 
-    def __init__(self, location: str, conf: Conf, batch_ms: int, clock: Clock, bus: ListenerBus) -> None:
+    def __init__(self, location: str, conf: Conf, batch_ms: int, clock: Clock,
+                 bus: ListenerBus) -> None:
         self._bus = bus
         self.location = location
         batch_s = batch_ms / 1000

@@ -41,8 +41,9 @@ from ..storagelevel import StorageLevel
 from .arguments import check_duration, check_function, on
 from .checkpointing import CheckpointManager, DataSnapshot
 from .durations import batch_datetime, check_multiple
-from .event_chunks import (Chunk, ChunkStep, _record_of, filter_step, flat_map_step, flat_map_values_step,
-                           map_step, map_values_step, pairs_of, stamp_chunks, then, unzip_chunks)
+from .event_chunks import (Chunk, ChunkStep, _record_of, filter_step, flat_map_step,
+                           flat_map_values_step, map_step, map_values_step, pairs_of, stamp_chunks,
+                           then, unzip_chunks)
 from .event_state import (EventRoute, EventStateRDD, KeyedState, PreAggregateRDD, Stats, StatsParam,
                           Strategy)
 from .event_time import EventTimeSpec, Watermark, duration_ms
@@ -56,7 +57,8 @@ from .sinks.kafka_sink import KafkaSink, to_bytes
 from .sinks.redis_sink import RedisSink
 from .sinks.text_files import save_batch_as_text_files
 from .state_checkpoints import capture_incremental, snapshot_every
-from .stateful import MapWithStateRDD, StateSpec, StateUpdateRDD, _mapped_of, _StateRecord, _states_of
+from .stateful import (MapWithStateRDD, StateSpec, StateUpdateRDD, _mapped_of, _StateRecord,
+                       _states_of)
 from .windowed import INVERSE_MIN_SLIDES, concat, drop_prefix, next_window
 
 if TYPE_CHECKING:
@@ -66,7 +68,8 @@ if TYPE_CHECKING:
 
     from ..context import Context
 
-__all__ = ["DStream", "StreamingContextLike", "StreamRegistry", "TransformedDStream", "TransformedWithDStream", "ForEachDStream", "adapt_time_func",
+__all__ = ["DStream", "StreamingContextLike", "StreamRegistry", "TransformedDStream",
+           "TransformedWithDStream", "ForEachDStream", "adapt_time_func",
            "WindowedDStream", "ReducedWindowedDStream", "StateDStream", "MapWithStateDStream",
            "StampedDStream", "EventTimeDStream", "EventStateDStream", "EventWindowDStream"]
 
