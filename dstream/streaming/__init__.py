@@ -2,9 +2,7 @@
 
 from .clock import Clock, ManualClock, SystemClock
 from .context import StreamingContext
-from .dstream import DStream
-from .event_time import EventTimeDStream
-from .event_windows import EventWindowDStream
+from .dstream import DStream, EventTimeDStream, EventWindowDStream
 from .listener import BatchInfo, EventTimeInfo, OutputOperationInfo, ReceiverInfo, StreamingListener
 from .stateful import State, StateSpec
 

@@ -31,21 +31,21 @@ from typing import TYPE_CHECKING, Any
 from ..block_manager import rdd_block_id
 from ..rdd import RDD
 from ..rdd_kinds import BlockRDD, ShuffledRDD
+from .stream_node import StreamNode
 
 if TYPE_CHECKING:
     from ..block_manager import BlockManager
     from ..scheduler.dag import DAGScheduler
-    from .dstream import DStream
 
 __all__ = ["lineage_blocks", "remembered_rdds", "unmade_times"]
 
 
-def _reads_parents_history(stream: DStream[Any]) -> bool:
+def _reads_parents_history(stream: StreamNode) -> bool:
     wanted, own = stream._parent_remember_ms(), stream.remember_ms
     return wanted is not None and own is not None and wanted > own
 
 
-def remembered_rdds(streams: Iterable[DStream[Any]]) -> list[RDD[Any]]:
+def remembered_rdds(streams: Iterable[StreamNode]) -> list[RDD[Any]]:
     """The RDDs later batches may read again: the remembered ones of every stream a window
     (or other history reader) reads, and of every stream that reads its own earlier results."""
     rdds: list[RDD[Any]] = []
@@ -59,7 +59,7 @@ def remembered_rdds(streams: Iterable[DStream[Any]]) -> list[RDD[Any]]:
     return rdds
 
 
-def unmade_times(streams: Iterable[DStream[Any]], times: Iterable[int]) -> set[int]:
+def unmade_times(streams: Iterable[StreamNode], times: Iterable[int]) -> set[int]:
     """Those of ``times`` at which a stream read by a window has no RDD yet (the window slides
     over more than one batch and will make it later, from that batch's blocks).
 

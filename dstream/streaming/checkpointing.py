@@ -30,15 +30,14 @@ from ..executors.base import RemoteBlock
 from ..rdd import RDD
 from ..rdd_checkpoint import truncate_to
 from ..taskcontext import Serialized
-from .log_ledger import LogCleaner, ledger_of
-from .recovery_format import data_partition_name, encode_metadata, state_keys, storage_name
+from .clock import Clock
+from .listener import ListenerBus
+from .recovery_format import data_partition_name, encode_metadata, storage_name
 
 if TYPE_CHECKING:
     from ..conf import Conf
-    from .context import StreamingContext
-    from .dstream import DStream
 
-__all__ = ["StreamCheckpoints", "CheckpointManager", "DataSnapshot", "open_checkpoint_store", "METADATA_KIND",
+__all__ = ["CheckpointManager", "DataSnapshot", "open_checkpoint_store", "METADATA_KIND",
            "MissingSigningKeyError", "DISCARD_STATE_CONF"]
 
 log = logging.getLogger(__name__)
@@ -169,11 +168,11 @@ def _merge(older: _Request, newer: _Request) -> _Request:
 class CheckpointManager:
     """Owns the store, the signer, the receivers' write-ahead log and the writer thread."""
 
-    def __init__(self, ssc: StreamingContext, location: str) -> None:
-        conf = ssc.sparkContext._conf
-        self._ssc = ssc
+    def __init__(self, location: str, conf: Conf, batch_ms: int, clock: Clock,
+                 bus: ListenerBus) -> None:
+        self._bus = bus
         self.location = location
-        batch_s = ssc.batch_duration_ms / 1000
+        batch_s = batch_ms / 1000
         #: no metadata checkpoint for longer than this: the service is not ready
         self.max_age_s = _positive_seconds(conf, MAX_AGE_CONF, max(60.0, 3 * batch_s))
         #: checkpoints failing for longer than this: the daemon stops the job
@@ -197,7 +196,7 @@ class CheckpointManager:
         self.last_written_ms: int | None = None
         #: the context's clock (seconds) when the last metadata checkpoint was written (or at
         #: the start): a manual clock in tests, wall time otherwise
-        self._now_s: Callable[[], float] = lambda: ssc._clock.now_ms() / 1000.0
+        self._now_s: Callable[[], float] = lambda: clock.now_ms() / 1000.0
         self.last_success_time_s = self._now_s()
         self.started_time_s = self.last_success_time_s
         #: called with the metadata right after each metadata generation is saved
@@ -328,8 +327,8 @@ class CheckpointManager:
             if request.metadata is not None:
                 self.last_written_ms = request.time_ms
                 self.last_success_time_s = self._now_s()
-        self._ssc._bus.post("onCheckpointWritten", time_ms=request.time_ms,
-                            metadata=request.metadata is not None, duration_ms=elapsed_ms)
+        self._bus.post("onCheckpointWritten", time_ms=request.time_ms,
+                       metadata=request.metadata is not None, duration_ms=elapsed_ms)
         log.debug("checkpoint of batch %d written in %.1f ms", request.time_ms, elapsed_ms)
 
     def record_failure(self, time_ms: int, error: BaseException, step: str) -> None:
@@ -344,8 +343,8 @@ class CheckpointManager:
             attempt = self.consecutive_failures
         log.warning("checkpoint of batch %d failed %s (failure %d in a row): %s",
                     time_ms, step, attempt, message)
-        self._ssc._bus.post("onCheckpointError", time_ms=time_ms, error=message,
-                            consecutive_failures=attempt)
+        self._bus.post("onCheckpointError", time_ms=time_ms, error=message,
+                       consecutive_failures=attempt)
 
     def health(self, now_s: float | None = None) -> dict[str, Any]:
         """The checkpoint figures the service shows (plain data).
@@ -388,93 +387,3 @@ class CheckpointManager:
 
     def has_metadata(self) -> bool:
         return bool(list_generations(self.store, METADATA_KIND))
-
-
-class StreamCheckpoints:
-    """What a StreamingContext saves after each successful batch, through a CheckpointManager."""
-
-    def __init__(self, ssc: StreamingContext, location: str) -> None:
-        self._ssc = ssc
-        self.manager = CheckpointManager(ssc, location)
-        self.due: list[tuple[DStream[Any], int, RDD[Any]]] = []
-        self.state_index: dict[str, dict[str, Any]] = {}
-        self._keys: dict[int, str] = {}
-        wal = self.manager.wal
-        self.cleaner = None if wal is None else LogCleaner(wal, self.manager.retained)
-        if self.cleaner is not None:
-            self.manager.on_saved = self.cleaner.saved
-
-    def start(self) -> None:
-        self._keys = {id(stream): key for key, stream in self.keys().items()}
-
-    def keys(self) -> dict[str, DStream[Any]]:
-        """State key -> stream, for the graph as the job's code defines it now."""
-        return state_keys(self._ssc._graph.all_streams())
-
-    def key_of(self, stream: DStream[Any]) -> str | None:
-        return self._keys.get(id(stream))
-
-    def note_due(self, stream: DStream[Any], time_ms: int, rdd: RDD[Any]) -> None:
-        """``stream``'s RDD of ``time_ms`` is due for a data checkpoint."""
-        self.due.append((stream, time_ms, rdd))
-
-    def after_batch(self, time_ms: int, succeeded: bool,
-                    source_commits: Callable[[], None] | None = None) -> None:
-        """Batch thread: capture due state and the metadata, hand both to the writer. A
-        capture that fails is a failed checkpoint (counted, posted, retried at the next batch),
-        never only a log line."""
-        try:
-            self._capture_and_submit(time_ms, succeeded, source_commits)
-        except Exception as e:   # noqa: BLE001 - reported as a checkpoint failure, retried
-            self.manager.record_failure(time_ms, e, "capturing the checkpoint")
-
-    def _capture_and_submit(self, time_ms: int, succeeded: bool,
-                            source_commits: Callable[[], None] | None) -> None:
-        due = [d for d in self.due if d[1] <= time_ms]
-        self.due = [d for d in self.due if d[1] > time_ms]
-        snapshots = []
-        for stream, t, rdd in due:
-            key = self.key_of(stream)
-            if key is None:
-                continue
-            incremental = getattr(stream, "_capture_incremental", None)
-            snapshot = (self.manager.capture(key, stream.op, t, rdd) if incremental is None
-                        else incremental(self.manager, key, t, rdd, self.state_index.get(key)))
-            snapshots.append(snapshot)
-            self._index(snapshot)
-        if not succeeded:
-            # never a metadata checkpoint after a failed batch: recovery re-runs it
-            if snapshots:
-                self.manager.submit_data_only(snapshots)
-            return
-        actions = [source_commits] if source_commits is not None else []
-        self.manager.submit(time_ms, self.metadata(time_ms), snapshots, actions)
-
-    def _index(self, snapshot: DataSnapshot) -> None:
-        info = self.state_index.setdefault(snapshot.key, {"history": []})
-        info.update(time_ms=snapshot.time_ms, kind=snapshot.kind, partitions=len(snapshot.partitions),
-                    partitioner=snapshot.partitioner)
-        info["history"] = (info["history"] + [snapshot.time_ms])[-10:]
-        info.pop("chain", None)
-        if snapshot.chain is not None:
-            info["chain"] = list(snapshot.chain)
-            info["chains"] = (info.get("chains", []) + [list(snapshot.chain)])[-10:]
-
-    def metadata(self, time_ms: int) -> dict[str, Any]:
-        ssc = self._ssc
-        cleaned = self.cleaner.take_cleaned() if self.cleaner is not None else set()
-        ledger = ledger_of(ssc._receiver_tracker.tracker, cleaned)
-        sources = {s.id: s.source_state() for s in ssc._graph.inputs if hasattr(s, "source_state")}
-        return {
-            "app": ssc.sparkContext.appName,
-            "batch_ms": ssc.batch_duration_ms,
-            "zero_time_ms": ssc._zero_time_ms,
-            "time_ms": time_ms,
-            "streams": sorted(s.id for s in ssc._graph.all_streams()),
-            "state": {k: dict(v) for k, v in self.state_index.items()},
-            **ledger,
-            "sources": sources,
-        }
-
-    def stop(self, timeout: float) -> bool:
-        return self.manager.stop(timeout)

@@ -35,9 +35,9 @@ from .inputs.constructors import InputStreams
 from .inputs.queue import QueueInputDStream
 from .listener import BatchHistory, ListenerBus, StreamingListener
 from .inputs.receiver_streams import ReceiverTracker
-from .checkpointing import StreamCheckpoints
+from .stream_checkpoints import StreamCheckpoints
 from .recovery import Recovery
-from .scheduler import JobScheduler
+from .scheduler import JobScheduler, JobSet
 from .graph_restore import MODE_KEY as RECOVERY_MODE_KEY, checkpoint_contents, recovery_mode, save_graph
 from .graph_restore import restore as restore_saved_graph
 from .shutdown import SETTING as GRACEFUL_ON_SHUTDOWN, GracefulShutdown
@@ -624,7 +624,7 @@ class StreamingContext(InputStreams):
             self._waiter.notify_all()
 
     # ------------------------------------------------------------------ per batch
-    def _after_batch(self, jobset: Any) -> None:
+    def _after_batch(self, jobset: JobSet) -> None:
         succeeded = jobset.error is None and not jobset.info.failed
         commits = self._source_commits(jobset.time_ms) if succeeded else None
         if self._checkpoints is not None:

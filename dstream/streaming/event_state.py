@@ -23,7 +23,7 @@ never changed in place (it may still be cached, or being written to a checkpoint
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol
 
 from ..accumulators import Accumulator, AccumulatorParam
 from ..dependency import NarrowDependency, OneToOneDependency
@@ -34,9 +34,20 @@ from .event_time import Chunk, EventTimeSpec, Watermark
 
 if TYPE_CHECKING:
     from ..taskcontext import TaskContext
-    from .event_windows import Strategy
 
 __all__ = ["MARKER", "Bucket", "EventRoute", "PreAggregateRDD", "EventStateRDD", "KeyedState", "StatsParam"]
+
+
+class Strategy(Protocol):
+    """What an event-time operator does on each side of its batch shuffle."""
+
+    def pre_aggregate(self, chunks: Iterator[Chunk], wm: int | None, route: EventRoute
+                      ) -> tuple[list[tuple[Any, Any]], int | None, int]: ...
+
+    def merge(self, previous: Any, entries: Iterator[tuple[Any, Any]], wm_before: int | None,
+              wm_after: int | None) -> KeyedState: ...
+
+    def open_count(self, state: Any) -> int: ...
 
 
 class _Marker:

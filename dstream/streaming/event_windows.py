@@ -1,5 +1,6 @@
 """Windowed aggregations by event time: tumbling and sliding windows (sessions are in
-``sessions.py``), and the streams that run them.
+``sessions.py``; the streams that run them, ``EventStateDStream`` and ``EventWindowDStream``,
+are in ``dstream.py``).
 
 Order within a batch (as in Structured Streaming): a record is late for a window when the
 watermark *after the previous batch* reached the window's end plus ``allowedLateness``; a
@@ -25,47 +26,15 @@ import math
 import operator
 from collections import Counter
 from itertools import compress, groupby, repeat
-from typing import (TYPE_CHECKING, Any, Callable, Generic, Iterable, Iterator, KeysView, Protocol,
-                    TypeVar)
+from typing import Any, Callable, Iterable, Iterator, KeysView
 
-from ..accumulators import Accumulator
-from ..rdd import RDD
-from ..rdd_kinds import ShuffledRDD
-from .dstream import DStream, TransformedDStream
-from .event_state import (Bucket, EventRoute, EventStateRDD, KeyedState, PreAggregateRDD, Stats,
-                          StatsParam)
+from .event_state import Bucket, EventRoute, KeyedState, Strategy
 from .event_running import RunningCounts
-from .event_time import (Chunk, EventTimeDStream, StampedDStream, Watermark, duration_ms,
-                         ms_datetime, unzip_chunks, window_starts)
-from .listener import EventTimeInfo
-from .stateful import _StatefulDStream
+from .event_time import Chunk, ms_datetime, window_starts
 
-if TYPE_CHECKING:
-    from .scheduler import JobSet
-
-__all__ = ["Strategy", "Aggregation", "Windows", "FinalWindows", "PaneState", "EventStateDStream",
-           "EventWindowDStream", "event_windows"]
+__all__ = ["Strategy", "Aggregation", "Windows", "FinalWindows", "PaneState", "MODES"]
 
 MODES = ("final", "update")
-
-#: the records of an event-time window operator: ``((key, windowStart, windowEnd), value)``
-T = TypeVar("T")
-#: the records it reads (and its ``lateRecords()``)
-R = TypeVar("R")
-#: ``self``'s own type, for ``checkpoint`` and ``setName``
-EW = TypeVar("EW", bound="EventWindowDStream[Any, Any]")
-
-
-class Strategy(Protocol):
-    """What an event-time operator does on each side of its batch shuffle."""
-
-    def pre_aggregate(self, chunks: Iterator[Chunk], wm: int | None, route: EventRoute
-                      ) -> tuple[list[tuple[Any, Any]], int | None, int]: ...
-
-    def merge(self, previous: Any, entries: Iterator[tuple[Any, Any]], wm_before: int | None,
-              wm_after: int | None) -> KeyedState: ...
-
-    def open_count(self, state: Any) -> int: ...
 
 
 class Aggregation:
@@ -449,126 +418,3 @@ class FinalWindows(Windows):
 
     def open_count(self, state: PaneState) -> int:  # type: ignore[override]  # as merge
         return state.open_windows
-
-
-# ---------------------------------------------------------------------- the streams
-class EventStateDStream(_StatefulDStream[Any]):
-    """The operator's state, one RDD of ``n + 1`` partitions per batch (``event_state.py``);
-    checkpointed under its stable id like every stateful operator. After each batch it
-    reports the watermark, open windows and late records to the batch's ``BatchInfo``."""
-
-    def __init__(self, events: EventTimeDStream[Any], strategy: Strategy, n: int, op: str) -> None:
-        super().__init__(events.stamped, op, n)
-        self.events_id = events.id
-        self.strategy, self.spec, self.n = strategy, events.event_time, n
-        self.stats: Accumulator[Stats] = Accumulator({}, StatsParam())
-        self._ssc._scheduler.before_complete.append(self._report)
-
-    def _compute(self, time_ms: int) -> RDD[Any] | None:
-        previous = self._get_or_compute(time_ms - self.slide_ms)
-        if previous is not None and previous.getNumPartitions() != self.n + 1:
-            raise ValueError(
-                f"{self.id}: the saved state has {previous.getNumPartitions() - 1} key partitions "
-                f"and this job asks for {self.n}: pass numPartitions={previous.getNumPartitions() - 1}"
-                " to keep the state")
-        batch, chunks_of = self._batch(time_ms)
-        shuffled = ShuffledRDD(PreAggregateRDD(batch, chunks_of, previous, self.strategy, self.n),
-                               EventRoute(self.n))
-        return EventStateRDD(previous, shuffled, self.strategy, self.n, time_ms, self.spec,
-                             self.stats)
-
-    def _batch(self, time_ms: int) -> tuple[RDD[Any], Callable[[Iterator[Any]], Iterator[Chunk]]]:
-        """The batch's records and how its map tasks read them as stamped chunks: the records
-        before ``withEventTime`` and the stream's recipe, or the stamped pairs if cached."""
-        stamped = self.parents[0]
-        if isinstance(stamped, StampedDStream) and not (stamped.is_cached or stamped.is_checkpointed):
-            return stamped.source_rdd(time_ms) or self._sc.emptyRDD(), stamped.chunks_of
-        return stamped._get_or_compute(time_ms) or self._sc.emptyRDD(), unzip_chunks
-
-    def _report(self, jobset: JobSet) -> None:
-        """Move this batch's statistics from the tasks into its ``BatchInfo``."""
-        with self.stats._lock:
-            entries = self.stats._value
-            mine = {split: v for (t, split), v in entries.items() if t == jobset.time_ms}
-            for key in [key for key in entries if key[0] <= jobset.time_ms]:
-                del entries[key]
-        wm = mine.pop(self.n, None)
-        if not isinstance(wm, Watermark):
-            return
-        late = sum(v[0] for v in mine.values())
-        open_windows = sum(v[1] for v in mine.values())
-        jobset.info.event_time[self.id] = EventTimeInfo(self.events_id, wm.watermark_ms, late,
-                                                        open_windows)
-
-
-class EventWindowDStream(TransformedDStream[T], Generic[T, R]):
-    """The results of an event-time windowed operator: ``((key, windowStart, windowEnd),
-    value)`` with naive local datetimes; ``lateRecords()`` for the records it left out."""
-
-    def __init__(self, state: EventStateDStream) -> None:
-        super().__init__(state, _emitted, "windows")
-        self.state = state
-
-    def lateRecords(self) -> EventTimeDStream[R]:
-        """The records this operator left out as late, with their event times, per batch.
-
-        >>> from dstream import Context, StreamingContext
-        >>> from dstream.streaming.testing import run_batches
-        >>> import tempfile
-        >>> with Context("local") as ctx:
-        ...     ssc = StreamingContext(ctx, 1, clock="manual"); ssc.checkpoint(tempfile.mkdtemp())
-        ...     clicks = ssc.queueStream([[("a", 20.0)], [("b", 3.0)]])
-        ...     counts = clicks.withEventTime(lambda kv: kv[1], 5).countByKeyAndEventWindow(10)
-        ...     run_batches(ssc, counts.lateRecords(), 2)
-        [[], [('b', 3.0)]]
-        """
-        stamped: StampedDStream[R] = StampedDStream(self.state, _late, unzip_chunks, "lateRecords")
-        return EventTimeDStream(stamped, self.state.spec)
-
-    def checkpoint(self: EW, interval: float) -> EW:
-        """Save the operator's state every ``interval`` seconds (a multiple of the batch
-        duration; default: the smallest multiple at least 10 s)."""
-        self.state.checkpoint(interval)
-        return self
-
-    def setName(self: EW, name: str) -> EW:
-        """Name the results; the state is saved under ``<name>.state``."""
-        self.state.setName(f"{name}.state")
-        return super().setName(name)
-
-
-def _emitted(_time: Any, rdd: RDD[Any]) -> RDD[Any]:
-    return rdd.flatMap(_emitted_of)
-
-
-def _emitted_of(record: Any) -> list[Any]:
-    return record.emitted if type(record) is KeyedState else []
-
-
-def _late(_time: Any, rdd: RDD[Any]) -> RDD[Any]:
-    return rdd.flatMap(_late_of)
-
-
-def _late_of(record: Any) -> list[Any]:
-    return record.late if type(record) is KeyedState else []
-
-
-def event_windows(events: EventTimeDStream[R], op: str, agg: Aggregation, windowDuration: float,
-                  slideDuration: float | None, allowedLateness: float, mode: str,
-                  numPartitions: int | None, *user_funcs: Callable[..., Any]
-                  ) -> EventWindowDStream[Any, R]:
-    """Build a tumbling or sliding event-time window operator (arguments checked here)."""
-    size = duration_ms(windowDuration, f"{events.id}: {op} windowDuration", allow_zero=False)
-    slide = size if slideDuration is None else duration_ms(
-        slideDuration, f"{events.id}: {op} slideDuration", allow_zero=False)
-    if slide > size:
-        raise ValueError(f"{events.id}: {op} slideDuration ({slide / 1000:g} s) must not exceed "
-                         f"windowDuration ({size / 1000:g} s)")
-    lateness = duration_ms(allowedLateness, f"{events.id}: {op} allowedLateness")
-    if mode not in MODES:
-        raise ValueError(f"{events.id}: {op} mode must be 'final' or 'update', got {mode!r}")
-    n = events._partitions(numPartitions)
-    windows = (FinalWindows if mode == "final" else Windows)(size, slide, lateness, mode, agg)
-    state = EventStateDStream(events, windows, n, op)
-    state._user(*user_funcs)
-    return EventWindowDStream(state)

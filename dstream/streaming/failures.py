@@ -26,14 +26,14 @@ import inspect
 import re
 import traceback
 from types import CodeType
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import Any, Callable, Iterable, TypeVar
 
 from ..scheduler.task import run_task
-
-if TYPE_CHECKING:
-    from .dstream import DStream
+from .stream_node import StreamNode
 
 __all__ = ["user_code", "user_codes", "error_frames", "failing_stream", "add_note"]
+
+N = TypeVar("N", bound=StreamNode)
 
 _FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+), in (?P<name>.+?)\s*$', re.M)
 
@@ -99,10 +99,10 @@ def _code_contains(code: CodeType, filename: str, line: int, name: str) -> bool:
     return bool(lines) and min(code.co_firstlineno, *lines) <= line <= max(lines)
 
 
-def failing_stream(error: BaseException, streams: Iterable[DStream[Any]]) -> DStream[Any] | None:
+def failing_stream(error: BaseException, streams: Iterable[N]) -> N | None:
     """The stream owning the innermost user function in ``error``'s traceback: matched by code
     object in the live traceback (exact), else by file, line and name in a task's text."""
-    owners: dict[CodeType, DStream[Any]] = {}
+    owners: dict[CodeType, N] = {}
     for stream in streams:
         for code in stream.user_codes:
             owners.setdefault(code, stream)

@@ -74,8 +74,8 @@ class DStreamGraph:
             stream.output_id = len(self.outputs)
             self.outputs.append(stream)
 
-    def input_index(self, stream: InputDStream[Any]) -> int:
-        return self.inputs.index(stream)
+    def input_index(self, stream: DStream[Any]) -> int:
+        return next(i for i, s in enumerate(self.inputs) if s is stream)
 
     # ------------------------------------------------------------------ running
     def start(self, zero_time_ms: int) -> None:

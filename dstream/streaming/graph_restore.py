@@ -36,7 +36,7 @@ import logging
 import os
 import pickle
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable, Protocol, TypeVar
 
 import cloudpickle
 
@@ -46,14 +46,12 @@ from ..conf import Conf
 from ..context import Context
 from .checkpointing import METADATA_KIND, open_checkpoint_store
 from .inputs.queue import QueueInputDStream
-from .inputs.receiver_streams import ReceiverInputDStream
+from .graph import DStreamGraph
+from .inputs.receiver_streams import ReceiverInputDStream, ReceiverTracker
 
 if TYPE_CHECKING:
     from dstream.checkpoint import CheckpointStore
     from dstream.checkpoint.signing import Signer
-
-    from .context import StreamingContext
-    from .graph import DStreamGraph
 
 __all__ = ["MODE_KEY", "GRAPH_NAME", "recovery_mode", "save_graph", "load_graph", "GraphRestoreError"]
 
@@ -68,6 +66,26 @@ _LOCK_TYPES = (type(threading.Lock()), type(threading.RLock()))
 _NOT_SAVED = ("dstream.checkpoint.key",)
 
 
+class RestorableContext(Protocol):
+    """A ``StreamingContext`` as this mode sees it: its Context, batch duration and graph (a
+    restored graph replaces the one it was made with), its receiver tracker and checkpoint
+    location."""
+
+    _graph: DStreamGraph
+
+    @property
+    def sparkContext(self) -> Context: ...
+    @property
+    def batch_duration_ms(self) -> int: ...
+    @property
+    def _receiver_tracker(self) -> ReceiverTracker: ...
+    def checkpoint(self, directory: str) -> None: ...
+
+
+#: the StreamingContext class a saved graph is restored on
+C = TypeVar("C", bound=RestorableContext)
+
+
 class GraphRestoreError(ValueError):
     """The graph cannot be saved for, or restored in, the ``restore`` recovery mode."""
 
@@ -78,7 +96,7 @@ def recovery_mode(conf: Conf) -> str:
 
 
 class _GraphPickler(cloudpickle.CloudPickler):  # type: ignore[misc]  # cloudpickle is untyped
-    def __init__(self, file: io.BytesIO, ssc: StreamingContext) -> None:
+    def __init__(self, file: io.BytesIO, ssc: RestorableContext) -> None:
         super().__init__(file, protocol=5)
         self._ssc = ssc
 
@@ -92,10 +110,29 @@ class _GraphPickler(cloudpickle.CloudPickler):  # type: ignore[misc]  # cloudpic
         return None
 
 
+#: where a saved graph's classes and functions live now, by where they were when it was saved
+_MOVED = {
+    **{("dstream.streaming.windowed", name): ("dstream.streaming.dstream", name)
+       for name in ("_WindowBase", "WindowedDStream", "ReducedWindowedDStream")},
+    **{("dstream.streaming.stateful", name): ("dstream.streaming.dstream", name)
+       for name in ("_StatefulDStream", "StateDStream", "_InternalMapWithStateDStream",
+                    "MapWithStateDStream")},
+    ("dstream.streaming.window_ops", "_concat"): ("dstream.streaming.windowed", "concat"),
+    ("dstream.streaming.window_ops", "_drop_prefix"): ("dstream.streaming.windowed", "drop_prefix"),
+    **{("dstream.streaming.event_time", name): ("dstream.streaming.dstream", name)
+       for name in ("StampedDStream", "EventTimeDStream", "_strip", "_same")},
+    **{("dstream.streaming.event_windows", name): ("dstream.streaming.dstream", name)
+       for name in ("EventStateDStream", "EventWindowDStream", "_emitted", "_late")},
+}
+
+
 class _GraphUnpickler(pickle.Unpickler):
-    def __init__(self, file: io.BytesIO, ssc: StreamingContext) -> None:
+    def __init__(self, file: io.BytesIO, ssc: RestorableContext) -> None:
         super().__init__(file)
         self._ssc = ssc
+
+    def find_class(self, module: str, name: str) -> Any:
+        return super().find_class(*_MOVED.get((module, name), (module, name)))
 
     def persistent_load(self, pid: Any) -> Any:
         if pid == "ssc":
@@ -109,7 +146,7 @@ class _GraphUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"unknown reference {pid!r} in a saved graph")
 
 
-def save_graph(ssc: StreamingContext, store: CheckpointStore, signer: Signer, location: str) -> None:
+def save_graph(ssc: RestorableContext, store: CheckpointStore, signer: Signer, location: str) -> None:
     """Save ``ssc``'s graph (before it starts), its conf and batch duration, signed."""
     queues = [s.id for s in ssc._graph.inputs if isinstance(s, QueueInputDStream)]
     if queues:
@@ -135,7 +172,7 @@ def has_saved_graph(store: CheckpointStore) -> bool:
 
 
 def load_graph(store: CheckpointStore, signer: Signer,
-               streaming_context: type[StreamingContext]) -> StreamingContext:
+               streaming_context: Callable[[Context, float], C]) -> C:
     """A new Context and ``streaming_context`` (the class: ``StreamingContext``) running the
     saved graph. The signature is verified before anything is unpickled."""
     payload = signer.verify(store.load(GRAPH_NAME), GRAPH_NAME)
@@ -156,7 +193,7 @@ def load_graph(store: CheckpointStore, signer: Signer,
     return ssc
 
 
-def _attach(ssc: StreamingContext, graph: DStreamGraph) -> None:
+def _attach(ssc: RestorableContext, graph: DStreamGraph) -> None:
     """Make ``graph`` the context's graph; its receiver streams register with the tracker."""
     ssc._graph = graph
     for stream in graph.inputs:
@@ -184,7 +221,7 @@ def checkpoint_contents(location: str) -> tuple[bool, bool]:
         store.close()
 
 
-def restore(location: str, streaming_context: type[StreamingContext]) -> StreamingContext:
+def restore(location: str, streaming_context: Callable[[Context, float], C]) -> C:
     """``getOrCreate`` in restore mode: the saved graph on a new ``streaming_context`` (the
     class; signature checked with the checkpoint key: the directory's key file, or
     DSTREAM_CHECKPOINT_KEY)."""

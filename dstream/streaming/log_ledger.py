@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import deque
 from typing import Any, Union
 
 from dstream.receivers.block_generator import parse_block_id

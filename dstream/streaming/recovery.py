@@ -20,15 +20,15 @@ from ..hashing import portable_hash
 from ..rdd_checkpoint import truncate_to
 from ..rdd_kinds import ParallelCollectionRDD
 from .received_blocks import ReceivedBlock
-from .checkpointing import DISCARD_STATE_CONF, METADATA_KIND, CheckpointManager, StreamCheckpoints
+from .checkpointing import DISCARD_STATE_CONF, METADATA_KIND, CheckpointManager
 from .log_ledger import ReplayPlan
 from .log_records import decode_block
 from .recovery_format import IncompatibleCheckpointError, data_partition_name, decode_metadata
 from .state_checkpoints import load_chain
 
 if TYPE_CHECKING:
-    from .context import StreamingContext
     from .dstream import DStream
+    from .stream_checkpoints import CheckpointedContext, StreamCheckpoints
 
 __all__ = ["Recovery", "IncompatibleCheckpointError"]
 
@@ -65,11 +65,11 @@ class Recovery:
 
     # ------------------------------------------------------------------ checks
     @staticmethod
-    def discard_state(ssc: StreamingContext) -> bool:
+    def discard_state(ssc: CheckpointedContext) -> bool:
         """Start every state fresh, keeping only the source positions (conf)."""
         return ssc.sparkContext._conf.getBoolean(DISCARD_STATE_CONF, False)
 
-    def check_compatible(self, ssc: StreamingContext, keys: dict[str, DStream[Any]]) -> bool:
+    def check_compatible(self, ssc: CheckpointedContext, keys: dict[str, DStream[Any]]) -> bool:
         """True when the saved state is to be reattached; raises on an incompatible job."""
         meta = self.meta
         discard = self.discard_state(ssc)
@@ -95,7 +95,7 @@ class Recovery:
         return not discard
 
     # ------------------------------------------------------------------ apply
-    def restore_state(self, ssc: StreamingContext, checkpoints: StreamCheckpoints,
+    def restore_state(self, ssc: CheckpointedContext, checkpoints: StreamCheckpoints,
                       keys: dict[str, DStream[Any]]) -> None:
         manager = checkpoints.manager
         for key, info in self.meta.get("state", {}).items():
@@ -133,7 +133,7 @@ class Recovery:
                 f"state of {key!r} at batch {time_ms} cannot be read: {e}. Restart with "
                 f"{DISCARD_STATE_CONF}=true to start fresh from the saved source positions") from e
 
-    def restore_blocks(self, ssc: StreamingContext, manager: CheckpointManager,
+    def restore_blocks(self, ssc: CheckpointedContext, manager: CheckpointManager,
                        keep_batches: bool = True) -> None:
         """Replay the write-ahead log by the checkpoint's account of every block in it.
 
@@ -187,7 +187,7 @@ class Recovery:
                  "back to their batches, %d were already consumed, %d are new data",
                  len(plan.batches), counts["batch"], counts["settled"], counts["new"])
 
-    def restore_sources(self, ssc: StreamingContext) -> None:
+    def restore_sources(self, ssc: CheckpointedContext) -> None:
         sources = self.meta.get("sources", {})
         for stream in ssc._graph.inputs:
             saved = sources.get(stream.id)

@@ -15,13 +15,16 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable
+from typing import Any, TypeVar
 
-if TYPE_CHECKING:
-    from .dstream import DStream
+from .stream_node import StreamNode
 
 __all__ = ["IncompatibleCheckpointError", "FORMAT", "VERSION", "encode_metadata", "decode_metadata",
            "storage_name", "state_keys", "data_partition_name"]
+
+#: a stream type, kept from the argument to the result
+S = TypeVar("S", bound=StreamNode)
 
 FORMAT = "dstream-checkpoint"
 VERSION = 1
@@ -88,12 +91,12 @@ def data_partition_name(key: str, time_ms: int, split: int) -> str:
     return f"data/{storage_name(key)}/{time_ms:020d}/part-{split:05d}"
 
 
-def state_keys(streams: list[DStream[Any]]) -> dict[str, DStream[Any]]:
+def state_keys(streams: Iterable[S]) -> dict[str, S]:
     """State key -> stream, for every stream whose RDDs are checkpointed."""
-    keys: dict[str, DStream[Any]] = {}
+    keys: dict[str, S] = {}
     paths: dict[int, str] = {}
 
-    def path_of(stream: DStream[Any]) -> str:
+    def path_of(stream: StreamNode) -> str:
         if id(stream) in paths:
             return paths[id(stream)]
         if stream._user_named or not stream.parents:
@@ -115,5 +118,5 @@ def state_keys(streams: list[DStream[Any]]) -> dict[str, DStream[Any]]:
     return keys
 
 
-def _keeps_state(stream: DStream[Any]) -> bool:
+def _keeps_state(stream: StreamNode) -> bool:
     return stream.must_checkpoint or stream.checkpoint_ms is not None

@@ -14,25 +14,51 @@ import queue
 import threading
 import traceback
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable, Iterable, Sequence
+from typing import Protocol
 
 from .clock import Clock
 from .durations import batch_datetime
 from .failures import add_note, failing_stream
-from .listener import BatchInfo, OutputOperationInfo
+from .listener import BatchInfo, ListenerBus, OutputOperationInfo
+from .stream_node import StreamNode
 
-if TYPE_CHECKING:
-    from .context import StreamingContext
-    from .dstream import ForEachDStream
-
-__all__ = ["JobScheduler", "JobSet"]
+__all__ = ["JobScheduler", "JobSet", "Output", "JobSource", "ScheduledContext"]
 
 log = logging.getLogger(__name__)
 
 
+class Output(StreamNode, Protocol):
+    """An output operation (a ``ForEachDStream``): a stream with its place among the outputs."""
+
+    @property
+    def output_id(self) -> int: ...
+
+
+class JobSource(Protocol):
+    """Where a batch's jobs come from: the ``DStreamGraph``."""
+
+    def generate_jobs(self, time_ms: int) -> Sequence[tuple[Output, Callable[[], None] | BaseException]]: ...
+    def all_streams(self) -> Iterable[StreamNode]: ...
+
+
+class ScheduledContext(Protocol):
+    """What the scheduler uses of its ``StreamingContext``: the graph (replaced when a saved
+    graph is restored, so read at each batch), the listener bus, and where errors go."""
+
+    @property
+    def _batch_ms(self) -> int: ...
+    @property
+    def _graph(self) -> JobSource: ...
+    @property
+    def _bus(self) -> ListenerBus: ...
+
+    def _report_error(self, error: BaseException) -> None: ...
+
+
 @dataclass
 class Job:
-    output: ForEachDStream[Any]
+    output: Output
     run: Callable[[], None] | None
     error: BaseException | None = None
 
@@ -50,7 +76,7 @@ class JobSet:
 class JobScheduler:
     """Generates a batch every ``batch_ms`` and runs batches on executor threads."""
 
-    def __init__(self, ssc: StreamingContext, clock: Clock, concurrent_jobs: int = 1) -> None:
+    def __init__(self, ssc: ScheduledContext, clock: Clock, concurrent_jobs: int = 1) -> None:
         self._ssc = ssc
         self._clock = clock
         self._batch_ms = ssc._batch_ms

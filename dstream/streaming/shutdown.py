@@ -21,10 +21,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from .context import StreamingContext
+from typing import Any, Protocol
 
 __all__ = ["GracefulShutdown", "SETTING"]
 
@@ -34,6 +31,12 @@ SETTING = "dstream.streaming.stopGracefullyOnShutdown"
 _SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
+class Stoppable(Protocol):
+    """What the hook stops: a ``StreamingContext``."""
+
+    def stop(self, stopSparkContext: bool = True, stopGraceFully: bool = False) -> None: ...
+
+
 def _is_default(handler: Any) -> bool:
     return handler in (signal.SIG_DFL, signal.default_int_handler, None)
 
@@ -41,7 +44,7 @@ def _is_default(handler: Any) -> bool:
 class GracefulShutdown:
     """The signal handlers that stop ``ssc`` gracefully."""
 
-    def __init__(self, ssc: StreamingContext) -> None:
+    def __init__(self, ssc: Stoppable) -> None:
         self._ssc = ssc
         self._previous: dict[int, Any] = {}
         self._stopping = False

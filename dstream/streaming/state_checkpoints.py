@@ -27,6 +27,7 @@ from ..taskcontext import Serialized
 from .checkpointing import DataSnapshot
 from .recovery_format import IncompatibleCheckpointError
 from .state_map import StateMap, StateVersion
+from .stateful import _StateRecord
 
 if TYPE_CHECKING:
     from ..conf import Conf
@@ -135,7 +136,6 @@ def capture_incremental(manager: CheckpointManager, key: str, kind: str, time_ms
 
 
 def _version_of(records: list[Any], time_ms: int) -> StateVersion:
-    from .stateful import _StateRecord
     if len(records) != 1 or not isinstance(records[0], _StateRecord):
         raise TypeError(f"a mapWithState partition holds one state record, got {records!r:.100}")
     states = records[0].states
@@ -150,7 +150,6 @@ def load_chain(manager: CheckpointManager, key: str, info: dict[str, Any], split
     """Partition ``split`` of the operator's state: the chain's snapshot with its deltas
     applied, as the one state record of a ``mapWithState`` partition. ``load`` reads and
     verifies one saved partition (IncompatibleCheckpointError when it cannot)."""
-    from .stateful import _StateRecord
     entries = None
     for t in info["chain"]:
         source = f"state of {key!r} at batch {t}, partition {split}"

@@ -1,4 +1,5 @@
-"""The streams that keep state across batches: ``updateStateByKey`` and ``mapWithState``.
+"""State across batches, one batch at a time: the RDDs of ``updateStateByKey`` and
+``mapWithState``, ``StateSpec`` and ``State`` (the streams are in ``dstream.py``).
 
 Both keep their state hash-partitioned, so each batch is one narrow pass per partition over
 the previous state and the batch's (shuffled) records.
@@ -16,23 +17,17 @@ from typing import TYPE_CHECKING, Any, Callable, Generic, Hashable, Iterable, It
 
 from ..aggregation import group_values
 from ..dependency import Dependency, OneToOneDependency
-from ..hashing import portable_hash
 from ..partitioner import Partitioner
 from ..rdd import RDD
-from ..storagelevel import StorageLevel
-from .dstream import DStream, TransformedDStream
 from .arguments import check_duration, check_function
 from .durations import batch_datetime
-from .state_checkpoints import capture_incremental, snapshot_every
 from .state_map import StateMap, StateVersion
 
 if TYPE_CHECKING:
     from ..taskcontext import TaskContext
-    from .checkpointing import CheckpointManager, DataSnapshot
 
-__all__ = ["StateDStream", "StateSpec", "State", "MapWithStateDStream"]
+__all__ = ["StateSpec", "State", "StateUpdateRDD", "MapWithStateRDD"]
 
-T = TypeVar("T")
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 #: a key's state
@@ -43,49 +38,6 @@ U = TypeVar("U")
 K_contra = TypeVar("K_contra", bound=Hashable, contravariant=True)
 V_contra = TypeVar("V_contra", contravariant=True)
 U_co = TypeVar("U_co", covariant=True)
-
-
-class _StatefulDStream(DStream[T]):
-    """Cached every batch, checkpointed every checkpoint interval, partitioned by key hash."""
-
-    def __init__(self, parent: DStream[Any], op: str, num_partitions: int) -> None:
-        super().__init__(parent._ssc, [parent], op)
-        self.partitioner = Partitioner(num_partitions, portable_hash)
-        self.storage_level = StorageLevel.MEMORY_ONLY
-        self.is_cached = True
-        self.must_checkpoint = True
-
-    def _co_partitioned(self, rdd: RDD[tuple[K, V]]) -> RDD[tuple[K, V]]:
-        if rdd.partitioner == self.partitioner:
-            return rdd
-        return rdd.partitionBy(self.partitioner.numPartitions, self.partitioner.partitionFunc)
-
-
-# ---------------------------------------------------------------------- updateStateByKey
-class StateDStream(_StatefulDStream[tuple[K, S]], Generic[K, V, S]):
-    """PySpark's ``updateStateByKey``: ``update(new_values, state)`` for every key, every batch."""
-
-    parents: list[DStream[tuple[K, V]]]
-
-    def __init__(self, parent: DStream[tuple[K, V]],
-                 update_func: Callable[[list[V], S | None], S | None], num_partitions: int,
-                 initial: RDD[tuple[K, S]] | None) -> None:
-        super().__init__(parent, "updateStateByKey", num_partitions)
-        self._user(update_func)
-        self.update_func = update_func
-        self.initial = initial
-
-    def _compute(self, time_ms: int) -> RDD[tuple[K, S]] | None:
-        last = self._get_or_compute(time_ms - self.slide_ms)
-        batch = self.parents[0]._get_or_compute(time_ms)
-        if batch is None:
-            return last
-        previous = last
-        from_initial = False
-        if previous is None and self.initial is not None:
-            previous, from_initial = self._co_partitioned(self.initial), True
-        return StateUpdateRDD(previous, self._co_partitioned(batch), self.update_func,
-                              self.partitioner, from_initial)
 
 
 class StateUpdateRDD(RDD[tuple[K, S]], Generic[K, V, S]):
@@ -291,52 +243,6 @@ class _StateRecord:
     def __reduce__(self) -> tuple[type[_StateRecord],
                                   tuple[StateVersion | dict[Any, tuple[Any, int]], list[Any]]]:
         return (_StateRecord, (self.states, self.mapped))
-
-
-class _InternalMapWithStateDStream(_StatefulDStream["_StateRecord"]):
-    def __init__(self, parent: DStream[tuple[Any, Any]], spec: StateSpec[Any, Any, Any, Any]) -> None:
-        super().__init__(parent, "mapWithState", spec._num_partitions or parent._sc.defaultParallelism)
-        self._user(spec._user_func)
-        self.spec = spec
-
-    def _compute(self, time_ms: int) -> RDD[_StateRecord] | None:
-        last = self._get_or_compute(time_ms - self.slide_ms)
-        batch = self.parents[0]._get_or_compute(time_ms)
-        if batch is None:
-            batch = self._sc.emptyRDD()
-        previous: RDD[_StateRecord] | RDD[tuple[Any, Any]] | None = last
-        if previous is None and self.spec._initial is not None:
-            initial = self.spec._initial
-            if not isinstance(initial, RDD):
-                initial = self._sc.parallelize(list(initial))
-            previous = self._co_partitioned(initial)
-        return MapWithStateRDD(previous, self._co_partitioned(batch), self.spec, time_ms,
-                               self.partitioner)
-
-    def _on_forget(self, time_ms: int, rdd: RDD[Any]) -> None:
-        super()._on_forget(time_ms, rdd)
-        for state_map in getattr(rdd, "state_maps", {}).values():
-            state_map.forget_through(time_ms)    # no older version will be read again
-
-    def _capture_incremental(self, manager: CheckpointManager, key: str, time_ms: int, rdd: RDD[Any],
-                            info: dict[str, Any] | None) -> DataSnapshot:
-        """This operator's data checkpoint: a snapshot or a delta (``state_checkpoints``)."""
-        every = snapshot_every(self._sc._conf)
-        return capture_incremental(manager, key, self.op, time_ms, rdd, info, every)
-
-
-class MapWithStateDStream(TransformedDStream[U], Generic[K, S, U]):
-    """The records the ``mapWithState`` function returned; ``stateSnapshots()`` for the state.
-    Typed as ``MapWithStateDStream[key, state, record]``."""
-
-    def __init__(self, parent: DStream[tuple[K, Any]], spec: StateSpec[K, Any, S, U]) -> None:
-        self.internal = _InternalMapWithStateDStream(parent, spec)
-        super().__init__(self.internal, lambda _t, rdd: rdd.flatMap(_mapped_of), "mapped")
-        self.is_cached = False
-
-    def stateSnapshots(self) -> DStream[tuple[K, S]]:
-        return TransformedDStream(self.internal, lambda _t, rdd: rdd.flatMap(_states_of),
-                                  "stateSnapshots")
 
 
 def _mapped_of(record: _StateRecord) -> list[Any]:

@@ -309,3 +309,13 @@ def test_naming_after_start_raises(ssc: StreamingContext) -> None:
     ssc.start()
     with pytest.raises(ContextStateError, match="cannot add setName"):
         stream.setName("late")
+
+
+def test_a_streams_context_offers_the_whole_public_api_of_streaming_context() -> None:
+    """``DStream.context()`` is typed by the protocol ``StreamingContextLike`` (the streams sit
+    below the context): it declares every public member but the class-level ones."""
+    from dstream.streaming.dstream import StreamingContextLike
+
+    class_level = {"getActive", "getActiveOrCreate", "getOrCreate", "isRecovering"}
+    public = {n for n in dir(StreamingContext) if not n.startswith("_")} - class_level
+    assert public == {n for n in dir(StreamingContextLike) if not n.startswith("_")}

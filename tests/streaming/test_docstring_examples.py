@@ -1,5 +1,5 @@
-"""Every public method and property of ``DStream`` (with what it gets from its operation
-mixins) and of ``StreamingContext`` shows a runnable example (``>>>``) in its docstring;
+"""Every public method and property of ``DStream`` (with ``withEventTime``, from its
+event-time mixin) and of ``StreamingContext`` shows a runnable example (``>>>``) in its docstring;
 pytest runs those examples with ``--doctest-modules``.
 
 The engine's hooks (``_compute``, ``_get_or_compute``, ``_initialize``, ...) are private, so

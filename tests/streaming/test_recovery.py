@@ -7,6 +7,7 @@ The source is a directory of files (durable, like a log); the manual clock steps
 
 from __future__ import annotations
 
+import io
 import logging
 import operator
 import os
@@ -251,3 +252,18 @@ def test_log_records_of_either_layout_replay_the_same_block() -> None:
         stream_id, block_id, data, num_records, metadata = decode_block(pickle.dumps(record))
         assert (stream_id, block_id, num_records, metadata) == (3, "input-3-7", 2, {"offset": 9})
         assert data.load() == ["a", "b"]
+
+
+def test_a_graph_saved_before_the_window_and_state_streams_moved_finds_them(ctx: Context) -> None:
+    """Restore mode: a graph pickled when these lived in ``windowed``, ``stateful`` and
+    ``window_ops`` loads them from where they are now."""
+    from dstream.streaming import dstream, windowed
+    from dstream.streaming.graph_restore import _GraphUnpickler
+
+    ssc = StreamingContext(ctx, 1)
+    saved = [("dstream.streaming.windowed", "ReducedWindowedDStream", dstream.ReducedWindowedDStream),
+             ("dstream.streaming.stateful", "StateDStream", dstream.StateDStream),
+             ("dstream.streaming.stateful", "MapWithStateDStream", dstream.MapWithStateDStream),
+             ("dstream.streaming.window_ops", "_concat", windowed.concat)]
+    for module, name, now in saved:
+        assert _GraphUnpickler(io.BytesIO(f"c{module}\n{name}\n.".encode()), ssc).load() is now

@@ -10,11 +10,9 @@ from typing import Any, Iterator, assert_type
 
 from dstream import RDD, DStream, State, StateSpec, StorageLevel, StreamingContext
 from dstream.aggregation import ResultIterable
-from dstream.streaming.event_time import EventTimeDStream
-from dstream.streaming.event_windows import EventWindowDStream
 from dstream.kafka_rdd import KafkaMessageAndMetadata
 from dstream.streaming.kafka import KafkaUtils
-from dstream.streaming.stateful import MapWithStateDStream
+from dstream.streaming.dstream import EventTimeDStream, EventWindowDStream, MapWithStateDStream
 
 Window = tuple[str, datetime, datetime]
 

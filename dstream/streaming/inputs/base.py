@@ -13,12 +13,9 @@ True
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
-from ..dstream import DStream
-
-if TYPE_CHECKING:
-    from ..context import StreamingContext
+from ..dstream import DStream, StreamingContextLike
 
 __all__ = ["InputDStream"]
 
@@ -28,7 +25,7 @@ T = TypeVar("T")
 class InputDStream(DStream[T]):
     """A stream with no parent; its slide is the batch duration."""
 
-    def __init__(self, ssc: StreamingContext, op: str) -> None:
+    def __init__(self, ssc: StreamingContextLike, op: str) -> None:
         super().__init__(ssc, [], op, ssc._batch_ms)
         self.stream_id = ssc._graph.input_index(self)
 

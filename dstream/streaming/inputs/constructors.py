@@ -16,10 +16,9 @@ from dstream.receivers import Receiver, SocketReceiver, SocketTextReceiver
 from ...storagelevel import StorageLevel
 from ..arguments import check_function
 from .files import FileInputDStream, binary_reader, read_text
-from .receiver_streams import DEFAULT_RECEIVER_LEVEL, ReceiverInputDStream
+from .receiver_streams import DEFAULT_RECEIVER_LEVEL, ReceiverInputDStream, ReceivingContext
 
 if TYPE_CHECKING:
-    from ..context import StreamingContext
     from ..dstream import DStream
 
 __all__ = ["InputStreams"]
@@ -28,11 +27,10 @@ T = TypeVar("T")
 
 
 class InputStreams:
-    """Mixed into ``StreamingContext``. Its methods annotate ``self`` as the context; mypy
-    accepts a ``self`` type that is not a supertype of the class only for protocols, hence the
-    ``# type: ignore[misc]`` on each ``def``."""
+    """Mixed into ``StreamingContext``. Its methods annotate ``self`` as what they use of the
+    context, the protocol ``ReceivingContext``."""
 
-    def receiverStream(self: StreamingContext,  # type: ignore[misc]  # StreamingContext mixin
+    def receiverStream(self: ReceivingContext,
                        receiver: Receiver) -> DStream[Any]:
         """A stream of what a custom ``Receiver`` stores.
 
@@ -50,7 +48,7 @@ class InputStreams:
         """
         return ReceiverInputDStream(self, receiver, f"receiverStream[{type(receiver).__name__}]")
 
-    def socketTextStream(self: StreamingContext,  # type: ignore[misc]  # StreamingContext mixin
+    def socketTextStream(self: ReceivingContext,
                          hostname: str, port: int,
                          storageLevel: StorageLevel = DEFAULT_RECEIVER_LEVEL) -> DStream[str]:
         """UTF-8 lines from a TCP server (reconnecting when it goes away).
@@ -66,7 +64,7 @@ class InputStreams:
         ...     words.id
         'socketTextStream-0.flatMap'
         """
-        conf = self._sc._conf
+        conf = self.sparkContext._conf
         receiver = SocketTextReceiver(
             hostname, port, storageLevel,
             # with a default, get gives a str
@@ -74,7 +72,7 @@ class InputStreams:
             max_record_bytes=conf.getInt("dstream.streaming.receiver.maxRecordBytes", 1 << 20))
         return ReceiverInputDStream(self, receiver, "socketTextStream")
 
-    def socketStream(self: StreamingContext,  # type: ignore[misc]  # StreamingContext mixin
+    def socketStream(self: ReceivingContext,
                      hostname: str, port: int,
                      converter: Callable[[BinaryIO], Iterable[T]],
                      storageLevel: StorageLevel = DEFAULT_RECEIVER_LEVEL) -> DStream[T]:
@@ -91,7 +89,7 @@ class InputStreams:
         return ReceiverInputDStream(self, SocketReceiver(hostname, port, converter, storageLevel),
                                     "socketStream")
 
-    def textFileStream(self: StreamingContext,  # type: ignore[misc]  # StreamingContext mixin
+    def textFileStream(self: ReceivingContext,
                        directory: str) -> DStream[str]:
         """Lines of the files that appear in ``directory`` (moved in whole), each read once.
 
@@ -108,7 +106,7 @@ class InputStreams:
         """
         return FileInputDStream(self, directory, "textFileStream", read_text)
 
-    def fileStream(self: StreamingContext,  # type: ignore[misc]  # StreamingContext mixin
+    def fileStream(self: ReceivingContext,
                    directory: str,
                    filter: Callable[[str], bool] | None = None,  # noqa: A002 - Spark's name
                    newFilesOnly: bool = True) -> DStream[str]:
@@ -129,7 +127,7 @@ class InputStreams:
         check_function("StreamingContext.fileStream", "filter", filter, 1, optional=True)
         return FileInputDStream(self, directory, "fileStream", read_text, filter, newFilesOnly)
 
-    def binaryRecordsStream(self: StreamingContext,  # type: ignore[misc]  # StreamingContext mixin
+    def binaryRecordsStream(self: ReceivingContext,
                             directory: str, recordLength: int) -> DStream[bytes]:
         """Fixed-length binary records of the new files in ``directory``.
 

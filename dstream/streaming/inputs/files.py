@@ -20,18 +20,16 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any, Callable, TypeVar
+from typing import Any, Callable, TypeVar
 
 from dstream.receivers import FileScanner, read_binary_records
 
 from ...rdd import RDD
 from ...rdd_kinds import ParallelCollectionRDD
 from ...textfiles import TextFileRDD
-from .base import InputDStream
+from ..dstream import StreamingContextLike
 from ..listener import ReceiverInfo
-
-if TYPE_CHECKING:
-    from ..context import StreamingContext
+from .base import InputDStream
 
 __all__ = ["FileInputDStream"]
 
@@ -43,7 +41,7 @@ FileReader = Callable[[Any, str, Callable[[], None]], RDD[T]]
 class FileInputDStream(InputDStream[T]):
     """New files of ``directory`` per batch; each file read by ``read_file(ctx, path)``."""
 
-    def __init__(self, ssc: StreamingContext, directory: str, op: str,
+    def __init__(self, ssc: StreamingContextLike, directory: str, op: str,
                  read_file: FileReader[T],
                  file_filter: Callable[[str], bool] | None = None,
                  new_files_only: bool = True) -> None:

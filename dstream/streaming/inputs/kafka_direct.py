@@ -106,6 +106,9 @@ class _RateController(StreamingListener):
 class DirectKafkaInputDStream(InputDStream[Any]):
     """Offset ranges planned by the driver each batch, read by the batch's tasks (module doc)."""
 
+    #: the whole context: the stream commits its offsets with the context's checkpoints
+    _ssc: StreamingContext
+
     def __init__(self, ssc: StreamingContext, topics: Iterable[str] | str,
                  kafka_params: Mapping[str, Any],
                  from_offsets: Mapping[TopicAndPartition, int] | None = None,

@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import collections
 import threading
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 from ...rdd import RDD
+from ..dstream import StreamingContextLike
 from .base import InputDStream
-
-if TYPE_CHECKING:
-    from ..context import StreamingContext
 
 __all__ = ["QueueInputDStream"]
 
@@ -29,7 +27,7 @@ class QueueInputDStream(InputDStream[T]):
     """Each batch takes the next queued RDD (or all of them); when none is left, the default
     RDD or else ``emptyRDD()`` (no partitions), as Spark's queue stream does."""
 
-    def __init__(self, ssc: StreamingContext, rdds: list[RDD[T]], one_at_a_time: bool,
+    def __init__(self, ssc: StreamingContextLike, rdds: list[RDD[T]], one_at_a_time: bool,
                  default: RDD[T] | None) -> None:
         super().__init__(ssc, "queueStream")
         self.queue: collections.deque[RDD[T]] = collections.deque(rdds)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import TYPE_CHECKING, Any, Callable, TypeVar
+from typing import Any, Callable, Protocol, TypeVar
 
 from dstream.receivers import Receiver, ReceiverSupervisor, default_block_ids
 
@@ -24,16 +24,15 @@ from ...taskcontext import Serialized
 from ..block_placement import place_block, recovery_of
 from ..block_release import lineage_blocks, remembered_rdds, unmade_times
 from ..received_blocks import ReceivedBlock, ReceivedBlockTracker
-from .base import InputDStream
+from ..dstream import StreamingContextLike
+from ..graph import DStreamGraph
 from ..listener import BatchInfo, ListenerBus, ReceiverInfo, StreamingListener
 from ..log_records import encode_block
 from ..rate import PIDRateEstimator
 from ..sinks.batch_offsets import BatchOffsets
+from .base import InputDStream
 
-if TYPE_CHECKING:
-    from ..context import StreamingContext
-
-__all__ = ["ReceiverInputDStream", "ReceiverTracker", "EngineBlockSink", "DEFAULT_RECEIVER_LEVEL",
+__all__ = ["ReceivingContext", "ReceiverInputDStream", "ReceiverTracker", "EngineBlockSink", "DEFAULT_RECEIVER_LEVEL",
            "ReceiverFailedError"]
 
 log = logging.getLogger(__name__)
@@ -48,10 +47,24 @@ class ReceiverFailedError(RuntimeError):
 T = TypeVar("T")
 
 
+class ReceivingContext(StreamingContextLike, Protocol):
+    """A ``StreamingContext`` as its receiver streams see it: with the receiver tracker, the
+    whole graph (to release blocks no stream can read again), and where a receiver that
+    failed for good reports."""
+
+    @property
+    def _graph(self) -> DStreamGraph: ...
+    @property
+    def _receiver_tracker(self) -> ReceiverTracker: ...
+    def _fail_from_receiver(self, stream_id: int, error: BaseException) -> None: ...
+
+
 class ReceiverInputDStream(InputDStream[T]):
     """The blocks a receiver stored, cut into one ``BlockRDD`` per batch (one partition a block)."""
 
-    def __init__(self, ssc: StreamingContext, receiver: Receiver, op: str) -> None:
+    _ssc: ReceivingContext
+
+    def __init__(self, ssc: ReceivingContext, receiver: Receiver, op: str) -> None:
         if not isinstance(receiver, Receiver):
             raise TypeError(f"receiverStream needs a receivers.Receiver, got {type(receiver).__name__}")
         super().__init__(ssc, op)
@@ -219,7 +232,7 @@ class _RateController(StreamingListener):
 class ReceiverTracker:
     """Starts a supervisor per receiver stream, allocates their blocks to batches, cleans up."""
 
-    def __init__(self, ssc: StreamingContext) -> None:
+    def __init__(self, ssc: ReceivingContext) -> None:
         self._ssc = ssc
         self.tracker = ReceivedBlockTracker()
         self._streams: list[ReceiverInputDStream[Any]] = []

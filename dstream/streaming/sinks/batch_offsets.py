@@ -29,10 +29,8 @@ BatchOffsets(group_id='g', offsets={('t', 0): 7, ('t', 1): 2})
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from ..dstream import DStream
+from ..stream_node import StreamNode
 
 __all__ = ["BatchOffsets", "kafka_offsets_of_batch"]
 
@@ -55,7 +53,7 @@ class BatchOffsets:
         return BatchOffsets(self.group_id, offsets)
 
 
-def kafka_offsets_of_batch(stream: DStream[Any], time_ms: int) -> list[BatchOffsets]:
+def kafka_offsets_of_batch(stream: StreamNode, time_ms: int) -> list[BatchOffsets]:
     """The Kafka offsets the batch of ``time_ms`` consumed, one entry per consumer group,
     from every input stream ``stream`` derives from that implements ``kafka_batch_offsets``."""
     by_group: dict[str, BatchOffsets] = {}

@@ -67,11 +67,11 @@ from typing import TYPE_CHECKING, Any
 from dstream.receivers.kafka_client import import_kafka, open_client
 from dstream.receivers.kafka_params import producer_config
 
+from ..stream_node import StreamNode
 from .batch_offsets import BatchOffsets, kafka_offsets_of_batch
 
 if TYPE_CHECKING:
     from ...rdd import RDD
-    from ..dstream import DStream
 
 __all__ = ["KafkaSink", "KafkaSinkError", "to_bytes", "BATCH_HEADER"]
 
@@ -131,7 +131,7 @@ class KafkaSink:
                  kafkaParams: Mapping[str, Any] | None = None,
                  keySerializer: Callable[[Any], bytes | None] = to_bytes,
                  valueSerializer: Callable[[Any], bytes | None] = to_bytes,
-                 inputs: Sequence[DStream[Any]] = ()) -> None:
+                 inputs: Sequence[StreamNode] = ()) -> None:
         if not bootstrapServers:
             raise ValueError("KafkaSink needs bootstrapServers (host:port of at least one broker)")
         if not isinstance(topic, str) or not topic:
