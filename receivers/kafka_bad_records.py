@@ -10,14 +10,28 @@ producer).
 from __future__ import annotations
 
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from dstream.receivers.kafka_client import KafkaReceiverError, open_client
 
-if TYPE_CHECKING:
-    from dstream.receivers.kafka import KafkaReceiver
-
 __all__ = ["Session", "bad_record"]
+
+
+class KafkaReceiver(Protocol):
+    """What the bad-record policy reads of the Kafka receiver (``kafka.KafkaReceiver``, which
+    builds on this module)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def bootstrap_servers(self) -> str | list[str]: ...
+    @property
+    def bad_record_policy(self) -> str: ...
+    @property
+    def dead_letter_topic(self) -> str | None: ...
+
+    def report_bad_record(self, reason: str, message: str, **details: Any) -> None: ...
+    def _where(self) -> str: ...
 
 
 def bad_record(

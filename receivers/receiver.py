@@ -48,15 +48,32 @@ from __future__ import annotations
 import abc
 import threading
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from dstream.receivers.supervisor import ReceiverSupervisor
+from typing import Any, Protocol
 
 __all__ = ["Receiver", "ReceiverNotAttachedError"]
 
 # type -> is a bulk (reliable) store: lists and iterators. Cached, as store() is per record.
 _BULK_TYPES: dict[type, bool] = {list: True, str: False, bytes: False, tuple: False, int: False}
+
+
+class Supervisor(Protocol):
+    """What a receiver calls on the supervisor running it (``ReceiverSupervisor`` is the one):
+    the supervisor module builds on this one, so the receiver names it by this protocol."""
+
+    @property
+    def state(self) -> str: ...
+    @property
+    def rate_limit(self) -> float | None: ...
+    def store_reliably(self, records: Any, metadata: dict[str, Any] | None) -> str: ...
+    def store_buffered(self, records: Any) -> None: ...
+    def restart_receiver(self, message: str, error: BaseException | None,
+                         delay: float | None) -> None: ...
+    def report_error(self, message: str, error: BaseException | None) -> None: ...
+    def report_bad_record(self, reason: str, message: str, details: dict[str, Any]) -> None: ...
+    def fail_receiver(self, message: str, error: BaseException | None) -> None: ...
+    def stop_from_receiver(self, message: str, error: BaseException | None) -> None: ...
+    def start_receiver_thread(self, target: Callable[..., Any], args: tuple[Any, ...],
+                              name: str | None) -> threading.Thread: ...
 
 
 class ReceiverNotAttachedError(RuntimeError):
@@ -83,7 +100,7 @@ class Receiver(abc.ABC):
 
     def __init__(self, storageLevel: Any = None) -> None:
         self.storageLevel = storageLevel
-        self._supervisor: ReceiverSupervisor | None = None
+        self._supervisor: Supervisor | None = None
         self._stream_id: int | None = None
         self._started = False  # set by the supervisor: between onStart and the next stop
         self._store_one: Callable[[Any], None] = self._not_attached
@@ -516,7 +533,7 @@ class Receiver(abc.ABC):
     # -- wiring (used by the supervisor) ------------------------------------------------------
 
     def _attach(
-        self, supervisor: ReceiverSupervisor, stream_id: int, store_one: Callable[[Any], None]
+        self, supervisor: Supervisor, stream_id: int, store_one: Callable[[Any], None]
     ) -> None:
         previous = self._supervisor
         if previous is not None and previous is not supervisor and previous.state != "stopped":
@@ -527,7 +544,7 @@ class Receiver(abc.ABC):
         self._stream_id = stream_id
         self._store_one = store_one
 
-    def _attached(self) -> ReceiverSupervisor:
+    def _attached(self) -> Supervisor:
         supervisor = self._supervisor
         if supervisor is None:
             self._not_attached(None)
