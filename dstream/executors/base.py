@@ -18,11 +18,12 @@ from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any, Callable
 
 if TYPE_CHECKING:
+    from ..block_manager import RemoteBlock
     from ..conf import Conf
     from ..scheduler.task import StageBinary, TaskResult
     from ..taskcontext import Serialized
 
-__all__ = ["ExecutorBackend", "RemoteBlock", "RemoteTaskError", "create_backend", "parse_master"]
+__all__ = ["ExecutorBackend", "RemoteTaskError", "create_backend", "parse_master"]
 
 
 class RemoteTaskError(Exception):
@@ -31,28 +32,6 @@ class RemoteTaskError(Exception):
     def __init__(self, type_name: str, message: str) -> None:
         super().__init__(f"{type_name}: {message}")
         self.type_name = type_name
-
-
-class RemoteBlock(ABC):
-    """What the driver keeps of a block that executors hold (a handle, not the records).
-
-    The block manager holds it in place of the block and hands it to the scheduler as the
-    task input; only the backend that made it knows how a task reads it.
-    """
-
-    block_id: str
-
-    @abstractmethod
-    def release(self) -> None:
-        """The block is no longer needed: the executors drop their copies."""
-
-    @abstractmethod
-    def fetch(self) -> Serialized:
-        """The block's pickled records, brought to the driver (for a checkpoint)."""
-
-    def lost(self) -> bool:
-        """True when the block is gone for good: the scheduler computes it again."""
-        return False
 
 
 class ExecutorBackend(ABC):

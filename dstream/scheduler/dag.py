@@ -27,9 +27,8 @@ import weakref
 from typing import TYPE_CHECKING, Any, Callable, Iterator, TypeVar
 
 from ..accumulators import merge_updates
-from ..block_manager import BlockManager, rdd_block_id
+from ..block_manager import BlockManager, RemoteBlock, rdd_block_id
 from ..errors import TaskFailedError
-from ..executors.base import RemoteBlock
 from ..rdd_kinds import ShuffledRDD, shuffle_input_key
 from .task import StageBinary, TaskResult
 
