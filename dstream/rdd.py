@@ -61,7 +61,7 @@ class RDD(PairOperations, Generic[T]):
     #: checkpoint, or what ``truncate_to`` was given); None for a local checkpoint
     _checkpoint_inputs: list[list[Any] | LazyInput] | None
 
-    def __init__(self, ctx: Context, deps: list[Dependency], num_partitions: int,
+    def __init__(self, ctx: Context, deps: list[Dependency[RDD[Any]]], num_partitions: int,
                  partitioner: Partitioner | None = None) -> None:
         self.ctx = ctx
         self.id = ctx._new_rdd_id()

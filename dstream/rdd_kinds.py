@@ -95,7 +95,7 @@ class UnionRDD(RDD[T]):
     """The partitions of each parent, one after another."""
 
     def __init__(self, ctx: Context, rdds: list[RDD[T]]) -> None:
-        deps: list[Dependency] = []
+        deps: list[Dependency[RDD[Any]]] = []
         offset = 0
         self.rdds = rdds
         self._starts: list[int] = []
@@ -163,7 +163,7 @@ class CoalescedRDD(RDD[T]):
             self.prev.iterator(p, task) for p in self._table[split])
 
 
-class _CartesianDependency(ManyToOneDependency):
+class _CartesianDependency(ManyToOneDependency[RDD[Any]]):
     def __init__(self, rdd: RDD[Any], of: int, first: bool) -> None:
         super().__init__(rdd, [])
         self._of, self._first = of, first
