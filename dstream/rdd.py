@@ -19,7 +19,7 @@ import itertools
 import operator
 import os
 from collections import defaultdict
-from typing import (TYPE_CHECKING, Any, Callable, Generic, Hashable, Iterable, Iterator,
+from typing import (TYPE_CHECKING, Any, Callable, Generic, Hashable, Iterable, Iterator, Protocol,
                     TypeVar, cast, overload)
 
 from .aggregation import ResultIterable
@@ -37,17 +37,40 @@ from .storagelevel import StorageLevel
 if TYPE_CHECKING:
     from _typeshed import SupportsRichComparison, SupportsRichComparisonT
 
-    from .context import Context
+    from .block_manager import BlockManager
+    from .conf import Conf
     from .taskcontext import LazyInput, TaskContext
 
-__all__ = ["RDD"]
+__all__ = ["RDD", "RDDContext"]
 
 T = TypeVar("T")
 U = TypeVar("U")
+R = TypeVar("R")
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 #: the elements of an RDD whose statistics (``stats``, ``mean``, ...) are taken
 Number = TypeVar("Number", int, float)
+
+
+class RDDContext(Protocol):
+    """What an RDD uses of the Context that made it. ``dstream.context.Context`` is the one
+    implementation; it builds RDDs, so it sits above this module, and RDDs know it by this."""
+
+    _conf: Conf
+    _block_manager: BlockManager
+    _checkpoint_dir: str | None
+    #: RDDs that asked to be checkpointed and are not yet (written after the next job)
+    _pending_checkpoints: int
+
+    @property
+    def defaultParallelism(self) -> int: ...
+
+    def union(self, rdds: list[RDD[T]]) -> RDD[T]: ...
+
+    def _new_rdd_id(self) -> int: ...
+
+    def _run_job(self, rdd: RDD[T], func: Callable[[int, Iterator[T]], R],
+                 partitions: list[int] | None = None) -> list[R]: ...
 
 
 class RDD(PairOperations, Generic[T]):
@@ -61,7 +84,7 @@ class RDD(PairOperations, Generic[T]):
     #: checkpoint, or what ``truncate_to`` was given); None for a local checkpoint
     _checkpoint_inputs: list[list[Any] | LazyInput] | None
 
-    def __init__(self, ctx: Context, deps: list[Dependency[RDD[Any]]], num_partitions: int,
+    def __init__(self, ctx: RDDContext, deps: list[Dependency[RDD[Any]]], num_partitions: int,
                  partitioner: Partitioner | None = None) -> None:
         self.ctx = ctx
         self.id = ctx._new_rdd_id()
@@ -77,7 +100,7 @@ class RDD(PairOperations, Generic[T]):
 
     # ------------------------------------------------------------------ lineage
     @property
-    def context(self) -> Context:
+    def context(self) -> RDDContext:
         """The ``Context`` that made this RDD (PySpark's ``rdd.context``; also ``rdd.ctx``).
 
         >>> sc.parallelize([1]).context is sc

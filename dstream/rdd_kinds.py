@@ -15,11 +15,10 @@ from typing import TYPE_CHECKING, Any, Callable, Hashable, Iterable, Iterator, S
 from .dependency import (Dependency, ManyToOneDependency, OneToOneDependency, RangeDependency,
                          ShuffleDependency)
 from .partitioner import Partitioner
-from .rdd import RDD
+from .rdd import RDD, RDDContext
 from .taskcontext import LazyInput
 
 if TYPE_CHECKING:
-    from .context import Context
     from .taskcontext import TaskContext
 
 __all__ = ["PipelinedRDD", "ParallelCollectionRDD", "EmptyRDD", "UnionRDD", "PartitionerAwareUnionRDD",
@@ -66,7 +65,7 @@ class PipelinedRDD(RDD[U]):
 class ParallelCollectionRDD(RDD[T]):
     """Slices of a driver-side collection, shipped with the tasks that read them."""
 
-    def __init__(self, ctx: Context, slices: Sequence[Sequence[T]]) -> None:
+    def __init__(self, ctx: RDDContext, slices: Sequence[Sequence[T]]) -> None:
         super().__init__(ctx, [], len(slices))
         self._slices: Sequence[Sequence[T]] | None = slices
 
@@ -84,7 +83,7 @@ class ParallelCollectionRDD(RDD[T]):
 
 
 class EmptyRDD(RDD[T]):
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: RDDContext) -> None:
         super().__init__(ctx, [], 0)
 
     def compute(self, split: int, task: TaskContext) -> Iterable[T]:
@@ -94,7 +93,7 @@ class EmptyRDD(RDD[T]):
 class UnionRDD(RDD[T]):
     """The partitions of each parent, one after another."""
 
-    def __init__(self, ctx: Context, rdds: list[RDD[T]]) -> None:
+    def __init__(self, ctx: RDDContext, rdds: list[RDD[T]]) -> None:
         deps: list[Dependency[RDD[Any]]] = []
         offset = 0
         self.rdds = rdds
@@ -114,7 +113,7 @@ class UnionRDD(RDD[T]):
 class PartitionerAwareUnionRDD(RDD[T]):
     """Union of RDDs that share a partitioner: partition ``i`` chains every parent's ``i``."""
 
-    def __init__(self, ctx: Context, rdds: list[RDD[T]]) -> None:
+    def __init__(self, ctx: RDDContext, rdds: list[RDD[T]]) -> None:
         self.rdds = rdds
         super().__init__(ctx, [OneToOneDependency(r) for r in rdds], rdds[0].getNumPartitions(),
                          rdds[0].partitioner)
@@ -208,7 +207,7 @@ class ZippedRDD(RDD[tuple[T, U]]):
 class BlockRDD(RDD[Any]):
     """Partitions that are blocks in the block manager (received data), one block each."""
 
-    def __init__(self, ctx: Context, block_ids: list[str]) -> None:
+    def __init__(self, ctx: RDDContext, block_ids: list[str]) -> None:
         super().__init__(ctx, [], len(block_ids))
         self.block_ids = block_ids
 
