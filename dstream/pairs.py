@@ -121,7 +121,7 @@ class PairOperations:
         >>> sc.parallelize([(0, "x"), (1, "y"), (2, "z")]).partitionBy(2).glom().collect()
         [[(0, 'x'), (2, 'z')], [(1, 'y')]]
         """
-        from .rdd_kinds import ShuffledRDD
+        from .rdd import ShuffledRDD
         if numPartitions is None:
             numPartitions = self._defaultReducePartitions()
         partitioner = Partitioner(numPartitions, partitionFunc or portable_hash)
@@ -252,7 +252,7 @@ class PairOperations:
         bounds = [keyfunc(samples[int(len(samples) * (i + 1) / numPartitions)])
                   for i in range(numPartitions - 1)] if samples else []
         partitioner = RangePartitioner(bounds, ascending, keyfunc)
-        from .rdd_kinds import ShuffledRDD
+        from .rdd import ShuffledRDD
         shuffled = ShuffledRDD(self, partitioner, num_partitions=numPartitions)
         return shuffled.mapPartitions(sort_partition, True)
 

@@ -24,7 +24,8 @@ from typing import (TYPE_CHECKING, Any, Callable, Generic, Hashable, Iterable, I
 
 from .aggregation import ResultIterable
 from .callsite import user_call_site
-from .dependency import Dependency, NarrowDependency
+from .dependency import (Dependency, ManyToOneDependency, NarrowDependency, OneToOneDependency,
+                         ShuffleDependency)
 from .file_outputs import save_as_pickle_file, save_as_text_file
 from .lineage import debug_string
 from .pairs import PairOperations
@@ -33,15 +34,17 @@ from .rdd_checkpoint import checkpoint_input
 from .sampling import RDDSampler
 from .statcounter import StatCounter
 from .storagelevel import StorageLevel
+from .taskcontext import LazyInput
 
 if TYPE_CHECKING:
     from _typeshed import SupportsRichComparison, SupportsRichComparisonT
 
     from .block_manager import BlockManager
     from .conf import Conf
-    from .taskcontext import LazyInput, TaskContext
+    from .taskcontext import TaskContext
 
-__all__ = ["RDD", "RDDContext"]
+__all__ = ["RDD", "RDDContext", "PipelinedRDD", "ShuffledRDD", "CoalescedRDD", "CartesianRDD", "ZippedRDD",
+           "shuffle_input_key"]
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -929,5 +932,118 @@ def _check_partitions(n: Any, op: str) -> None:
         raise ValueError(f"{op} needs numPartitions as an int >= 1, got {n!r}")
 
 
-# The concrete RDD kinds subclass RDD, so they come after it.
-from .rdd_kinds import CartesianRDD, CoalescedRDD, PipelinedRDD, ZippedRDD  # noqa: E402
+# ---------------------------------------------------------------------- the kinds RDD's methods build
+class PipelinedRDD(RDD[U]):
+    """A narrow function over its parent's partitions; consecutive ones fold into one function
+    (unless the parent is cached or checkpointed, which must see its own output)."""
+
+    def __init__(self, prev: RDD[T], func: Callable[[int, Iterator[T]], Iterable[U]],
+                 preservesPartitioning: bool = False) -> None:
+        # ``func`` and ``prev`` after folding: from the elements of the first RDD of the chain
+        self.func: Callable[[int, Iterator[Any]], Iterable[U]]
+        self.prev: RDD[Any]
+        if isinstance(prev, PipelinedRDD) and prev._is_pipelinable():
+            prev_func = prev.func
+
+            def pipeline_func(split: int, iterator: Iterator[Any]) -> Iterable[U]:
+                # prev_func returns an Iterable that need not be an iterator (glom returns a
+                # list): func gets an iterator, as it does without the folding
+                return func(split, iter(prev_func(split, iterator)))
+
+            self.func = pipeline_func
+            self.prev = prev.prev
+        else:
+            self.func = func
+            self.prev = prev
+        super().__init__(prev.ctx, [OneToOneDependency(self.prev)], prev.getNumPartitions(),
+                         prev.partitioner if preservesPartitioning else None)
+
+    def _is_pipelinable(self) -> bool:
+        return not (self.is_cached or self._checkpoint_requested or self._checkpointed)
+
+    def compute(self, split: int, task: TaskContext) -> Iterable[U]:
+        return self.func(split, self.prev.iterator(split, task))
+
+
+
+
+def shuffle_input_key(shuffle_id: int, split: int) -> tuple[str, int, int]:
+    return ("shuffle", shuffle_id, split)
+
+
+class ShuffledRDD(RDD[tuple[K, V]]):
+    """Pairs regrouped by ``partitioner``: partition ``i`` reads bucket ``i`` of every map output."""
+
+    def __init__(self, prev: RDD[tuple[K, V]], partitioner: Partitioner,
+                 num_partitions: int | None = None) -> None:
+        n = partitioner.numPartitions if num_partitions is None else num_partitions
+        if n == 0 and prev.getNumPartitions() > 0:
+            # Spark would run no map task and return nothing: the parent's records would vanish
+            raise ValueError(f"a shuffle of {prev!r} ({prev.getNumPartitions()} partitions) into "
+                             "numPartitions=0 would drop its records: pass numPartitions >= 1 "
+                             "(0 fits only an RDD without partitions, such as emptyRDD())")
+        self.shuffle_dep = ShuffleDependency(prev, partitioner)
+        super().__init__(prev.ctx, [self.shuffle_dep], n, partitioner)
+
+    def compute(self, split: int, task: TaskContext) -> Iterable[tuple[K, V]]:
+        buckets = task.input(shuffle_input_key(self.shuffle_dep.shuffle_id, split))
+        return itertools.chain.from_iterable(
+            b.load() if isinstance(b, LazyInput) else b for b in buckets)
+
+
+class CoalescedRDD(RDD[T]):
+    """Fewer partitions, each a contiguous range of parent partitions (no shuffle)."""
+
+    def __init__(self, prev: RDD[T], num_partitions: int) -> None:
+        n = prev.getNumPartitions()
+        m = min(num_partitions, n) if n else 0
+        table = [list(range(i * n // m, (i + 1) * n // m)) for i in range(m)]
+        self.prev = prev
+        self._table = table
+        super().__init__(prev.ctx, [ManyToOneDependency(prev, table)], m)
+
+    def compute(self, split: int, task: TaskContext) -> Iterable[T]:
+        return itertools.chain.from_iterable(
+            self.prev.iterator(p, task) for p in self._table[split])
+
+
+class _CartesianDependency(ManyToOneDependency[RDD[Any]]):
+    def __init__(self, rdd: RDD[Any], of: int, first: bool) -> None:
+        super().__init__(rdd, [])
+        self._of, self._first = of, first
+
+    def parents(self, split: int) -> list[int]:
+        return [split // self._of] if self._first else [split % self._of]
+
+
+class CartesianRDD(RDD[tuple[T, U]]):
+    """Every pair of one element of ``a`` and one of ``b``; partition ``i * nb + j`` pairs
+    ``a``'s partition ``i`` with ``b``'s ``j``."""
+
+    def __init__(self, a: RDD[T], b: RDD[U]) -> None:
+        self.a, self.b = a, b
+        nb = b.getNumPartitions()
+        super().__init__(a.ctx, [_CartesianDependency(a, nb, True), _CartesianDependency(b, nb, False)],
+                         a.getNumPartitions() * nb)
+
+    def compute(self, split: int, task: TaskContext) -> Iterable[tuple[T, U]]:
+        nb = self.b.getNumPartitions()
+        right = list(self.b.iterator(split % nb, task))
+        return ((x, y) for x in self.a.iterator(split // nb, task) for y in right)
+
+
+class ZippedRDD(RDD[tuple[T, U]]):
+    """Elements of two RDDs with the same partition sizes, paired by position."""
+
+    def __init__(self, a: RDD[T], b: RDD[U]) -> None:
+        self.a, self.b = a, b
+        super().__init__(a.ctx, [OneToOneDependency(a), OneToOneDependency(b)], a.getNumPartitions())
+
+    def compute(self, split: int, task: TaskContext) -> Iterator[tuple[T, U]]:
+        left, right = self.a.iterator(split, task), self.b.iterator(split, task)
+        missing = object()
+        for x, y in itertools.zip_longest(left, right, fillvalue=missing):
+            if x is missing or y is missing:
+                raise ValueError("Can only zip RDDs with same number of elements in each partition"
+                                 f" (partition {split} differs)")
+            yield (x, y)  # type: ignore[misc]  # neither is the fill value here

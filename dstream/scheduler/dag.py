@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, TypeVar
 from ..accumulators import merge_updates
 from ..block_manager import BlockManager, RemoteBlock, rdd_block_id
 from ..errors import TaskFailedError
-from ..rdd_kinds import ShuffledRDD, shuffle_input_key
+from ..rdd import ShuffledRDD, shuffle_input_key
 from .task import StageBinary, TaskResult
 
 if TYPE_CHECKING:

@@ -29,8 +29,7 @@ from typing import (TYPE_CHECKING, Any, Callable, Generic, Iterable, Iterator, K
                     TypeVar)
 
 from ..accumulators import Accumulator
-from ..rdd import RDD
-from ..rdd_kinds import ShuffledRDD
+from ..rdd import RDD, ShuffledRDD
 from .dstream import DStream, TransformedDStream
 from .event_state import (Bucket, EventRoute, EventStateRDD, KeyedState, PreAggregateRDD, Stats,
                           StatsParam)
