@@ -24,15 +24,14 @@ from typing import (TYPE_CHECKING, Any, Callable, Generic, Hashable, Iterable, I
 
 from .aggregation import (ResultIterable, combine_combiners, combine_values, group_values,
                           identity)
+from .block_manager import BlockNotFoundError
 from .callsite import user_call_site
 from .dependency import (Dependency, ManyToOneDependency, NarrowDependency, OneToOneDependency,
                          ShuffleDependency)
 from .file_outputs import save_as_pickle_file, save_as_text_file
-from .lineage import debug_string
 from .hashing import portable_hash
 from .pairs import _dispatch_join, _extend, _split_tagged
 from .partitioner import Partitioner, RangePartitioner
-from .rdd_checkpoint import checkpoint_input
 from .sampling import RDDSampler
 from .statcounter import StatCounter
 from .storagelevel import StorageLevel
@@ -218,7 +217,7 @@ class RDD(Generic[T]):
         >>> b"+-" in text
         True
         """
-        return debug_string(self).encode()
+        return _debug_string(self).encode()
 
     # ------------------------------------------------------------------ persistence
     def cache(self) -> RDD[T]:
@@ -302,7 +301,13 @@ class RDD(Generic[T]):
         self._checkpoint_requested = kind
 
     def _checkpoint_input(self, split: int) -> list[Any] | LazyInput:
-        return checkpoint_input(self, split)
+        """A checkpointed partition's task input (the scheduler asks when no block holds it)."""
+        inputs: list[list[Any] | LazyInput] | None = getattr(self, "_checkpoint_inputs", None)
+        if inputs is None:
+            raise BlockNotFoundError(
+                f"the local checkpoint of {self!r}, partition {split}, is gone: local checkpoints "
+                "live only as long as the Context and cannot be recomputed (use checkpoint())")
+        return inputs[split]
 
     def _drop_parent_references(self) -> None:
         """Once checkpointed: let the lineage above this RDD be garbage-collected."""
@@ -889,7 +894,7 @@ class RDD(Generic[T]):
         ...     sorted(os.listdir(path)), sorted(sc.textFile(path).collect())
         (['_SUCCESS', 'part-00000', 'part-00001'], ['a', 'b', 'c'])
         """
-        save_as_text_file(self, path, compressionCodecClass)
+        save_as_text_file(lambda write: self.ctx._run_job(self, write), path, compressionCodecClass)
 
     def saveAsPickleFile(self, path: str, batchSize: int = 10) -> None:
         """One pickled ``part-NNNNN`` file per partition under directory ``path``, then
@@ -906,7 +911,7 @@ class RDD(Generic[T]):
         ...         sorted(os.listdir(path)), pickle.load(f)
         (['_SUCCESS', 'part-00000', 'part-00001'], [2, 3])
         """
-        save_as_pickle_file(self, path)
+        save_as_pickle_file(lambda write: self.ctx._run_job(self, write), path)
 
     # ------------------------------------------------------------------ pairs: keys and values
     def keys(self: RDD[tuple[K, V]]) -> RDD[K]:
@@ -1249,6 +1254,33 @@ def _tagged_groups(rdds: tuple[RDD[tuple[K, Any]], ...], numPartitions: int | No
     tagged = [rdd.mapValues(lambda v, i=i: (i, v))  # type: ignore[misc]  # a default in a lambda
               for i, rdd in enumerate(rdds)]
     return rdds[0].ctx.union(tagged).groupByKey(numPartitions)
+
+
+# ---------------------------------------------------------------------- toDebugString
+def _debug_string(rdd: RDD[Any]) -> str:
+    """Spark's layout: ``(2) ShuffledRDD[3] at job.py:7 []``, `` |  `` for a narrow parent,
+    `` +-(n) `` for a shuffle parent, whose own lineage is indented one stage deeper."""
+    return "\n".join([f"({rdd.getNumPartitions()}) {_describe(rdd)}", *_parents(rdd, "")])
+
+
+def _describe(node: RDD[Any]) -> str:
+    cached = f" [{node.storage_level}]" if node.is_cached else " []"
+    return f"{node!r}{' (checkpointed)' if node._checkpointed else ''}{cached}"
+
+
+def _parents(node: RDD[Any], indent: str) -> list[str]:
+    lines: list[str] = []
+    for dep in node.deps:
+        parent = dep.rdd
+        if parent is None:
+            continue
+        if isinstance(dep, ShuffleDependency):
+            lines.append(f"{indent} +-({parent.getNumPartitions()}) {_describe(parent)}")
+            lines.extend(_parents(parent, indent + "    "))
+        else:
+            lines.append(f"{indent} |  {_describe(parent)}")
+            lines.extend(_parents(parent, indent))
+    return lines
 
 
 # ---------------------------------------------------------------------- the kinds RDD's methods build
