@@ -1,7 +1,9 @@
 """RDD: an immutable, partitioned dataset with lineage, and PySpark's operations on it.
 
 Narrow transformations all reduce to ``mapPartitionsWithIndex``; a chain of them folds
-into one function, so a stage runs as one pass over each partition.
+into one function, so a stage runs as one pass over each partition. The kinds of RDD that
+these operations build (``PipelinedRDD``, ``ShuffledRDD``, ...) are defined after ``RDD``, as
+in PySpark's ``rdd.py``; the ones a Context builds are in ``rdd_kinds.py``.
 
 >>> from dstream import Context
 >>> with Context("local[1]") as ctx:
