@@ -41,8 +41,8 @@ _ROOT = Path(__file__).resolve().parent
 _MAPPED_FOLDERS = {"receivers", "checkpoint", "service"}
 #: modules whose doctests get ``sc`` (paths from the repository root)
 SC_DOCTEST_MODULES = {
-    "dstream/accumulators.py", "dstream/broadcast.py", "dstream/context.py", "dstream/pairs.py",
-    "dstream/rdd.py", "dstream/statcounter.py", "dstream/storagelevel.py",
+    "dstream/accumulators.py", "dstream/broadcast.py", "dstream/context.py", "dstream/rdd.py",
+    "dstream/statcounter.py", "dstream/storagelevel.py",
 }
 _NAMES_SC = re.compile(r"\bsc\b")
 _NAMES_BROKERS = re.compile(r"\bbrokers\b")

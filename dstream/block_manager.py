@@ -23,14 +23,14 @@ import os
 import pickle
 import sys
 import threading
+from abc import ABC, abstractmethod
 from collections import OrderedDict
 from typing import Any, Callable
 
-from .executors.base import RemoteBlock
 from .storagelevel import StorageLevel
 from .taskcontext import Serialized
 
-__all__ = ["BlockManager", "BlockNotFoundError", "rdd_block_id"]
+__all__ = ["BlockManager", "BlockNotFoundError", "RemoteBlock", "rdd_block_id"]
 
 
 class BlockNotFoundError(KeyError):
@@ -42,6 +42,28 @@ class BlockNotFoundError(KeyError):
 
 def rdd_block_id(rdd_id: int, split: int) -> str:
     return f"rdd_{rdd_id}_{split}"
+
+
+class RemoteBlock(ABC):
+    """What the driver keeps of a block that executors hold (a handle, not the records).
+
+    The block manager holds it in place of the block and hands it to the scheduler as the
+    task input; only the backend that made it knows how a task reads it.
+    """
+
+    block_id: str
+
+    @abstractmethod
+    def release(self) -> None:
+        """The block is no longer needed: the executors drop their copies."""
+
+    @abstractmethod
+    def fetch(self) -> Serialized:
+        """The block's pickled records, brought to the driver (for a checkpoint)."""
+
+    def lost(self) -> bool:
+        """True when the block is gone for good: the scheduler computes it again."""
+        return False
 
 
 class _Entry:

@@ -1,43 +1,51 @@
-"""Lineage edges between RDDs: narrow (partition to partitions) and shuffle."""
+"""Lineage edges between RDDs: narrow (partition to partitions) and shuffle.
+
+An edge is generic in its parent's type (an RDD's are ``Dependency[RDD[Any]]``), so this module,
+below ``rdd.py``, needs no RDD.
+"""
 
 from __future__ import annotations
 
 import itertools
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic
+
+from typing_extensions import TypeVar
 
 if TYPE_CHECKING:
     from .partitioner import Partitioner
-    from .rdd import RDD
 
 __all__ = ["Dependency", "NarrowDependency", "OneToOneDependency", "RangeDependency",
            "ManyToOneDependency", "ShuffleDependency"]
 
 _shuffle_ids = itertools.count()
 
+#: the parent's type; written without it (``list[Dependency]``), an edge to any parent
+ParentT = TypeVar("ParentT", default=Any)
 
-class Dependency:
+
+class Dependency(Generic[ParentT]):
     """An edge from a child RDD to its parent ``rdd``."""
 
-    def __init__(self, rdd: RDD[Any]) -> None:
+    def __init__(self, rdd: ParentT) -> None:
         self.rdd = rdd
 
 
-class NarrowDependency(Dependency):
+class NarrowDependency(Dependency[ParentT]):
     """Each child partition reads a few parent partitions, with no shuffle."""
 
     def parents(self, split: int) -> list[int]:
         raise NotImplementedError
 
 
-class OneToOneDependency(NarrowDependency):
+class OneToOneDependency(NarrowDependency[ParentT]):
     def parents(self, split: int) -> list[int]:
         return [split]
 
 
-class RangeDependency(NarrowDependency):
+class RangeDependency(NarrowDependency[ParentT]):
     """Child partitions ``[out_start, out_start + length)`` are parent partitions from ``in_start``."""
 
-    def __init__(self, rdd: RDD[Any], in_start: int, out_start: int, length: int) -> None:
+    def __init__(self, rdd: ParentT, in_start: int, out_start: int, length: int) -> None:
         super().__init__(rdd)
         self.in_start, self.out_start, self.length = in_start, out_start, length
 
@@ -47,10 +55,10 @@ class RangeDependency(NarrowDependency):
         return []
 
 
-class ManyToOneDependency(NarrowDependency):
+class ManyToOneDependency(NarrowDependency[ParentT]):
     """An explicit table: child partition ``i`` reads parent partitions ``table[i]``."""
 
-    def __init__(self, rdd: RDD[Any], table: list[list[int]]) -> None:
+    def __init__(self, rdd: ParentT, table: list[list[int]]) -> None:
         super().__init__(rdd)
         self.table = table
 
@@ -58,10 +66,10 @@ class ManyToOneDependency(NarrowDependency):
         return self.table[split]
 
 
-class ShuffleDependency(Dependency):
+class ShuffleDependency(Dependency[ParentT]):
     """Every child partition reads a bucket of every parent partition, cut by ``partitioner``."""
 
-    def __init__(self, rdd: RDD[Any], partitioner: Partitioner) -> None:
+    def __init__(self, rdd: ParentT, partitioner: Partitioner) -> None:
         super().__init__(rdd)
         self.partitioner = partitioner
         self.shuffle_id = next(_shuffle_ids)

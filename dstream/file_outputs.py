@@ -5,7 +5,7 @@ partition and a ``_SUCCESS`` marker once every part is written, as Hadoop's outp
 >>> from dstream import Context
 >>> out = os.path.join(tempfile.mkdtemp(), "out")
 >>> with Context("local") as ctx:
-...     save_as_text_file(ctx.parallelize(["a", "b"], 2), out)
+...     ctx.parallelize(["a", "b"], 2).saveAsTextFile(out)
 >>> sorted(os.listdir(out))
 ['_SUCCESS', 'part-00000', 'part-00001']
 """
@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import os
 import pickle
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import Any, Callable, Iterator
 
-if TYPE_CHECKING:
-    from .rdd import RDD
+__all__ = ["RunOnPartitions", "save_as_text_file", "save_as_pickle_file"]
 
-__all__ = ["save_as_text_file", "save_as_pickle_file"]
+#: runs ``write(split, records)`` on each partition of the RDD being saved (a job)
+RunOnPartitions = Callable[[Callable[[int, Iterator[Any]], None]], object]
 
 
 def _prepare_output_dir(path: str) -> str:
@@ -39,7 +39,7 @@ def _write_part(directory: str, split: int, data: bytes) -> None:
     os.replace(tmp, final)
 
 
-def save_as_text_file(rdd: RDD[Any], path: str, compression: str | None = None) -> None:
+def save_as_text_file(run: RunOnPartitions, path: str, compression: str | None = None) -> None:
     """Each element as ``str()`` (bytes as UTF-8 text) on its own line, a part file per partition."""
     if compression is not None:
         raise ValueError(f"compressionCodecClass {compression!r} is not supported; omit it")
@@ -49,12 +49,11 @@ def save_as_text_file(rdd: RDD[Any], path: str, compression: str | None = None) 
         text = "".join(f"{x.decode('utf-8') if isinstance(x, bytes) else x}\n" for x in it)
         _write_part(directory, split, text.encode("utf-8"))
 
-    rdd.ctx._run_job(rdd, write)
+    run(write)
     open(os.path.join(directory, "_SUCCESS"), "wb").close()
 
 
-def save_as_pickle_file(rdd: RDD[Any], path: str) -> None:
+def save_as_pickle_file(run: RunOnPartitions, path: str) -> None:
     directory = _prepare_output_dir(path)
-    rdd.ctx._run_job(rdd, lambda split, it: _write_part(directory, split,
-                                                         pickle.dumps(list(it), protocol=5)))
+    run(lambda split, it: _write_part(directory, split, pickle.dumps(list(it), protocol=5)))
     open(os.path.join(directory, "_SUCCESS"), "wb").close()

@@ -26,10 +26,7 @@ True
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, Callable, Protocol
-
-if TYPE_CHECKING:
-    from .context import Context
+from typing import Any, Callable, Protocol
 
 __all__ = ["JvmAttribute", "JvmView", "Log4jLevel", "Log4jLogger"]
 
@@ -49,6 +46,12 @@ _INSTEAD = ('dstream runs no JVM; only the log4j idioms that set log levels are 
 
 class _Context(Protocol):
     def setLogLevel(self, logLevel: str) -> None: ...
+
+
+class _ContextClass(Protocol):
+    """The ``Context`` class itself: which of its instances is active."""
+
+    def _active_context(self) -> _Context | None: ...
 
 
 ContextGetter = Callable[[], "_Context | None"]
@@ -222,7 +225,7 @@ class JvmAttribute:
     """The ``_jvm`` attribute of ``Context``: on an instance, bound to it; on the class (PySpark
     programs write ``SparkContext._jvm`` too), bound to the active Context when used."""
 
-    def __get__(self, instance: Context | None, owner: type[Context]) -> JvmView:
+    def __get__(self, instance: _Context | None, owner: _ContextClass) -> JvmView:
         if instance is not None:
             return JvmView(lambda: instance)
         return JvmView(owner._active_context)

@@ -1,7 +1,9 @@
 """RDD: an immutable, partitioned dataset with lineage, and PySpark's operations on it.
 
 Narrow transformations all reduce to ``mapPartitionsWithIndex``; a chain of them folds
-into one function, so a stage runs as one pass over each partition.
+into one function, so a stage runs as one pass over each partition. The kinds of RDD that
+these operations build (``PipelinedRDD``, ``ShuffledRDD``, ...) are defined after ``RDD``, as
+in PySpark's ``rdd.py``; the ones a Context builds are in ``rdd_kinds.py``.
 
 >>> from dstream import Context
 >>> with Context("local[1]") as ctx:
@@ -19,49 +21,82 @@ import itertools
 import operator
 import os
 from collections import defaultdict
-from typing import (TYPE_CHECKING, Any, Callable, Generic, Hashable, Iterable, Iterator,
+from typing import (TYPE_CHECKING, Any, Callable, Generic, Hashable, Iterable, Iterator, Protocol,
                     TypeVar, cast, overload)
 
-from .aggregation import ResultIterable
+from .aggregation import (ResultIterable, combine_combiners, combine_values, group_values,
+                          identity)
+from .block_manager import BlockNotFoundError
 from .callsite import user_call_site
-from .dependency import Dependency, NarrowDependency
+from .dependency import (Dependency, ManyToOneDependency, NarrowDependency, OneToOneDependency,
+                         ShuffleDependency)
 from .file_outputs import save_as_pickle_file, save_as_text_file
-from .lineage import debug_string
-from .pairs import PairOperations
-from .partitioner import Partitioner
-from .rdd_checkpoint import checkpoint_input
+from .hashing import portable_hash
+from .pairs import _dispatch_join, _extend, _split_tagged
+from .partitioner import Partitioner, RangePartitioner
 from .sampling import RDDSampler
 from .statcounter import StatCounter
 from .storagelevel import StorageLevel
+from .taskcontext import LazyInput
 
 if TYPE_CHECKING:
     from _typeshed import SupportsRichComparison, SupportsRichComparisonT
 
-    from .context import Context
-    from .taskcontext import LazyInput, TaskContext
+    from .block_manager import BlockManager
+    from .conf import Conf
+    from .taskcontext import TaskContext
 
-__all__ = ["RDD"]
+__all__ = ["RDD", "RDDContext", "PipelinedRDD", "ShuffledRDD", "CoalescedRDD", "CartesianRDD", "ZippedRDD",
+           "shuffle_input_key"]
 
 T = TypeVar("T")
 U = TypeVar("U")
+R = TypeVar("R")
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
+W = TypeVar("W")
+C = TypeVar("C")
+#: the element type in the methods that pair their elements up and call a pair operation on
+#: that: inside the class, mypy mixes the class's own T into the pair operation's self type
+E = TypeVar("E")
 #: the elements of an RDD whose statistics (``stats``, ``mean``, ...) are taken
 Number = TypeVar("Number", int, float)
 
 
-class RDD(PairOperations, Generic[T]):
+class RDDContext(Protocol):
+    """What an RDD uses of the Context that made it. ``dstream.context.Context`` is the one
+    implementation; it builds RDDs, so it sits above this module, and RDDs know it by this."""
+
+    _conf: Conf
+    _block_manager: BlockManager
+    _checkpoint_dir: str | None
+    #: RDDs that asked to be checkpointed and are not yet (written after the next job)
+    _pending_checkpoints: int
+
+    @property
+    def defaultParallelism(self) -> int: ...
+
+    def union(self, rdds: list[RDD[T]]) -> RDD[T]: ...
+
+    def _new_rdd_id(self) -> int: ...
+
+    def _run_job(self, rdd: RDD[T], func: Callable[[int, Iterator[T]], R],
+                 partitions: list[int] | None = None) -> list[R]: ...
+
+
+class RDD(Generic[T]):
     """A Resilient Distributed Dataset, as in PySpark.
 
     Subclasses say how to compute a partition (``compute``) and which parents it reads
-    (``deps``); everything users call is defined here and in ``PairOperations``.
+    (``deps``); everything users call is defined here, the operations on ``(key, value)``
+    pairs too (typed through ``self``, so a type checker rejects them on an RDD of non-pairs).
     """
 
     #: set once checkpointed: each partition's task input (a ``FileInput`` of a reliable
     #: checkpoint, or what ``truncate_to`` was given); None for a local checkpoint
     _checkpoint_inputs: list[list[Any] | LazyInput] | None
 
-    def __init__(self, ctx: Context, deps: list[Dependency], num_partitions: int,
+    def __init__(self, ctx: RDDContext, deps: list[Dependency[RDD[Any]]], num_partitions: int,
                  partitioner: Partitioner | None = None) -> None:
         self.ctx = ctx
         self.id = ctx._new_rdd_id()
@@ -77,7 +112,7 @@ class RDD(PairOperations, Generic[T]):
 
     # ------------------------------------------------------------------ lineage
     @property
-    def context(self) -> Context:
+    def context(self) -> RDDContext:
         """The ``Context`` that made this RDD (PySpark's ``rdd.context``; also ``rdd.ctx``).
 
         >>> sc.parallelize([1]).context is sc
@@ -184,7 +219,7 @@ class RDD(PairOperations, Generic[T]):
         >>> b"+-" in text
         True
         """
-        return debug_string(self).encode()
+        return _debug_string(self).encode()
 
     # ------------------------------------------------------------------ persistence
     def cache(self) -> RDD[T]:
@@ -268,7 +303,13 @@ class RDD(PairOperations, Generic[T]):
         self._checkpoint_requested = kind
 
     def _checkpoint_input(self, split: int) -> list[Any] | LazyInput:
-        return checkpoint_input(self, split)
+        """A checkpointed partition's task input (the scheduler asks when no block holds it)."""
+        inputs: list[list[Any] | LazyInput] | None = getattr(self, "_checkpoint_inputs", None)
+        if inputs is None:
+            raise BlockNotFoundError(
+                f"the local checkpoint of {self!r}, partition {split}, is gone: local checkpoints "
+                "live only as long as the Context and cannot be recomputed (use checkpoint())")
+        return inputs[split]
 
     def _drop_parent_references(self) -> None:
         """Once checkpointed: let the lineage above this RDD be garbage-collected."""
@@ -467,7 +508,7 @@ class RDD(PairOperations, Generic[T]):
             return self.repartition(numPartitions)
         return CoalescedRDD(self, numPartitions)
 
-    def repartition(self, numPartitions: int) -> RDD[T]:
+    def repartition(self: RDD[E], numPartitions: int) -> RDD[E]:
         """Exactly ``numPartitions`` partitions, rebalanced round-robin through a shuffle.
 
         >>> rdd = sc.parallelize([1, 2, 3, 4, 5, 6, 7], 4)
@@ -478,14 +519,14 @@ class RDD(PairOperations, Generic[T]):
         """
         _check_partitions(numPartitions, "repartition")
 
-        def keyed(split: int, it: Iterator[T]) -> Iterator[tuple[int, T]]:
+        def keyed(split: int, it: Iterator[E]) -> Iterator[tuple[int, E]]:
             start = (split * 2654435761) % numPartitions
             return ((i, x) for i, x in enumerate(it, start))
 
         return (self.mapPartitionsWithIndex(keyed)
                 .partitionBy(numPartitions, _identity_partition).values())
 
-    def distinct(self, numPartitions: int | None = None) -> RDD[T]:
+    def distinct(self: RDD[E], numPartitions: int | None = None) -> RDD[E]:
         """The elements without duplicates (through a shuffle).
 
         >>> sorted(sc.parallelize([1, 1, 2, 3, 3]).distinct().collect())
@@ -494,9 +535,9 @@ class RDD(PairOperations, Generic[T]):
         return (self.map(lambda x: (x, None))
                 .reduceByKey(lambda x, _: x, numPartitions).map(lambda kv: kv[0]))
 
-    def groupBy(self, f: Callable[[T], K], numPartitions: int | None = None,
+    def groupBy(self: RDD[E], f: Callable[[E], K], numPartitions: int | None = None,
                 partitionFunc: Callable[[K], int] | None = None
-                ) -> RDD[tuple[K, ResultIterable[T]]]:
+                ) -> RDD[tuple[K, ResultIterable[E]]]:
         """Elements grouped by ``f(x)``: pairs ``(key, iterable of elements)``.
 
         >>> result = sc.parallelize([1, 1, 2, 3, 5, 8]).groupBy(lambda x: x % 2).collect()
@@ -505,7 +546,7 @@ class RDD(PairOperations, Generic[T]):
         """
         return self.map(lambda x: (f(x), x)).groupByKey(numPartitions, partitionFunc)
 
-    def intersection(self, other: RDD[T]) -> RDD[T]:
+    def intersection(self: RDD[E], other: RDD[E]) -> RDD[E]:
         """The elements of both RDDs, without duplicates (through a shuffle).
 
         >>> rdd1 = sc.parallelize([1, 10, 2, 3, 4, 5])
@@ -516,7 +557,7 @@ class RDD(PairOperations, Generic[T]):
         return (self.map(lambda v: (v, None)).cogroup(other.map(lambda v: (v, None)))
                 .filter(lambda kvs: all(kvs[1])).keys())
 
-    def subtract(self, other: RDD[T], numPartitions: int | None = None) -> RDD[T]:
+    def subtract(self: RDD[E], other: RDD[E], numPartitions: int | None = None) -> RDD[E]:
         """The elements of this RDD that are not in ``other`` (duplicates kept).
 
         >>> x = sc.parallelize([("a", 1), ("b", 4), ("b", 5), ("a", 3)])
@@ -527,8 +568,8 @@ class RDD(PairOperations, Generic[T]):
         rdd = other.map(lambda x: (x, True))
         return self.map(lambda x: (x, True)).subtractByKey(rdd, numPartitions).keys()
 
-    def sortBy(self, keyfunc: Callable[[T], Any], ascending: bool = True,
-               numPartitions: int | None = None) -> RDD[T]:
+    def sortBy(self: RDD[E], keyfunc: Callable[[E], Any], ascending: bool = True,
+               numPartitions: int | None = None) -> RDD[E]:
         """The elements sorted by ``keyfunc`` (range-partitioned, as ``sortByKey``).
 
         >>> sc.parallelize([3, 1, 2], 2).sortBy(lambda x: -x).collect()
@@ -855,7 +896,7 @@ class RDD(PairOperations, Generic[T]):
         ...     sorted(os.listdir(path)), sorted(sc.textFile(path).collect())
         (['_SUCCESS', 'part-00000', 'part-00001'], ['a', 'b', 'c'])
         """
-        save_as_text_file(self, path, compressionCodecClass)
+        save_as_text_file(lambda write: self.ctx._run_job(self, write), path, compressionCodecClass)
 
     def saveAsPickleFile(self, path: str, batchSize: int = 10) -> None:
         """One pickled ``part-NNNNN`` file per partition under directory ``path``, then
@@ -872,7 +913,310 @@ class RDD(PairOperations, Generic[T]):
         ...         sorted(os.listdir(path)), pickle.load(f)
         (['_SUCCESS', 'part-00000', 'part-00001'], [2, 3])
         """
-        save_as_pickle_file(self, path)
+        save_as_pickle_file(lambda write: self.ctx._run_job(self, write), path)
+
+    # ------------------------------------------------------------------ pairs: keys and values
+    def keys(self: RDD[tuple[K, V]]) -> RDD[K]:
+        """The key of each pair.
+
+        >>> sc.parallelize([(1, 2), (3, 4)]).keys().collect()
+        [1, 3]
+        """
+        return self.map(lambda kv: kv[0])
+
+    def values(self: RDD[tuple[K, V]]) -> RDD[V]:
+        """The value of each pair.
+
+        >>> sc.parallelize([(1, 2), (3, 4)]).values().collect()
+        [2, 4]
+        """
+        return self.map(lambda kv: kv[1])
+
+    def mapValues(self: RDD[tuple[K, V]], f: Callable[[V], U]
+                  ) -> RDD[tuple[K, U]]:
+        """Apply ``f`` to each value, keeping the key and the partitioning.
+
+        >>> sc.parallelize([("a", 1)]).mapValues(lambda v: v * 10).collect()
+        [('a', 10)]
+        """
+        return self.map(lambda kv: (kv[0], f(kv[1])), True)
+
+    def flatMapValues(self: RDD[tuple[K, V]],
+                      f: Callable[[V], Iterable[U]]) -> RDD[tuple[K, U]]:
+        """Pairs ``(k, x)`` for each ``x`` in ``f(v)``, keeping the partitioning.
+
+        >>> x = sc.parallelize([("a", ["x", "y", "z"]), ("b", ["p", "r"])])
+        >>> x.flatMapValues(lambda v: v).collect()
+        [('a', 'x'), ('a', 'y'), ('a', 'z'), ('b', 'p'), ('b', 'r')]
+        """
+        return self.flatMap(lambda kv: ((kv[0], x) for x in f(kv[1])), True)
+
+    def collectAsMap(self: RDD[tuple[K, V]]) -> dict[K, V]:
+        """The pairs as a dict on the driver (of two pairs with one key, the later wins).
+
+        >>> m = sc.parallelize([(1, 2), (3, 4)]).collectAsMap()
+        >>> m[1], m[3]
+        (2, 4)
+        """
+        return dict(self.collect())
+
+    def countByKey(self: RDD[tuple[K, V]]) -> dict[K, int]:
+        """Each key's number of pairs, as a dict.
+
+        >>> rdd = sc.parallelize([("a", 1), ("b", 1), ("a", 1)])
+        >>> sorted(rdd.countByKey().items())
+        [('a', 2), ('b', 1)]
+        """
+        return self.map(lambda kv: kv[0]).countByValue()
+
+    def lookup(self: RDD[tuple[K, V]], key: K) -> list[V]:
+        """The values of ``key``; reads one partition only when the RDD has a partitioner.
+
+        >>> rdd = sc.parallelize(zip(range(1000), range(1000)), 10)
+        >>> rdd.lookup(42)
+        [42]
+        >>> sorted_rdd = rdd.sortByKey()
+        >>> sorted_rdd.lookup(42), sorted_rdd.lookup(1024)
+        ([42], [])
+        """
+        values = self.filter(lambda kv: kv[0] == key).values()
+        if self.partitioner is not None and self.getNumPartitions() > 0:
+            split = self.partitioner(key)
+            return self.ctx._run_job(values, lambda _, it: list(it), [split])[0]
+        return values.collect()
+
+    # ------------------------------------------------------------------ pairs: partitioning
+    def _defaultReducePartitions(self: RDD[Any]) -> int:
+        if self.ctx._conf.contains("spark.default.parallelism"):
+            return self.ctx.defaultParallelism
+        return self.getNumPartitions()
+
+    def partitionBy(self: RDD[tuple[K, V]], numPartitions: int | None,
+                    partitionFunc: Callable[[K], int] | None = None) -> RDD[tuple[K, V]]:
+        """Send each pair to partition ``partitionFunc(key) % numPartitions``.
+
+        >>> sc.parallelize([(0, "x"), (1, "y"), (2, "z")]).partitionBy(2).glom().collect()
+        [[(0, 'x'), (2, 'z')], [(1, 'y')]]
+        """
+        if numPartitions is None:
+            numPartitions = self._defaultReducePartitions()
+        partitioner = Partitioner(numPartitions, partitionFunc or portable_hash)
+        if self.partitioner == partitioner:
+            return self
+        return ShuffledRDD(self, partitioner)
+
+    # ------------------------------------------------------------------ pairs: aggregation by key
+    def combineByKey(self: RDD[tuple[K, V]],
+                     createCombiner: Callable[[V], C],
+                     mergeValue: Callable[[C, V], C], mergeCombiners: Callable[[C, C], C],
+                     numPartitions: int | None = None,
+                     partitionFunc: Callable[[K], int] | None = None) -> RDD[tuple[K, C]]:
+        """The general by-key aggregation; combines on the map side before the shuffle.
+
+        >>> pairs = sc.parallelize([("a", 1), ("a", 2), ("b", 3)], 2)
+        >>> to_list, append, extend = (lambda v: [v]), (lambda c, v: c + [v]), (lambda a, b: a + b)
+        >>> sorted(pairs.combineByKey(to_list, append, extend).collect())
+        [('a', [1, 2]), ('b', [3])]
+        """
+        if numPartitions is None:
+            numPartitions = self._defaultReducePartitions()
+        locally = self.mapPartitions(
+            lambda it: combine_values(it, createCombiner, mergeValue).items(), True)
+        shuffled = locally.partitionBy(numPartitions, partitionFunc)
+        return shuffled.mapPartitions(
+            lambda it: combine_combiners(it, mergeCombiners).items(), True)
+
+    def reduceByKey(self: RDD[tuple[K, V]], func: Callable[[V, V], V],
+                    numPartitions: int | None = None,
+                    partitionFunc: Callable[[K], int] | None = None) -> RDD[tuple[K, V]]:
+        """Each key's values merged with ``func`` (on the map side first, then after the shuffle).
+
+        >>> from operator import add
+        >>> rdd = sc.parallelize([("a", 1), ("b", 1), ("a", 1)])
+        >>> sorted(rdd.reduceByKey(add).collect())
+        [('a', 2), ('b', 1)]
+        """
+        return self.combineByKey(identity, func, func, numPartitions, partitionFunc)
+
+    def reduceByKeyLocally(self: RDD[tuple[K, V]],
+                           func: Callable[[V, V], V]) -> dict[K, V]:
+        """Each key's values reduced into a dict on the driver. As in PySpark the partitions'
+        dicts are merged with ``reduce``, so ``emptyRDD()`` raises ``ValueError``.
+
+        >>> sc.parallelize([("a", 1), ("a", 2)], 2).reduceByKeyLocally(lambda x, y: x + y)
+        {'a': 3}
+        """
+        def merge(a: dict[K, V], b: dict[K, V]) -> dict[K, V]:
+            for k, v in b.items():
+                a[k] = func(a[k], v) if k in a else v
+            return a
+
+        return self.mapPartitions(lambda it: [combine_values(it, identity, func)]).reduce(merge)
+
+    def aggregateByKey(self: RDD[tuple[K, V]], zeroValue: U,
+                       seqFunc: Callable[[U, V], U],
+                       combFunc: Callable[[U, U], U], numPartitions: int | None = None,
+                       partitionFunc: Callable[[K], int] | None = None) -> RDD[tuple[K, U]]:
+        """Each key's values folded from ``zeroValue`` with ``seqFunc`` in each partition, then
+        merged across partitions with ``combFunc``.
+
+        >>> rdd = sc.parallelize([("a", 1), ("b", 1), ("a", 2)])
+        >>> seqFunc = lambda acc, v: (acc[0] + v, acc[1] + 1)
+        >>> combFunc = lambda a, b: (a[0] + b[0], a[1] + b[1])
+        >>> sorted(rdd.aggregateByKey((0, 0), seqFunc, combFunc).collect())
+        [('a', (3, 2)), ('b', (1, 1))]
+        """
+        return self.combineByKey(lambda v: seqFunc(copy.deepcopy(zeroValue), v), seqFunc,
+                                 combFunc, numPartitions, partitionFunc)
+
+    def foldByKey(self: RDD[tuple[K, V]], zeroValue: V,
+                  func: Callable[[V, V], V],
+                  numPartitions: int | None = None,
+                  partitionFunc: Callable[[K], int] | None = None) -> RDD[tuple[K, V]]:
+        """Each key's values folded with ``func`` from ``zeroValue`` (once per key and partition).
+
+        >>> from operator import add
+        >>> rdd = sc.parallelize([("a", 1), ("b", 1), ("a", 1)])
+        >>> sorted(rdd.foldByKey(0, add).collect())
+        [('a', 2), ('b', 1)]
+        """
+        return self.combineByKey(lambda v: func(copy.deepcopy(zeroValue), v), func, func,
+                                 numPartitions, partitionFunc)
+
+    def groupByKey(self: RDD[tuple[K, V]],
+                   numPartitions: int | None = None,
+                   partitionFunc: Callable[[K], int] | None = None
+                   ) -> RDD[tuple[K, ResultIterable[V]]]:
+        """Each key with an iterable of its values (to aggregate them, ``reduceByKey`` or
+        ``aggregateByKey`` ship less data).
+
+        >>> pairs = sc.parallelize([("a", 1), ("b", 3), ("a", 2)], 2)
+        >>> sorted((k, list(v)) for k, v in pairs.groupByKey().collect())
+        [('a', [1, 2]), ('b', [3])]
+        """
+        if numPartitions is None:
+            numPartitions = self._defaultReducePartitions()
+        locally = self.mapPartitions(lambda it: group_values(it).items(), True)
+        shuffled = locally.partitionBy(numPartitions, partitionFunc)
+        return shuffled.mapPartitions(
+            lambda it: combine_combiners(it, _extend).items(), True).mapValues(ResultIterable)
+
+    def sortByKey(self: RDD[tuple[K, V]], ascending: bool = True,
+                  numPartitions: int | None = None,
+                  keyfunc: Callable[[K], Any] = lambda k: k) -> RDD[tuple[K, V]]:
+        """Sort by key; range-partitioned from a sample, so partition ``i`` holds smaller keys
+        than partition ``i + 1``.
+
+        >>> sc.parallelize([(3, "c"), (1, "a"), (2, "b")], 2).sortByKey().collect()
+        [(1, 'a'), (2, 'b'), (3, 'c')]
+        """
+        if numPartitions is None:
+            numPartitions = self._defaultReducePartitions()
+
+        def sort_partition(it: Iterator[tuple[K, V]]) -> list[tuple[K, V]]:
+            return sorted(it, key=lambda kv: keyfunc(kv[0]), reverse=not ascending)
+
+        if numPartitions == 1:
+            if self.getNumPartitions() > 1:
+                self = self.coalesce(1)
+            return self.mapPartitions(sort_partition, True)
+        size = self.count()
+        if not size:
+            return self  # empty: nothing to sample bounds from (PySpark returns it as is)
+        fraction = min(numPartitions * 20.0 / max(size, 1), 1.0)
+        samples = sorted(self.sample(False, fraction, 1).map(lambda kv: kv[0]).collect(), key=keyfunc)
+        bounds = [keyfunc(samples[int(len(samples) * (i + 1) / numPartitions)])
+                  for i in range(numPartitions - 1)] if samples else []
+        partitioner = RangePartitioner(bounds, ascending, keyfunc)
+        shuffled = ShuffledRDD(self, partitioner, num_partitions=numPartitions)
+        return shuffled.mapPartitions(sort_partition, True)
+
+    # ------------------------------------------------------------------ pairs: joins
+    def cogroup(self: RDD[tuple[K, V]], other: RDD[tuple[K, W]],
+                numPartitions: int | None = None
+                ) -> RDD[tuple[K, tuple[ResultIterable[V], ResultIterable[W]]]]:
+        """Each key of either RDD with a pair of iterables: its values in this RDD and in
+        ``other``.
+
+        >>> a, b = sc.parallelize([("k", 1)]), sc.parallelize([("k", 2), ("j", 3)])
+        >>> sorted((k, tuple(map(list, vs))) for k, vs in a.cogroup(b).collect())
+        [('j', ([], [3])), ('k', ([1], [2]))]
+        """
+        return _tagged_groups((self, other), numPartitions).mapValues(
+            lambda tagged: _split_tagged(tagged, 2))
+
+    def groupWith(self: RDD[tuple[K, V]], other: RDD[tuple[K, W]],
+                  *others: RDD[tuple[K, Any]]) -> RDD[tuple[K, tuple[ResultIterable[Any], ...]]]:
+        """``cogroup`` of any number of RDDs: each key with a tuple of value iterables, one per
+        RDD.
+
+        >>> w = sc.parallelize([("a", 5), ("b", 6)])
+        >>> x = sc.parallelize([("a", 1), ("b", 4)])
+        >>> y = sc.parallelize([("a", 2)])
+        >>> z = sc.parallelize([("b", 42)])
+        >>> [(k, tuple(map(list, vs))) for k, vs in sorted(w.groupWith(x, y, z).collect())]
+        [('a', ([5], [1], [2], [])), ('b', ([6], [4], [], [42]))]
+        """
+        rdds: tuple[RDD[tuple[K, Any]], ...] = (self, other, *others)
+        return _tagged_groups(rdds, None).mapValues(lambda t: _split_tagged(t, len(rdds)))
+
+    def join(self: RDD[tuple[K, V]], other: RDD[tuple[K, W]],
+             numPartitions: int | None = None) -> RDD[tuple[K, tuple[V, W]]]:
+        """Inner join; partitions default to the sum of both sides' counts.
+
+        >>> sc.parallelize([("a", 1)]).join(sc.parallelize([("a", 2), ("b", 3)])).collect()
+        [('a', (1, 2))]
+        """
+        return _tagged_groups((self, other), numPartitions).flatMapValues(
+            lambda t: _dispatch_join(t, False, False))
+
+    def leftOuterJoin(self: RDD[tuple[K, V]], other: RDD[tuple[K, W]],
+                      numPartitions: int | None = None) -> RDD[tuple[K, tuple[V, W | None]]]:
+        """Every pair of this RDD, with each matching value of ``other`` or None.
+
+        >>> x = sc.parallelize([("a", 1), ("b", 4)])
+        >>> y = sc.parallelize([("a", 2)])
+        >>> sorted(x.leftOuterJoin(y).collect())
+        [('a', (1, 2)), ('b', (4, None))]
+        """
+        return _tagged_groups((self, other), numPartitions).flatMapValues(
+            lambda t: _dispatch_join(t, True, False))
+
+    def rightOuterJoin(self: RDD[tuple[K, V]], other: RDD[tuple[K, W]],
+                       numPartitions: int | None = None) -> RDD[tuple[K, tuple[V | None, W]]]:
+        """Every pair of ``other``, with each matching value of this RDD or None.
+
+        >>> x = sc.parallelize([("a", 1), ("b", 4)])
+        >>> y = sc.parallelize([("a", 2)])
+        >>> sorted(y.rightOuterJoin(x).collect())
+        [('a', (2, 1)), ('b', (None, 4))]
+        """
+        return _tagged_groups((self, other), numPartitions).flatMapValues(
+            lambda t: _dispatch_join(t, False, True))
+
+    def fullOuterJoin(self: RDD[tuple[K, V]], other: RDD[tuple[K, W]],
+                      numPartitions: int | None = None
+                      ) -> RDD[tuple[K, tuple[V | None, W | None]]]:
+        """Every key of either side, with None for the side that lacks it.
+
+        >>> x = sc.parallelize([("a", 1), ("b", 4)])
+        >>> y = sc.parallelize([("a", 2), ("c", 8)])
+        >>> sorted(x.fullOuterJoin(y).collect())
+        [('a', (1, 2)), ('b', (4, None)), ('c', (None, 8))]
+        """
+        return _tagged_groups((self, other), numPartitions).flatMapValues(
+            lambda t: _dispatch_join(t, True, True))
+
+    def subtractByKey(self: RDD[tuple[K, V]], other: RDD[tuple[K, Any]],
+                      numPartitions: int | None = None) -> RDD[tuple[K, V]]:
+        """The pairs of this RDD whose key is not in ``other``.
+
+        >>> sc.parallelize([("a", 1), ("b", 2)]).subtractByKey(sc.parallelize([("b", 0)])).collect()
+        [('a', 1)]
+        """
+        return (self.cogroup(other, numPartitions)
+                .filter(lambda kv: bool(kv[1][0]) and not kv[1][1])
+                .flatMapValues(lambda vs: vs[0]))
 
 
 _MISSING = object()
@@ -906,5 +1250,153 @@ def _check_partitions(n: Any, op: str) -> None:
         raise ValueError(f"{op} needs numPartitions as an int >= 1, got {n!r}")
 
 
-# The concrete RDD kinds subclass RDD, so they come after it.
-from .rdd_kinds import CartesianRDD, CoalescedRDD, PipelinedRDD, ZippedRDD  # noqa: E402
+def _tagged_groups(rdds: tuple[RDD[tuple[K, Any]], ...], numPartitions: int | None
+                   ) -> RDD[tuple[K, ResultIterable[tuple[int, Any]]]]:
+    """Union of ``(k, (i, v))`` from the i-th RDD, grouped by key (PySpark's join plan)."""
+    tagged = [rdd.mapValues(lambda v, i=i: (i, v))  # type: ignore[misc]  # a default in a lambda
+              for i, rdd in enumerate(rdds)]
+    return rdds[0].ctx.union(tagged).groupByKey(numPartitions)
+
+
+# ---------------------------------------------------------------------- toDebugString
+def _debug_string(rdd: RDD[Any]) -> str:
+    """Spark's layout: ``(2) ShuffledRDD[3] at job.py:7 []``, `` |  `` for a narrow parent,
+    `` +-(n) `` for a shuffle parent, whose own lineage is indented one stage deeper."""
+    return "\n".join([f"({rdd.getNumPartitions()}) {_describe(rdd)}", *_parents(rdd, "")])
+
+
+def _describe(node: RDD[Any]) -> str:
+    cached = f" [{node.storage_level}]" if node.is_cached else " []"
+    return f"{node!r}{' (checkpointed)' if node._checkpointed else ''}{cached}"
+
+
+def _parents(node: RDD[Any], indent: str) -> list[str]:
+    lines: list[str] = []
+    for dep in node.deps:
+        parent = dep.rdd
+        if parent is None:
+            continue
+        if isinstance(dep, ShuffleDependency):
+            lines.append(f"{indent} +-({parent.getNumPartitions()}) {_describe(parent)}")
+            lines.extend(_parents(parent, indent + "    "))
+        else:
+            lines.append(f"{indent} |  {_describe(parent)}")
+            lines.extend(_parents(parent, indent))
+    return lines
+
+
+# ---------------------------------------------------------------------- the kinds RDD's methods build
+class PipelinedRDD(RDD[U]):
+    """A narrow function over its parent's partitions; consecutive ones fold into one function
+    (unless the parent is cached or checkpointed, which must see its own output)."""
+
+    def __init__(self, prev: RDD[T], func: Callable[[int, Iterator[T]], Iterable[U]],
+                 preservesPartitioning: bool = False) -> None:
+        # ``func`` and ``prev`` after folding: from the elements of the first RDD of the chain
+        self.func: Callable[[int, Iterator[Any]], Iterable[U]]
+        self.prev: RDD[Any]
+        if isinstance(prev, PipelinedRDD) and prev._is_pipelinable():
+            prev_func = prev.func
+
+            def pipeline_func(split: int, iterator: Iterator[Any]) -> Iterable[U]:
+                # prev_func returns an Iterable that need not be an iterator (glom returns a
+                # list): func gets an iterator, as it does without the folding
+                return func(split, iter(prev_func(split, iterator)))
+
+            self.func = pipeline_func
+            self.prev = prev.prev
+        else:
+            self.func = func
+            self.prev = prev
+        super().__init__(prev.ctx, [OneToOneDependency(self.prev)], prev.getNumPartitions(),
+                         prev.partitioner if preservesPartitioning else None)
+
+    def _is_pipelinable(self) -> bool:
+        return not (self.is_cached or self._checkpoint_requested or self._checkpointed)
+
+    def compute(self, split: int, task: TaskContext) -> Iterable[U]:
+        return self.func(split, self.prev.iterator(split, task))
+
+
+
+
+def shuffle_input_key(shuffle_id: int, split: int) -> tuple[str, int, int]:
+    return ("shuffle", shuffle_id, split)
+
+
+class ShuffledRDD(RDD[tuple[K, V]]):
+    """Pairs regrouped by ``partitioner``: partition ``i`` reads bucket ``i`` of every map output."""
+
+    def __init__(self, prev: RDD[tuple[K, V]], partitioner: Partitioner,
+                 num_partitions: int | None = None) -> None:
+        n = partitioner.numPartitions if num_partitions is None else num_partitions
+        if n == 0 and prev.getNumPartitions() > 0:
+            # Spark would run no map task and return nothing: the parent's records would vanish
+            raise ValueError(f"a shuffle of {prev!r} ({prev.getNumPartitions()} partitions) into "
+                             "numPartitions=0 would drop its records: pass numPartitions >= 1 "
+                             "(0 fits only an RDD without partitions, such as emptyRDD())")
+        self.shuffle_dep = ShuffleDependency(prev, partitioner)
+        super().__init__(prev.ctx, [self.shuffle_dep], n, partitioner)
+
+    def compute(self, split: int, task: TaskContext) -> Iterable[tuple[K, V]]:
+        buckets = task.input(shuffle_input_key(self.shuffle_dep.shuffle_id, split))
+        return itertools.chain.from_iterable(
+            b.load() if isinstance(b, LazyInput) else b for b in buckets)
+
+
+class CoalescedRDD(RDD[T]):
+    """Fewer partitions, each a contiguous range of parent partitions (no shuffle)."""
+
+    def __init__(self, prev: RDD[T], num_partitions: int) -> None:
+        n = prev.getNumPartitions()
+        m = min(num_partitions, n) if n else 0
+        table = [list(range(i * n // m, (i + 1) * n // m)) for i in range(m)]
+        self.prev = prev
+        self._table = table
+        super().__init__(prev.ctx, [ManyToOneDependency(prev, table)], m)
+
+    def compute(self, split: int, task: TaskContext) -> Iterable[T]:
+        return itertools.chain.from_iterable(
+            self.prev.iterator(p, task) for p in self._table[split])
+
+
+class _CartesianDependency(ManyToOneDependency[RDD[Any]]):
+    def __init__(self, rdd: RDD[Any], of: int, first: bool) -> None:
+        super().__init__(rdd, [])
+        self._of, self._first = of, first
+
+    def parents(self, split: int) -> list[int]:
+        return [split // self._of] if self._first else [split % self._of]
+
+
+class CartesianRDD(RDD[tuple[T, U]]):
+    """Every pair of one element of ``a`` and one of ``b``; partition ``i * nb + j`` pairs
+    ``a``'s partition ``i`` with ``b``'s ``j``."""
+
+    def __init__(self, a: RDD[T], b: RDD[U]) -> None:
+        self.a, self.b = a, b
+        nb = b.getNumPartitions()
+        super().__init__(a.ctx, [_CartesianDependency(a, nb, True), _CartesianDependency(b, nb, False)],
+                         a.getNumPartitions() * nb)
+
+    def compute(self, split: int, task: TaskContext) -> Iterable[tuple[T, U]]:
+        nb = self.b.getNumPartitions()
+        right = list(self.b.iterator(split % nb, task))
+        return ((x, y) for x in self.a.iterator(split // nb, task) for y in right)
+
+
+class ZippedRDD(RDD[tuple[T, U]]):
+    """Elements of two RDDs with the same partition sizes, paired by position."""
+
+    def __init__(self, a: RDD[T], b: RDD[U]) -> None:
+        self.a, self.b = a, b
+        super().__init__(a.ctx, [OneToOneDependency(a), OneToOneDependency(b)], a.getNumPartitions())
+
+    def compute(self, split: int, task: TaskContext) -> Iterator[tuple[T, U]]:
+        left, right = self.a.iterator(split, task), self.b.iterator(split, task)
+        missing = object()
+        for x, y in itertools.zip_longest(left, right, fillvalue=missing):
+            if x is missing or y is missing:
+                raise ValueError("Can only zip RDDs with same number of elements in each partition"
+                                 f" (partition {split} differs)")
+            yield (x, y)  # type: ignore[misc]  # neither is the fill value here

@@ -11,9 +11,9 @@ import os
 import pickle
 from typing import TYPE_CHECKING, Any, Iterator
 
-from .block_manager import BlockNotFoundError, rdd_block_id
+from .block_manager import rdd_block_id
 from .storagelevel import StorageLevel
-from .taskcontext import FileInput, LazyInput
+from .taskcontext import FileInput
 
 if TYPE_CHECKING:
     from .rdd import RDD
@@ -56,15 +56,6 @@ def materialize_checkpoint(rdd: RDD[Any]) -> None:
     rdd._checkpointed = True
     rdd.deps = []
     rdd._drop_parent_references()
-
-
-def checkpoint_input(rdd: RDD[Any], split: int) -> list[Any] | LazyInput:
-    inputs: list[list[Any] | LazyInput] | None = getattr(rdd, "_checkpoint_inputs", None)
-    if inputs is None:
-        raise BlockNotFoundError(
-            f"the local checkpoint of {rdd!r}, partition {split}, is gone: local checkpoints "
-            "live only as long as the Context and cannot be recomputed (use checkpoint())")
-    return inputs[split]
 
 
 def _write_partition(directory: str, split: int, it: Iterator[Any]) -> str:

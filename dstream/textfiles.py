@@ -20,10 +20,9 @@ import re
 from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Iterable, Iterator
 
 from .errors import InputDecodeError
-from .rdd import RDD
+from .rdd import RDD, RDDContext
 
 if TYPE_CHECKING:
-    from .context import Context
     from .taskcontext import TaskContext
 
 __all__ = ["TextFileRDD", "WholeTextFilesRDD", "expand_paths", "plan_splits", "read_split"]
@@ -182,7 +181,7 @@ def _decode(data: bytes, path: str, offset: int) -> str:
 class TextFileRDD(RDD[str]):
     """Lines of text files; each partition is one byte range of one file."""
 
-    def __init__(self, ctx: Context, path: str, min_partitions: int, errors: str = "strict",
+    def __init__(self, ctx: RDDContext, path: str, min_partitions: int, errors: str = "strict",
                  on_bad_line: Callable[[], None] | None = None) -> None:
         if errors not in ("strict", "replace", "drop"):
             raise ValueError(f"errors must be 'strict', 'replace' or 'drop', got {errors!r}")
@@ -199,7 +198,7 @@ class TextFileRDD(RDD[str]):
 class WholeTextFilesRDD(RDD[tuple[str, str]]):
     """``(file URI, whole content)`` pairs, files spread over at most ``min_partitions`` partitions."""
 
-    def __init__(self, ctx: Context, path: str, min_partitions: int) -> None:
+    def __init__(self, ctx: RDDContext, path: str, min_partitions: int) -> None:
         files = expand_paths(path)
         n = max(1, min(min_partitions, len(files))) if files else 0
         self.groups = [files[i * len(files) // n:(i + 1) * len(files) // n] for i in range(n)]

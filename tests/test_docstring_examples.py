@@ -2,7 +2,7 @@
 
 STYLE.md item 4: a ``>>>`` example in every public docstring, run by ``pytest --doctest-modules``.
 This test fails when a public method or property of one of ``CLASSES`` (inherited ones included,
-e.g. ``RDD``'s pair operations from ``PairOperations``), or one of ``ENTRY_POINTS``, has no
+e.g. ``DiskStore``'s from ``CheckpointStore``), or one of ``ENTRY_POINTS``, has no
 ``>>>`` in its docstring; and when an example of a Kafka or Redis API does not run against the
 real server (the doctests that name ``brokers`` or ``redis_url`` get one, see conftest.py).
 

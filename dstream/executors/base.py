@@ -1,28 +1,17 @@
-"""The executor-backend interface and the choice of backend from a master URL.
-
->>> parse_master("local"), parse_master("local[3]"), parse_master("local[*]")[0]
-(('inprocess', 1), ('processes', 3), 'processes')
->>> parse_master("dask-local[2]"), parse_master("dask://10.0.0.5:8786")
-(('dask', 2), ('dask', 0))
-
-``('dask', 0)``: the parallelism of an existing cluster is known once connected
-(``backend.parallelism``).
-"""
+"""The executor-backend interface: what the scheduler asks of wherever tasks run."""
 
 from __future__ import annotations
 
-import os
-import re
 from abc import ABC, abstractmethod
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any, Callable
 
 if TYPE_CHECKING:
-    from ..conf import Conf
+    from ..block_manager import RemoteBlock
     from ..scheduler.task import StageBinary, TaskResult
     from ..taskcontext import Serialized
 
-__all__ = ["ExecutorBackend", "RemoteBlock", "RemoteTaskError", "create_backend", "parse_master"]
+__all__ = ["ExecutorBackend", "RemoteTaskError"]
 
 
 class RemoteTaskError(Exception):
@@ -31,28 +20,6 @@ class RemoteTaskError(Exception):
     def __init__(self, type_name: str, message: str) -> None:
         super().__init__(f"{type_name}: {message}")
         self.type_name = type_name
-
-
-class RemoteBlock(ABC):
-    """What the driver keeps of a block that executors hold (a handle, not the records).
-
-    The block manager holds it in place of the block and hands it to the scheduler as the
-    task input; only the backend that made it knows how a task reads it.
-    """
-
-    block_id: str
-
-    @abstractmethod
-    def release(self) -> None:
-        """The block is no longer needed: the executors drop their copies."""
-
-    @abstractmethod
-    def fetch(self) -> Serialized:
-        """The block's pickled records, brought to the driver (for a checkpoint)."""
-
-    def lost(self) -> bool:
-        """True when the block is gone for good: the scheduler computes it again."""
-        return False
 
 
 class ExecutorBackend(ABC):
@@ -106,46 +73,3 @@ class ExecutorBackend(ABC):
     @abstractmethod
     def stop(self) -> None:
         """Stop executors and release their resources."""
-
-
-_LOCAL = re.compile(r"^local(?:\[(\*|\d+)(?:\s*,\s*\d+)?\])?$")
-_DASK_LOCAL = re.compile(r"^dask-local\[(\*|\d+)\]$")
-_DASK = re.compile(r"^dask://([^\s/]+:\d+)/?$")
-
-
-def parse_master(master: str) -> tuple[str, int]:
-    """``(backend kind, parallelism)`` for a master URL."""
-    m = _LOCAL.match(master.strip())
-    if m:
-        n = m.group(1)
-        count = os.cpu_count() or 1 if n == "*" else int(n or 1)
-        if count < 1:
-            raise ValueError(f"master {master!r}: the number of workers must be at least 1")
-        if n is None or (n != "*" and count == 1):
-            return ("inprocess", 1)
-        return ("processes", count)
-    m = _DASK_LOCAL.match(master.strip())
-    if m:
-        count = os.cpu_count() or 1 if m.group(1) == "*" else int(m.group(1))
-        if count < 1:
-            raise ValueError(f"master {master!r}: the number of workers must be at least 1")
-        return ("dask", count)
-    if _DASK.match(master.strip()):
-        return ("dask", 0)
-    raise ValueError(f"unknown master URL {master!r}: use local, local[N], local[*], "
-                     "dask://HOST:PORT or dask-local[N]")
-
-
-def create_backend(master: str, conf: Conf, local_dir: str) -> ExecutorBackend:
-    kind, n = parse_master(master)
-    if kind == "dask":
-        from .dask_backend import DaskBackend
-        address = _DASK.match(master.strip())
-        if address is not None:
-            return DaskBackend(address="tcp://" + address.group(1), conf=conf)
-        return DaskBackend(n_workers=n, conf=conf)
-    if kind == "inprocess":
-        from .inprocess import InProcessBackend
-        return InProcessBackend()
-    from .processes import ProcessBackend
-    return ProcessBackend(n, conf)

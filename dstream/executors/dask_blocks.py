@@ -25,9 +25,9 @@ import threading
 import time
 from typing import TYPE_CHECKING, Callable
 
+from ..block_manager import RemoteBlock
 from ..errors import BlockLostError
 from ..taskcontext import Serialized
-from .base import RemoteBlock
 
 if TYPE_CHECKING:
     from distributed import Client, Future

@@ -27,10 +27,9 @@ import weakref
 from typing import TYPE_CHECKING, Any, Callable, Iterator, TypeVar
 
 from ..accumulators import merge_updates
-from ..block_manager import BlockManager, rdd_block_id
+from ..block_manager import BlockManager, RemoteBlock, rdd_block_id
 from ..errors import TaskFailedError
-from ..executors.base import RemoteBlock
-from ..rdd_kinds import ShuffledRDD, shuffle_input_key
+from ..rdd import ShuffledRDD, shuffle_input_key
 from .task import StageBinary, TaskResult
 
 if TYPE_CHECKING:
@@ -88,7 +87,7 @@ class _Job:
     submitted before then may have failed only because its input did."""
 
     def __init__(self) -> None:
-        self.ahead: list[tuple[ShuffleDependency, _StageRun]] = []
+        self.ahead: list[tuple[ShuffleDependency[RDD[Any]], _StageRun]] = []
         self.epoch = 0
 
 
@@ -130,9 +129,9 @@ class DAGScheduler:
         self._settle_ahead(job, len(job.ahead))
         return results
 
-    def _shuffle_parents(self, rdd: RDD[Any], partitions: list[int]) -> list[ShuffleDependency]:
+    def _shuffle_parents(self, rdd: RDD[Any], partitions: list[int]) -> list[ShuffleDependency[RDD[Any]]]:
         """Shuffle dependencies reachable from the partitions through narrow edges, each once."""
-        found: dict[int, ShuffleDependency] = {}
+        found: dict[int, ShuffleDependency[RDD[Any]]] = {}
         seen: set[tuple[int, int]] = set()
         stack = [(rdd, s) for s in partitions]
         while stack:
@@ -147,7 +146,7 @@ class DAGScheduler:
             stack.extend(node.narrow_parents(split))
         return list(found.values())
 
-    def _run_map_stage(self, dep: ShuffleDependency, job: _Job) -> None:
+    def _run_map_stage(self, dep: ShuffleDependency[RDD[Any]], job: _Job) -> None:
         parent = dep.rdd
         with self._lock:
             self._drop_forgotten()

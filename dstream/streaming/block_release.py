@@ -29,8 +29,8 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from ..block_manager import rdd_block_id
-from ..rdd import RDD
-from ..rdd_kinds import BlockRDD, ShuffledRDD
+from ..rdd import RDD, ShuffledRDD
+from ..rdd_kinds import BlockRDD
 from .stream_node import StreamNode
 
 if TYPE_CHECKING:

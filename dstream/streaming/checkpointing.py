@@ -25,8 +25,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from dstream.checkpoint import CheckpointStore, WriteAheadLog, list_generations, open_store, save_generation
 from dstream.checkpoint.signing import Signer, load_or_create_key_file
 
-from ..block_manager import rdd_block_id
-from ..executors.base import RemoteBlock
+from ..block_manager import RemoteBlock, rdd_block_id
 from ..rdd import RDD
 from ..rdd_checkpoint import truncate_to
 from ..taskcontext import Serialized

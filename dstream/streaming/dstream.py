@@ -35,8 +35,7 @@ from ..aggregation import ResultIterable
 from ..callsite import call_site_override, user_call_site
 from ..hashing import portable_hash
 from ..partitioner import Partitioner
-from ..rdd import RDD
-from ..rdd_kinds import ShuffledRDD
+from ..rdd import RDD, ShuffledRDD
 from ..storagelevel import StorageLevel
 from .arguments import check_duration, check_function, on
 from .checkpointing import CheckpointManager, DataSnapshot
