@@ -12,6 +12,7 @@ import pytest
 
 from dstream import Conf, Context
 from dstream.errors import ContextStateError
+from dstream.rdd import RDDContext
 
 
 @pytest.mark.parametrize("master", ["local", "local[2]"])
@@ -140,3 +141,10 @@ def test_workers_ignore_a_folder_in_the_working_directory_named_like_a_package(
     monkeypatch.chdir(tmp_path)
     with Context("local[2]", "shadow") as ctx:
         assert ctx.parallelize([1, 2, 3], 2).map(lambda x: x + 1).collect() == [2, 3, 4]
+
+
+def test_an_rdds_context_offers_the_whole_public_api_of_context() -> None:
+    """``RDD.context`` is typed by the protocol ``RDDContext`` (RDDs sit below the Context that
+    makes them): it declares every public member but the class-level ``getOrCreate``."""
+    public = {n for n in dir(Context) if not n.startswith("_")} - {"getOrCreate"}
+    assert public == {n for n in dir(RDDContext) if not n.startswith("_")}
