@@ -7,9 +7,7 @@ below ``rdd.py``, needs no RDD.
 from __future__ import annotations
 
 import itertools
-from typing import TYPE_CHECKING, Any, Generic
-
-from typing_extensions import TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 if TYPE_CHECKING:
     from .partitioner import Partitioner
@@ -19,8 +17,8 @@ __all__ = ["Dependency", "NarrowDependency", "OneToOneDependency", "RangeDepende
 
 _shuffle_ids = itertools.count()
 
-#: the parent's type; written without it (``list[Dependency]``), an edge to any parent
-ParentT = TypeVar("ParentT", default=Any)
+#: the parent's type
+ParentT = TypeVar("ParentT")
 
 
 class Dependency(Generic[ParentT]):

@@ -125,7 +125,7 @@ class EventRoute(Partitioner):
         return parts
 
 
-class _Fixed(NarrowDependency):
+class _Fixed(NarrowDependency[RDD[Any]]):
     """Every child partition reads the parent partitions ``extra`` (plus its own if ``own``)."""
 
     def __init__(self, rdd: RDD[Any], extra: list[int], own_below: int = 0) -> None:

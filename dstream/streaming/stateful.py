@@ -50,7 +50,7 @@ class StateUpdateRDD(RDD[tuple[K, S]], Generic[K, V, S]):
         self.update_func = update_func
         self.dedupe_previous = dedupe_previous
         parents: list[RDD[Any]] = [batch] if previous is None else [previous, batch]
-        deps: list[Dependency] = [OneToOneDependency(r) for r in parents]
+        deps: list[Dependency[RDD[Any]]] = [OneToOneDependency(r) for r in parents]
         super().__init__(batch.ctx, deps, partitioner.numPartitions, partitioner)
 
     def compute(self, split: int, task: TaskContext) -> Iterator[tuple[K, S]]:
@@ -185,7 +185,7 @@ class MapWithStateRDD(RDD["_StateRecord"]):
                  partitioner: Partitioner) -> None:
         self.previous, self.batch, self.spec, self.time_ms = previous, batch, spec, time_ms
         parents: list[RDD[Any]] = [batch] if previous is None else [previous, batch]
-        deps: list[Dependency] = [OneToOneDependency(r) for r in parents]
+        deps: list[Dependency[RDD[Any]]] = [OneToOneDependency(r) for r in parents]
         super().__init__(batch.ctx, deps, partitioner.numPartitions, partitioner)
         #: the maps this RDD's partitions were computed into, in this process (to trim them)
         self.state_maps: dict[int, StateMap] = {}

@@ -8,7 +8,7 @@ window. Shorter windows are recomputed from their batches, as PySpark does.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable, Hashable, Iterable, Iterator, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Hashable, Iterable, Iterator, TypeVar
 
 from ..aggregation import combine_values, identity
 from ..dependency import Dependency, OneToOneDependency
@@ -61,7 +61,7 @@ class WindowUpdateRDD(RDD[tuple[K, V]]):
                  filter_func: Callable[[tuple[K, V]], bool] | None, partitioner: Partitioner) -> None:
         self.previous, self.old, self.new = previous, old, new
         self.func, self.inv_func, self.filter_func = func, inv_func, filter_func
-        deps: list[Dependency] = [OneToOneDependency(r) for r in (previous, *old, *new)]
+        deps: list[Dependency[RDD[Any]]] = [OneToOneDependency(r) for r in (previous, *old, *new)]
         super().__init__(previous.ctx, deps, partitioner.numPartitions, partitioner)
 
     def compute(self, split: int, task: TaskContext) -> Iterator[tuple[K, V]]:
