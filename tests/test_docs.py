@@ -85,7 +85,7 @@ def test_the_api_reference_shows_each_class_with_its_examples(site: Path, page: 
                                                               names: list[str]) -> None:
     built = (site / page / "index.html").read_text(encoding="utf-8")
     for name in names:
-        assert f'id="dstream.' in built and re.search(rf'id="[\w.]*\b{name}"', built), name
+        assert 'id="dstream.' in built and re.search(rf'id="[\w.]*\b{name}"', built), name
     # the doctests are rendered as code blocks, not as Markdown quotes
     assert "<blockquote>" not in built
     assert built.count('class="language-pycon') + built.count("highlight") >= len(names)

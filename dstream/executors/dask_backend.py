@@ -74,8 +74,6 @@ from .dask_graph import DaskTask, PendingGraph
 from .processes import _rebuild_error
 
 if TYPE_CHECKING:
-    from distributed import Future as DaskFuture
-
     from ..conf import Conf
     from ..rdd import RDD
     from ..scheduler.task import StageBinary, TaskResult
