@@ -25,7 +25,7 @@ import math
 import operator
 from collections import Counter
 from itertools import compress, groupby, repeat
-from typing import (TYPE_CHECKING, Any, Callable, Generic, Iterable, Iterator, KeysView, Protocol,
+from typing import (TYPE_CHECKING, Any, Callable, Generic, Iterable, Iterator, Protocol,
                     TypeVar)
 
 from ..accumulators import Accumulator
@@ -34,6 +34,7 @@ from ..rdd_kinds import ShuffledRDD
 from .dstream import DStream, TransformedDStream
 from .event_state import (Bucket, EventRoute, EventStateRDD, KeyedState, PreAggregateRDD, Stats,
                           StatsParam)
+from .event_open import count_new_keys, distinct_keys, new_keys, open_windows
 from .event_running import RunningCounts
 from .event_time import (Chunk, EventTimeDStream, StampedDStream, Watermark, duration_ms,
                          ms_datetime, unzip_chunks, window_starts)
@@ -322,18 +323,23 @@ def _by_pane(entries: Iterator[tuple[Any, Any]]
 
 class PaneState:
     """The open panes ``{pane start: {key: accumulator}}`` of ``FinalWindows``, how many
-    (key, window) pairs they hold that are still open, and for counting sliding windows the
-    next window to close as a running count (``event_running.py``)."""
+    (key, window) pairs they hold that are still open, for counting sliding windows the next
+    window to close as a running count (``event_running.py``), and the number of distinct
+    keys per window start (``event_open.py``; None in a state saved before it was kept: it is
+    then counted afresh from the panes)."""
 
-    __slots__ = ("panes", "open_windows", "running")
+    __slots__ = ("panes", "open_windows", "running", "distinct")
 
     def __init__(self, panes: dict[int, dict[Any, Any]], open_windows: int,
-                 running: RunningCounts | None = None) -> None:
+                 running: RunningCounts | None = None,
+                 distinct: dict[int, int] | None = None) -> None:
         self.panes, self.open_windows, self.running = panes, open_windows, running
+        self.distinct = distinct
 
     def __reduce__(self) -> tuple[type[PaneState], tuple[dict[int, dict[Any, Any]], int,
-                                                        RunningCounts | None]]:
-        return (PaneState, (self.panes, self.open_windows, self.running))
+                                                        RunningCounts | None,
+                                                        dict[int, int] | None]]:
+        return (PaneState, (self.panes, self.open_windows, self.running, self.distinct))
 
 
 class FinalWindows(Windows):
@@ -364,11 +370,13 @@ class FinalWindows(Windows):
         late, arrived = _by_pane(entries)
         panes = dict(previous.panes) if previous else {}
         running = previous.running.copy() if previous and previous.running else None
+        distinct = self._distinct_before(previous)
         if self.runs:
             known = running.counts if running else panes[max(panes)] if panes else {}
             arrived = _canonical(arrived, known)
         for p, items in arrived.items():
             old = panes.get(p)
+            count_new_keys(distinct, panes, p, new_keys(items, old), self.size, self.slide)
             panes[p] = bucket = dict(old) if old else {}     # the previous state stays intact
             self._add_pane(bucket, items, self.agg, False)
             if running is not None and running.covers(p, self.size):
@@ -390,7 +398,16 @@ class FinalWindows(Windows):
                 running.move_to(running.start + self.slide, panes, self.size, self.pane)
             for p in [p for p in panes if p - p % self.slide + self.size <= limit]:
                 del panes[p]                                  # its last window has closed
-        return KeyedState(PaneState(panes, self._count_open(panes, limit), running), emitted, late)
+        state = PaneState(panes, open_windows(distinct, self.size, limit), running, distinct)
+        return KeyedState(state, emitted, late)
+
+    def _distinct_before(self, previous: PaneState | None) -> dict[int, int]:
+        """The distinct keys per window of the previous state, to change."""
+        if previous is None:
+            return {}
+        if previous.distinct is None:                # saved before it was kept
+            return distinct_keys(previous.panes, self.size, self.slide)
+        return dict(previous.distinct)
 
     def _running_at(self, panes: dict[int, dict[Any, Any]], s: int, running: RunningCounts | None
                     ) -> RunningCounts:
@@ -416,36 +433,6 @@ class FinalWindows(Windows):
         for pane in members if self.agg.copies else members[1:]:
             self._add_pane(out, pane.items(), self.agg, True)
         return out
-
-    def _count_open(self, panes: dict[int, dict[Any, Any]], limit: int | None) -> int:
-        """(key, window) pairs of the windows not closed by ``limit``.
-
-        A pane's open windows are a run of consecutive ones, and a later pane's run ends no
-        earlier: so, panes in time order, a key counts the windows of its pane past the last
-        one it counted. A key of the pane before counted up to that pane's last window: those
-        are counted together (set operations, at C speed); a key that was not, from the last
-        window it reached (kept for the keys that left a pane, a few; ``reached``).
-        """
-        starts = [s for s in self._starts(panes) if limit is None or s + self.size > limit]
-        index = {s: i for i, s in enumerate(starts)}
-        reached: dict[Any, int] = {}
-        before: KeysView[Any] = {}.keys()       # declared with its value: not narrowed to Never
-        total, before_last = 0, -1
-        for p in sorted(panes):
-            run = [index[s] for s in window_starts(p, self.size, self.slide) if s in index]
-            if not run:
-                continue
-            first, last = min(run), max(run)
-            keys = panes[p].keys()
-            fresh = keys - before
-            left = before - keys
-            if left:
-                reached.update(dict.fromkeys(left, before_last))
-            total += (len(keys) - len(fresh)) * max(0, last - max(before_last + 1, first) + 1)
-            for k in fresh:
-                total += last - max(reached.get(k, first - 1) + 1, first) + 1
-            before, before_last = keys, last
-        return total
 
     def open_count(self, state: PaneState) -> int:  # type: ignore[override]  # as merge
         return state.open_windows
