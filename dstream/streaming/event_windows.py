@@ -99,6 +99,7 @@ class Aggregation:
 
 
 _key = operator.itemgetter(0)
+_value = operator.itemgetter(1)
 
 
 def _identity(v: Any) -> Any:
@@ -168,7 +169,7 @@ class Windows:
                 for i in compress(range(len(panes)), map(lost.__contains__, panes)):
                     late.append((times[i], records[i]))
             if self.agg.counts:     # all counted; the panes whose windows all closed dropped below
-                _count_chunk(groups, panes, seen, list(map(_key, records)))
+                _count_chunk(groups, panes, seen, records)
             else:
                 self._combine_chunk(groups, panes, records, status)
         shares: list[tuple[dict[int, dict[Any, Any]], list[Any]]] = [
@@ -253,13 +254,13 @@ class Windows:
 
 
 def _count_chunk(counts: dict[int, dict[Any, Any]], panes: list[int], seen: set[int],
-                 keys: list[Any]) -> None:
-    """A chunk's ``keys`` counted into ``counts`` (per pane number). Most records of a chunk
-    lie in one pane: all are counted there at C speed, then the others moved to their own
-    panes one by one.
+                 records: list[Any]) -> None:
+    """The keys of a chunk's ``(key, value)`` ``records`` counted into ``counts`` (per pane
+    number). Most records of a chunk lie in one pane: its keys are picked out and counted at
+    C speed, the few others counted one by one.
 
     >>> counts = {}
-    >>> _count_chunk(counts, [7, 7, 6, 7], {6, 7}, ["a", "b", "a", "a"])
+    >>> _count_chunk(counts, [7, 7, 6, 7], {6, 7}, [("a", 1), ("b", 1), ("a", 1), ("a", 1)])
     >>> counts
     {7: Counter({'a': 2, 'b': 1}), 6: Counter({'a': 1})}
     """
@@ -268,21 +269,17 @@ def _count_chunk(counts: dict[int, dict[Any, Any]], panes: list[int], seen: set[
         main = max(seen, key=panes.count)
     counter = counts.get(main)
     if counter is None:
-        counter = counts[main] = Counter()      # its missing keys count 0
-    counter.update(keys)
+        counter = counts[main] = Counter()      # Counter.update counts at C speed
     if len(seen) == 1:
+        counter.update(map(_key, records))
         return
-    for i in compress(range(len(panes)), map(operator.ne, panes, repeat(main))):
-        k, p = keys[i], panes[i]
-        left = counter[k] - 1
-        if left:
-            counter[k] = left
-        else:
-            del counter[k]
+    elsewhere = list(map(operator.ne, panes, repeat(main)))
+    counter.update(map(_key, compress(records, map(operator.not_, elsewhere))))
+    for (k, _v), p in zip(compress(records, elsewhere), compress(panes, elsewhere)):
         other = counts.get(p)
         if other is None:
             other = counts[p] = Counter()
-        other[k] += 1
+        other[k] = other.get(k, 0) + 1                   # no Counter.__missing__ call
 
 
 def _canonical(arrived: dict[int, list[tuple[Any, Any]]], known: dict[Any, Any]
@@ -295,9 +292,13 @@ def _canonical(arrived: dict[int, list[tuple[Any, Any]]], known: dict[Any, Any]
     >>> _canonical({0: [(b, 2)]}, {a: 1})[0][0][0] is a
     True
     """
-    canon = dict(zip(known, known))
-    get = canon.get
-    return {p: [(get(k, k), x) for k, x in items] for p, items in arrived.items()}
+    get = dict(zip(known, known)).get
+    return {p: list(zip(map(get, _keys(items), _keys(items)), map(_value, items)))
+            for p, items in arrived.items()}
+
+
+def _keys(items: list[tuple[Any, Any]]) -> Iterator[Any]:
+    return map(_key, items)
 
 
 def _by_pane(entries: Iterator[tuple[Any, Any]]
@@ -393,7 +394,7 @@ class FinalWindows(Windows):
                         values = running.counts
                     else:
                         values = self._combined(self._members(panes, s))
-                    emitted.extend(((k, *window), v) for k, v in values.items())
+                    emitted.extend(zip(zip(values, *map(repeat, window)), values.values()))
             if running is not None and running.start + self.size <= limit:
                 running.move_to(running.start + self.slide, panes, self.size, self.pane)
             for p in [p for p in panes if p - p % self.slide + self.size <= limit]:
