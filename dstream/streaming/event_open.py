@@ -21,11 +21,14 @@ windows leave ``distinct``; the open-window count is the sum of the rest.
 
 from __future__ import annotations
 
+import operator
 from typing import AbstractSet, Any
 
 from .event_time import window_starts
 
 __all__ = ["count_new_keys", "distinct_keys", "open_windows", "new_keys"]
+
+_key = operator.itemgetter(0)
 
 
 def new_keys(items: list[tuple[Any, Any]], old: dict[Any, Any] | None) -> set[Any]:
@@ -34,9 +37,8 @@ def new_keys(items: list[tuple[Any, Any]], old: dict[Any, Any] | None) -> set[An
     >>> sorted(new_keys([("a", 1), ("b", 2)], {"a": 5}))
     ['b']
     """
-    if not old:
-        return {k for k, _x in items}
-    return {k for k, _x in items if k not in old}
+    keys = set(map(_key, items))
+    return keys - old.keys() if old else keys
 
 
 def count_new_keys(distinct: dict[int, int], panes: dict[int, dict[Any, Any]], p: int,
