@@ -300,3 +300,48 @@ def test_a_pane_state_saved_before_the_distinct_counts_were_kept_counts_them_afr
     recounted = w.merge(old, iter(batch), 1_000, 2_000)
     assert recounted.open.open_windows == kept.open.open_windows
     assert recounted.open.distinct == kept.open.distinct
+
+
+# ---------------------------------------------------------------------- the map side
+line_runs = st.lists(st.tuples(st.integers(-5, 30), st.lists(st.sampled_from(KEYS), min_size=1,
+                                                             max_size=12)), min_size=1, max_size=80)
+
+
+@settings(max_examples=150, deadline=None)
+@given(lines=line_runs, size=st.integers(1, 4), slide_div=st.sampled_from([1, 2]),
+       wm=st.one_of(st.none(), st.integers(-5, 30)), lateness=st.integers(0, 2),
+       key_parts=st.integers(1, 3))
+def test_a_counting_map_task_equals_counting_record_by_record(
+        lines: list[tuple[int, list[str]]], size: int, slide_div: int, wm: int | None,
+        lateness: int, key_parts: int) -> None:
+    """Words stamped with their line's time (runs of equal times, read a run at a time) are
+    counted per pane and set aside as late exactly as a record-by-record reference does."""
+    from dstream.streaming.event_chunks import CHUNK
+    from dstream.streaming.event_state import EventRoute
+    from dstream.streaming.event_windows import Aggregation, Windows
+    size_ms = size * 1000
+    w = Windows(size_ms, size_ms // slide_div, lateness * 1000, "final", Aggregation.counting())
+    wm_ms = None if wm is None else wm * 1000
+    stamped = [(t * 500, (k, 1)) for t, words in lines for k in words]
+    chunks = [([t for t, _r in stamped[i:i + CHUNK]], [r for _t, r in stamped[i:i + CHUNK]])
+              for i in range(0, len(stamped), CHUNK)]
+    entries, top, count = w.pre_aggregate(iter(chunks), wm_ms, EventRoute(key_parts))
+    got: dict[int, Counter[str]] = defaultdict(Counter)
+    got_late: list[tuple[int, Any]] = []
+    for _bucket, (groups, late) in entries:
+        for p, part in groups.items():
+            got[p].update(part)
+        got_late.extend(late)
+    closed = None if wm_ms is None else wm_ms - lateness * 1000
+    expected: dict[int, Counter[str]] = defaultdict(Counter)
+    expected_late = []
+    for t, record in stamped:
+        pane = t // w.pane * w.pane
+        status = w._pane_status(pane, closed)
+        if status:
+            expected_late.append((t, record))
+        if status != 2:
+            expected[pane][record[0]] += 1
+    assert dict(got) == dict(expected)
+    assert sorted(got_late) == sorted(expected_late)
+    assert (top, count) == (max(t for t, _r in stamped), len(stamped))
