@@ -12,7 +12,9 @@ same pre-made batches through ``queueStream`` on ``local[2]``, stepped on the ma
   tumbling 10 s windows;
 * event time, stamped per line: ``withEventTime(ts, 2) -> flatMap -> (word, 1) ->
   countByKeyAndEventWindow`` (the words keep their line's event time), sliding and tumbling:
-  the same functions per word as the batch-time job, plus one timestamp per line.
+  the same functions per word as the batch-time job, plus one timestamp per line;
+* event time per line, sessions: the same words' counts per session window with a gap of 1 s
+  (``reduceByKeyAndSessionWindow``), to follow the sessions' speed (no batch-time twin).
 
 Each output collects its batch. The first ``--warmup`` batches (worker start-up, first
 imports) are run but not measured. Throughput is the measured batches' words over their wall
@@ -85,6 +87,15 @@ def event_time_lines_job(slide: float | None) -> Callable[[Any], Any]:
     return job
 
 
+def event_time_sessions_job(gap: float) -> Callable[[Any], Any]:
+    """Each line stamped, its words' counts per session (records of a word closer than
+    ``gap``)."""
+    def job(lines: Any) -> Any:
+        words = lines.withEventTime(lambda tl: tl[0], 2).flatMap(lambda tl: tl[1].split())
+        return words.map(lambda w: (w, 1)).reduceByKeyAndSessionWindow(operator.add, gap)
+    return job
+
+
 BASE = "batch time, sliding 10 s / 1 s"
 JOBS: dict[str, Callable[[Any], Any]] = {
     BASE: batch_time_job,
@@ -92,6 +103,7 @@ JOBS: dict[str, Callable[[Any], Any]] = {
     "event time per word, tumbling 10 s": event_time_job(None),
     "event time per line, sliding 10 s / 1 s": event_time_lines_job(1),
     "event time per line, tumbling 10 s": event_time_lines_job(None),
+    "event time per line, sessions (gap 1 s)": event_time_sessions_job(1),
 }
 
 
