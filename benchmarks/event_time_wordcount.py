@@ -12,7 +12,9 @@ same pre-made batches through ``queueStream`` on ``local[2]``, stepped on the ma
   tumbling 10 s windows;
 * event time, stamped per line: ``withEventTime(ts, 2) -> flatMap -> (word, 1) ->
   countByKeyAndEventWindow`` (the words keep their line's event time), sliding and tumbling:
-  the same functions per word as the batch-time job, plus one timestamp per line.
+  the same functions per word as the batch-time job, plus one timestamp per line;
+* event time per line, sessions: the same words' counts per session window with a gap of 1 s
+  (``reduceByKeyAndSessionWindow``), to follow the sessions' speed (no batch-time twin).
 
 Each output collects its batch. The first ``--warmup`` batches (worker start-up, first
 imports) are run but not measured. Throughput is the measured batches' words over their wall
@@ -20,12 +22,15 @@ time, run back to back; the delay of a batch is its wall time from the clock ste
 completion (no queueing: one batch at a time), reported as p50 / p99.
 
 ``--compare-with DIR`` runs every job in a subprocess, once on this checkout's engine and once
-on the checkout in ``DIR`` (say, the main branch), alternating job by job for ``--rounds``
-rounds, and prints each round's table and the medians (the machine's load moves: compare
-within a round).
+on the checkout in ``DIR`` (say, the main branch), alternating job by job (and which engine
+goes first, round by round) for ``--rounds`` rounds, and prints each round's table and the
+medians (the machine's load moves: compare within a round). ``--only TEXT`` runs the jobs
+whose name holds ``TEXT`` and the batch-time job (shorter rounds, so the job and its
+reference run closer in time).
 
     python -m benchmarks.event_time_wordcount [--batches 40] [--lines 20000]
     python -m benchmarks.event_time_wordcount --compare-with ../before --rounds 3
+    python -m benchmarks.event_time_wordcount --compare-with ../before --rounds 5 --only sliding
 """
 
 from __future__ import annotations
@@ -85,6 +90,15 @@ def event_time_lines_job(slide: float | None) -> Callable[[Any], Any]:
     return job
 
 
+def event_time_sessions_job(gap: float) -> Callable[[Any], Any]:
+    """Each line stamped, its words' counts per session (records of a word closer than
+    ``gap``)."""
+    def job(lines: Any) -> Any:
+        words = lines.withEventTime(lambda tl: tl[0], 2).flatMap(lambda tl: tl[1].split())
+        return words.map(lambda w: (w, 1)).reduceByKeyAndSessionWindow(operator.add, gap)
+    return job
+
+
 BASE = "batch time, sliding 10 s / 1 s"
 JOBS: dict[str, Callable[[Any], Any]] = {
     BASE: batch_time_job,
@@ -92,6 +106,7 @@ JOBS: dict[str, Callable[[Any], Any]] = {
     "event time per word, tumbling 10 s": event_time_job(None),
     "event time per line, sliding 10 s / 1 s": event_time_lines_job(1),
     "event time per line, tumbling 10 s": event_time_lines_job(None),
+    "event time per line, sessions (gap 1 s)": event_time_sessions_job(1),
 }
 
 
@@ -160,8 +175,9 @@ def compare(args: argparse.Namespace) -> None:
     rounds: list[dict[tuple[str, str], dict[str, float]]] = []
     for r in range(args.rounds):
         results, load = {}, [_load()]
-        for name in JOBS:
-            for engine, checkout in engines.items():
+        order = list(engines.items())[::-1 if r % 2 else 1]    # who runs first alternates too
+        for name in _selected(args):
+            for engine, checkout in order:
                 results[(name, engine)] = measure_in(checkout, args, name)
         load.append(_load())
         rounds.append(results)
@@ -172,12 +188,18 @@ def compare(args: argparse.Namespace) -> None:
                   for key in rounds[0]}, engines, [rd for rd in rounds]))
 
 
+def _selected(args: argparse.Namespace) -> list[str]:
+    """The jobs to run: those whose name holds ``--only`` (all without it), and the
+    batch-time job they are compared with."""
+    return [name for name in JOBS if name == BASE or not args.only or args.only in name]
+
+
 def _table(results: dict[tuple[str, str], dict[str, float]], engines: dict[str, str],
            rounds: list[dict[tuple[str, str], dict[str, float]]] | None = None) -> str:
     """``x batch`` divides by the batch-time job on the same engine (in a median table, the
     median of the rounds' ratios)."""
     rows = []
-    for name in JOBS:
+    for name in dict.fromkeys(name for name, _engine in results):
         row = [name]
         for engine in engines:
             res = results[(name, engine)]
@@ -201,6 +223,8 @@ def main() -> None:
     parser.add_argument("--job", choices=list(JOBS), help="run this job alone, print JSON")
     parser.add_argument("--compare-with", metavar="DIR", help="a checkout with the engine to compare")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of --compare-with")
+    parser.add_argument("--only", metavar="TEXT",
+                        help="run only the jobs whose name holds TEXT (and the batch-time job)")
     args = parser.parse_args()
     if args.job:
         print(json.dumps(measure(args, args.job)))
@@ -210,7 +234,7 @@ def main() -> None:
         return
     rows, rates = [], {}
     words = 0
-    for name in JOBS:
+    for name in _selected(args):
         res = measure(args, name)
         words, rates[name] = res["words"], res["rate"]
         rows.append([name, f"{res['rate']:,.0f}", f"{res['p50']:.0f}", f"{res['p99']:.0f}",

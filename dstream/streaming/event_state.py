@@ -23,6 +23,7 @@ never changed in place (it may still be cached, or being written to a checkpoint
 
 from __future__ import annotations
 
+import pickle
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol
 
 from ..accumulators import Accumulator, AccumulatorParam
@@ -139,15 +140,43 @@ class _Fixed(NarrowDependency[RDD[Any]]):
 
 class KeyedState:
     """One key partition of the state after a batch: the open windows or sessions (owned by
-    the strategy), and what the batch gave: emitted results and late ``(ms, record)``s."""
+    the strategy), and what the batch gave: emitted results and late ``(ms, record)``s.
 
-    __slots__ = ("open", "emitted", "late")
+    A pickle holds ``emitted`` and ``late`` as pickles of their own, loaded when read: the
+    next batch loads the state for its open windows alone.
 
-    def __init__(self, open: Any, emitted: list[Any], late: list[tuple[int, Any]]) -> None:
-        self.open, self.emitted, self.late = open, emitted, late
+    >>> import pickle
+    >>> state = pickle.loads(pickle.dumps(KeyedState({}, [(("a", 0, 1), 2)], [])))
+    >>> type(state._emitted), state.emitted
+    (<class 'bytes'>, [(('a', 0, 1), 2)])
+    """
 
-    def __reduce__(self) -> tuple[type[KeyedState], tuple[Any, list[Any], list[tuple[int, Any]]]]:
-        return (KeyedState, (self.open, self.emitted, self.late))
+    __slots__ = ("open", "_emitted", "_late")
+
+    def __init__(self, open: Any, emitted: list[Any] | bytes,
+                 late: list[tuple[int, Any]] | bytes) -> None:
+        self.open, self._emitted, self._late = open, emitted, late
+
+    @property
+    def emitted(self) -> list[Any]:
+        emitted = self._emitted
+        if isinstance(emitted, bytes):
+            emitted = self._emitted = pickle.loads(emitted)
+        return emitted
+
+    @property
+    def late(self) -> list[tuple[int, Any]]:
+        late = self._late
+        if isinstance(late, bytes):
+            late = self._late = pickle.loads(late)
+        return late
+
+    def __reduce__(self) -> tuple[type[KeyedState], tuple[Any, bytes, bytes]]:
+        return (KeyedState, (self.open, _pickled(self._emitted), _pickled(self._late)))
+
+
+def _pickled(value: list[Any] | bytes) -> bytes:
+    return value if isinstance(value, bytes) else pickle.dumps(value, protocol=5)
 
 
 #: per-batch statistics: ``(batch ms, partition)`` to the partition's ``Watermark`` (partition

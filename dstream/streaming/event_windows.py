@@ -25,9 +25,10 @@ import copy
 import math
 import operator
 from collections import Counter
-from itertools import compress, groupby, repeat
-from typing import Any, Callable, Iterable, Iterator, KeysView
+from itertools import compress, groupby, islice, repeat
+from typing import Any, Callable, Iterable, Iterator
 
+from .event_open import count_new_keys, distinct_keys, new_keys, open_windows
 from .event_state import Bucket, EventRoute, KeyedState, Strategy
 from .event_running import RunningCounts
 from .event_time import Chunk, ms_datetime, window_starts
@@ -67,6 +68,7 @@ class Aggregation:
 
 
 _key = operator.itemgetter(0)
+_value = operator.itemgetter(1)
 
 
 def _identity(v: Any) -> Any:
@@ -124,21 +126,15 @@ class Windows:
         max_event, count = None, 0
         for times, records in chunks:
             count += len(times)
-            top = max(times)
+            read = _pane_runs(times, g) if self.agg.counts else None
+            if read is not None:
+                runs, top = read
+                self._count_runs(groups, runs, times, records, status, closed, late)
+            else:
+                self._by_record(groups, times, records, status, closed, late)
+                top = max(times)
             if max_event is None or top > max_event:
                 max_event = top
-            panes = list(map(operator.floordiv, times, repeat(g)))
-            seen = set(panes)
-            for p in seen - status.keys():
-                status[p] = self._pane_status(p * g, closed)
-            lost = {p for p in seen if status[p]}
-            if lost:
-                for i in compress(range(len(panes)), map(lost.__contains__, panes)):
-                    late.append((times[i], records[i]))
-            if self.agg.counts:     # all counted; the panes whose windows all closed dropped below
-                _count_chunk(groups, panes, seen, list(map(_key, records)))
-            else:
-                self._combine_chunk(groups, panes, records, status)
         shares: list[tuple[dict[int, dict[Any, Any]], list[Any]]] = [
             ({}, []) for _ in range(route.keyed)]
         for p, group in groups.items():
@@ -150,6 +146,43 @@ class Windows:
             shares[route.partition_of(record[0])][1].append((t, record))
         return [(Bucket(i), share) for i, share in enumerate(shares) if share != ({}, [])], \
             max_event, count
+
+    def _by_record(self, groups: dict[int, dict[Any, Any]], times: list[int],
+                   records: list[Any], status: dict[int, int], closed: int | None,
+                   late: list[tuple[Any, Any]]) -> None:
+        """A chunk combined into ``groups`` record by record (at C speed where it can), the
+        records of panes with a closed window added to ``late``."""
+        panes = list(map(operator.floordiv, times, repeat(self.pane)))
+        seen = set(panes)
+        for p in seen - status.keys():
+            status[p] = self._pane_status(p * self.pane, closed)
+        lost = {p for p in seen if status[p]}
+        if lost:
+            for i in compress(range(len(panes)), map(lost.__contains__, panes)):
+                late.append((times[i], records[i]))
+        if self.agg.counts:     # all counted; the panes whose windows all closed dropped later
+            _count_chunk(groups, panes, seen, records)
+        else:
+            self._combine_chunk(groups, panes, records, status)
+
+    def _count_runs(self, groups: dict[int, dict[Any, Any]], runs: list[tuple[int, int, int]],
+                    times: list[int], records: list[Any], status: dict[int, int],
+                    closed: int | None, late: list[tuple[Any, Any]]) -> None:
+        """A counting chunk given as runs of records in one pane (``_pane_runs``): each run's
+        keys counted at C speed, the records of panes with a closed window added to
+        ``late``, those of panes whose windows all closed not counted."""
+        for p, begin, end in runs:
+            state = status.get(p)
+            if state is None:
+                state = status[p] = self._pane_status(p * self.pane, closed)
+            part = records[begin:end]
+            if state:
+                late.extend(zip(times[begin:end], part))
+            if state != 2:
+                counter = groups.get(p)
+                if counter is None:
+                    counter = groups[p] = Counter()
+                counter.update(map(_key, part))
 
     def _combine_chunk(self, groups: dict[int, dict[Any, Any]], panes: list[int],
                        records: list[Any], status: dict[int, int]) -> None:
@@ -220,14 +253,44 @@ class Windows:
         return sum(len(b) for b in state.values())
 
 
+#: a chunk is read as runs (``_pane_runs``) when half of its first records share their time
+_PROBE = 16
+
+
+def _pane_runs(times: list[int], g: int) -> tuple[list[tuple[int, int, int]], int] | None:
+    """``(pane number, begin, end)`` of each run of consecutive records in one pane, and the
+    largest time, when the records come in runs of equal times (stamped per line, a
+    ``flatMap`` giving the words their line's time): found at C speed from where the time
+    changes, without a pane per record. None for other chunks (a pane per record costs less
+    there).
+
+    >>> _pane_runs([5, 5, 5, 7, 7, 12, 12, 12], 10)
+    ([(0, 0, 5), (1, 5, 8)], 12)
+    >>> _pane_runs(list(range(20)), 10) is None
+    True
+    """
+    n, head = len(times), times[:_PROBE]
+    if len(set(head)) * 2 > len(head):
+        return None
+    changes = list(compress(range(1, n), map(operator.ne, islice(times, 1, None), times)))
+    if len(changes) * 4 > n:
+        return None
+    firsts = [0, *changes]                       # where each run of equal times begins
+    panes = list(map(operator.floordiv, map(times.__getitem__, firsts), repeat(g)))
+    cuts = [0, *compress(range(1, len(panes)), map(operator.ne, islice(panes, 1, None), panes))]
+    bounds = [*map(firsts.__getitem__, cuts), n]
+    runs = list(zip(map(panes.__getitem__, cuts), bounds, islice(bounds, 1, None)))
+    return runs, max(map(times.__getitem__, firsts))
+
+
 def _count_chunk(counts: dict[int, dict[Any, Any]], panes: list[int], seen: set[int],
-                 keys: list[Any]) -> None:
-    """A chunk's ``keys`` counted into ``counts`` (per pane number). Most records of a chunk
-    lie in one pane: all are counted there at C speed, then the others moved to their own
-    panes one by one.
+                 records: list[Any]) -> None:
+    """The keys of a chunk's ``(key, value)`` ``records`` counted into ``counts`` (per pane
+    number). Most records of a chunk lie in one pane: its keys are picked out and counted at
+    C speed, the few others counted one by one.
 
     >>> counts = {}
-    >>> _count_chunk(counts, [7, 7, 6, 7], {6, 7}, ["a", "b", "a", "a"])
+    >>> _count_chunk(counts, [7, 7, 6, 7], {6, 7}, [("a", 1), ("b", 1), ("a", 1), ("a", 1)])
     >>> counts
     {7: Counter({'a': 2, 'b': 1}), 6: Counter({'a': 1})}
     """
@@ -236,21 +299,17 @@ def _count_chunk(counts: dict[int, dict[Any, Any]], panes: list[int], seen: set[
         main = max(seen, key=panes.count)
     counter = counts.get(main)
     if counter is None:
-        counter = counts[main] = Counter()      # its missing keys count 0
-    counter.update(keys)
+        counter = counts[main] = Counter()      # Counter.update counts at C speed
     if len(seen) == 1:
+        counter.update(map(_key, records))
         return
-    for i in compress(range(len(panes)), map(operator.ne, panes, repeat(main))):
-        k, p = keys[i], panes[i]
-        left = counter[k] - 1
-        if left:
-            counter[k] = left
-        else:
-            del counter[k]
+    elsewhere = list(map(operator.ne, panes, repeat(main)))
+    counter.update(map(_key, compress(records, map(operator.not_, elsewhere))))
+    for (k, _v), p in zip(compress(records, elsewhere), compress(panes, elsewhere)):
         other = counts.get(p)
         if other is None:
             other = counts[p] = Counter()
-        other[k] += 1
+        other[k] = other.get(k, 0) + 1                   # no Counter.__missing__ call
 
 
 def _canonical(arrived: dict[int, list[tuple[Any, Any]]], known: dict[Any, Any]
@@ -263,9 +322,13 @@ def _canonical(arrived: dict[int, list[tuple[Any, Any]]], known: dict[Any, Any]
     >>> _canonical({0: [(b, 2)]}, {a: 1})[0][0][0] is a
     True
     """
-    canon = dict(zip(known, known))
-    get = canon.get
-    return {p: [(get(k, k), x) for k, x in items] for p, items in arrived.items()}
+    get = dict(zip(known, known)).get
+    return {p: list(zip(map(get, _keys(items), _keys(items)), map(_value, items)))
+            for p, items in arrived.items()}
+
+
+def _keys(items: list[tuple[Any, Any]]) -> Iterator[Any]:
+    return map(_key, items)
 
 
 def _by_pane(entries: Iterator[tuple[Any, Any]]
@@ -291,18 +354,23 @@ def _by_pane(entries: Iterator[tuple[Any, Any]]
 
 class PaneState:
     """The open panes ``{pane start: {key: accumulator}}`` of ``FinalWindows``, how many
-    (key, window) pairs they hold that are still open, and for counting sliding windows the
-    next window to close as a running count (``event_running.py``)."""
+    (key, window) pairs they hold that are still open, for counting sliding windows the next
+    window to close as a running count (``event_running.py``), and the number of distinct
+    keys per window start (``event_open.py``; None in a state saved before it was kept: it is
+    then counted afresh from the panes)."""
 
-    __slots__ = ("panes", "open_windows", "running")
+    __slots__ = ("panes", "open_windows", "running", "distinct")
 
     def __init__(self, panes: dict[int, dict[Any, Any]], open_windows: int,
-                 running: RunningCounts | None = None) -> None:
+                 running: RunningCounts | None = None,
+                 distinct: dict[int, int] | None = None) -> None:
         self.panes, self.open_windows, self.running = panes, open_windows, running
+        self.distinct = distinct
 
     def __reduce__(self) -> tuple[type[PaneState], tuple[dict[int, dict[Any, Any]], int,
-                                                        RunningCounts | None]]:
-        return (PaneState, (self.panes, self.open_windows, self.running))
+                                                        RunningCounts | None,
+                                                        dict[int, int] | None]]:
+        return (PaneState, (self.panes, self.open_windows, self.running, self.distinct))
 
 
 class FinalWindows(Windows):
@@ -333,11 +401,13 @@ class FinalWindows(Windows):
         late, arrived = _by_pane(entries)
         panes = dict(previous.panes) if previous else {}
         running = previous.running.copy() if previous and previous.running else None
+        distinct = self._distinct_before(previous)
         if self.runs:
             known = running.counts if running else panes[max(panes)] if panes else {}
             arrived = _canonical(arrived, known)
         for p, items in arrived.items():
             old = panes.get(p)
+            count_new_keys(distinct, panes, p, new_keys(items, old), self.size, self.slide)
             panes[p] = bucket = dict(old) if old else {}     # the previous state stays intact
             self._add_pane(bucket, items, self.agg, False)
             if running is not None and running.covers(p, self.size):
@@ -354,12 +424,21 @@ class FinalWindows(Windows):
                         values = running.counts
                     else:
                         values = self._combined(self._members(panes, s))
-                    emitted.extend(((k, *window), v) for k, v in values.items())
+                    emitted.extend(zip(zip(values, *map(repeat, window)), values.values()))
             if running is not None and running.start + self.size <= limit:
                 running.move_to(running.start + self.slide, panes, self.size, self.pane)
             for p in [p for p in panes if p - p % self.slide + self.size <= limit]:
                 del panes[p]                                  # its last window has closed
-        return KeyedState(PaneState(panes, self._count_open(panes, limit), running), emitted, late)
+        state = PaneState(panes, open_windows(distinct, self.size, limit), running, distinct)
+        return KeyedState(state, emitted, late)
+
+    def _distinct_before(self, previous: PaneState | None) -> dict[int, int]:
+        """The distinct keys per window of the previous state, to change."""
+        if previous is None:
+            return {}
+        if previous.distinct is None:                # saved before it was kept
+            return distinct_keys(previous.panes, self.size, self.slide)
+        return dict(previous.distinct)
 
     def _running_at(self, panes: dict[int, dict[Any, Any]], s: int, running: RunningCounts | None
                     ) -> RunningCounts:
@@ -385,36 +464,6 @@ class FinalWindows(Windows):
         for pane in members if self.agg.copies else members[1:]:
             self._add_pane(out, pane.items(), self.agg, True)
         return out
-
-    def _count_open(self, panes: dict[int, dict[Any, Any]], limit: int | None) -> int:
-        """(key, window) pairs of the windows not closed by ``limit``.
-
-        A pane's open windows are a run of consecutive ones, and a later pane's run ends no
-        earlier: so, panes in time order, a key counts the windows of its pane past the last
-        one it counted. A key of the pane before counted up to that pane's last window: those
-        are counted together (set operations, at C speed); a key that was not, from the last
-        window it reached (kept for the keys that left a pane, a few; ``reached``).
-        """
-        starts = [s for s in self._starts(panes) if limit is None or s + self.size > limit]
-        index = {s: i for i, s in enumerate(starts)}
-        reached: dict[Any, int] = {}
-        before: KeysView[Any] = {}.keys()       # declared with its value: not narrowed to Never
-        total, before_last = 0, -1
-        for p in sorted(panes):
-            run = [index[s] for s in window_starts(p, self.size, self.slide) if s in index]
-            if not run:
-                continue
-            first, last = min(run), max(run)
-            keys = panes[p].keys()
-            fresh = keys - before
-            left = before - keys
-            if left:
-                reached.update(dict.fromkeys(left, before_last))
-            total += (len(keys) - len(fresh)) * max(0, last - max(before_last + 1, first) + 1)
-            for k in fresh:
-                total += last - max(reached.get(k, first - 1) + 1, first) + 1
-            before, before_last = keys, last
-        return total
 
     def open_count(self, state: PaneState) -> int:  # type: ignore[override]  # as merge
         return state.open_windows
