@@ -252,6 +252,15 @@ class KafkaReceiver(Receiver):
         pending = self._take_pending_commit()
         if not pending:
             return
+        try:
+            self._commit_alone(pending)
+        except Exception:
+            with self._commit_lock:        # kept for the next commit
+                self._queue_commit_locked(pending)
+            raise
+
+    def _commit_alone(self, offsets: dict[tuple[str, int], int]) -> None:
+        """Commit ``offsets`` with a short-lived consumer of the group (no subscription)."""
         kafka = import_kafka()
         config = {
             key: value
@@ -264,7 +273,7 @@ class KafkaReceiver(Receiver):
                "enable_auto_commit": False, "client_id": f"dstream-{self.name}-commit"},
         )
         try:
-            self._commit(kafka, consumer, pending)
+            self._commit(kafka, consumer, offsets)
         finally:
             consumer.close(autocommit=False, timeout_ms=2000)
 
@@ -324,6 +333,7 @@ class KafkaReceiver(Receiver):
         finally:
             self._finish_commits(kafka, consumer)
             self._close(session.producer, consumer)
+            self._commit_left_over()
 
     def _on_failure(self, exc: Exception) -> None:
         known = isinstance(exc, (KafkaReceiverError, KafkaReceiverConfigError))
@@ -378,6 +388,15 @@ class KafkaReceiver(Receiver):
                 self.reportError(
                     f"{self.name}: committing offsets {pending} failed; they stay pending", exc
                 )
+
+    def _commit_left_over(self) -> None:
+        """Commit what the consumer could not before it closed (its group was rebalancing as it
+        stopped, say): a short-lived consumer can, now that it has left the group."""
+        try:
+            self._commit_after_stop()
+        except Exception as exc:  # noqa: BLE001 - they stay pending for the next commit
+            self.reportError(f"{self.name}: committing offsets after the consumer closed "
+                             "failed; they stay pending", exc)
 
     def _close(self, producer: Any, consumer: Any) -> None:
         try:
