@@ -15,8 +15,7 @@ import itertools
 from typing import TYPE_CHECKING, Any, Iterable, Sequence, TypeVar
 
 from .dependency import Dependency, OneToOneDependency, RangeDependency
-from .rdd import (RDD, CartesianRDD, CoalescedRDD, PipelinedRDD, RDDContext, ShuffledRDD, ZippedRDD,
-                  _CartesianDependency)
+from .rdd import RDD, RDDContext
 
 if TYPE_CHECKING:
     from .taskcontext import TaskContext
@@ -24,10 +23,6 @@ if TYPE_CHECKING:
 __all__ = ["ParallelCollectionRDD", "EmptyRDD", "UnionRDD", "PartitionerAwareUnionRDD", "BlockRDD"]
 
 T = TypeVar("T")
-
-#: kinds that were defined here and moved to rdd.py: graphs saved in the ``restore`` recovery
-#: mode pickle the RDDs their functions hold by class path, so these stay importable here
-_MOVED_TO_RDD = (CartesianRDD, CoalescedRDD, PipelinedRDD, ShuffledRDD, ZippedRDD, _CartesianDependency)
 
 
 class ParallelCollectionRDD(RDD[T]):

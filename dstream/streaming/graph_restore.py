@@ -123,6 +123,10 @@ _MOVED = {
        for name in ("StampedDStream", "EventTimeDStream", "_strip", "_same")},
     **{("dstream.streaming.event_windows", name): ("dstream.streaming.dstream", name)
        for name in ("EventStateDStream", "EventWindowDStream", "_emitted", "_late")},
+    # the RDDs a saved function holds: the kinds RDD's own methods build moved into rdd.py
+    **{("dstream.rdd_kinds", name): ("dstream.rdd", name)
+       for name in ("CartesianRDD", "CoalescedRDD", "PipelinedRDD", "ShuffledRDD", "ZippedRDD",
+                    "_CartesianDependency")},
 }
 
 

@@ -254,9 +254,10 @@ def test_log_records_of_either_layout_replay_the_same_block() -> None:
         assert data.load() == ["a", "b"]
 
 
-def test_a_graph_saved_before_the_window_and_state_streams_moved_finds_them(ctx: Context) -> None:
-    """Restore mode: a graph pickled when these lived in ``windowed``, ``stateful`` and
-    ``window_ops`` loads them from where they are now."""
+def test_a_graph_saved_before_the_streams_and_rdd_kinds_moved_finds_them(ctx: Context) -> None:
+    """Restore mode: a graph pickled when these lived in ``windowed``, ``stateful``,
+    ``window_ops`` and ``rdd_kinds`` loads them from where they are now."""
+    from dstream import rdd
     from dstream.streaming import dstream, windowed
     from dstream.streaming.graph_restore import _GraphUnpickler
 
@@ -264,6 +265,8 @@ def test_a_graph_saved_before_the_window_and_state_streams_moved_finds_them(ctx:
     saved = [("dstream.streaming.windowed", "ReducedWindowedDStream", dstream.ReducedWindowedDStream),
              ("dstream.streaming.stateful", "StateDStream", dstream.StateDStream),
              ("dstream.streaming.stateful", "MapWithStateDStream", dstream.MapWithStateDStream),
-             ("dstream.streaming.window_ops", "_concat", windowed.concat)]
+             ("dstream.streaming.window_ops", "_concat", windowed.concat),
+             ("dstream.rdd_kinds", "PipelinedRDD", rdd.PipelinedRDD),
+             ("dstream.rdd_kinds", "ShuffledRDD", rdd.ShuffledRDD)]
     for module, name, now in saved:
         assert _GraphUnpickler(io.BytesIO(f"c{module}\n{name}\n.".encode()), ssc).load() is now
