@@ -18,7 +18,6 @@ malloc starts. A variable the user set is left alone, and so is a C library othe
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import logging
 import os
 import platform
@@ -69,12 +68,8 @@ def tune_this_process() -> bool:
 
 
 def _glibc() -> ctypes.CDLL | None:
+    """The C library this process runs on, when it is glibc (its symbols are the process's
+    own: no library search, which would start ``ldconfig``)."""
     if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
         return None
-    path = ctypes.util.find_library("c")
-    if path is None:
-        return None
-    try:
-        return ctypes.CDLL(path)
-    except OSError:
-        return None
+    return ctypes.CDLL(None)
