@@ -70,14 +70,12 @@ class Model:
 
     def narrow(self, per_row: Callable[[Row], list[Row]], keeps_partitioner: bool,
                keeps_order: bool) -> Model:
+        kept = {"hashed": self.hashed, "ranged": self.ranged} if keeps_partitioner else {}
         if self.parts is not None:
             return replace(Model.of([[s for r in p for s in per_row(r)] for p in self.parts]),
-                           hashed=self.hashed if keeps_partitioner else None,
-                           ranged=self.ranged if keeps_partitioner else None)
+                           **kept)
         return Model(tuple(s for r in self.rows for s in per_row(r)), self.n,
-                     sorted_by=self.sorted_by if keeps_order else None,
-                     hashed=self.hashed if keeps_partitioner else None,
-                     ranged=self.ranged if keeps_partitioner else None)
+                     sorted_by=self.sorted_by if keeps_order else None, **kept)
 
     def shuffled(self, rows: Any, n: int, hashed: int | None) -> Model:
         return Model(tuple(rows), n, hashed=hashed)
