@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
-from typing import TYPE_CHECKING, Any, Iterable, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, Hashable, Iterable, Sequence, TypeVar
 
 from .dependency import Dependency, OneToOneDependency, RangeDependency
 from .rdd import RDD, RDDContext
@@ -86,11 +86,14 @@ class PartitionerAwareUnionRDD(RDD[T]):
 
 
 class BlockRDD(RDD[Any]):
-    """Partitions that are blocks in the block manager (received data), one block each."""
+    """Partitions that are blocks in the block manager (received data), one block each.
+    ``source`` names the stream the blocks came from when their map side may run ahead
+    (``scheduler.ahead``): as each block is stored, before the batch is cut."""
 
-    def __init__(self, ctx: RDDContext, block_ids: list[str]) -> None:
+    def __init__(self, ctx: RDDContext, block_ids: list[str], source: Hashable | None = None) -> None:
         super().__init__(ctx, [], len(block_ids))
         self.block_ids = block_ids
+        self.source = source
 
     def driver_input(self, split: int) -> Any:
         return self.ctx._block_manager.get_for_task(self.block_ids[split])

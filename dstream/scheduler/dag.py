@@ -14,6 +14,10 @@ scheduler first waits for a task, sends it in one go). The map stages are then
 *settled* (their results accepted, accumulator updates merged, failed tasks retried) after
 the stage that reads them; a task that failed because a map task it reads failed is submitted
 again, not counted as a failure of its own.
+
+A map stage over a receiver's blocks may have tasks that ran ahead (``ahead``: as each
+block was stored, before the batch was cut); the stage takes them instead of submitting its
+own.
 """
 
 from __future__ import annotations
@@ -24,12 +28,13 @@ import itertools
 import logging
 import threading
 import weakref
-from typing import TYPE_CHECKING, Any, Callable, Iterator, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Hashable, Iterator, TypeVar
 
 from ..accumulators import merge_updates
 from ..block_manager import BlockManager, RemoteBlock, rdd_block_id
 from ..errors import TaskFailedError
 from ..rdd import ShuffledRDD, shuffle_input_key
+from .ahead import MapAhead
 from .task import StageBinary, TaskResult
 
 if TYPE_CHECKING:
@@ -103,6 +108,27 @@ class DAGScheduler:
         #: shuffles whose dependency was collected, dropped from ``_shuffles`` under the lock
         self._forgotten: collections.deque[int] = collections.deque()
         self._lock = threading.Lock()
+        #: map tasks run ahead on received blocks (tasks in other processes only: in the
+        #: driver's process the receiver's thread would compute them)
+        self._ahead = MapAhead(backend, block_manager) if backend.serializes else None
+
+    # ------------------------------------------------------------------ map tasks ahead
+    def block_stored(self, source: Hashable, block_id: str, split: int) -> None:
+        """A received block of stream ``source`` was stored and should be partition ``split``
+        of the stream's next batch: run its map side now (``scheduler.ahead``), when a map
+        stage over the stream's blocks ran before."""
+        if self._ahead is not None:
+            self._ahead.block_stored(source, block_id, split)
+
+    def blocks_forgotten(self, block_ids: list[str]) -> None:
+        """Received blocks that no RDD will read again: nothing runs ahead on them any more."""
+        if self._ahead is not None:
+            self._ahead.forget_blocks(block_ids)
+
+    def stop_running_ahead(self) -> None:
+        """Forget the map stages kept to run ahead, and cancel their tasks (streams stopped)."""
+        if self._ahead is not None:
+            self._ahead.clear()
 
     # ------------------------------------------------------------------ jobs
     def run_job(self, rdd: RDD[T], func: Callable[[int, Iterator[T]], R],
@@ -161,7 +187,8 @@ class DAGScheduler:
             self._run_map_stage(grandparent, job)
         stage = StageBinary(next(self._stage_ids), "shuffle", parent, None, dep.partitioner,
                             f"shuffle {dep.shuffle_id} of {parent!r}")
-        run = self._launch(stage, missing, job)
+        taken = self._ahead.take(stage, dep, missing) if self._ahead is not None else {}
+        run = self._launch(stage, missing, job, taken)
         ahead = {split: self.backend.pending_outputs(f) for f, (split, _) in run.futures.items()}
         if all(handles is not None for handles in ahead.values()):
             for split, handles in ahead.items():      # later stages read them before they exist
@@ -223,10 +250,15 @@ class DAGScheduler:
     def _run_stage(self, stage: StageBinary, partitions: list[int], job: _Job) -> list[Any]:
         return self._finish(self._launch(stage, partitions, job), job)
 
-    def _launch(self, stage: StageBinary, partitions: list[int], job: _Job) -> _StageRun:
+    def _launch(self, stage: StageBinary, partitions: list[int], job: _Job,
+                taken: dict[int, cf.Future[TaskResult]] | None = None) -> _StageRun:
+        """Submit the stage's tasks; ``taken``: tasks that already run (ahead), by partition."""
         run = _StageRun(stage, partitions)
         for split in partitions:
-            self._resubmit(run, split, job)
+            if taken and split in taken:
+                run.futures[taken[split]] = (split, job.epoch)
+            else:
+                self._resubmit(run, split, job)
         return run
 
     def _resubmit(self, run: _StageRun, split: int, job: _Job) -> None:
@@ -263,7 +295,8 @@ class DAGScheduler:
             run.settled = True
             for future in run.futures:
                 future.cancel()
-            self.backend.forget_stage(stage.stage_id)
+            if self._ahead is None or not self._ahead.holds(stage.stage_id):
+                self.backend.forget_stage(stage.stage_id)
         return [run.results[s] for s in run.partitions]
 
     def _submit(self, stage: StageBinary, split: int, attempt: int, rdds: dict[int, RDD[Any]],

@@ -545,6 +545,7 @@ class StreamingContext(InputStreams):
     def _stop_batches(self, graceful: bool, timeout: float) -> None:
         if not self._scheduler.stop(graceful, timeout, self._receiver_tracker.tracker.has_unallocated):
             log.warning("stop: a batch was still running after %s s", timeout)
+        self._sc._scheduler.stop_running_ahead()
         self._graph.close_outputs()
 
     def _stop_checkpoints(self, timeout: float) -> None:

@@ -179,6 +179,7 @@ def ledger_of(tracker: ReceivedBlockTracker, cleaned: set[str]) -> dict[str, Any
 
     >>> tracker = ReceivedBlockTracker()
     >>> tracker.add(ReceivedBlock(0, "input-0-0", 1, {}))
+    0
     >>> sorted(ledger_of(tracker, set()))
     ['allocated', 'settled', 'unallocated']
     """

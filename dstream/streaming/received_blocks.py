@@ -7,6 +7,7 @@ to that batch; the allocation is what recovery replays.
 
 >>> tracker = ReceivedBlockTracker()
 >>> tracker.add(ReceivedBlock(0, "input-0-0", 3, {}))
+0
 >>> [b.block_id for b in tracker.allocate(1000)[0]], tracker.allocate(2000)
 (['input-0-0'], {})
 """
@@ -40,11 +41,15 @@ class ReceivedBlockTracker:
         self._settled: dict[str, ReceivedBlock] = {}
         self.records_received = 0
 
-    def add(self, block: ReceivedBlock) -> None:
+    def add(self, block: ReceivedBlock) -> int:
+        """Record a stored block; its place among its stream's unallocated blocks (the
+        partition it will be in the next batch, unless that batch is cut meanwhile)."""
         with self._lock:
-            self._unallocated.setdefault(block.stream_id, []).append(block)
+            waiting = self._unallocated.setdefault(block.stream_id, [])
+            waiting.append(block)
             self.records_received += block.num_records
             self._lock.notify_all()
+            return len(waiting) - 1
 
     def wait_for_records(self, total: int, timeout: float) -> bool:
         """Block until ``total`` records have arrived in all (True), or ``timeout`` seconds."""
@@ -84,6 +89,7 @@ class ReceivedBlockTracker:
 
         >>> tracker = ReceivedBlockTracker()
         >>> tracker.add(ReceivedBlock(0, "input-0-0", 1, {}, wal_pointer="somewhere"))
+        0
         >>> _ = tracker.allocate(1000)
         >>> [b.block_id for b in tracker.forget_batches(1000)], list(tracker.settled())
         (['input-0-0'], ['input-0-0'])

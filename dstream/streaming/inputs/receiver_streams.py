@@ -75,7 +75,8 @@ class ReceiverInputDStream(InputDStream[T]):
 
     def _compute(self, time_ms: int) -> RDD[T] | None:
         blocks = self._ssc._receiver_tracker.tracker.blocks_of(time_ms, self.stream_id)
-        return BlockRDD(self._sc, [b.block_id for b in blocks])
+        source = self.stream_id if self._ssc._receiver_tracker.map_ahead else None
+        return BlockRDD(self._sc, [b.block_id for b in blocks], source)
 
     def kafka_batch_offsets(self, time_ms: int) -> BatchOffsets | None:
         """The Kafka offsets this batch's blocks reached, for a transactional sink to commit
@@ -101,8 +102,11 @@ class EngineBlockSink:
 
     def __init__(self, block_manager: BlockManager, tracker: ReceivedBlockTracker,
                  levels: dict[int, StorageLevel], wal: Any = None, signer: Any = None,
-                 clock_ms: Any = None, backend: Any = None) -> None:
+                 clock_ms: Any = None, backend: Any = None,
+                 on_stored: Callable[[ReceivedBlock, int], None] | None = None) -> None:
         self._blocks = block_manager
+        #: told of each new block and its partition in the next batch (map tasks run ahead)
+        self.on_stored = on_stored
         self._backend = backend
         self._tracker = tracker
         self._levels = levels
@@ -135,7 +139,14 @@ class EngineBlockSink:
         with self._lock:
             self._seen.add(block_id)
             self._logged.pop(block_id, None)
-        self._tracker.add(ReceivedBlock(stream_id, block_id, len(records), metadata, pointer))
+        block = ReceivedBlock(stream_id, block_id, len(records), metadata, pointer)
+        split = self._tracker.add(block)
+        if self.on_stored is not None:
+            try:
+                self.on_stored(block, split)
+            except Exception:  # noqa: BLE001 - the block is stored; its batch computes it
+                log.warning("block %s: running its map side ahead failed; its batch will compute "
+                            "it", block_id, exc_info=True)
 
     def restore(self, block: ReceivedBlock, data: Serialized, allocated: bool) -> None:
         """Recovery: a block read back from the write-ahead log (``block.wal_pointer`` is its
@@ -245,6 +256,12 @@ class ReceiverTracker:
         self._lock = threading.Lock()
         self._max_rate: float | None = None
         self._release_early = ssc.sparkContext._conf.getBoolean("dstream.streaming.receiver.releaseEarly", True)
+        #: each block's map side runs as it is stored (``dstream.scheduler.ahead``)
+        self.map_ahead = ssc.sparkContext._conf.getBoolean("dstream.streaming.mapAhead.enable", True)
+        if self.map_ahead:
+            scheduler = ssc.sparkContext._scheduler
+            self.sink.on_stored = lambda block, split: scheduler.block_stored(
+                block.stream_id, block.block_id, split)
         #: succeeded batches some of whose blocks a remembered RDD could still read
         self._unreleased: list[int] = []
         #: block ids go on increasing across restarts (recovery advances them past the log's)
@@ -354,7 +371,10 @@ class ReceiverTracker:
     def forget(self, time_ms: int) -> None:
         """A batch's blocks are no longer needed by any window or ``remember``: drop them."""
         blocks = self.tracker.forget_batches(time_ms)
-        self.sink.forget([b.block_id for b in blocks])
+        block_ids = [b.block_id for b in blocks]
+        self.sink.forget(block_ids)
+        if self.map_ahead:
+            self._ssc.sparkContext._scheduler.blocks_forgotten(block_ids)
         with self._lock:
             self._unreleased = [t for t in self._unreleased if t > time_ms]
 
