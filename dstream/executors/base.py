@@ -36,8 +36,9 @@ class ExecutorBackend(ABC):
 
     @abstractmethod
     def submit(self, stage: StageBinary, split: int, attempt: int,
-               inputs: dict[Any, Any]) -> Future[TaskResult]:
-        """Queue one task; the future completes with its result or its failure."""
+               inputs: dict[Any, Any], background: bool = False) -> Future[TaskResult]:
+        """Queue one task; the future completes with its result or its failure. A
+        ``background`` task (a map task run ahead) waits behind every other queued task."""
 
     def flush(self) -> None:
         """Send the tasks submitted so far: a backend may hold them to send a job's tasks

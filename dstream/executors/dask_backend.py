@@ -302,8 +302,9 @@ class DaskBackend(ExecutorBackend):
 
     # ------------------------------------------------------------------ interface
     def submit(self, stage: StageBinary, split: int, attempt: int,
-               inputs: dict[Any, Any]) -> Future[TaskResult]:
-        """Adds the task to the pending graph; ``flush`` sends it."""
+               inputs: dict[Any, Any], background: bool = False) -> Future[TaskResult]:
+        """Adds the task to the pending graph; ``flush`` sends it. A ``background`` task has
+        a lower Dask priority than the others."""
         future = _TaskFuture()
         try:
             with self._lock:
@@ -317,7 +318,7 @@ class DaskBackend(ExecutorBackend):
             report = _Report((self._topic, name, keep_value, kept))
             task = self._graph.add(name, _run_on_worker, token, code, split, attempt,
                                    dumps_data(plain), remote_keys, remote_values, picks or None,
-                                   report, workers=where)
+                                   report, workers=where, priority=-1 if background else 0)
             handles, blocks = self._outputs(stage, task, name, kept)
         except BaseException as e:  # noqa: B902 - handed to the scheduler
             if isinstance(e, (KeyboardInterrupt, SystemExit)):

@@ -6,7 +6,8 @@ of those 10 ms); it adds the task to a ``PendingGraph``, and ``send`` (the DAG s
 ``flush``, before it waits for any task) submits all that was added in one
 ``client.get(graph, keys, sync=False)``. Tasks restricted to the same workers (those that read
 a received block) share a layer of the HighLevelGraph whose annotations carry the
-restriction; the others share a layer without one.
+restriction; the others share a layer without one. Background tasks (map tasks run ahead)
+have layers of their own, annotated with a lower priority.
 
 A ``DaskTask`` is one task the backend made: its key, and its Dask future once its graph was
 sent. Another task takes it as an argument by key (``TaskRef``): it is then either in the same
@@ -65,19 +66,20 @@ class PendingGraph:
 
     def __init__(self, client: Client) -> None:
         self._client = client
-        self._layers: dict[tuple[str, ...], dict[str, Task]] = {}
+        #: per (priority, *workers): the tasks of one layer
+        self._layers: dict[tuple[Any, ...], dict[str, Task]] = {}
         self._tasks: list[DaskTask] = []
         self._holds: list[Any] = []      # futures the tasks take: held until the graph is sent
         self._lock = threading.Lock()
 
     def add(self, key: str, func: Callable[..., Any], *args: Any,
-            workers: list[str] | None = None) -> DaskTask:
+            workers: list[str] | None = None, priority: int = 0) -> DaskTask:
         """A task ``func(*args)`` under ``key``, preferably on one of ``workers`` (a loose
-        restriction: any worker when those are gone)."""
+        restriction: any worker when those are gone), at Dask ``priority`` (higher first)."""
         task = DaskTask(key)
         spec = Task(key, func, *(_ref(a) for a in args))
         with self._lock:
-            self._layers.setdefault(tuple(sorted(workers or ())), {})[key] = spec
+            self._layers.setdefault((priority, *sorted(workers or ())), {})[key] = spec
             self._tasks.append(task)
             self._holds.append(args)
         return task
@@ -90,9 +92,7 @@ class PendingGraph:
             layers, tasks = self._layers, self._tasks
             self._layers, self._tasks, self._holds = {}, [], []
             graph = HighLevelGraph(
-                {f"dstream-layer-{i}": MaterializedLayer(
-                    dsk, annotations={"workers": list(where), "allow_other_workers": True}
-                    if where else None)
+                {f"dstream-layer-{i}": MaterializedLayer(dsk, annotations=_annotations(*where))
                  for i, (where, dsk) in enumerate(layers.items())},
                 {f"dstream-layer-{i}": set() for i in range(len(layers))})
             futures = self._client.get(  # type: ignore[no-untyped-call]  # no annotations
@@ -100,3 +100,15 @@ class PendingGraph:
             for task, future in zip(tasks, futures):
                 task.future = future
         return tasks
+
+
+def _annotations(priority: int, *workers: str) -> dict[str, Any] | None:
+    """A layer's annotations: its workers (a loose restriction) and its priority.
+
+    >>> _annotations(0), _annotations(-1, "tcp://w:1")
+    (None, {'priority': -1, 'workers': ['tcp://w:1'], 'allow_other_workers': True})
+    """
+    annotations: dict[str, Any] = {"priority": priority} if priority else {}
+    if workers:
+        annotations.update(workers=list(workers), allow_other_workers=True)
+    return annotations or None

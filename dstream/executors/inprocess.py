@@ -19,7 +19,7 @@ class InProcessBackend(ExecutorBackend):
     serializes = False
 
     def submit(self, stage: StageBinary, split: int, attempt: int,
-               inputs: dict[Any, Any]) -> Future[TaskResult]:
+               inputs: dict[Any, Any], background: bool = False) -> Future[TaskResult]:
         future: Future[TaskResult] = Future()
         try:
             future.set_result(run_task(stage, split, attempt, inputs, serialize=False))

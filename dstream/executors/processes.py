@@ -7,6 +7,7 @@ scheduler retries) and is replaced at once.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import pickle
@@ -58,6 +59,10 @@ except Exception as e:
         pass        # the driver stopped meanwhile
     sys.exit(3)
 """
+
+
+#: a queued task: (future, stage, split, attempt, inputs)
+_Queued = tuple[Future["TaskResult"], "StageBinary", int, int, dict[Any, Any]]
 
 
 class _Worker:
@@ -113,9 +118,11 @@ class ProcessBackend(ExecutorBackend):
     def __init__(self, n: int, conf: Conf) -> None:
         self.parallelism = n
         self._env = _worker_environment(conf.getBoolean(allocator.SETTING, True))
-        #: (future, stage, split, attempt, inputs) of a task to run, or None: stop
-        self._queue: queue.Queue[tuple[Future[TaskResult], StageBinary, int, int, dict[Any, Any]]
-                                 | None] = queue.Queue()
+        #: (priority, order, task) where task is (future, stage, split, attempt, inputs), or
+        #: None: stop. Priority 0: the tasks of running jobs; 1: background ones (map tasks
+        #: run ahead), which wait behind them; 2: stop, after every queued task
+        self._queue: queue.PriorityQueue[tuple[int, int, _Queued | None]] = queue.PriorityQueue()
+        self._order = itertools.count()
         self._stage_bytes: OrderedDict[int, bytes] = OrderedDict()
         self._stage_lock = threading.Lock()
         self._stopping = False
@@ -128,13 +135,14 @@ class ProcessBackend(ExecutorBackend):
 
     # ------------------------------------------------------------------ interface
     def submit(self, stage: StageBinary, split: int, attempt: int,
-               inputs: dict[Any, Any]) -> Future[TaskResult]:
+               inputs: dict[Any, Any], background: bool = False) -> Future[TaskResult]:
         future: Future[TaskResult] = Future()
         with self._stop_lock:
             if self._stopping:
                 future.set_exception(RuntimeError("the executor backend is stopped"))
                 return future
-            self._queue.put((future, stage, split, attempt, inputs))
+            self._queue.put((1 if background else 0, next(self._order),
+                             (future, stage, split, attempt, inputs)))
         return future
 
     def forget_stage(self, stage_id: int) -> None:
@@ -152,7 +160,7 @@ class ProcessBackend(ExecutorBackend):
                 return
             self._stopping = True
             for _ in self._threads:
-                self._queue.put(None)
+                self._queue.put((2, next(self._order), None))
         for t in self._threads:
             t.join(timeout=10)
         for w in self._workers:
@@ -170,7 +178,7 @@ class ProcessBackend(ExecutorBackend):
 
     def _serve(self, index: int) -> None:
         while True:
-            item = self._queue.get()
+            _, _, item = self._queue.get()
             if item is None:
                 return
             future, stage, split, attempt, inputs = item

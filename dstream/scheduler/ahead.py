@@ -20,7 +20,8 @@ A task taken is the batch's map task from then on: if it fails, the batch's own 
 retried in its place; its accumulator updates are merged when it is taken, never for a task
 left untaken; its outputs are held and lost like any map output. So the batch's map side
 runs while its interval fills, and at the batch time only the last block's map task and
-the stages after the shuffle are left.
+the stages after the shuffle are left. Tasks run ahead are background tasks: a running
+batch's own tasks go first.
 
 Runs ahead only on backends whose tasks run in other processes (``local[N]``, Dask): in
 ``local`` the receiver's thread would compute them. The setting
@@ -211,7 +212,7 @@ class MapAhead:
             return
         for template in templates:
             inputs = {(template.blocks.id, split): data}
-            future = self._backend.submit(template.stage, split, 0, inputs)
+            future = self._backend.submit(template.stage, split, 0, inputs, background=True)
             with self._lock:
                 template.runs[block_id] = _Ahead(split, future)
                 self.counts["run"] += 1
