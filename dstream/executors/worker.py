@@ -44,7 +44,9 @@ def serve(conn_in: Connection, conn_out: Connection) -> None:
         stage_id, stage_bytes, split, attempt, inputs_bytes = pickle.loads(message)
         try:
             stage = stages.get(stage_id)
-            if stage is None:
+            if stage is not None:
+                stages.move_to_end(stage_id)     # least recently used goes first: a stage
+            else:                                # run ahead on every block stays
                 if stage_bytes is None:
                     raise RuntimeError(f"stage {stage_id} code was not sent to this worker")
                 stage = stages[stage_id] = pickle.loads(stage_bytes)

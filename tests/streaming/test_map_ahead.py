@@ -7,6 +7,7 @@ functions that change from batch to batch, the ``local`` backend, the setting of
 from __future__ import annotations
 
 import hashlib
+import logging
 import operator
 import os
 from collections import Counter as Tally
@@ -206,3 +207,13 @@ def test_nothing_runs_ahead_in_the_driver_or_with_the_setting_off(master: str, c
     (counts,), ahead, _ = run(master, counts_per_batch, batches=3, conf=conf)
     assert [sorted(c) for c in counts] == [word_counts(batch_words(b)) for b in range(1, 4)]
     assert ahead["run"] == 0
+
+
+def test_a_long_run_keeps_the_template_on_the_workers(caplog: pytest.LogCaptureFixture) -> None:
+    # the workers keep the code of the last 64 stages; a template's stage is older than that
+    # after some 64 batches, but each block runs it: it stays (no task fails for want of it)
+    caplog.set_level(logging.WARNING, logger="dstream.scheduler.dag")
+    (counts,), ahead, _ = run("local[2]", counts_per_batch, batches=80)
+    assert [sorted(c) for c in counts] == [word_counts(batch_words(b)) for b in range(1, 81)]
+    assert ahead == {"run": 79 * BLOCKS, "taken": 79 * BLOCKS, "untaken": 0}
+    assert [r.getMessage() for r in caplog.records] == []
