@@ -17,25 +17,13 @@ import pytest
 
 from dstream import Context, StreamingContext
 from dstream.conf import Conf
-from dstream.receivers import Receiver
 from dstream.streaming.dstream import DStream
 from dstream.streaming.testing import advance_batch, collect_batches
 
+from .test_block_release import Words
+
 BATCHES = 12
 BLOCKS = 3          # blocks a batch
-
-
-class Words(Receiver):
-    """Stores the lists the test hands it, one block each."""
-
-    def onStart(self) -> None:
-        pass
-
-    def onStop(self) -> None:
-        pass
-
-    def emit(self, records: list[str]) -> None:
-        self.store(records)          # a reliable bulk store: its own block, returns once stored
 
 
 def block_words(batch: int, block: int) -> list[str]:
