@@ -7,6 +7,7 @@ scheduler retries) and is replaced at once.
 
 from __future__ import annotations
 
+import collections
 import itertools
 import logging
 import os
@@ -80,6 +81,8 @@ class _Worker:
         self.to_worker = Connection(parent_write, readable=False)
         self.from_worker = Connection(parent_read, writable=False)
         self.known_stages: set[int] = set()
+        #: stages the worker holds that will not run again: dropped with its next task
+        self.forgotten: collections.deque[int] = collections.deque()
         self.ready = False
 
     def wait_ready(self) -> None:
@@ -149,7 +152,9 @@ class ProcessBackend(ExecutorBackend):
         with self._stage_lock:
             self._stage_bytes.pop(stage_id, None)
         for worker in list(self._workers):       # else the set grows by every stage, for good
-            worker.known_stages.discard(stage_id)
+            if stage_id in worker.known_stages:
+                worker.known_stages.discard(stage_id)
+                worker.forgotten.append(stage_id)
 
     def worker_pids(self) -> list[int]:
         return [w.process.pid for w in self._workers]
@@ -195,8 +200,9 @@ class ProcessBackend(ExecutorBackend):
         worker = self._workers[index]
         try:
             code = None if stage.stage_id in worker.known_stages else self._code_of(stage)
-            message = pickle.dumps((stage.stage_id, code, split, attempt, dumps_data(inputs)),
-                                   protocol=5)
+            forget = [worker.forgotten.popleft() for _ in range(len(worker.forgotten))]
+            message = pickle.dumps((stage.stage_id, code, split, attempt, dumps_data(inputs),
+                                    forget), protocol=5)
         except Exception as e:
             future.set_exception(e)
             return

@@ -41,7 +41,9 @@ def serve(conn_in: Connection, conn_out: Connection) -> None:
             message = conn_in.recv_bytes()
         except EOFError:
             return
-        stage_id, stage_bytes, split, attempt, inputs_bytes = pickle.loads(message)
+        stage_id, stage_bytes, split, attempt, inputs_bytes, forget = pickle.loads(message)
+        for done in forget:             # stages that will not run again: their code goes
+            stages.pop(done, None)
         try:
             stage = stages.get(stage_id)
             if stage is not None:
