@@ -152,8 +152,11 @@ class MapAhead:
             templates = self._templates.setdefault(source, [])
             match = next((t for t in templates if _same_stage(t, dep)), None)
             if match is not None:
+                if not match.confirmed:
+                    # a trial succeeded; later matches leave the count, so that another stage
+                    # over the stream, one that changes every batch, still gives up
+                    self._failed_trials[source] = 0
                 match.last_match, match.confirmed = count, True
-                self._failed_trials[source] = 0
                 taken, cancelled = self._take_runs(match, blocks, splits)
             for template in list(templates):
                 # on trial since an earlier batch and not this stage: it will not be taken

@@ -187,6 +187,20 @@ def test_functions_that_change_every_batch_stop_running_ahead() -> None:
     assert ahead == {"run": 2 * BLOCKS, "taken": 0, "untaken": 2 * BLOCKS}
 
 
+def test_a_changing_stage_gives_up_beside_one_that_runs_ahead() -> None:
+    # the plain count's stage matches every batch; the stamped one never does, and stops trying
+    def build(stream: DStream[str]) -> list[Any]:
+        stamped = stream.transform(lambda t, rdd: rdd.map(lambda w: (w, t.second)))
+        return [collect_batches(stream.map(lambda w: (w, 1)).reduceByKey(operator.add)),
+                collect_batches(stamped.reduceByKey(max))]
+
+    (counts, stamps), ahead, _ = run("local[2]", build)
+    assert [sorted(c) for c in counts] == [word_counts(batch_words(b)) for b in range(1, BATCHES + 1)]
+    assert [sorted(s)[0][1] for s in stamps] == list(range(1, BATCHES + 1))
+    assert ahead == {"run": (BATCHES - 1) * BLOCKS + 2 * BLOCKS, "taken": (BATCHES - 1) * BLOCKS,
+                     "untaken": 2 * BLOCKS}
+
+
 @pytest.mark.parametrize("master, conf", [
     ("local", Conf()),
     ("local[2]", Conf().set("dstream.streaming.mapAhead.enable", "false")),
