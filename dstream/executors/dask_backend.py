@@ -43,7 +43,7 @@ Dask as the same attempt.
 
 Dask batches the messages on its streams (client, scheduler, workers) with intervals of 2-10 ms
 that a small job waits out hop after hop; the backend sets them to ``dstream.dask.batchInterval``
-(1 ms) on its client and, on ``dask-local[N]`` (or with ``dstream.dask.batchIntervalScope``
+(0.1 ms) on its client and, on ``dask-local[N]`` (or with ``dstream.dask.batchIntervalScope``
 ``cluster``), on the scheduler and every worker (``dask_intervals``).
 
 Hashing: a Dask nanny starts its worker with ``PYTHONHASHSEED=6640`` whenever the seed would be
