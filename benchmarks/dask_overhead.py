@@ -14,12 +14,18 @@ lines in 4 partitions; lines per second, best of ``--repeat``.
     python -m benchmarks.dask_overhead --stagewise-too       # + stages one after the other
     python -m benchmarks.dask_overhead --bucket-tasks-too    # + a Dask task per map bucket
     python -m benchmarks.dask_overhead --masters dask-local[2] --timeline 40   # where it goes
+    python -m benchmarks.dask_overhead --masters dask-local[2] --rounds 3 \
+        --variant dstream.dask.batchInterval=0          # + any settings, here Dask's own batching
 
 Timeline (Dask masters): ``--timeline N`` small jobs (20 lines -> map -> reduceByKey(2) ->
 collect) under Dask's task stream; per job, when (ms after the job started on the driver; the
 workers share its clock) the first map task started, the last map task ended, the last bucket
 and side-output tasks ended (where there are such), the reduce tasks started and ended; the
 job's wall time and its tasks' compute time; medians per column.
+
+``--variant KEY=VALUE[,KEY=VALUE...]`` (repeatable) adds a run of each Dask master with those
+settings, labelled with them; with ``--rounds`` the variants alternate within each round. Each
+row ends with the 1-minute load average when the run ended (``load_1min``).
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import operator
+import os
 import random
 import re
 import statistics
@@ -125,6 +132,17 @@ def _job_timeline(map_stage: dict[str, list[tuple[float, float]]],
     return row
 
 
+def _conf_of(spec: str) -> Conf:
+    """A Conf of ``KEY=VALUE[,KEY=VALUE...]``."""
+    conf = Conf()
+    for pair in spec.split(","):
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise SystemExit(f"--variant {spec!r}: expected KEY=VALUE[,KEY=VALUE...]")
+        conf.set(key.strip(), value.strip())
+    return conf
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--masters", nargs="+", default=["local[2]", "dask-local[2]"])
@@ -137,6 +155,10 @@ def main() -> None:
     parser.add_argument("--bucket-tasks-too", action="store_true",
                         help="also run each dask master with one graph but a Dask task per map "
                              "bucket (dstream.dask.wholeMapOutputPartitions=0)")
+    parser.add_argument("--variant", action="append", default=[],
+                        metavar="KEY=VALUE[,KEY=VALUE...]",
+                        help="also run each dask master with these settings (repeatable), e.g. "
+                             "dstream.dask.batchInterval=0 for Dask's own batching intervals")
     parser.add_argument("--rounds", type=int, default=1,
                         help="run the variants this many times, one after the other")
     parser.add_argument("--batches", type=int, default=50)
@@ -156,6 +178,9 @@ def main() -> None:
     if args.stagewise_too:   # as before one graph: stages one after the other, bucket tasks
         runs += [(f"{master} (stagewise)", Conf().set(WHOLE_OUTPUT_KEY, 0))
                  for master in args.masters if master.startswith("dask")]
+    for spec in args.variant:
+        runs += [(f"{master} ({spec})", _conf_of(spec))
+                 for master in args.masters if master.startswith("dask")]
     for label, conf in runs * args.rounds:
         # the interface's default: map outputs only from finished tasks, so stages wait
         DaskBackend.pending_outputs = (ExecutorBackend.pending_outputs if "stagewise" in label
@@ -167,10 +192,12 @@ def main() -> None:
             if args.timeline:
                 if label.startswith("dask"):
                     row.update(timeline(ctx, args.timeline))
+                row["load_1min"] = os.getloadavg()[0]
                 print(label, json.dumps({k: round(v, 1) for k, v in row.items()}), flush=True)
                 continue
             row.update(batch_overhead(ctx, args.batches, args.warmup))
             row.update(throughput(ctx, args.lines, args.repeat))
+        row["load_1min"] = os.getloadavg()[0]
         print(label, json.dumps({k: round(v, 3) for k, v in row.items()}), flush=True)
 
 

@@ -41,6 +41,11 @@ that map task again. ``dask-local[N]`` sets the scheduler's ``allowed-failures``
 task that kills its worker is retried by dstream (with a new attempt number), not re-run by
 Dask as the same attempt.
 
+Dask batches the messages on its streams (client, scheduler, workers) with intervals of 2-10 ms
+that a small job waits out hop after hop; the backend sets them to ``dstream.dask.batchInterval``
+(0.1 ms) on its client and, on ``dask-local[N]`` (or with ``dstream.dask.batchIntervalScope``
+``cluster``), on the scheduler and every worker (``dask_intervals``).
+
 Hashing: a Dask nanny starts its worker with ``PYTHONHASHSEED=6640`` whenever the seed would be
 unset or 0 (dask/distributed#8400), so workers of ``dask-local[N]`` are salted and
 ``dstream.hashing`` uses its pure-Python seed-0 hash there (correct, slower for str keys).
@@ -71,6 +76,7 @@ from ..taskcontext import Serialized
 from .base import ExecutorBackend
 from .dask_blocks import DaskBlock, DaskBlockStore, DaskCachedBlock
 from .dask_graph import DaskTask, PendingGraph
+from .dask_intervals import BatchIntervals
 from .processes import _rebuild_error
 
 if TYPE_CHECKING:
@@ -272,9 +278,16 @@ class DaskBackend(ExecutorBackend):
                     scheduler_kwargs={"dashboard_address": "127.0.0.1:0"})
             self._restore_seed()
             address = self._cluster.scheduler_address
+        self._session = uuid.uuid4().hex[:12]
+        # Dask's batching of its message streams: everywhere on a cluster of our own, on our
+        # client only on someone else's (dstream.dask.batchIntervalScope; dask_intervals)
+        self._intervals = BatchIntervals.from_conf(conf, owns_cluster=self._cluster is not None)
+        self._intervals_name = f"dstream-batch-interval-{self._session}"
+        self._intervals_registered = False
         try:
             # (distributed's Client() and Client.nthreads() have no annotations)
             self._client = Client(address, set_as_default=False)  # type: ignore[no-untyped-call]
+            self._intervals_registered = self._intervals.apply(self._client, self._intervals_name)
             if self._cluster is None:
                 self._client.wait_for_workers(1, timeout=60)
             nthreads: dict[str, int] = self._client.nthreads()  # type: ignore[no-untyped-call]
@@ -285,7 +298,6 @@ class DaskBackend(ExecutorBackend):
             raise
         self._inline_code_bytes = conf.getInt(INLINE_CODE_KEY, 64 << 10) if conf else 64 << 10
         self._whole_output_partitions = conf.getInt(WHOLE_OUTPUT_KEY, 2) if conf else 2
-        self._session = uuid.uuid4().hex[:12]
         self._blocks = DaskBlockStore(self._client, self._session)
         self._keys = itertools.count()
         self._stage_code: dict[int, tuple[str, Any]] = {}
@@ -367,6 +379,12 @@ class DaskBackend(ExecutorBackend):
                 return
             self._stopped = True
             self._stage_code.clear()
+        if self._intervals_registered and self._cluster is None:
+            try:    # someone else's cluster: its streams get back the intervals they had
+                self._intervals.undo(self._client, self._intervals_name)
+            except Exception:  # noqa: BLE001 - the client closes regardless
+                log.warning("could not put back Dask's batch intervals on the cluster",
+                            exc_info=True)
         try:
             # cancels what still runs: those tasks fail, not hang
             self._client.close()  # type: ignore[no-untyped-call]  # no annotations
