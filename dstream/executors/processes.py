@@ -200,9 +200,9 @@ class ProcessBackend(ExecutorBackend):
         worker = self._workers[index]
         try:
             code = None if stage.stage_id in worker.known_stages else self._code_of(stage)
+            data = dumps_data(inputs)
             forget = [worker.forgotten.popleft() for _ in range(len(worker.forgotten))]
-            message = pickle.dumps((stage.stage_id, code, split, attempt, dumps_data(inputs),
-                                    forget), protocol=5)
+            message = pickle.dumps((stage.stage_id, code, split, attempt, data, forget), protocol=5)
         except Exception as e:
             future.set_exception(e)
             return

@@ -47,8 +47,9 @@ def serve(conn_in: Connection, conn_out: Connection) -> None:
         try:
             stage = stages.get(stage_id)
             if stage is not None:
-                stages.move_to_end(stage_id)     # least recently used goes first: a stage
-            else:                                # run ahead on every block stays
+                # least recently used goes first: a stage run ahead on every block stays
+                stages.move_to_end(stage_id)
+            else:
                 if stage_bytes is None:
                     raise RuntimeError(f"stage {stage_id} code was not sent to this worker")
                 stage = stages[stage_id] = pickle.loads(stage_bytes)
