@@ -30,7 +30,11 @@ action results reach the driver.
 
 Received blocks live on the workers (``dask_blocks``): the driver's block manager holds a
 ``DaskBlock`` handle, and a task that reads the block takes a live replica's future as a
-dependency, restricted (loosely) to the worker that holds it.
+dependency, restricted (loosely) to the worker that holds it. The driver's client sends blocks
+to the workers and reads results from them directly (``dstream.dask.directToWorkers``; on
+``dask-local[N]`` by default): through the scheduler, which in ``dask-local[N]`` lives in the
+driver's process, every byte would cross two connections and the driver's process would carry
+three of their four ends.
 
 A worker that dies takes its running tasks with it: their futures fail with
 ``WorkerLostError`` and the scheduler runs them again. Map outputs lost with a worker are
@@ -97,6 +101,9 @@ INLINE_CODE_KEY = "dstream.dask.inlineStageCodeBytes"
 #: this many times the shuffle's bytes cross between workers); wider shuffles get one small
 #: Dask task per bucket that the reduce task takes (0: always)
 WHOLE_OUTPUT_KEY = "dstream.dask.wholeMapOutputPartitions"
+#: the setting: blocks to the workers and results back directly (true), through the scheduler
+#: (false), or auto: directly on dask-local[N], Dask's own choice on dask://
+DIRECT_KEY = "dstream.dask.directToWorkers"
 #: a task's result for the driver travels in its Dask event up to this many bytes (pickled);
 #: the scheduler keeps the last 1000 events of a topic, so at most 4 MB of them
 _EVENT_BYTES = 4 << 10
@@ -218,6 +225,26 @@ class _WholeOutput:
 
 
 # ---------------------------------------------------------------------- driver side
+def _direct_to_workers(conf: Conf | None, owns_cluster: bool) -> bool | None:
+    """The Dask client's ``direct_to_workers`` under ``dstream.dask.directToWorkers``: ``True``
+    when the driver talks to the workers itself (each block's bytes cross one connection, not
+    two through the scheduler), ``False`` through the scheduler, ``None`` for Dask's own choice
+    (through the scheduler, from a driver that is not itself a Dask worker).
+
+    >>> from dstream.conf import Conf
+    >>> _direct_to_workers(None, owns_cluster=True), _direct_to_workers(None, owns_cluster=False)
+    (True, None)
+    >>> _direct_to_workers(Conf().set(DIRECT_KEY, "true"), owns_cluster=False)
+    True
+    >>> _direct_to_workers(Conf().set(DIRECT_KEY, "false"), owns_cluster=True)
+    False
+    """
+    choice = conf.get(DIRECT_KEY, "auto") if conf is not None else "auto"
+    if choice == "auto":
+        return True if owns_cluster else None
+    return choice == "true"
+
+
 class _TaskFuture(Future["TaskResult"]):
     """The driver's future of a dstream task; a map task's bucket handles (``outputs``: bucket
     tasks, or ``_WholeOutput``) are known from submission on."""
@@ -286,7 +313,9 @@ class DaskBackend(ExecutorBackend):
         self._intervals_registered = False
         try:
             # (distributed's Client() and Client.nthreads() have no annotations)
-            self._client = Client(address, set_as_default=False)  # type: ignore[no-untyped-call]
+            self._client = Client(  # type: ignore[no-untyped-call]
+                address, set_as_default=False,
+                direct_to_workers=_direct_to_workers(conf, owns_cluster=self._cluster is not None))
             self._intervals_registered = self._intervals.apply(self._client, self._intervals_name)
             if self._cluster is None:
                 self._client.wait_for_workers(1, timeout=60)

@@ -4,10 +4,12 @@ partitions: kept on the worker that computed them, read there, computed again wh
 
 from __future__ import annotations
 
+import functools
 import os
 import pickle
 import signal
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -66,6 +68,31 @@ def test_replicas_go_to_distinct_workers_and_the_driver_keeps_only_handles(
     assert ctx._block_manager.get_for_task("input-90-0") is handle
     assert ctx._block_manager.memory_used == used_before
     assert BlockRDD(ctx, ["input-90-0"]).sum() == sum(range(1000))
+
+
+def _count_scheduler_hops(dask_scheduler: Any) -> None:
+    """Count the scheduler's ``scatter`` and ``gather`` requests: data a client sends to
+    workers, or reads from them, through the scheduler."""
+    counts = dask_scheduler.dstream_hops = {"scatter": 0, "gather": 0}
+    for name in counts:
+        @functools.wraps(dask_scheduler.handlers[name])
+        def counting(*args: Any, _handler: Any = dask_scheduler.handlers[name], _name: str = name,
+                     **kwargs: Any) -> Any:
+            counts[_name] += 1
+            return _handler(*args, **kwargs)
+        dask_scheduler.handlers[name] = counting
+
+
+def test_blocks_and_results_go_straight_between_driver_and_workers(
+        whole_cluster: Context, blocks: list[str]) -> None:
+    ctx = whole_cluster
+    client = ctx._backend._client
+    client.run_on_scheduler(_count_scheduler_hops)
+    records = [f"line {i}" for i in range(5000)]
+    put(ctx, blocks, "input-95-0", records, 2)
+    assert BlockRDD(ctx, ["input-95-0"]).collect() == records   # over 4 KiB: fetched
+    assert client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.dstream_hops) == {
+        "scatter": 0, "gather": 0}
 
 
 def test_a_task_runs_on_the_worker_that_holds_its_block(whole_cluster: Context,
