@@ -43,7 +43,7 @@ them; a map output that Dask cannot recompute (its map task read a received bloc
 replica died with the same worker) is reported by ``outputs_lost``, and the DAG scheduler runs
 that map task again. ``dask-local[N]`` sets the scheduler's ``allowed-failures`` to 0, so a
 task that kills its worker is retried by dstream (with a new attempt number), not re-run by
-Dask as the same attempt.
+Dask as the same attempt (``LOCAL_CLUSTER_CONFIG``: that, and the dashboard's samplers off).
 
 Dask batches the messages on its streams (client, scheduler, workers) with intervals of 2-10 ms
 that a small job waits out hop after hop; the backend sets them to ``dstream.dask.batchInterval``
@@ -59,6 +59,7 @@ builtin hash.
 
 from __future__ import annotations
 
+import copy
 import itertools
 import logging
 import os
@@ -104,6 +105,19 @@ WHOLE_OUTPUT_KEY = "dstream.dask.wholeMapOutputPartitions"
 #: the setting: blocks to the workers and results back directly (true), through the scheduler
 #: (false), or auto: directly on dask-local[N], Dask's own choice on dask://
 DIRECT_KEY = "dstream.dask.directToWorkers"
+#: Dask's settings for a ``dask-local[N]`` cluster (its scheduler, nannies and workers; the
+#: nannies hand them to the workers they restart). A task whose worker dies fails at once and
+#: dstream retries it (``allowed-failures`` 0). The workers' statistical profiler (a stack sample
+#: every 10 ms) and the system monitor's frequent samples (CPU, memory, disk and network, every
+#: 0.5 s) feed Dask's dashboard, which this cluster does not serve: the profiler is off, the
+#: monitor samples every 2 s without disk counters. The memory limits' own checks (spill,
+#: pause) keep Dask's interval.
+LOCAL_CLUSTER_CONFIG: dict[str, Any] = {
+    "distributed.scheduler.allowed-failures": 0,
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.system-monitor.interval": "2s",
+    "distributed.admin.system-monitor.disk": False,
+}
 #: a task's result for the driver travels in its Dask event up to this many bytes (pickled);
 #: the scheduler keeps the last 1000 events of a topic, so at most 4 MB of them
 _EVENT_BYTES = 4 << 10
@@ -295,14 +309,16 @@ class DaskBackend(ExecutorBackend):
         self._cluster = None
         self._saved_seed = os.environ.get("PYTHONHASHSEED")
         if address is None:
-            # allowed-failures 0: a task whose worker dies fails at once and dstream retries it.
             # No dashboard; the scheduler's HTTP server (metrics, health) takes a free port: with
             # no address it binds 8787, which another cluster on the machine may hold.
-            with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+            # The nannies get a copy of the settings: their own reference to Dask's config
+            # would see the block's changes undone when a worker is restarted.
+            with dask.config.set(LOCAL_CLUSTER_CONFIG):
                 self._cluster = LocalCluster(  # type: ignore[no-untyped-call]  # no annotations
                     n_workers=n_workers or 1, threads_per_worker=1,
                     processes=True, dashboard_address=None,
-                    scheduler_kwargs={"dashboard_address": "127.0.0.1:0"})
+                    scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+                    config=copy.deepcopy(dask.config.config))
             self._restore_seed()
             address = self._cluster.scheduler_address
         self._session = uuid.uuid4().hex[:12]

@@ -10,10 +10,13 @@ from __future__ import annotations
 import operator
 import os
 import signal
+from typing import Any
 
+import dask
 import pytest
 
 from dstream import Context
+from tests.dask.conftest import until
 from tests.dstream.test_scheduler_faults import first_attempt, grouped_with_kills
 
 
@@ -30,6 +33,29 @@ def test_task_that_kills_its_worker_on_first_attempt(whole_cluster: Context) -> 
     assert ctx.parallelize(range(4), 4).map(lambda x: x + 1).sum() == 10
     after = set(ctx._backend.worker_pids())
     assert len(before - after) == 1               # the killed worker was replaced
+
+
+def _settings(dask_worker: Any) -> tuple[Any, ...]:
+    return (dask.config.get("distributed.admin.system-monitor.interval"),
+            "profile" in dask_worker.periodic_callbacks)
+
+
+def test_a_replacement_worker_has_the_cluster_s_settings(whole_cluster: Context) -> None:
+    """A worker the nanny starts after one died runs with ``LOCAL_CLUSTER_CONFIG`` too: no
+    profiler, the slow system monitor (and the scheduler fails a task that kills its worker)."""
+    client = whole_cluster._backend._client
+    expected = ("2s", False)
+    assert set(client.run(_settings).values()) == {expected}
+    address, pid = sorted(client.run(os.getpid).items())[0]
+    os.kill(pid, signal.SIGKILL)
+
+    def workers() -> set[str]:
+        return set(client.scheduler_info(n_workers=-1)["workers"])
+
+    until(lambda: address not in workers() and len(workers()) == 2,
+          "the nanny replaced the killed worker")
+    assert set(client.run(_settings).values()) == {expected}
+    assert client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.allowed_failures) == 0
 
 
 @pytest.mark.parametrize("reduce_partitions", [2, 3], ids=["whole-map-outputs", "bucket-tasks"])
