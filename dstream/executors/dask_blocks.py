@@ -37,6 +37,10 @@ __all__ = ["DaskBlock", "DaskBlockStore", "DaskCachedBlock"]
 log = logging.getLogger(__name__)
 
 _WORKERS_TTL_S = 1.0
+#: how long a scatter waits for its target worker to be running; a worker that died meanwhile
+#: is then left out on the next try (Dask's own wait is the client's timeout, 30 s, which a
+#: receiver would spend blocked)
+_SCATTER_WAIT_S = 2.0
 
 
 def _copy(data: bytes) -> bytes:
@@ -177,7 +181,7 @@ class DaskBlockStore:
                     key = self._key(block.block_id, i)
                     # (distributed's scatter() has no annotations)
                     future: Future[bytes] = self._client.scatter(  # type: ignore[no-untyped-call]
-                        {key: data}, workers=[worker], hash=False)[key]
+                        {key: data}, workers=[worker], hash=False, timeout=_SCATTER_WAIT_S)[key]
                     placed.append((future, worker))
             except Exception as e:  # noqa: BLE001 - a worker gone meanwhile: retry elsewhere
                 last_error = e
