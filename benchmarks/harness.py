@@ -128,6 +128,8 @@ class MemorySampler:
         self.series: list[tuple[float, int]] = []     # (wall time, PSS bytes)
         #: per role ("driver", "worker", "jvm", ...): the peak of that role's summed PSS
         self.peak_by_role: dict[str, int] = {}
+        #: per role: that role's summed RSS in the last sample
+        self.rss_by_role: dict[str, int] = {}
         self._thread = threading.Thread(target=self._run, name="memory-sampler", daemon=True)
 
     def start(self) -> MemorySampler:
@@ -146,6 +148,7 @@ class MemorySampler:
             return None
         pss = rss = 0
         roles: dict[str, int] = {}
+        rss_by_role: dict[str, int] = {}
         for proc in procs:
             with contextlib.suppress(psutil.Error):
                 info = proc.memory_full_info()
@@ -153,8 +156,10 @@ class MemorySampler:
                 rss += info.rss
                 role = "driver" if proc.pid == self._pid else _role(proc)
                 roles[role] = roles.get(role, 0) + info.pss
+                rss_by_role[role] = rss_by_role.get(role, 0) + info.rss
         for role, value in roles.items():
             self.peak_by_role[role] = max(self.peak_by_role.get(role, 0), value)
+        self.rss_by_role = rss_by_role
         return pss, rss, len(procs)
 
     def peak_since(self, wall: float) -> int | None:

@@ -6,7 +6,8 @@ reduceByKeyAndWindow(add, sub, 10, 1) + top 10, batch 1 s, ``local[2]``, a check
 on disk) with ``dstream.streaming.receiver.writeAheadLog.enable=true``, fed by
 ``benchmarks.feeder`` at ``--rate`` lines/s for ``--minutes``. Each completed batch becomes a
 row of the series: its time, records, scheduling / processing / total delay, and the RSS and
-PSS of the job's process tree (driver + workers, summed) sampled when the batch was seen.
+PSS of the job's process tree (driver + workers, summed) and the driver's own RSS, sampled when
+the batch was seen.
 After the feeder stops, the job runs until every batch with input has completed, and then:
 
 - RSS growth: the median RSS of the last minute against the median of minute 5-6 (< 2 %);
@@ -46,7 +47,7 @@ from .harness import JobProcess, MemorySampler, median, percentile
 
 TARGETS = {"rss_growth": 0.02, "p99_drift": 0.10, "lost": 0}
 COLUMNS = ["t_s", "batch_time_ms", "records", "scheduling_delay_ms", "processing_ms",
-           "total_delay_ms", "rss_mib", "pss_mib", "load1"]
+           "total_delay_ms", "rss_mib", "pss_mib", "load1", "driver_rss_mib"]
 
 
 def rss_growth(samples: Sequence[tuple[float, float]], end_s: float) -> float | None:
@@ -106,7 +107,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                            "processing_ms": b["processing_ms"],
                            "total_delay_ms": b["total_delay_ms"],
                            "rss_mib": round(rss / 2**20, 1), "pss_mib": round(pss / 2**20, 1),
-                           "load1": round(os.getloadavg()[0], 2)}
+                           "load1": round(os.getloadavg()[0], 2),
+                           "driver_rss_mib": round(sampler.rss_by_role.get("driver", 0) / 2**20, 1)}
                     rows.append(row)
                     writer.writerow(row)
                 f.flush()
@@ -134,6 +136,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "rate": args.rate, "minutes": args.minutes, "batches": len(rows),
         "sent": sent, "counted": counted, "lost": sent - counted,
         "rss_growth": growth,
+        "rss_growth_driver": rss_growth([(r["t_s"], r["driver_rss_mib"]) for r in rows
+                                         if r["t_s"] <= seconds], seconds),
         "rss_mib_min5": median([r["rss_mib"] for r in rows if 300 <= r["t_s"] < 360]),
         "rss_mib_last_minute": median([r["rss_mib"] for r in rows if seconds - 60 <= r["t_s"] <= seconds]),
         "rss_mib_max_after_5min": max((r["rss_mib"] for r in rows if r["t_s"] >= 300), default=None),
@@ -191,6 +195,8 @@ def chart(out: str, title: str = "") -> str:
     axes[1].legend(loc="upper right")
     axes[2].plot(minutes, [r["rss_mib"] for r in rows], lw=0.8, label="RSS (tree)")
     axes[2].plot(minutes, [r["pss_mib"] for r in rows], lw=0.8, label="PSS (tree)")
+    if rows and "driver_rss_mib" in rows[0]:        # series from before the column have none
+        axes[2].plot(minutes, [r["driver_rss_mib"] for r in rows], lw=0.8, label="RSS (driver)")
     axes[2].set_ylabel("MiB")
     axes[2].set_xlabel("minutes")
     axes[2].legend(loc="lower right")
@@ -213,14 +219,16 @@ def compact(out: str, into: str, seconds: int = 10) -> str:
     with open(path, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(["t_s", "batches", "records", "total_delay_p50_ms", "total_delay_max_ms",
-                         "scheduling_delay_max_ms", "processing_p50_ms", "rss_mib", "pss_mib", "load1"])
+                         "scheduling_delay_max_ms", "processing_p50_ms", "rss_mib", "pss_mib", "load1",
+                         "driver_rss_mib"])
         for t, rs in sorted(bins.items()):
             writer.writerow([t, len(rs), int(sum(r["records"] for r in rs)),
                              int(median([r["total_delay_ms"] for r in rs])),
                              int(max(r["total_delay_ms"] for r in rs)),
                              int(max(r["scheduling_delay_ms"] for r in rs)),
                              int(median([r["processing_ms"] for r in rs])),
-                             rs[-1]["rss_mib"], rs[-1]["pss_mib"], rs[-1]["load1"]])
+                             rs[-1]["rss_mib"], rs[-1]["pss_mib"], rs[-1]["load1"],
+                             rs[-1].get("driver_rss_mib", "")])
     return path
 
 
