@@ -37,9 +37,8 @@ __all__ = ["DaskBlock", "DaskBlockStore", "DaskCachedBlock"]
 log = logging.getLogger(__name__)
 
 _WORKERS_TTL_S = 1.0
-#: how long a scatter waits for its target worker to be running; a worker that died meanwhile
-#: is then left out on the next try (Dask's own wait is the client's timeout, 30 s, which a
-#: receiver would spend blocked)
+#: how long a scatter waits for its target worker to be running before it tries another
+#: (Dask's own wait is the client's timeout, 30 s, which a receiver would spend blocked)
 _SCATTER_WAIT_S = 2.0
 
 
@@ -167,15 +166,19 @@ class DaskBlockStore:
         return f"dstream-block-{self._session}-{block_id}-{next(self._keys)}-r{replica}"
 
     def _scatter(self, block: DaskBlock, data: bytes, n: int) -> None:
-        """Scatter ``n`` replicas, each to its own worker (a worker that died since the last
-        look is skipped on a retry with a fresh worker list)."""
+        """Scatter ``n`` replicas, each to its own worker. A worker that could not take its
+        replica (it died since the last look) is left out of the retry, which reads a fresh
+        worker list, unless no other worker is left."""
         last_error: BaseException | None = None
+        failed: set[str] = set()
         for attempt in range(3):
-            targets = self._targets(n, set(), refresh=attempt > 0)
+            refresh = attempt > 0
+            targets = self._targets(n, failed, refresh) or self._targets(n, set(), refresh)
             if not targets:
                 self._client.wait_for_workers(1, timeout=60)
                 continue
             placed: list[tuple[Future[bytes], str]] = []
+            worker = ""
             try:
                 for i, worker in enumerate(targets):
                     key = self._key(block.block_id, i)
@@ -185,6 +188,7 @@ class DaskBlockStore:
                     placed.append((future, worker))
             except Exception as e:  # noqa: BLE001 - a worker gone meanwhile: retry elsewhere
                 last_error = e
+                failed.add(worker)
                 for future, _ in placed:
                     future.release()  # type: ignore[no-untyped-call]  # no annotations
                 continue

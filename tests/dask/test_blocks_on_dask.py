@@ -8,6 +8,7 @@ import functools
 import os
 import pickle
 import signal
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -93,6 +94,25 @@ def test_blocks_and_results_go_straight_between_driver_and_workers(
     assert BlockRDD(ctx, ["input-95-0"]).collect() == records   # over 4 KiB: fetched
     assert client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.dstream_hops) == {
         "scatter": 0, "gather": 0}
+
+
+def test_a_replica_meant_for_a_worker_that_is_gone_goes_to_a_running_one(
+        whole_cluster: Context, blocks: list[str]) -> None:
+    """The store's list of workers can be a second old: a replica whose worker is no longer
+    running goes to another one after a short wait, not after the client's 30 s timeout
+    (the receiver that stores the block waits meanwhile)."""
+    ctx = whole_cluster
+    store = ctx._backend._blocks
+    gone = "tcp://127.0.0.1:9"                  # nothing listens there
+    with store._lock:
+        store._workers, store._workers_at = [gone], time.monotonic()
+    started = time.monotonic()
+    handle = put(ctx, blocks, "input-96-0", [1, 2, 3], 1)
+    waited = time.monotonic() - started
+    running = set(store.workers(refresh=True))
+    assert [w for _, w in handle.replicas] != [gone] and holders(ctx, handle) <= running
+    assert waited < 15, f"the store waited {waited:.1f} s for a worker that is gone"
+    assert BlockRDD(ctx, ["input-96-0"]).collect() == [1, 2, 3]
 
 
 def test_a_task_runs_on_the_worker_that_holds_its_block(whole_cluster: Context,
