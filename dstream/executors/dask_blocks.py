@@ -173,7 +173,8 @@ class DaskBlockStore:
         failed: set[str] = set()
         for attempt in range(3):
             refresh = attempt > 0
-            targets = self._targets(n, failed, refresh) or self._targets(n, set(), refresh)
+            # every worker failed once: try them again (the list was just read, if at all)
+            targets = self._targets(n, failed, refresh) or self._targets(n, set(), False)
             if not targets:
                 self._client.wait_for_workers(1, timeout=60)
                 continue
