@@ -65,6 +65,13 @@ class RemoteBlock(ABC):
         """True when the block is gone for good: the scheduler computes it again."""
         return False
 
+    def driver_copy(self) -> bytes | None:
+        """The block's bytes that the driver holds in memory as a replica of its own, if any."""
+        return None
+
+    def shed(self, reread: Callable[[], Serialized]) -> None:
+        """Drop the driver's in-memory copy; ``reread`` gives its bytes back when needed."""
+
 
 class _Entry:
     __slots__ = ("value", "level", "size", "path", "released", "reread")
@@ -98,7 +105,10 @@ class BlockManager:
         if isinstance(values, RemoteBlock):
             with self._lock:
                 self.remove(block_id)
-                self._blocks[block_id] = _Entry(values, level, 0, None)
+                entry = _Entry(values, level, len(values.driver_copy() or b""), None)
+                self._blocks[block_id] = entry
+                self._memory_used += entry.size
+                self._evict_over_budget()
             return
         size = _estimate_size(values)
         with self._lock:
@@ -140,25 +150,50 @@ class BlockManager:
 
     def release(self, block_id: str, reread: Callable[[], Serialized] | None = None) -> bool:
         """Nothing is expected to read ``block_id`` again: drop its memory copy when it has a
-        disk copy, and also the disk copy when ``reread`` gives its bytes back. The id stays
-        known until ``remove``. False (nothing dropped) when no copy would be left, or the block
-        is held by executors (a ``RemoteBlock``) or unknown."""
+        disk copy, and also the disk copy when ``reread`` gives its bytes back; of a block the
+        executors hold (a ``RemoteBlock``), the driver's own copy. The id stays known until
+        ``remove``. False (nothing dropped) when no copy would be left, the driver holds none of
+        an executors' block, or the block is unknown."""
         with self._lock:
             entry = self._blocks.get(block_id)
-            if entry is None or isinstance(entry.value, RemoteBlock):
+            if entry is None:
                 return False
-            if reread is None and entry.path is None:
+            if isinstance(entry.value, RemoteBlock):
+                if not self._shed(block_id, entry, reread):
+                    return False
+            elif reread is None and entry.path is None:
                 return False
-            self._memory_used -= entry.size
-            entry.value, entry.size = None, 0
-            if reread is not None:
-                if entry.path:
-                    _unlink(entry.path)
-                entry.path, entry.reread = None, reread
+            else:
+                self._memory_used -= entry.size
+                entry.value, entry.size = None, 0
+                if reread is not None:
+                    if entry.path:
+                        _unlink(entry.path)
+                    entry.path, entry.reread = None, reread
             if not entry.released:
                 entry.released = True
                 self.released_blocks += 1
             return True
+
+    def _shed(self, block_id: str, entry: _Entry,
+              reread: Callable[[], Serialized] | None = None) -> bool:
+        """Drop the driver's in-memory copy of an executors' block (its own replica) when it
+        can be read back: from ``reread`` (the write-ahead log), else from a disk copy written
+        now when the level allows disk. False when it holds none, or could not keep one."""
+        block = entry.value
+        assert isinstance(block, RemoteBlock)
+        data = block.driver_copy()
+        if data is None:
+            return False
+        if reread is None:
+            if not entry.level.useDisk:
+                return False
+            path = entry.path = self._write(block_id, Serialized(data))
+            reread = lambda: Serialized(self._read(path))  # noqa: E731
+        block.shed(reread)
+        self._memory_used -= entry.size
+        entry.size = 0
+        return True
 
     def remove(self, block_id: str) -> None:
         with self._lock:
@@ -195,7 +230,10 @@ class BlockManager:
         for block_id, entry in list(self._blocks.items()):
             if self._memory_used <= self._budget:
                 return
-            if entry.value is None or isinstance(entry.value, RemoteBlock):
+            if isinstance(entry.value, RemoteBlock):
+                self._shed(block_id, entry)   # the driver's replica to disk (executors keep theirs)
+                continue
+            if entry.value is None:
                 continue
             if entry.level.useDisk:
                 if entry.path is None:

@@ -29,8 +29,9 @@ disk and replica count do not apply there (Dask's own memory limits and spilling
 action results reach the driver.
 
 Received blocks live on the workers (``dask_blocks``): the driver's block manager holds a
-``DaskBlock`` handle, and a task that reads the block takes a live replica's future as a
-dependency, restricted (loosely) to the worker that holds it. The driver's client sends blocks
+``DaskBlock`` handle (with the driver's own replica of the bytes, ``dstream.dask.driverReplica``),
+and a task that reads the block takes a live worker replica's future as a dependency,
+restricted (loosely) to the worker that holds it. The driver's client sends blocks
 to the workers and reads results from them directly (``dstream.dask.directToWorkers``; on
 ``dask-local[N]`` by default): through the scheduler, which in ``dask-local[N]`` lives in the
 driver's process, every byte would cross two connections and the driver's process would carry
@@ -105,6 +106,8 @@ WHOLE_OUTPUT_KEY = "dstream.dask.wholeMapOutputPartitions"
 #: the setting: blocks to the workers and results back directly (true), through the scheduler
 #: (false), or auto: directly on dask-local[N], Dask's own choice on dask://
 DIRECT_KEY = "dstream.dask.directToWorkers"
+#: the setting: the driver keeps one replica of each received block (dask_blocks)
+DRIVER_REPLICA_KEY = "dstream.dask.driverReplica"
 #: Dask's settings for a ``dask-local[N]`` cluster (its scheduler, nannies and workers; the
 #: nannies hand them to the workers they restart). A task whose worker dies fails at once and
 #: dstream retries it (``allowed-failures`` 0). The workers' statistical profiler (a stack sample
@@ -343,7 +346,8 @@ class DaskBackend(ExecutorBackend):
             raise
         self._inline_code_bytes = conf.getInt(INLINE_CODE_KEY, 64 << 10) if conf else 64 << 10
         self._whole_output_partitions = conf.getInt(WHOLE_OUTPUT_KEY, 2) if conf else 2
-        self._blocks = DaskBlockStore(self._client, self._session)
+        self._blocks = DaskBlockStore(self._client, self._session, driver_replica=(
+            conf.getBoolean(DRIVER_REPLICA_KEY, True) if conf else True))
         self._keys = itertools.count()
         self._stage_code: dict[int, tuple[str, Any]] = {}
         self._lock = threading.Lock()

@@ -1,20 +1,27 @@
 """Received blocks on Dask workers: one scattered key per replica, each on its own worker.
 
-A block's pickled records (bytes) are scattered once per replica, each replica under its own
-key and to a different worker. Distinct keys, not one key replicated: Dask's active memory
-manager drops the extra replicas of a key (``ReduceReplicas``), but leaves single-copy keys
-alone. The driver keeps a ``DaskBlock`` (the futures and where each replica went), never the
-bytes.
+A block's pickled records (bytes) are scattered once per worker replica, each replica under
+its own key and to a different worker. Distinct keys, not one key replicated: Dask's active
+memory manager drops the extra replicas of a key (``ReduceReplicas``), but leaves single-copy
+keys alone. The driver keeps a ``DaskBlock``: the futures and where each replica went, and,
+with ``dstream.dask.driverReplica`` (the default), the bytes themselves as one of the
+replicas, as Spark's receiver keeps one copy on the executor that received the block. A block
+stored with replication 2 then crosses the network once, to one worker, and survives the loss
+of any one worker. The block manager counts the driver's copy in its memory. When the block is
+released early (its batch is done), or first when the driver is over its memory budget, the
+copy leaves memory: for the write-ahead log's record, or for a file on the driver's disk.
 
 A task that reads the block takes a live replica's future as a Dask dependency, with that
 replica's worker as a loose restriction, so it runs where the data is. Scattered data cannot
 be recomputed by Dask: when a worker dies its replicas are forgotten (their futures turn
 ``cancelled``). The next task that needs the block reads another replica, and a copy is made
-on a worker that holds none, to keep the count up. When every replica is gone, the block's
-``recover`` gives its bytes again (the write-ahead log) or raises ``BlockLostError``.
+on a worker that holds none, to keep the count up. When every worker replica is gone, the
+driver's copy goes to a worker again, or without one the block's ``recover`` gives its bytes
+(the write-ahead log) or raises ``BlockLostError``.
 
->>> DaskBlock("input-0-7", [], 2, None).live()
-[]
+>>> block = DaskBlock("input-0-7", [], 1, None, kept=b"records")
+>>> block.live(), block.copy_source()
+([], (b'records', "the driver's copy"))
 """
 
 from __future__ import annotations
@@ -47,16 +54,41 @@ def _copy(data: bytes) -> bytes:
 
 
 class DaskBlock(RemoteBlock):
-    """The driver's handle of a block on the Dask cluster: ``(future, worker)`` per replica."""
+    """The driver's handle of a block on the Dask cluster: ``(future, worker)`` per replica
+    on a worker (``wanted`` of them), and the driver's own copy (``kept``) when it holds one."""
 
     def __init__(self, block_id: str, replicas: list[tuple[Future[bytes], str]], wanted: int,
-                 recover: Callable[[], Serialized] | None) -> None:
+                 recover: Callable[[], Serialized] | None, kept: bytes | None = None) -> None:
         self.block_id = block_id
         self.replicas = replicas
         self.wanted = wanted
         self.recover = recover
+        self.kept = kept
+        #: reads the driver's copy back once the block manager dropped it from memory
+        self.reread: Callable[[], Serialized] | None = None
         self.released = False
         self.lock = threading.Lock()
+
+    def driver_copy(self) -> bytes | None:
+        return self.kept
+
+    def shed(self, reread: Callable[[], Serialized]) -> None:
+        with self.lock:
+            self.kept, self.reread = None, reread
+
+    def copy_source(self) -> tuple[bytes, str]:
+        """The block's bytes to put on a worker again once every worker replica is lost, and
+        where they came from: the driver's copy (in memory, or read back once released),
+        else ``recover`` (the write-ahead log). BlockLostError without any of them."""
+        kept, reread = self.kept, self.reread
+        if kept is not None:
+            return kept, "the driver's copy"
+        if reread is not None:
+            return reread().data, "the driver's copy, read back"
+        if self.recover is None:
+            raise BlockLostError(f"received block {self.block_id} is lost: every worker that "
+                                 "held a replica died")
+        return self.recover().data, "the write-ahead log"
 
     def live(self, workers: set[str] | None = None) -> list[tuple[Future[bytes], str]]:
         """Replicas not known to be lost: not ``cancelled`` (forgotten when its worker died),
@@ -67,15 +99,22 @@ class DaskBlock(RemoteBlock):
     def release(self) -> None:
         with self.lock:
             replicas, self.replicas, self.released = self.replicas, [], True
+            self.kept, self.reread = None, None
         for future, _ in replicas:
             future.release()  # type: ignore[no-untyped-call]  # no annotations
 
     def fetch(self) -> Serialized:
+        kept = self.kept
+        if kept is not None:
+            return Serialized(kept)
         for future, _ in self.live():
             try:
                 return Serialized(future.result())
             except Exception as e:  # noqa: BLE001 - lost meanwhile: try the next replica
                 log.info("received block %s: a replica could not be read (%r)", self.block_id, e)
+        reread = self.reread
+        if reread is not None:
+            return reread()
         raise BlockLostError(f"received block {self.block_id} has no replica left to read")
 
     def __repr__(self) -> str:
@@ -107,9 +146,10 @@ class DaskCachedBlock(RemoteBlock):
 class DaskBlockStore:
     """Puts blocks on workers and finds a live replica for a task."""
 
-    def __init__(self, client: Client, session: str) -> None:
+    def __init__(self, client: Client, session: str, driver_replica: bool = True) -> None:
         self._client = client
         self._session = session
+        self._driver_replica = driver_replica
         self._keys = itertools.count()
         self._turn = itertools.count()
         self._workers: list[str] = []
@@ -118,7 +158,9 @@ class DaskBlockStore:
 
     def put(self, block_id: str, data: Serialized, replicas: int,
             recover: Callable[[], Serialized] | None) -> DaskBlock:
-        block = DaskBlock(block_id, [], max(1, replicas), recover)
+        keep = self._driver_replica and replicas > 1
+        on_workers = replicas - 1 if keep else max(1, replicas)
+        block = DaskBlock(block_id, [], on_workers, recover, kept=data.data if keep else None)
         self._scatter(block, data.data, block.wanted)
         return block
 
@@ -131,14 +173,11 @@ class DaskBlockStore:
             live = block.live(set(self.workers()))
             block.replicas = live
             if not live:
-                if block.recover is None:
-                    raise BlockLostError(f"received block {block.block_id} is lost: every "
-                                         "worker that held a replica died")
-                self._scatter(block, block.recover().data, block.wanted)
+                data, source = block.copy_source()
+                self._scatter(block, data, block.wanted)
                 live = block.replicas
-                log.warning("received block %s: every replica was lost with its worker; put "
-                            "back on %s from the write-ahead log", block.block_id,
-                            [w for _, w in live])
+                log.warning("received block %s: every worker replica was lost with its worker; "
+                            "put back on %s from %s", block.block_id, [w for _, w in live], source)
             elif len(live) < block.wanted:
                 self._copy_to_others(block, live[0][0])
             return live[0]

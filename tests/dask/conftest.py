@@ -32,8 +32,10 @@ def ctx() -> Iterator[Context]:
 @pytest.fixture
 def whole_cluster(ctx: Context) -> Iterator[Context]:
     """``ctx`` with both workers up before and after the test (a nanny replaces a killed
-    worker in about a second; later tests should not see the cluster short of one)."""
+    worker in about a second; later tests should not see the cluster short of one), and
+    known to the block store (its list of workers is kept for a second)."""
     ctx._backend._client.wait_for_workers(2, timeout=60)
+    ctx._backend._blocks.workers(refresh=True)
     yield ctx
     ctx._backend._client.wait_for_workers(2, timeout=60)
 

@@ -58,17 +58,45 @@ def held_on_workers(ctx: Context, keys: list[str]) -> list[str]:
     return [k for found in ctx._backend._client.run(held).values() for k in found]
 
 
-def test_replicas_go_to_distinct_workers_and_the_driver_keeps_only_handles(
-        whole_cluster: Context, blocks: list[str]) -> None:
+def test_replicas_go_to_the_driver_and_to_distinct_workers(whole_cluster: Context,
+                                                          blocks: list[str]) -> None:
+    """The driver keeps one replica (as Spark's receiver executor does), counted in its block
+    manager's memory and dropped when the block is released; the others go to distinct
+    workers."""
     ctx = whole_cluster
-    used_before = ctx._block_manager.memory_used
-    handle = put(ctx, blocks, "input-90-0", list(range(1000)), 2)
+    bm = ctx._block_manager
+    used_before = bm.memory_used
+    data = _bytes(list(range(1000)))
+    handle = put(ctx, blocks, "input-90-0", list(range(1000)), 3)
     assert len(handle.replicas) == 2
     assert holders(ctx, handle) == {w for _, w in handle.replicas}
     assert len(holders(ctx, handle)) == 2
-    assert ctx._block_manager.get_for_task("input-90-0") is handle
-    assert ctx._block_manager.memory_used == used_before
+    assert handle.kept == data.data and bm.memory_used == used_before + len(data.data)
+    assert bm.get_for_task("input-90-0") is handle
     assert BlockRDD(ctx, ["input-90-0"]).sum() == sum(range(1000))
+    assert bm.release("input-90-0") and handle.kept is None and bm.memory_used == used_before
+    assert len(holders(ctx, handle)) == 2                       # the workers keep theirs
+    assert BlockRDD(ctx, ["input-90-0"]).sum() == sum(range(1000))
+
+
+def test_replication_two_sends_a_block_to_one_worker(whole_cluster: Context,
+                                                     blocks: list[str]) -> None:
+    ctx = whole_cluster
+    handles = [put(ctx, blocks, f"input-97-{i}", [i], 2) for i in range(4)]
+    assert all(len(h.replicas) == 1 and h.kept is not None for h in handles)
+    assert len({h.replicas[0][1] for h in handles}) == 2         # spread over both workers
+    assert BlockRDD(ctx, [h.block_id for h in handles]).collect() == [0, 1, 2, 3]
+
+
+def test_without_the_driver_replica_the_driver_keeps_only_handles(
+        whole_cluster: Context, blocks: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    ctx = whole_cluster
+    monkeypatch.setattr(ctx._backend._blocks, "_driver_replica", False)
+    used_before = ctx._block_manager.memory_used
+    handle = put(ctx, blocks, "input-98-0", list(range(100)), 2)
+    assert handle.kept is None and len(holders(ctx, handle)) == 2
+    assert ctx._block_manager.memory_used == used_before
+    assert BlockRDD(ctx, ["input-98-0"]).sum() == sum(range(100))
 
 
 def _count_scheduler_hops(dask_scheduler: Any) -> None:
@@ -130,7 +158,8 @@ def test_a_killed_worker_s_blocks_are_read_from_the_other_replica_and_re_replica
         whole_cluster: Context, blocks: list[str]) -> None:
     ctx = whole_cluster
     client = ctx._backend._client
-    handles = [put(ctx, blocks, f"input-92-{i}", list(range(i * 10, i * 10 + 10)), 2)
+    # two replicas on the workers (and the driver's)
+    handles = [put(ctx, blocks, f"input-92-{i}", list(range(i * 10, i * 10 + 10)), 3)
                for i in range(4)]
     victim = handles[0].replicas[0][1]
     os.kill(client.run(os.getpid)[victim], signal.SIGKILL)
@@ -141,6 +170,26 @@ def test_a_killed_worker_s_blocks_are_read_from_the_other_replica_and_re_replica
     for handle in handles:
         handle.replicas[-1][0].result(timeout=30)
         assert len(holders(ctx, handle)) == 2 and victim not in holders(ctx, handle)
+
+
+def test_a_block_whose_worker_replica_is_lost_goes_back_from_the_driver_s_copy(
+        whole_cluster: Context, blocks: list[str]) -> None:
+    ctx = whole_cluster
+    client = ctx._backend._client
+    recovered: list[str] = []
+
+    def from_log() -> Serialized:
+        recovered.append("input-99-0")
+        return _bytes(["never", "read"])
+
+    handle = put(ctx, blocks, "input-99-0", ["a", "b", "c"], 2, from_log)
+    victim = handle.replicas[0][1]
+    os.kill(client.run(os.getpid, workers=[victim])[victim], signal.SIGKILL)
+    until(lambda: victim not in ctx._backend._blocks.workers(refresh=True),
+          "the scheduler removed the killed worker")
+    assert BlockRDD(ctx, ["input-99-0"]).collect() == ["a", "b", "c"]
+    assert recovered == []                          # the log was not needed
+    assert victim not in holders(ctx, handle) and len(holders(ctx, handle)) == 1
 
 
 def test_every_replica_lost_is_recovered_or_reported(whole_cluster: Context,

@@ -195,7 +195,8 @@ def test_a_worker_dying_mid_job_has_its_tasks_rerun_from_the_other_replica(
         whole_cluster: Context, blocks: list[str]) -> None:  # noqa: F811 - fixture
     ctx = whole_cluster
     pid_of = ctx._backend._client.run(os.getpid)
-    handles = [put(ctx, blocks, f"input-97-{i}", [i], 2) for i in range(4)]
+    # replicas on both workers (and the driver's): partition 0 reruns where the other one is
+    handles = [put(ctx, blocks, f"input-97-{i}", [i], 3) for i in range(4)]
     first_home = {i: pid_of[h.replicas[0][1]] for i, h in enumerate(handles)}
 
     def die_once(split: int, records: Iterator[int]) -> list[tuple[int, int]]:

@@ -13,6 +13,7 @@ import pytest
 
 from dstream import Conf, Context, StorageLevel
 from dstream.block_manager import BlockManager, BlockNotFoundError
+from dstream.executors.dask_blocks import DaskBlock
 from dstream.taskcontext import Serialized
 
 
@@ -50,6 +51,34 @@ def test_replicated_level_keeps_a_disk_copy(tmp_path: Path) -> None:
     bm.put("input-0", ["a"], StorageLevel.MEMORY_AND_DISK_2)
     assert os.listdir(tmp_path / "spill") == ["input-0"]
     assert bm.get_values("input-0") == ["a"]
+
+
+def test_the_driver_s_copy_of_an_executors_block_counts_and_leaves_memory_first(
+        tmp_path: Path) -> None:
+    """A block the executors hold may come with the driver's own replica (Dask's): counted in
+    memory; over budget or released, it goes to disk (levels with disk) or stays; released
+    with the write-ahead log, it is read back from there."""
+    spill = tmp_path / "spill"
+    bm = BlockManager(str(spill), memory_budget=350)
+    first, second, third, logged = (DaskBlock(f"input-0-{i}", [], 1, None, kept=bytes([i]) * 100)
+                                    for i in range(4))
+    bm.put("input-0-0", first, StorageLevel.MEMORY_AND_DISK_2)
+    bm.put("input-0-1", second, StorageLevel.MEMORY_AND_DISK_2)
+    bm.put("input-0-2", third, StorageLevel.MEMORY_ONLY_2)
+    assert bm.memory_used == 300 and not spill.exists()
+    bm.put("input-0-3", logged, StorageLevel.MEMORY_AND_DISK_2)      # over budget
+    assert first.kept is None and os.listdir(spill) == ["input-0-0"]  # least recently used
+    assert bm.memory_used == 300 and bm.get_for_task("input-0-0") is first
+    assert first.copy_source() == (bytes([0]) * 100, "the driver's copy, read back")
+    assert not bm.release("input-0-0")                  # nothing left in memory
+    assert not bm.release("input-0-2") and third.kept   # no disk, no log: the copy stays
+    assert bm.release("input-0-1") and second.kept is None
+    assert sorted(os.listdir(spill)) == ["input-0-0", "input-0-1"]
+    assert bm.release("input-0-3", reread=lambda: Serialized(b"from the log"))
+    assert logged.copy_source() == (b"from the log", "the driver's copy, read back")
+    assert bm.released_blocks == 2 and bm.memory_used == 100
+    bm.clear()
+    assert bm.memory_used == 0 and os.listdir(spill) == [] and first.released
 
 
 @pytest.mark.parametrize("master", ["local", "local[2]"])
