@@ -46,7 +46,7 @@ class Time:
         return f"{self.ms} ms"
 
 
-@dataclass
+@dataclass(slots=True)
 class OutputOperationInfo:
     """One output operation (foreachRDD, pprint, ...) of one batch."""
 
@@ -76,7 +76,7 @@ class OutputOperationInfo:
         return self.end_time_ms - self.start_time_ms
 
 
-@dataclass
+@dataclass(slots=True)
 class EventTimeInfo:
     """An event-time windowed operator after one batch (beyond PySpark).
 
@@ -94,7 +94,7 @@ class EventTimeInfo:
     open_windows: int
 
 
-@dataclass
+@dataclass(slots=True)
 class BatchInfo:
     """Timings of one batch (all in ms); delays are None until known."""
 

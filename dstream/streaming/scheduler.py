@@ -89,6 +89,8 @@ class JobScheduler:
         self._completed: list[int] = []
         self._last_completed_ms: int | None = None
         self._pending: dict[int, JobSet] = {}
+        #: each output operation's description, made once (the batch history keeps 1000 batches)
+        self._descriptions: dict[int, str] = {}
         self._more_input: Callable[[], bool] | None = None
         self.first_batch_ms: int | None = None
         self.next_batch_ms: int | None = None
@@ -178,8 +180,12 @@ class JobScheduler:
                 jobs.append(Job(output, made))
         for job in jobs:
             out = job.output
+            description = self._descriptions.get(out.output_id)
+            if description is None:
+                description = self._descriptions[out.output_id] = (
+                    f"{out.op} at {out.call_site} ({out.id})")
             info.output_operations[out.output_id] = OutputOperationInfo(
-                time_ms, out.output_id, out.op, f"{out.op} at {out.call_site} ({out.id})")
+                time_ms, out.output_id, out.op, description)
         info.num_records = sum(info.input_records.values())
         jobset = JobSet(time_ms, jobs, info)
         self._ssc._bus.post("onBatchSubmitted", batch_info=info.copy())
