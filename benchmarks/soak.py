@@ -7,13 +7,18 @@ on disk) with ``dstream.streaming.receiver.writeAheadLog.enable=true``, fed by
 ``benchmarks.feeder`` at ``--rate`` lines/s for ``--minutes``. Each completed batch becomes a
 row of the series: its time, records, scheduling / processing / total delay, and the RSS and
 PSS of the job's process tree (driver + workers, summed) and the driver's own RSS, sampled when
-the batch was seen.
+the batch was seen, and the machine's speed at the time: ``probe_us``, the CPU time of a fixed
+piece of pure-Python work in the harness (best of 3, every 5 s), and ``steal_pct``, the CPU time
+the hypervisor gave to others. The machine is shared: a delay that moves with ``probe_us`` moved
+with the machine, not with the job.
 After the feeder stops, the job runs until every batch with input has completed, and then:
 
 - RSS growth: the median RSS of the last minute against the median of minute 5-6 (< 2 %);
 - delay drift: p99 total delay of the last 10 minutes against the first 10 minutes (the first
   window length of batches left out: the window fills) (within 10 %);
 - records lost: lines the feeder sent minus records the job's batches counted (must be 0).
+
+The summary gives the probe's drift over the same two 10-minute stretches as the p99's.
 
     python -m benchmarks.soak --rate 50000 --minutes 60 --out benchmarks/soak   # an hour
     python -m benchmarks.soak --rate 20000 --minutes 2 --out /tmp/soak          # a quick look
@@ -47,7 +52,51 @@ from .harness import JobProcess, MemorySampler, median, percentile
 
 TARGETS = {"rss_growth": 0.02, "p99_drift": 0.10, "lost": 0}
 COLUMNS = ["t_s", "batch_time_ms", "records", "scheduling_delay_ms", "processing_ms",
-           "total_delay_ms", "rss_mib", "pss_mib", "load1", "driver_rss_mib"]
+           "total_delay_ms", "rss_mib", "pss_mib", "load1", "driver_rss_mib", "probe_us",
+           "steal_pct"]
+PROBE_EVERY_S = 5.0
+
+
+def _probe_work() -> int:
+    return sum(i * i for i in range(20_000))
+
+
+def probe_us() -> float:
+    """CPU time (microseconds) of a fixed piece of pure-Python work, best of 3: how fast the
+    machine runs Python right now. Only this thread's CPU time counts, so waiting for a core
+    does not; a slower host CPU, or one shared with a busy neighbour, does.
+
+    >>> 0 < probe_us() < 1e6
+    True
+    """
+    best = float("inf")
+    for _ in range(3):
+        started = time.thread_time_ns()
+        _probe_work()
+        best = min(best, (time.thread_time_ns() - started) / 1000)
+    return round(best, 1)
+
+
+class StealMeter:
+    """The share of CPU time the hypervisor gave to other guests since the last ``read``
+    (``steal`` in ``/proc/stat``; 0 where the kernel does not report it)."""
+
+    def __init__(self) -> None:
+        self._last = self._counters()
+
+    @staticmethod
+    def _counters() -> tuple[int, int]:
+        try:
+            with open("/proc/stat", encoding="ascii") as f:
+                fields = [int(x) for x in f.readline().split()[1:]]
+        except OSError:
+            return (0, 0)
+        return (fields[7] if len(fields) > 7 else 0, sum(fields[:8]))
+
+    def read(self) -> float:
+        (steal, total), (steal0, total0) = self._counters(), self._last
+        self._last = (steal, total)
+        return round(100.0 * (steal - steal0) / (total - total0), 1) if total > total0 else 0.0
 
 
 def rss_growth(samples: Sequence[tuple[float, float]], end_s: float) -> float | None:
@@ -61,17 +110,18 @@ def rss_growth(samples: Sequence[tuple[float, float]], end_s: float) -> float | 
     return round((median(last) - b) / b, 6)
 
 
-def drift(delays: Sequence[float], minutes: Sequence[float],
-          span: float = 10.0) -> tuple[float, float, float] | None:
-    """p99 of the delays in the first ``span`` minutes and in the last ``span`` minutes, and
-    their relative change (last / first - 1). Runs shorter than two spans split in halves."""
+def drift(delays: Sequence[float], minutes: Sequence[float], span: float = 10.0,
+          pct: float = 99) -> tuple[float, float, float] | None:
+    """The ``pct`` percentile of the delays in the first ``span`` minutes and in the last
+    ``span`` minutes, and their relative change (last / first - 1). Runs shorter than two spans
+    split in halves."""
     if not delays:
         return None
     end = max(minutes)
     span = min(span, (end - min(minutes)) / 2) if end - min(minutes) < 2 * span else span
     first = [d for d, m in zip(delays, minutes) if m <= min(minutes) + span]
     last = [d for d, m in zip(delays, minutes) if m > end - span]
-    p_first, p_last = percentile(first, 99), percentile(last, 99)
+    p_first, p_last = percentile(first, pct), percentile(last, pct)
     if not p_first or p_last is None:
         return None
     return round(p_first, 1), round(p_last, 1), round(p_last / p_first - 1, 4)
@@ -88,12 +138,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     rows: list[dict[str, Any]] = []
     started = time.time()
     series_path = os.path.join(args.out, "series.csv")
+    steal = StealMeter()
+    probed, probe, steal_pct = 0.0, probe_us(), 0.0
     with open(series_path, "w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=COLUMNS)
         writer.writeheader()
         seen = 0
         quiet = 0
         while True:
+            if time.monotonic() - probed >= PROBE_EVERY_S:
+                probed, probe, steal_pct = time.monotonic(), probe_us(), steal.read()
             batches = job.batches()
             new = batches[seen:]
             seen = len(batches)
@@ -108,7 +162,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                            "total_delay_ms": b["total_delay_ms"],
                            "rss_mib": round(rss / 2**20, 1), "pss_mib": round(pss / 2**20, 1),
                            "load1": round(os.getloadavg()[0], 2),
-                           "driver_rss_mib": round(sampler.rss_by_role.get("driver", 0) / 2**20, 1)}
+                           "driver_rss_mib": round(sampler.rss_by_role.get("driver", 0) / 2**20, 1),
+                           "probe_us": probe, "steal_pct": steal_pct}
                     rows.append(row)
                     writer.writerow(row)
                 f.flush()
@@ -131,6 +186,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     feeding = [r for r in rows if args.window <= r["t_s"] <= seconds]
     growth = rss_growth([(r["t_s"], r["rss_mib"]) for r in rows if r["t_s"] <= seconds], seconds)
     d = drift([r["total_delay_ms"] for r in feeding], [r["t_s"] / 60 for r in feeding])
+    speed = drift([r["probe_us"] for r in feeding], [r["t_s"] / 60 for r in feeding], pct=50)
     summary = {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "rate": args.rate, "minutes": args.minutes, "batches": len(rows),
@@ -144,6 +200,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "pss_mib_max": max((r["pss_mib"] for r in rows), default=None),
         "p99_total_first": d[0] if d else None, "p99_total_last": d[1] if d else None,
         "p99_drift": d[2] if d else None,
+        "probe_us_first": speed[0] if speed else None, "probe_us_last": speed[1] if speed else None,
+        "probe_drift": speed[2] if speed else None,
+        "steal_pct_max": max((r["steal_pct"] for r in rows), default=None),
         "p50_total": median([r["total_delay_ms"] for r in feeding]),
         "max_scheduling_delay_ms": max((r["scheduling_delay_ms"] for r in feeding), default=None),
         "load1_median": median([r["load1"] for r in rows]),
@@ -193,6 +252,10 @@ def chart(out: str, title: str = "") -> str:
     axes[1].plot(minutes, [r["scheduling_delay_ms"] for r in rows], lw=0.5, label="scheduling delay")
     axes[1].set_ylabel("ms")
     axes[1].legend(loc="upper right")
+    if rows and "probe_us" in rows[0]:              # series from before the column have none
+        speed = axes[1].twinx()     # the machine's speed: CPU time of the harness's fixed work
+        speed.plot(minutes, [r["probe_us"] for r in rows], lw=0.8, color="grey", ls=":")
+        speed.set_ylabel("probe (us CPU), dotted")
     axes[2].plot(minutes, [r["rss_mib"] for r in rows], lw=0.8, label="RSS (tree)")
     axes[2].plot(minutes, [r["pss_mib"] for r in rows], lw=0.8, label="PSS (tree)")
     if rows and "driver_rss_mib" in rows[0]:        # series from before the column have none
@@ -220,7 +283,7 @@ def compact(out: str, into: str, seconds: int = 10) -> str:
         writer = csv.writer(f)
         writer.writerow(["t_s", "batches", "records", "total_delay_p50_ms", "total_delay_max_ms",
                          "scheduling_delay_max_ms", "processing_p50_ms", "rss_mib", "pss_mib", "load1",
-                         "driver_rss_mib"])
+                         "driver_rss_mib", "probe_us"])
         for t, rs in sorted(bins.items()):
             writer.writerow([t, len(rs), int(sum(r["records"] for r in rs)),
                              int(median([r["total_delay_ms"] for r in rs])),
@@ -228,7 +291,7 @@ def compact(out: str, into: str, seconds: int = 10) -> str:
                              int(max(r["scheduling_delay_ms"] for r in rs)),
                              int(median([r["processing_ms"] for r in rs])),
                              rs[-1]["rss_mib"], rs[-1]["pss_mib"], rs[-1]["load1"],
-                             rs[-1].get("driver_rss_mib", "")])
+                             rs[-1].get("driver_rss_mib", ""), rs[-1].get("probe_us", "")])
     return path
 
 
