@@ -200,8 +200,8 @@ class ContextView:
         ('clicks', 'ACTIVE', 2, [1000, 2000])
         """
         history = self._history
-        completed = history.completed                       # copies
         with history._lock:
+            completed = history.completed                   # copies
             active = sorted((b.copy() for b in history.active.values()), key=lambda b: b.batch_time_ms)
             totals = (history.total_completed, history.total_failed, history.total_records)
             receivers = {sid: ReceiverInfo(**vars(info)) for sid, info in history.receivers.items()}

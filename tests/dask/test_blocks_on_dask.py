@@ -9,7 +9,7 @@ import os
 import pickle
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -42,6 +42,16 @@ def put(ctx: Context, ids: list[str], block_id: str, records: list, replicas: in
     ctx._block_manager.put(block_id, handle, StorageLevel.MEMORY_AND_DISK_2)
     ids.append(block_id)
     return handle
+
+
+def from_log(block_id: str, records: list, calls: list[str]) -> Callable[[], Serialized]:
+    """A block's ``recover`` (its write-ahead log copy): gives ``records``, notes the call."""
+
+    def recover() -> Serialized:
+        calls.append(block_id)
+        return _bytes(records)
+
+    return recover
 
 
 def holders(ctx: Context, handle: DaskBlock) -> set[str]:
@@ -177,12 +187,8 @@ def test_a_block_whose_worker_replica_is_lost_goes_back_from_the_driver_s_copy(
     ctx = whole_cluster
     client = ctx._backend._client
     recovered: list[str] = []
-
-    def from_log() -> Serialized:
-        recovered.append("input-99-0")
-        return _bytes(["never", "read"])
-
-    handle = put(ctx, blocks, "input-99-0", ["a", "b", "c"], 2, from_log)
+    handle = put(ctx, blocks, "input-99-0", ["a", "b", "c"], 2,
+                 from_log("input-99-0", ["never", "read"], recovered))
     victim = handle.replicas[0][1]
     os.kill(client.run(os.getpid, workers=[victim])[victim], signal.SIGKILL)
     until(lambda: victim not in ctx._backend._blocks.workers(refresh=True),
@@ -197,12 +203,8 @@ def test_every_replica_lost_is_recovered_or_reported(whole_cluster: Context,
     ctx = whole_cluster
     client = ctx._backend._client
     recovered: list[str] = []
-
-    def from_log() -> Serialized:
-        recovered.append("input-93-0")
-        return _bytes(["a", "b"])
-
-    logged = put(ctx, blocks, "input-93-0", ["a", "b"], 1, from_log)
+    logged = put(ctx, blocks, "input-93-0", ["a", "b"], 1,
+                 from_log("input-93-0", ["a", "b"], recovered))
     unlogged = put(ctx, blocks, "input-93-1", ["c"], 1)
     for handle in (logged, unlogged):
         worker = handle.replicas[0][1]
