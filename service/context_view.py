@@ -201,7 +201,7 @@ class ContextView:
         """
         history = self._history
         with history._lock:
-            completed = history.completed                   # copies
+            completed = [b.copy() for b in history.completed]
             active = sorted((b.copy() for b in history.active.values()), key=lambda b: b.batch_time_ms)
             totals = (history.total_completed, history.total_failed, history.total_records)
             receivers = {sid: ReceiverInfo(**vars(info)) for sid, info in history.receivers.items()}

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import pickle
 import queue
 import threading
 from collections import deque
@@ -344,23 +343,11 @@ class ListenerBus:
 
 
 class BatchHistory(StreamingListener):
-    """The last ``retained`` completed batches and the running totals, for the service.
-
-    A completed batch is kept pickled: one object per batch instead of a dozen (the batch, its
-    dicts, its output operations, its timestamps). A long job keeps a thousand of them for
-    a quarter of an hour, made one a second among the many short-lived objects of the batches;
-    each would pin one of Python's small-object pools, and the pools one of its arenas.
-
-    >>> history = BatchHistory(retained=2)
-    >>> for t in (1000, 2000, 3000):
-    ...     history.onBatchCompleted(_Event(batch_info=BatchInfo(t, t)))
-    >>> [b.batch_time_ms for b in history.completed], history.total_completed
-    ([2000, 3000], 3)
-    """
+    """The last ``retained`` completed batches and the running totals, for the service."""
 
     def __init__(self, retained: int = 1000) -> None:
         self._lock = threading.Lock()
-        self._completed: deque[bytes] = deque(maxlen=retained)
+        self.completed: deque[BatchInfo] = deque(maxlen=retained)
         self.active: dict[int, BatchInfo] = {}
         self.total_completed = 0
         self.total_failed = 0
@@ -386,7 +373,7 @@ class BatchHistory(StreamingListener):
         info = event.batchInfo()
         with self._lock:
             self.active.pop(info.batch_time_ms, None)
-            self._completed.append(pickle.dumps(info, pickle.HIGHEST_PROTOCOL))
+            self.completed.append(info)
             self.total_completed += 1
             self.total_failed += int(info.failed)
             self.total_records += info.num_records
@@ -403,14 +390,7 @@ class BatchHistory(StreamingListener):
     onReceiverError = onReceiverStarted  # type: ignore[assignment]
     onReceiverStopped = onReceiverStarted  # type: ignore[assignment]
 
-    @property
-    def completed(self) -> list[BatchInfo]:
-        """The retained completed batches, oldest first (new objects: the caller's to keep)."""
-        kept = list(self._completed)        # one step under the GIL, like the appends
-        return [pickle.loads(b) for b in kept]  # our own bytes, made above
-
     def snapshot(self) -> tuple[list[BatchInfo], list[BatchInfo]]:
-        """(completed batches oldest first, active batches), the completed ones as copies."""
+        """(completed batches oldest first, active batches) as copies."""
         with self._lock:
-            kept, active = list(self._completed), list(self.active.values())
-        return [pickle.loads(b) for b in kept], active
+            return list(self.completed), list(self.active.values())
