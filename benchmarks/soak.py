@@ -110,17 +110,17 @@ def rss_growth(samples: Sequence[tuple[float, float]], end_s: float) -> float | 
     return round((median(last) - b) / b, 6)
 
 
-def drift(delays: Sequence[float], minutes: Sequence[float], span: float = 10.0,
+def drift(values: Sequence[float], minutes: Sequence[float], span: float = 10.0,
           pct: float = 99) -> tuple[float, float, float] | None:
-    """The ``pct`` percentile of the delays in the first ``span`` minutes and in the last
-    ``span`` minutes, and their relative change (last / first - 1). Runs shorter than two spans
-    split in halves."""
-    if not delays:
+    """The ``pct`` percentile of ``values`` (delays, or the machine's probe) in the first
+    ``span`` minutes and in the last ``span`` minutes, and their relative change (last / first
+    - 1). Runs shorter than two spans split in halves."""
+    if not values:
         return None
     end = max(minutes)
     span = min(span, (end - min(minutes)) / 2) if end - min(minutes) < 2 * span else span
-    first = [d for d, m in zip(delays, minutes) if m <= min(minutes) + span]
-    last = [d for d, m in zip(delays, minutes) if m > end - span]
+    first = [d for d, m in zip(values, minutes) if m <= min(minutes) + span]
+    last = [d for d, m in zip(values, minutes) if m > end - span]
     p_first, p_last = percentile(first, pct), percentile(last, pct)
     if not p_first or p_last is None:
         return None
