@@ -26,6 +26,7 @@ True
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -115,6 +116,11 @@ class BlockGenerator:
     """Buffer records for stream ``stream_id`` and hand them to ``sink`` in blocks.
 
     - ``block_interval_ms``: a block is cut this often (empty buffers give no block).
+    - ``cut_lead_ms``: cuts fall this long before each multiple of the block interval on
+      the system clock (``wall_clock``, ``time.time``), where batch times fall too; so each
+      batch's last block is cut this long before its batch time, and its map side, run
+      ahead, has that long to finish. The phase follows the system clock as it is adjusted.
+      ``None``: every interval from the start, in whatever phase that gives.
     - ``capacity``: records the buffer holds; a full buffer is cut at once, and
       producers wait while it stays full.
     - ``max_rate``: records/s cap for this generator (None: none);
@@ -148,6 +154,8 @@ class BlockGenerator:
         retry_delay_s: float = 0.05,
         max_retry_delay_s: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
+        cut_lead_ms: float | None = None,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         if isinstance(stream_id, bool) or not isinstance(stream_id, int) or stream_id < 0:
             raise ValueError(f"stream_id must be an int >= 0, got {stream_id!r}")
@@ -155,6 +163,13 @@ class BlockGenerator:
             raise TypeError(f"sink must have a store_block method (a BlockSink), got {sink!r}")
         if not isinstance(block_interval_ms, (int, float)) or not block_interval_ms > 0:
             raise ValueError(f"block_interval_ms must be a number > 0, got {block_interval_ms!r}")
+        if cut_lead_ms is not None and (
+            not isinstance(cut_lead_ms, (int, float)) or not 0 <= cut_lead_ms < block_interval_ms
+        ):
+            raise ValueError(
+                f"cut_lead_ms must be a number in [0, block_interval_ms = {block_interval_ms}), "
+                f"got {cut_lead_ms!r}"
+            )
         if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 1:
             raise ValueError(
                 f"capacity must be an int >= 1 (records in the buffer), got {capacity!r}"
@@ -173,6 +188,8 @@ class BlockGenerator:
         self._retry_delay_s = retry_delay_s
         self._max_retry_delay_s = max_retry_delay_s
         self._clock = clock
+        self._wall_clock = wall_clock
+        self._cut_lead_s = None if cut_lead_ms is None else cut_lead_ms / 1000.0
 
         self._max_rate = validate_rate(max_rate, "max_rate")
         self._dynamic_rate = validate_rate(initial_rate, "initial_rate")
@@ -397,9 +414,30 @@ class BlockGenerator:
 
     # -- the cutting thread ------------------------------------------------------------
 
-    def _run(self) -> None:
+    def next_cut(self, now: float, previous: float | None = None) -> float:
+        """The first cut after ``now`` (both on ``clock``); ``previous``: the last one.
+
+        >>> from dstream.receivers.sink import MemorySink
+        >>> generator = BlockGenerator(0, MemorySink(), block_interval_ms=200, cut_lead_ms=50,
+        ...                            clock=lambda: 7.0, wall_clock=lambda: 1000.07)
+        >>> round(generator.next_cut(7.0), 3)         # 1000.15 on the system clock
+        7.08
+        """
         interval = self.block_interval_s
-        next_tick = self._clock() + interval
+        lead = self._cut_lead_s
+        if lead is None:
+            if previous is None:
+                return now + interval
+            return previous + interval * (1 + int((now - previous) // interval))
+        offset = self._wall_clock() - self._clock()
+        cuts_before = math.floor((now + offset + lead) / interval)
+        cut = (cuts_before + 1) * interval - lead - offset
+        if previous is not None and cut < previous + interval / 2:
+            cut += interval     # ``now`` a hair before the cut just made (rounding)
+        return cut
+
+    def _run(self) -> None:
+        next_tick = self.next_cut(self._clock())
         while True:
             with self._lock:
                 while self._running and len(self._buffer) < self.capacity:
@@ -415,7 +453,7 @@ class BlockGenerator:
                 graceful = self._graceful
             now = self._clock()
             if now >= next_tick:
-                next_tick += interval * (1 + int((now - next_tick) // interval))
+                next_tick = self.next_cut(now, next_tick)
             if block:
                 if final and not graceful:
                     self._drop(block, "the generator was stopped without a graceful flush")

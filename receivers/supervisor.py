@@ -70,7 +70,7 @@ class ReceiverSupervisor:
     """Run ``receiver`` as input stream ``stream_id``, storing its blocks in ``sink``.
 
     - ``events``: where lifecycle events go (None: only logged).
-    - ``block_interval_ms``, ``buffer_capacity``, ``max_rate``, ``initial_rate``:
+    - ``block_interval_ms``, ``cut_lead_ms``, ``buffer_capacity``, ``max_rate``, ``initial_rate``:
       see :class:`~receivers.blocks.BlockGenerator`.
     - ``restart_delay_s``, ``max_restart_delay_s``: the backoff between
       restarts doubles from the first to the second with each consecutive failure.
@@ -93,6 +93,7 @@ class ReceiverSupervisor:
         events: EventSink | None = None,
         *,
         block_interval_ms: float = DEFAULT_BLOCK_INTERVAL_MS,
+        cut_lead_ms: float | None = None,
         buffer_capacity: int = DEFAULT_CAPACITY,
         max_rate: float | None = None,
         initial_rate: float | None = None,
@@ -131,6 +132,7 @@ class ReceiverSupervisor:
             stream_id,
             sink,
             block_interval_ms=block_interval_ms,
+            cut_lead_ms=cut_lead_ms,
             capacity=buffer_capacity,
             max_rate=max_rate,
             initial_rate=initial_rate,

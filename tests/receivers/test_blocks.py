@@ -49,6 +49,55 @@ def test_blocks_are_cut_every_interval(sink: CollectingSink) -> None:
     assert sink.records() == list(range(sink.record_count))
 
 
+@pytest.mark.parametrize(
+    ("now", "wall", "previous", "expected"),
+    [
+        (7.0, 1000.07, None, 7.08),     # next grid point minus the lead: 1000.15 on the wall
+        (7.08, 1000.15, 7.08, 7.28),    # right at a cut: the next one, a whole interval on
+        (7.0799999, 1000.1499999, 7.08, 7.28),  # a hair before the cut just made: not again
+        (7.0, 1000.20, None, 7.15),     # the system clock moved ahead: the cuts follow it
+    ],
+)
+def test_cuts_fall_the_lead_before_the_system_clocks_grid(
+    sink: CollectingSink, now: float, wall: float, previous: float | None, expected: float
+) -> None:
+    generator = BlockGenerator(0, sink, block_interval_ms=200, cut_lead_ms=50,
+                               clock=lambda: now, wall_clock=lambda: wall)
+    assert generator.next_cut(now, previous) == pytest.approx(expected)
+
+
+def test_without_a_lead_cuts_keep_the_phase_of_the_start(sink: CollectingSink) -> None:
+    generator = BlockGenerator(0, sink, block_interval_ms=200)
+    assert generator.next_cut(3.01) == pytest.approx(3.21)
+    assert generator.next_cut(3.655, previous=3.21) == pytest.approx(3.81)
+
+
+@pytest.mark.parametrize("lead_ms", [5, 30])
+def test_blocks_are_cut_the_lead_before_each_interval_of_the_system_clock(
+    sink: CollectingSink, lead_ms: int
+) -> None:
+    interval_ms = 50
+    stored_at: list[float] = []
+    store_block = sink.store_block
+
+    def timed(*args: object, **kwargs: object) -> None:
+        stored_at.append(time.time())
+        store_block(*args, **kwargs)
+
+    sink.store_block = timed  # type: ignore[method-assign]
+    generator = started(sink, block_interval_ms=interval_ms, cut_lead_ms=lead_ms)
+    try:
+        for i in range(12):
+            generator.store(i)
+            sink.wait_until(lambda: len(sink.blocks) > i, timeout=10, what=f"block {i}")
+    finally:
+        generator.stop(graceful=True)
+    # how long after its grid point (the multiple of the interval, less the lead) each block
+    # was handed over: a few ms of thread wake-up, where an unaligned phase is anywhere in 50
+    late_ms = [((t * 1000 + lead_ms) % interval_ms) for t in stored_at[1:]]
+    assert statistics.median(late_ms) < 12, late_ms
+
+
 def test_ids_increase_per_stream_across_generators_and_paths(sink: CollectingSink) -> None:
     ids = BlockIds()
     first = started(sink, stream_id=5, block_ids=ids, block_interval_ms=10)
@@ -280,6 +329,7 @@ def test_a_stop_wakes_a_producer_blocked_on_the_full_buffer(sink: CollectingSink
         ({"capacity": 0}, "capacity must be an int >= 1"),
         ({"max_rate": 0}, "max_rate must be None"),
         ({"initial_rate": -5}, "initial_rate must be None"),
+        ({"cut_lead_ms": 200}, r"cut_lead_ms must be a number in \[0, block_interval_ms = 200\)"),
     ],
 )
 def test_bad_arguments_are_rejected(sink: CollectingSink, kwargs: dict, message: str) -> None:

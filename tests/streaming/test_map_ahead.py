@@ -219,3 +219,42 @@ def test_a_long_run_keeps_the_template_on_the_workers(caplog: pytest.LogCaptureF
     assert [sorted(c) for c in counts] == [word_counts(batch_words(b)) for b in range(1, 81)]
     assert ahead == {"run": 79 * BLOCKS, "taken": 79 * BLOCKS, "untaken": 0}
     assert [r.getMessage() for r in caplog.records] == []
+
+
+@pytest.mark.parametrize(
+    ("settings", "lead_ms"),
+    [
+        ({}, 150.0),                                                  # 3/4 of the 200 ms default
+        ({"spark.streaming.blockInterval": "100"}, 75.0),
+        ({"dstream.streaming.blockCutLead": "0"}, 0.0),               # Spark's: at the batch times
+        ({"dstream.streaming.blockCutLead": "40ms"}, 40.0),
+    ],
+)
+def test_receivers_cut_their_blocks_the_lead_before_the_batch_times(
+    settings: dict[str, str], lead_ms: float
+) -> None:
+    conf = Conf()
+    for key, value in settings.items():
+        conf.set(key, value)
+    with Context("local", "lead", conf=conf) as ctx:
+        ssc = StreamingContext(ctx, 1, clock="manual")
+        ssc.receiverStream(Words()).count().foreachRDD(lambda rdd: None)
+        ssc.start()
+        try:
+            (supervisor,) = ssc._receiver_tracker.supervisors()
+            generator = supervisor._generator
+            assert generator._cut_lead_s is not None
+            assert generator._cut_lead_s * 1000 == pytest.approx(lead_ms)
+        finally:
+            ssc.stop(stopSparkContext=False)
+
+
+def test_a_lead_as_long_as_the_block_interval_is_refused_at_start() -> None:
+    conf = Conf().set("dstream.streaming.blockCutLead", "200ms")
+    with Context("local", "lead", conf=conf) as ctx:
+        ssc = StreamingContext(ctx, 1, clock="manual")
+        ssc.receiverStream(Words()).count().foreachRDD(lambda rdd: None)
+        with pytest.raises(ValueError, match="blockCutLead must be at least 0 and less than "
+                                             r"dstream.streaming.blockInterval \(200 ms\)"):
+            ssc.start()
+        ssc.stop(stopSparkContext=False)

@@ -16,6 +16,7 @@ from typing import Any, Callable, Protocol, TypeVar
 from dstream.receivers import Receiver, ReceiverSupervisor, default_block_ids
 
 from ...block_manager import BlockManager
+from ...conf import Conf
 from ...rdd import RDD
 from ...rdd_kinds import BlockRDD
 from ...serialization import dumps_data
@@ -240,6 +241,23 @@ class _RateController(StreamingListener):
             self._tracker.set_rate(rate / len(supervisors))
 
 
+def _cut_lead_ms(conf: Conf, block_interval_ms: float) -> float:
+    """``dstream.streaming.blockCutLead`` in ms (default: three quarters of the block interval).
+
+    >>> from dstream.conf import Conf
+    >>> _cut_lead_ms(Conf(), 200.0), _cut_lead_ms(Conf().set("dstream.streaming.blockCutLead", "30ms"), 200.0)
+    (150.0, 30.0)
+    """
+    if not conf.contains("dstream.streaming.blockCutLead"):
+        return block_interval_ms * 0.75
+    lead_ms = conf.getSeconds("dstream.streaming.blockCutLead") * 1000
+    if not 0 <= lead_ms < block_interval_ms:
+        raise ValueError(
+            f"dstream.streaming.blockCutLead must be at least 0 and less than "
+            f"dstream.streaming.blockInterval ({block_interval_ms:g} ms), got {lead_ms:g} ms")
+    return lead_ms
+
+
 class ReceiverTracker:
     """Starts a supervisor per receiver stream, allocates their blocks to batches, cleans up."""
 
@@ -292,6 +310,7 @@ class ReceiverTracker:
         block_interval_ms = conf.getSeconds("dstream.streaming.blockInterval", 0.2) * 1000
         if block_interval_ms <= 0:
             raise ValueError(f"dstream.streaming.blockInterval must be positive, got {block_interval_ms} ms")
+        cut_lead_ms = _cut_lead_ms(conf, block_interval_ms)
         max_rate = conf.getFloat("dstream.streaming.receiver.maxRate", 0.0) or None
         self._max_rate = max_rate
         initial_rate = None
@@ -310,7 +329,8 @@ class ReceiverTracker:
                 stream.receiver.commit_on_store = False  # type: ignore[attr-defined]
             supervisor = ReceiverSupervisor(
                 stream.receiver, stream.stream_id, self.sink, self.events,
-                block_interval_ms=block_interval_ms, max_rate=max_rate, initial_rate=initial_rate,
+                block_interval_ms=block_interval_ms, cut_lead_ms=cut_lead_ms,
+                max_rate=max_rate, initial_rate=initial_rate,
                 buffer_capacity=conf.getInt("dstream.streaming.receiver.bufferRecords", 100_000),
                 restart_delay_s=conf.getSeconds("dstream.streaming.receiver.restartDelay", 0.2),
                 block_ids=self.block_ids)
