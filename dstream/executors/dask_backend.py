@@ -113,13 +113,18 @@ DRIVER_REPLICA_KEY = "dstream.dask.driverReplica"
 #: dstream retries it (``allowed-failures`` 0). The workers' statistical profiler (a stack sample
 #: every 10 ms) and the system monitor's frequent samples (CPU, memory, disk and network, every
 #: 0.5 s) feed Dask's dashboard, which this cluster does not serve: the profiler is off, the
-#: monitor samples every 2 s without disk counters. The memory limits' own checks (spill,
-#: pause) keep Dask's interval.
+#: monitor samples every 2 s without disk counters. Every Dask server (the scheduler and the
+#: nannies, in the driver's process, and each worker) checks its event loop's health every
+#: 20 ms, and each nanny and worker its process's memory every 100 ms: about 300 wake-ups a
+#: second on this cluster for a warning after 3 s blocked, and for limits that memory reaches
+#: over seconds. They run every 1 s and 0.5 s.
 LOCAL_CLUSTER_CONFIG: dict[str, Any] = {
     "distributed.scheduler.allowed-failures": 0,
     "distributed.worker.profile.enabled": False,
     "distributed.admin.system-monitor.interval": "2s",
     "distributed.admin.system-monitor.disk": False,
+    "distributed.admin.tick.interval": "1s",
+    "distributed.worker.memory.monitor-interval": "500ms",
 }
 #: a task's result for the driver travels in its Dask event up to this many bytes (pickled);
 #: the scheduler keeps the last 1000 events of a topic, so at most 4 MB of them

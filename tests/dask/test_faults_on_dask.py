@@ -36,15 +36,18 @@ def test_task_that_kills_its_worker_on_first_attempt(whole_cluster: Context) -> 
 
 
 def _settings(dask_worker: Any) -> tuple[Any, ...]:
+    callbacks = dask_worker.periodic_callbacks
     return (dask.config.get("distributed.admin.system-monitor.interval"),
-            "profile" in dask_worker.periodic_callbacks)
+            "profile" in callbacks, callbacks["tick"].callback_time,
+            callbacks["memory_monitor"].callback_time)
 
 
 def test_a_replacement_worker_has_the_cluster_s_settings(whole_cluster: Context) -> None:
     """A worker the nanny starts after one died runs with ``LOCAL_CLUSTER_CONFIG`` too: no
-    profiler, the slow system monitor (and the scheduler fails a task that kills its worker)."""
+    profiler, the slow system monitor, the event loop's and memory's checks every 1 s and 0.5 s
+    (and the scheduler fails a task that kills its worker)."""
     client = whole_cluster._backend._client
-    expected = ("2s", False)
+    expected = ("2s", False, 1000, 500)
     assert set(client.run(_settings).values()) == {expected}
     address, pid = sorted(client.run(os.getpid).items())[0]
     os.kill(pid, signal.SIGKILL)
@@ -56,6 +59,8 @@ def test_a_replacement_worker_has_the_cluster_s_settings(whole_cluster: Context)
           "the nanny replaced the killed worker")
     assert set(client.run(_settings).values()) == {expected}
     assert client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.allowed_failures) == 0
+    assert client.run_on_scheduler(
+        lambda dask_scheduler: dask_scheduler.periodic_callbacks["tick"].callback_time) == 1000
 
 
 @pytest.mark.parametrize("reduce_partitions", [2, 3], ids=["whole-map-outputs", "bucket-tasks"])
