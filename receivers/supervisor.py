@@ -70,8 +70,8 @@ class ReceiverSupervisor:
     """Run ``receiver`` as input stream ``stream_id``, storing its blocks in ``sink``.
 
     - ``events``: where lifecycle events go (None: only logged).
-    - ``block_interval_ms``, ``cut_lead_ms``, ``buffer_capacity``, ``max_rate``, ``initial_rate``:
-      see :class:`~receivers.blocks.BlockGenerator`.
+    - ``block_interval_ms``, ``cut_lead_ms``, ``buffer_capacity``, ``max_rate``,
+      ``initial_rate``: see :class:`~receivers.blocks.BlockGenerator`.
     - ``restart_delay_s``, ``max_restart_delay_s``: the backoff between
       restarts doubles from the first to the second with each consecutive failure.
     - ``thread_join_timeout_s``: how long a stop or restart waits for each of

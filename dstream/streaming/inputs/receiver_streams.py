@@ -245,8 +245,10 @@ def _cut_lead_ms(conf: Conf, block_interval_ms: float) -> float:
     """``dstream.streaming.blockCutLead`` in ms (default: three quarters of the block interval).
 
     >>> from dstream.conf import Conf
-    >>> _cut_lead_ms(Conf(), 200.0), _cut_lead_ms(Conf().set("dstream.streaming.blockCutLead", "30ms"), 200.0)
-    (150.0, 30.0)
+    >>> _cut_lead_ms(Conf(), 200.0)
+    150.0
+    >>> _cut_lead_ms(Conf().set("dstream.streaming.blockCutLead", "30ms"), 200.0)
+    30.0
     """
     if not conf.contains("dstream.streaming.blockCutLead"):
         return block_interval_ms * 0.75
