@@ -188,7 +188,16 @@ class Daemon:
         self.proc.wait(30)
 
 
+#: kafka-python's own close race (its transport reads a socket its close just cleared, after the
+#: consumer left its group): logged with a traceback, harmless; dpkp/kafka-python#3097, #2995
+_KAFKA_CLOSE_RACE = re.compile(
+    r"^\S+ \S+ ERROR +kafka\.net\.transport: .*Error receiving network data closing socket\n"
+    r"Traceback \(most recent call last\):\n(?: .*\n)*?"
+    r"AttributeError: 'NoneType' object has no attribute 'recv'\n", re.MULTILINE)
+
+
 def assert_drained_cleanly(log: str) -> None:
+    log = _KAFKA_CLOSE_RACE.sub("", log)
     assert "stopping (received SIGTERM): graceful drain" in log, log[-4000:]
     for number, phase in enumerate(PHASES, 1):
         assert f"drain {number}/{len(PHASES)}: {phase} (limit 30 s)" in log
