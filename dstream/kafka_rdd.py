@@ -23,6 +23,8 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
+from dstream.receivers.kafka_client import import_kafka
+
 from .rdd import RDD
 
 if TYPE_CHECKING:
@@ -178,14 +180,13 @@ def read_range(config: dict[str, Any], offset_range: OffsetRange,
     makes no progress for ``stall_seconds`` (broker gone, or the range fell out of retention)."""
     if offset_range.count() == 0:
         return
-    from kafka import KafkaConsumer, TopicPartition
-
-    tp = TopicPartition(offset_range.topic, offset_range.partition)
+    kafka = import_kafka()
+    tp = kafka.TopicPartition(offset_range.topic, offset_range.partition)
     until = offset_range.untilOffset
     settings = dict(config)
     settings.update(enable_auto_commit=False, group_id=None, auto_offset_reset="none",
                     key_deserializer=None, value_deserializer=None)
-    consumer = KafkaConsumer(**settings)
+    consumer = kafka.KafkaConsumer(**settings)
     try:
         consumer.assign([tp])
         consumer.seek(tp, offset_range.fromOffset)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 import warnings
 from collections.abc import Iterator
 from types import ModuleType
@@ -58,6 +59,9 @@ _FATAL_KAFKA_ERRORS = frozenset({
 })
 
 
+_patch_lock = threading.Lock()
+
+
 def is_configuration_error(exc: BaseException | None) -> bool:
     """True when ``exc`` (or an exception it was raised from) is a configuration error: a
     :class:`KafkaReceiverConfigError`, or one of kafka-python's authentication, authorization
@@ -88,8 +92,42 @@ def import_kafka() -> ModuleType:
         import kafka
         import kafka.errors
         import kafka.structs
+    _close_sockets_of_failed_connects()
     module: ModuleType = kafka   # (kafka-python has no type hints)
     return module
+
+
+def _close_sockets_of_failed_connects() -> None:
+    """Make kafka-python close the socket of a connection attempt that does not succeed.
+
+    kafka-python 3.0.12 (``kafka.net.inet.KafkaNetSocket.sock_connect``) leaves the socket
+    open when the broker refuses the connection, and when its client is closed while the
+    connection is still being made (the attempt is cancelled). The socket then waits for the
+    garbage collector: one file descriptor per retry for as long as a broker is down, since
+    the logged error's traceback holds it. This wraps ``sock_connect`` once per process so
+    that any failure or cancellation closes the socket; a connected socket is returned as
+    before. kafka-python 2.x, which has no ``kafka.net``, is left alone.
+    """
+    try:
+        from kafka.net.inet import KafkaNetSocket
+    except ImportError:
+        return
+    with _patch_lock:
+        connect = KafkaNetSocket.sock_connect
+        if getattr(connect, "closes_on_failure", False):
+            return
+
+        async def sock_connect(
+            self: Any, net: Any, sock: Any, sockaddr: Any, timeout_at: Any = None
+        ) -> Any:
+            try:
+                return await connect(self, net, sock, sockaddr, timeout_at=timeout_at)
+            except BaseException:     # refused, timed out, or cancelled (GeneratorExit)
+                sock.close()
+                raise
+
+        sock_connect.closes_on_failure = True  # type: ignore[attr-defined]
+        KafkaNetSocket.sock_connect = sock_connect
 
 
 def open_client(factory: type[Any], **config: Any) -> Any:

@@ -82,7 +82,7 @@ def no_thread_left_behind() -> Iterator[None]:
     if left:
         pytest.fail(f"threads still running 5 s after the test: {left}", pytrace=False)
     # Collect cyclic garbage now, while this test's warning filters apply: a socket
-    # dropped unclosed (see test_kafka.py) is then reported against the test that made it.
+    # dropped unclosed is then reported against the test that made it.
     gc.collect()
 
 

@@ -4,9 +4,7 @@ topics, unreachable brokers, and bad-record policies."""
 
 from __future__ import annotations
 
-import logging
 from collections import Counter
-from collections.abc import Iterator
 
 import pytest
 
@@ -20,36 +18,6 @@ from tests.receivers.conftest import (
     produce,
     unique,
 )
-
-# kafka-python 3.0.12 does not close the socket of a refused connection attempt
-# (kafka/net/inet.py, KafkaNetSocket.connect): while a broker is down, each retry
-# drops an unconnected socket (laddr 0.0.0.0, no peer) for the garbage collector,
-# which warns. Ignore exactly those; a connected socket left open still fails a test.
-pytestmark = pytest.mark.filterwarnings(
-    r"ignore:Exception ignored in. <socket.socket fd=\d+, family=2, type=1, proto=6, "
-    r"laddr=\('0.0.0.0', \d+\)>:pytest.PytestUnraisableExceptionWarning"
-)
-
-
-@pytest.fixture(autouse=True)
-def kafka_log_records_not_kept() -> Iterator[None]:
-    """Keep kafka-python's log records out of pytest's log capture during these tests.
-
-    Its connection errors log the exception object, whose traceback holds the
-    unclosed socket above; pytest keeps captured records until the test is
-    over, so the socket would be collected after the test (and its filter) at
-    the end of the session, failing the run. Dropped here, the sockets are
-    collected in the test's own teardown (see ``no_thread_left_behind``).
-    """
-    logger = logging.getLogger("kafka")
-    null = logging.NullHandler()
-    logger.addHandler(null)
-    propagate, logger.propagate = logger.propagate, False
-    try:
-        yield
-    finally:
-        logger.propagate = propagate
-        logger.removeHandler(null)
 
 
 def supervise(receiver: KafkaReceiver, sink: CollectingSink, **kwargs) -> ReceiverSupervisor:

@@ -47,6 +47,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
+from dstream.receivers.kafka_client import import_kafka
 from dstream.receivers.kafka_params import consumer_config
 
 from ...kafka_rdd import KafkaMessageAndMetadata, KafkaRDD, OffsetRange, TopicAndPartition, utf8_decoder
@@ -205,13 +206,11 @@ class DirectKafkaInputDStream(InputDStream[Any]):
 
     def _driver_consumer(self) -> Any:
         if self._consumer is None:
-            from kafka import KafkaConsumer
-
             _check_reachable(self.task_config["bootstrap_servers"])
             settings = dict(self.task_config)
             settings.update(group_id=self.group_id, enable_auto_commit=False,
                             allow_auto_create_topics=False)
-            self._consumer = KafkaConsumer(**settings)
+            self._consumer = import_kafka().KafkaConsumer(**settings)
         return self._consumer
 
     # ------------------------------------------------------------------ planning
