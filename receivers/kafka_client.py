@@ -1,5 +1,6 @@
-"""kafka-python for the Kafka receiver: importing it, opening clients, and telling a
-configuration error (which can never pass) from a transient fault (which may).
+"""kafka-python for the Kafka receiver, the direct stream and the Kafka sink: importing it (with
+the sockets of failed connection attempts closed), opening clients, and telling a configuration
+error (which can never pass) from a transient fault (which may).
 
 A transient fault (brokers unreachable, a connection reset, a coordinator moving) is a
 :class:`KafkaReceiverError`: the receiver restarts with backoff. A configuration error
