@@ -51,11 +51,13 @@ that a small job waits out hop after hop; the backend sets them to ``dstream.das
 (0.1 ms) on its client and, on ``dask-local[N]`` (or with ``dstream.dask.batchIntervalScope``
 ``cluster``), on the scheduler and every worker (``dask_intervals``).
 
-Hashing: a Dask nanny starts its worker with ``PYTHONHASHSEED=6640`` whenever the seed would be
-unset or 0 (dask/distributed#8400), so workers of ``dask-local[N]`` are salted and
-``dstream.hashing`` uses its pure-Python seed-0 hash there (correct, slower for str keys).
-Workers started without a nanny (``dask worker --no-nanny``) under ``PYTHONHASHSEED=0`` use the
-builtin hash.
+Hashing: dstream partitions ``str`` keys by their seed-0 hash, as PySpark does. Dask's own nanny
+starts its worker with ``PYTHONHASHSEED=6640`` whenever the seed would be unset or 0
+(dask/distributed#8400), so such a worker computes that hash in Python (``dstream.hashing``:
+correct, slower). The nannies of ``dask-local[N]`` start their workers with
+``PYTHONHASHSEED=0``, as PySpark starts its Python workers (``SeedZeroNanny``), and those use
+the builtin hash. On a cluster of your own, workers started without a nanny
+(``dask worker --no-nanny``) under ``PYTHONHASHSEED=0`` do too.
 """
 
 from __future__ import annotations
@@ -73,7 +75,7 @@ from concurrent.futures import CancelledError, Future, InvalidStateError, Thread
 from typing import TYPE_CHECKING, Any, Callable
 
 import dask
-from distributed import Client, LocalCluster, get_worker
+from distributed import Client, LocalCluster, Nanny, get_worker
 
 from ..errors import WorkerLostError
 from ..scheduler.task import run_task
@@ -126,6 +128,23 @@ LOCAL_CLUSTER_CONFIG: dict[str, Any] = {
     "distributed.admin.tick.interval": "1s",
     "distributed.worker.memory.monitor-interval": "500ms",
 }
+
+
+class SeedZeroNanny(Nanny):
+    """Dask's nanny, starting its worker with ``PYTHONHASHSEED=0`` where Dask's would pick 6640:
+    the worker's builtin ``hash(str)`` is then the seed-0 hash dstream partitions by, as in
+    PySpark's Python workers. ``dask-local[N]`` uses it; restarted workers get the seed too.
+
+    >>> issubclass(SeedZeroNanny, Nanny)
+    True
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[no-untyped-call]  # no annotations
+        self.pre_spawn_env["PYTHONHASHSEED"] = "0"   # read by the new interpreter at its start
+        self.env["PYTHONHASHSEED"] = "0"
+
+
 #: a task's result for the driver travels in its Dask event up to this many bytes (pickled);
 #: the scheduler keeps the last 1000 events of a topic, so at most 4 MB of them
 _EVENT_BYTES = 4 << 10
@@ -324,7 +343,7 @@ class DaskBackend(ExecutorBackend):
             with dask.config.set(LOCAL_CLUSTER_CONFIG):
                 self._cluster = LocalCluster(  # type: ignore[no-untyped-call]  # no annotations
                     n_workers=n_workers or 1, threads_per_worker=1,
-                    processes=True, dashboard_address=None,
+                    processes=True, dashboard_address=None, worker_class=SeedZeroNanny,
                     scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
                     config=copy.deepcopy(dask.config.config))
             self._restore_seed()

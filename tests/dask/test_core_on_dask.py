@@ -8,14 +8,20 @@ futures for them, never the buckets themselves.
 from __future__ import annotations
 
 import operator
+import os
 from collections import Counter
+from pathlib import Path
 
 import pytest
 from distributed import Future as DaskFuture
+from distributed import LocalCluster
 
 from dstream import Context, StorageLevel, TaskContext
+from dstream.block_manager import BlockManager
+from dstream.executors import create_backend
 from dstream.executors.dask_graph import DaskTask
-from dstream.hashing import BUILTIN_HASH_IS_PORTABLE, portable_hash
+from dstream.hashing import portable_hash
+from dstream.scheduler import DAGScheduler
 from dstream.scheduler.task import StageBinary
 
 WORDS = ("the quick brown fox jumps over the lazy dog and the dog sleeps " * 7).split()
@@ -52,15 +58,49 @@ def test_reduce_by_key_and_group_by_key(ctx: Context) -> None:
     assert len(groups) == len(set(WORDS))
 
 
+def builtin_hash_is_portable(_: object) -> bool:
+    """``BUILTIN_HASH_IS_PORTABLE`` as the process running this sees it (a task: the worker)."""
+    from dstream import hashing
+
+    return hashing.BUILTIN_HASH_IS_PORTABLE
+
+
 def test_str_keys_partition_like_seed_zero(ctx: Context) -> None:
-    """Workers under a nanny run with a salted hash (PYTHONHASHSEED=6640), so they must fall
-    back to the pure-Python seed-0 hash; each key lands in portable_hash(key) % n."""
-    flags = ctx.parallelize([0, 1], 2).map(lambda _: BUILTIN_HASH_IS_PORTABLE).collect()
-    assert flags == [False, False]
+    """dask-local's nannies start their workers with PYTHONHASHSEED=0 (Dask's own would pick
+    6640), so the workers use the builtin hash; each key lands in portable_hash(key) % n."""
+    assert ctx.parallelize([0, 1], 2).map(builtin_hash_is_portable).collect() == [True, True]
     keys = sorted(set(WORDS))
     placed = (ctx.parallelize([(k, None) for k in keys], 2).partitionBy(3)
               .mapPartitionsWithIndex(lambda i, it: [(k, i) for k, _ in it]).collect())
     assert dict(placed) == {k: portable_hash(k) % 3 for k in keys}
+
+
+def test_workers_under_dasks_own_nanny_hash_in_python(ctx: Context, tmp_path: Path) -> None:
+    """A cluster of your own started with Dask's nanny salts its workers (PYTHONHASHSEED=6640):
+    they fall back to the pure-Python seed-0 hash, and keys land where seed 0 puts them."""
+    seed = os.environ.get("PYTHONHASHSEED")
+    try:
+        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                          dashboard_address=None) as cluster:  # type: ignore[no-untyped-call]
+            address = cluster.scheduler_address.removeprefix("tcp://")
+            backend = create_backend(f"dask://{address}", ctx.getConf(), str(tmp_path))
+            try:
+                scheduler = DAGScheduler(backend, BlockManager(str(tmp_path / "blocks")))
+                flags = ctx.parallelize([0, 1], 2).map(builtin_hash_is_portable)
+                assert scheduler.run_job(flags, lambda _, it: list(it)) == [[False], [False]]
+                keys = sorted(set(WORDS))
+                placed = (ctx.parallelize([(k, None) for k in keys], 2).partitionBy(3)
+                          .mapPartitionsWithIndex(lambda i, it: [(k, i) for k, _ in it]))
+                parts = scheduler.run_job(placed, lambda _, it: list(it))
+                assert dict(kv for part in parts for kv in part) == {
+                    k: portable_hash(k) % 3 for k in keys}
+            finally:
+                backend.stop()
+    finally:   # Dask's nanny wrote its seed into this process's environment
+        if seed is None:
+            os.environ.pop("PYTHONHASHSEED", None)
+        else:
+            os.environ["PYTHONHASHSEED"] = seed
 
 
 def test_join_and_sort_by_key(ctx: Context) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import operator
 import os
 import signal
+import sys
 from typing import Any
 
 import dask
@@ -39,15 +40,16 @@ def _settings(dask_worker: Any) -> tuple[Any, ...]:
     callbacks = dask_worker.periodic_callbacks
     return (dask.config.get("distributed.admin.system-monitor.interval"),
             "profile" in callbacks, callbacks["tick"].callback_time,
-            callbacks["memory_monitor"].callback_time)
+            callbacks["memory_monitor"].callback_time, sys.flags.hash_randomization)
 
 
 def test_a_replacement_worker_has_the_cluster_s_settings(whole_cluster: Context) -> None:
     """A worker the nanny starts after one died runs with ``LOCAL_CLUSTER_CONFIG`` too: no
-    profiler, the slow system monitor, the event loop's and memory's checks every 1 s and 0.5 s
-    (and the scheduler fails a task that kills its worker)."""
+    profiler, the slow system monitor, the event loop's and memory's checks every 1 s and 0.5 s,
+    and the builtin hash unsalted (``PYTHONHASHSEED=0``); and the scheduler fails a task that
+    kills its worker."""
     client = whole_cluster._backend._client
-    expected = ("2s", False, 1000, 500)
+    expected = ("2s", False, 1000, 500, 0)
     assert set(client.run(_settings).values()) == {expected}
     address, pid = sorted(client.run(os.getpid).items())[0]
     os.kill(pid, signal.SIGKILL)
