@@ -140,7 +140,7 @@ class SeedZeroNanny(Nanny):
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[no-untyped-call]  # no annotations
+        super().__init__(*args, **kwargs)
         self.pre_spawn_env["PYTHONHASHSEED"] = "0"   # read by the new interpreter at its start
         self.env["PYTHONHASHSEED"] = "0"
 
