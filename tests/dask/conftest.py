@@ -9,13 +9,12 @@ whole: the nanny starts a replacement.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
 
 from dstream import Context
+from tests.waiting import until
 
 MASTER = "dask-local[2]"
 
@@ -38,16 +37,3 @@ def whole_cluster(ctx: Context) -> Iterator[Context]:
     ctx._backend._blocks.workers(refresh=True)
     yield ctx
     ctx._backend._client.wait_for_workers(2, timeout=60)
-
-
-def until(condition: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:
-    """Poll ``condition`` until it is truthy (returned) or fail after ``timeout`` seconds
-    naming ``what`` was awaited."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting until {what}")
-        time.sleep(0.05)

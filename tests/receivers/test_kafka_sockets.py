@@ -12,14 +12,14 @@ import contextlib
 import gc
 import logging
 import socket
-import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import psutil
 import pytest
 
 from dstream.receivers.kafka_client import import_kafka
+from tests.waiting import until
 
 
 @contextlib.contextmanager
@@ -65,7 +65,7 @@ def silent_port() -> Iterator[int]:
         filler.connect_ex(("127.0.0.1", port))
         fillers.append(filler)
     try:
-        wait_for(lambda: connecting_to(port) >= 1, "a filler connection stuck in SYN_SENT")
+        until(lambda: connecting_to(port) >= 1, "a filler connection is stuck in SYN_SENT", 10)
         yield port
     finally:
         for sock in (*fillers, listener):
@@ -79,14 +79,6 @@ def connecting_to(port: int) -> int:
         for conn in psutil.Process().net_connections(kind="tcp")
         if conn.status == psutil.CONN_SYN_SENT and conn.raddr and conn.raddr[1] == port
     )
-
-
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(0.01)
 
 
 def test_refused_connections_close_their_sockets(refusing_port: int) -> None:
@@ -113,9 +105,7 @@ def test_a_client_closed_while_connecting_closes_the_socket(silent_port: int) ->
             bootstrap_servers=f"127.0.0.1:{silent_port}", api_version=(2, 5)
         )
         try:
-            wait_for(
-                lambda: connecting_to(silent_port) > stuck_before, "the client's connection attempt"
-            )
+            until(lambda: connecting_to(silent_port) > stuck_before, "the client is connecting", 10)
         finally:
             consumer.close()   # cancels the attempt
     assert connecting_to(silent_port) == stuck_before
